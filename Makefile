@@ -1,0 +1,52 @@
+# The verbs: make demo | make dev | make test (README), plus make bench, make lint, make lock.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.9
+export DAGSTER_HOME ?= $(CURDIR)/.data/dagster_home
+
+.PHONY: setup demo dev test lint format bench bench-ingest lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip install -q -p $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml: dagster_project/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster_project/dagster.yaml $@
+
+demo: setup $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/foundation demo
+
+dev: setup $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench-ingest: setup
+	$(BIN)/python benchmarks/bench_ingest.py
+
+bench: bench-ingest
+
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml --extra dev -p 3.11 --no-header -o requirements.lock
+
+clean:
+	rm -rf .data $(VENV)

@@ -1,0 +1,22 @@
+"""Dagster definitions: assembles the per-layer definitions generated from the source registry."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_project.defs import raw
+from dagster_project.defs.resources import Foundation
+from dagster_project.registry import load_registry
+from dagster_project.settings import Settings, load_settings
+
+
+def build_defs(settings: Settings) -> dg.Definitions:
+    """All definitions for one deployment's settings (tests pass their own)."""
+    registry = load_registry(settings.sources_file)
+    return dg.Definitions.merge(
+        raw.defs(registry, settings),
+        dg.Definitions(resources={"foundation": Foundation.from_settings(settings)}),
+    )
+
+
+defs = build_defs(load_settings())

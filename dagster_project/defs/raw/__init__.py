@@ -1,0 +1,17 @@
+"""Raw layer: landing files → Iceberg `raw.<dataset>` tables, generated from the source registry."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_project.defs.raw.assets import build_raw_assets
+from dagster_project.defs.raw.sensors import build_landing_sensors
+from dagster_project.registry import Registry
+from dagster_project.settings import Settings
+
+
+def defs(registry: Registry, settings: Settings) -> dg.Definitions:
+    return dg.Definitions(
+        assets=build_raw_assets(registry),
+        sensors=build_landing_sensors(registry, settings.sensor_interval_seconds),
+    )

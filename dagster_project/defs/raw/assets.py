@@ -1,0 +1,66 @@
+"""Raw assets `raw/<dataset>`: one per registry dataset, landing files → Iceberg `raw.<dataset>`."""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from dagster_project.defs.raw.metadata import ingest_metadata
+from dagster_project.defs.resources import Foundation
+from dagster_project.ingest.run import ingest_dataset
+from dagster_project.registry import Dataset, Registry
+
+
+class RawIngestConfig(dg.Config):
+    """Which landed files a run ingests."""
+
+    files: list[str] = []  # landing keys, e.g. orders/orders_2026-11-01.csv; empty: every file of the dataset
+    retry_quarantined: bool = False  # try again file versions quarantined before (e.g. after a registry fix)
+
+
+def asset_key(dataset: Dataset) -> dg.AssetKey:
+    return dg.AssetKey(["raw", dataset.name])
+
+
+def build_raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
+    """The raw asset of one dataset, generated from its registry entry."""
+    freshness = (
+        dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=dataset.freshness_max_age_hours))
+        if dataset.freshness_max_age_hours
+        else None
+    )
+
+    @dg.asset(
+        key=asset_key(dataset),
+        group_name="raw",
+        description=f"{dataset.description}\n\nLanded as {dataset.format} under `{dataset.prefix}`; "
+        f"primary key {', '.join(dataset.primary_key)}. Iceberg table `{dataset.table}`.",
+        kinds={"iceberg", "duckdb", dataset.format},
+        owners=[dataset.owner],
+        tags={"layer": "raw", "dataset": dataset.name},
+        metadata={
+            "dagster/table_name": dataset.table,
+            "landing_prefix": dataset.prefix,
+            "format": dataset.format,
+            "primary_key": ", ".join(dataset.primary_key),
+            "pii_columns": ", ".join(dataset.pii_columns) or "none",
+        },
+        freshness_policy=freshness,
+        op_tags={"foundation/dataset": dataset.name},
+    )
+    def raw_asset(context: dg.AssetExecutionContext, config: RawIngestConfig, foundation: Foundation):
+        settings = foundation.settings()
+        report = ingest_dataset(
+            settings,
+            dataset,
+            run_id=context.run.run_id,
+            keys=config.files or None,
+            retry_quarantined=config.retry_quarantined,
+            log=context.log,
+        )
+        return dg.MaterializeResult(metadata=ingest_metadata(settings, dataset, report))
+
+    return raw_asset
+
+
+def build_raw_assets(registry: Registry) -> list[dg.AssetsDefinition]:
+    return [build_raw_asset(dataset) for dataset in registry]

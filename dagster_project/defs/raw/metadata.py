@@ -1,0 +1,88 @@
+"""Dagster metadata for a raw materialization: counts, snapshot, location, schema and a masked preview."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pyiceberg.table import Table
+
+from dagster_project.ingest.run import IngestReport
+from dagster_project.lakehouse.tables import open_catalog, type_name_of
+from dagster_project.registry import Dataset
+from dagster_project.settings import Settings
+
+PREVIEW_ROWS = 5
+
+
+def column_schema(table: Table, dataset: Dataset) -> dg.TableSchema:
+    """The table's columns with their descriptions, and PII kinds as tags."""
+    columns = []
+    for field in table.schema().fields:
+        declared = dataset.column(field.name)
+        tags = {"pii": declared.pii} if declared and declared.pii else {}
+        if field.name.startswith("_"):
+            tags["lineage"] = "true"
+        columns.append(
+            dg.TableColumn(
+                name=field.name, type=type_name_of(field.field_type), description=field.doc, tags=tags
+            )
+        )
+    return dg.TableSchema(columns=columns)
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def masked_preview(table: Table, dataset: Dataset, rows: int = PREVIEW_ROWS) -> str:
+    """A markdown preview of the first rows with PII columns masked (the UI is not a PII store)."""
+    if table.current_snapshot() is None:
+        return "_(empty table)_"
+    data = table.scan(limit=rows).to_arrow().to_pylist()
+    if not data:
+        return "_(empty table)_"
+    names = [n for n in data[0] if n not in ("_source_checksum", "_run_id")]
+    pii = set(dataset.pii_columns)
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    for row in data:
+        cells = ["•••" if n in pii and row[n] is not None else _cell(row[n]) for n in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ingest_metadata(settings: Settings, dataset: Dataset, report: IngestReport) -> dict[str, object]:
+    """Everything the UI shows for one raw materialization."""
+    table = open_catalog(settings).load_table(dataset.table)
+    snapshot = table.current_snapshot()
+    total = int(snapshot.summary["total-records"]) if snapshot and snapshot.summary else 0
+    quarantined = [
+        f"| {q.source_file.rsplit('/', 1)[-1]} | {q.reason} | {_cell(q.message)} |"
+        for q in report.quarantined
+    ]
+    metadata: dict[str, object] = {
+        "dagster/row_count": dg.MetadataValue.int(total),
+        "rows_ingested": dg.MetadataValue.int(report.rows),
+        "files_ingested": dg.MetadataValue.int(len(report.ingested)),
+        "bytes_ingested": dg.MetadataValue.int(report.bytes),
+        "files_skipped": dg.MetadataValue.int(len(report.skipped)),
+        "files_quarantined": dg.MetadataValue.int(len(report.quarantined)),
+        "snapshot_id": dg.MetadataValue.text(str(snapshot.snapshot_id) if snapshot else "none"),
+        "committed_snapshot_id": dg.MetadataValue.text(str(report.snapshot_id or "none (nothing new)")),
+        "dagster/uri": dg.MetadataValue.path(table.location()),
+        "dagster/table_name": dg.MetadataValue.text(dataset.table),
+        "dagster/column_schema": column_schema(table, dataset),
+        "preview": dg.MetadataValue.md(masked_preview(table, dataset)),
+    }
+    if report.ingested:
+        metadata["files"] = dg.MetadataValue.md(
+            "| file | rows | bytes |\n|---|---|---|\n"
+            + "\n".join(f"| {f['file']} | {f['rows']} | {f['bytes']} |" for f in report.ingested)
+        )
+    if quarantined:
+        metadata["quarantined"] = dg.MetadataValue.md(
+            "| file | reason | message |\n|---|---|---|\n" + "\n".join(quarantined)
+        )
+    if report.new_columns:
+        metadata["schema_drift"] = dg.MetadataValue.json(report.new_columns)
+    return metadata

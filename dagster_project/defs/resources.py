@@ -1,0 +1,48 @@
+"""The platform resource: where the landing zone, Iceberg catalog, warehouse and quarantine are."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import dagster as dg
+
+from dagster_project.settings import Settings
+
+
+class Foundation(dg.ConfigurableResource):
+    """Storage locations and engine limits, built from `Settings`.
+
+    Secrets never pass through here: S3 credentials come from the AWS credential chain and a
+    PostgreSQL catalog password from PGPASSWORD (or ~/.pgpass), both read by their own clients.
+    """
+
+    data_dir: str
+    landing_uri: str
+    warehouse_uri: str
+    quarantine_uri: str
+    catalog_name: str
+    catalog_properties: dict[str, str]
+    sources_file: str
+    sensor_interval_seconds: int
+    sensor_max_files_per_tick: int
+    sensor_min_file_age_seconds: int
+    duckdb_memory_limit: str
+    duckdb_threads: int
+    dagster_home: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Foundation:
+        values = {f.name: getattr(settings, f.name) for f in fields(settings)}
+        values["data_dir"] = str(settings.data_dir)
+        values["sources_file"] = str(settings.sources_file)
+        values["dagster_home"] = str(settings.dagster_home) if settings.dagster_home else None
+        return cls(**values)
+
+    def settings(self) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(Settings)}
+        values["data_dir"] = Path(self.data_dir)
+        values["sources_file"] = Path(self.sources_file)
+        values["catalog_properties"] = dict(self.catalog_properties)
+        values["dagster_home"] = Path(self.dagster_home) if self.dagster_home else None
+        return Settings(**values)

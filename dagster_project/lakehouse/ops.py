@@ -1,0 +1,79 @@
+"""The `ops` namespace: the quarantine log (and, later, check history and audit log) as Iceberg tables."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.expressions import EqualTo
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
+
+from dagster_project.lakehouse.tables import ensure_table
+
+QUARANTINE_TABLE = "ops.quarantine"
+QUARANTINE_SCHEMA = Schema(
+    NestedField(1, "quarantined_at", TimestamptzType(), required=False, doc="When the file was quarantined."),
+    NestedField(2, "dataset", StringType(), required=False, doc="Registry dataset the file landed for."),
+    NestedField(3, "source_file", StringType(), required=False, doc="URI of the original (left in place)."),
+    NestedField(4, "source_checksum", StringType(), required=False, doc="SHA-256 of the file version."),
+    NestedField(5, "quarantine_file", StringType(), required=False, doc="URI of the copy in quarantine."),
+    NestedField(
+        6, "reason", StringType(), required=False, doc="Machine-readable reason, e.g. type_conflict."
+    ),
+    NestedField(7, "message", StringType(), required=False, doc="What is wrong and what to do."),
+    NestedField(8, "line", LongType(), required=False, doc="Line in the file, where known."),
+    NestedField(9, "column_name", StringType(), required=False, doc="Column, where known."),
+    NestedField(10, "run_id", StringType(), required=False, doc="Dagster run that quarantined it."),
+)
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """One quarantined file version."""
+
+    quarantined_at: datetime
+    dataset: str
+    source_file: str
+    source_checksum: str
+    quarantine_file: str
+    reason: str
+    message: str
+    line: int | None
+    column_name: str | None
+    run_id: str
+
+
+def quarantine_table(catalog: Catalog) -> Table:
+    return ensure_table(catalog, QUARANTINE_TABLE, QUARANTINE_SCHEMA)
+
+
+def record_quarantine(catalog: Catalog, records: list[QuarantineRecord]) -> None:
+    """Append quarantine records in one commit."""
+    if not records:
+        return
+    table = quarantine_table(catalog)
+    arrow_schema = table.schema().as_arrow()
+    rows = pa.Table.from_pylist([asdict(r) for r in records], schema=arrow_schema)
+    table.append(rows)
+
+
+def quarantined_versions(catalog: Catalog, dataset: str) -> set[tuple[str, str]]:
+    """(source URI, checksum) of every file version of `dataset` already in quarantine."""
+    table = quarantine_table(catalog)
+    if table.current_snapshot() is None:
+        return set()
+    rows = table.scan(
+        row_filter=EqualTo("dataset", dataset), selected_fields=("source_file", "source_checksum")
+    ).to_arrow()
+    return set(zip(rows["source_file"].to_pylist(), rows["source_checksum"].to_pylist(), strict=True))
+
+
+def read_quarantine(catalog: Catalog) -> pa.Table:
+    table = quarantine_table(catalog)
+    if table.current_snapshot() is None:
+        return QUARANTINE_SCHEMA.as_arrow().empty_table()
+    return table.scan().to_arrow()

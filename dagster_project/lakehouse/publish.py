@@ -1,0 +1,185 @@
+"""The write path: commit staged Parquet files to an Iceberg table exactly once per landed file version."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Table
+from pyiceberg.table.refs import MAIN_BRANCH
+from pyiceberg.table.snapshots import ancestors_of
+
+from dagster_project.lakehouse.tables import iceberg_type
+from dagster_project.landing.store import local_path
+
+log = logging.getLogger(__name__)
+
+FILES_PROPERTY = "foundation.files"
+RUN_PROPERTY = "foundation.run-id"
+
+
+class PublishError(RuntimeError):
+    """The batch could not be committed; nothing of it is visible in the table."""
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A landed file version converted to Parquet, waiting for its commit."""
+
+    source_uri: str
+    checksum: str
+    parquet: Path
+    rows: int
+    size: int
+    new_columns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        return (self.source_uri, self.checksum)
+
+
+@dataclass
+class PublishResult:
+    """What one commit added, and what it skipped because it was already committed."""
+
+    snapshot_id: int | None
+    committed: list[StagedFile]
+    already_ingested: list[StagedFile]
+    attempts: int
+
+
+def ingested_versions(table: Table, branch: str = MAIN_BRANCH) -> dict[tuple[str, str], int]:
+    """Every (source URI, checksum) committed on `branch`, mapped to the snapshot that committed it.
+
+    The identities live in the snapshot summaries of the branch's ancestry, written in the same
+    commit as the rows, so this is exact whatever happened after a commit.
+    """
+    ref = table.metadata.refs.get(branch)
+    head = table.metadata.snapshot_by_id(ref.snapshot_id) if ref else None
+    seen: dict[tuple[str, str], int] = {}
+    for snapshot in ancestors_of(head, table.metadata):
+        payload = snapshot.summary.additional_properties.get(FILES_PROPERTY) if snapshot.summary else None
+        if payload:
+            for uri, checksum in json.loads(payload):
+                seen.setdefault((uri, checksum), snapshot.snapshot_id)
+    return seen
+
+
+def _data_location(table: Table, run_id: str, day: str, index: int) -> str:
+    return f"{table.location()}/data/_ingested_day={day}/{run_id}-{index:05d}-{uuid.uuid4().hex[:8]}.parquet"
+
+
+def _place(table: Table, staged: Path, target: str) -> None:
+    if target.startswith("file:") or "://" not in target:
+        destination = local_path(target)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staged, destination)
+        return
+    with open(staged, "rb") as source, table.io.new_output(target).create(overwrite=True) as sink:
+        shutil.copyfileobj(source, sink, 8 << 20)
+    staged.unlink()
+
+
+def _delete(table: Table, uri: str) -> None:
+    try:
+        table.io.delete(uri)
+    except Exception:  # noqa: BLE001 - a leftover file is harmless (maintenance removes orphans)
+        log.warning("could not remove uncommitted data file %s", uri)
+
+
+def publish_batch(
+    table: Table,
+    staged: Sequence[StagedFile],
+    *,
+    run_id: str,
+    ingest_day: str,
+    branch: str = MAIN_BRANCH,
+    max_attempts: int = 6,
+    before_commit: Callable[[], None] | None = None,
+) -> PublishResult:
+    """Add staged files to `branch` in one atomic commit, skipping versions already committed.
+
+    The commit carries the file identities in its snapshot summary, so a retry, a rerun or a
+    concurrent run racing for the same file can never commit a file version twice. On a
+    concurrent commit the table is reloaded, the identities re-checked and the commit rebuilt.
+
+    Args:
+        table: The target table.
+        staged: Converted files (Parquet written by `convert_file`).
+        run_id: The Dagster run id, recorded in the snapshot summary.
+        ingest_day: `YYYY-MM-DD` of the run's `_ingested_at`, for the data file path.
+        branch: The branch to commit to (main, or an audit branch for Write-Audit-Publish).
+        max_attempts: Commit attempts before giving up under contention.
+        before_commit: Called right before each commit attempt (fault-injection hook for tests).
+
+    Returns:
+        The snapshot committed (None if every file was already committed) and the split.
+
+    Raises:
+        PublishError: Still conflicting after `max_attempts`, or the files do not fit the table.
+    """
+    placed: dict[tuple[str, str], str] = {}
+    for attempt in range(1, max_attempts + 1):
+        table.refresh()
+        done = ingested_versions(table, branch)
+        todo = [s for s in staged if s.identity not in done]
+        skipped = [s for s in staged if s.identity in done]
+        for s in skipped:
+            if s.identity in placed:
+                _delete(table, placed.pop(s.identity))
+            s.parquet.unlink(missing_ok=True)
+        if not todo:
+            return PublishResult(None, [], skipped, attempt)
+        for index, s in enumerate(todo):
+            if s.identity not in placed:
+                target = _data_location(table, run_id, ingest_day, index)
+                _place(table, s.parquet, target)
+                placed[s.identity] = target
+        new_columns: dict[str, str] = {}
+        for s in todo:
+            for name, type_name in s.new_columns.items():
+                new_columns.setdefault(name, type_name)
+        properties = {
+            FILES_PROPERTY: json.dumps([list(s.identity) for s in todo]),
+            RUN_PROPERTY: run_id,
+        }
+        try:
+            with table.transaction() as tx:
+                existing = {f.name for f in tx.table_metadata.schema().fields}
+                missing = {n: t for n, t in new_columns.items() if n not in existing}
+                if missing:
+                    with tx.update_schema() as update:
+                        for name, type_name in missing.items():
+                            update.add_column(name, iceberg_type(type_name), doc="Added by schema drift.")
+                tx.add_files(
+                    [placed[s.identity] for s in todo],
+                    snapshot_properties=properties,
+                    check_duplicate_files=False,
+                    branch=branch,
+                )
+                if before_commit:
+                    before_commit()
+        except CommitFailedException as exc:
+            log.info("commit to %s conflicted (attempt %d/%d): %s", table.name(), attempt, max_attempts, exc)
+            continue
+        except ValueError as exc:
+            for uri in placed.values():
+                _delete(table, uri)
+            raise PublishError(
+                f"{'.'.join(table.name())}: the staged files do not fit the table: {exc}"
+            ) from exc
+        table.refresh()
+        ref = table.metadata.refs.get(branch)
+        return PublishResult(ref.snapshot_id if ref else None, todo, skipped, attempt)
+    for uri in placed.values():
+        _delete(table, uri)
+    raise PublishError(
+        f"{'.'.join(table.name())}: gave up after {max_attempts} conflicting commits; "
+        "another writer keeps committing; retry the run"
+    )

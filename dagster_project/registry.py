@@ -1,0 +1,241 @@
+"""The source registry: parses and validates `sources.yml`, the one declaration of every dataset."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FORMATS = ("csv", "jsonl", "parquet")
+PII_KINDS = ("name", "email", "phone", "free_text", "other")
+PRIMITIVE_TYPES = ("string", "int", "long", "float", "double", "boolean", "date", "timestamp", "timestamptz")
+DECIMAL_TYPE = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+OWNER = re.compile(r"^(team:[A-Za-z0-9_-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
+LINEAGE_COLUMNS = ("_source_file", "_source_checksum", "_ingested_at", "_run_id")
+
+
+class RegistryError(ValueError):
+    """The source registry file is malformed; the message names the file, the dataset and the fix."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A declared column: name, Iceberg type name, description and PII kind (None if not PII)."""
+
+    name: str
+    type: str
+    description: str = ""
+    pii: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One landing dataset, from which the raw asset, its sensor and its checks are generated."""
+
+    name: str
+    description: str
+    owner: str
+    prefix: str
+    glob: str
+    format: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    partition_column: str | None
+    freshness_max_age_hours: float | None
+    csv_delimiter: str = ","
+
+    @property
+    def table(self) -> str:
+        """The Iceberg identifier of the raw table, e.g. `raw.orders`."""
+        return f"raw.{self.name}"
+
+    @property
+    def pii_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.pii)
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    def matches(self, relative_path: str) -> bool:
+        """Whether a landing path (relative to the landing root) belongs to this dataset."""
+        if not relative_path.startswith(self.prefix):
+            return False
+        name = relative_path[len(self.prefix) :]
+        base = name.rsplit("/", 1)[-1]
+        # Hidden and underscore files are writers' temporaries (Spark, Hadoop, rsync convention).
+        if base.startswith((".", "_")):
+            return False
+        return fnmatch.fnmatchcase(base, self.glob)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """All datasets, in declaration order."""
+
+    path: Path
+    datasets: tuple[Dataset, ...]
+
+    def __getitem__(self, name: str) -> Dataset:
+        for dataset in self.datasets:
+            if dataset.name == name:
+                return dataset
+        known = ", ".join(d.name for d in self.datasets)
+        raise KeyError(f"no dataset {name!r} in {self.path} (known: {known})")
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.datasets)
+
+    def names(self) -> list[str]:
+        return [d.name for d in self.datasets]
+
+
+def _fail(path: Path, where: str, message: str) -> RegistryError:
+    return RegistryError(f"{path}: {where}: {message}")
+
+
+def _check_type(path: Path, where: str, type_name: Any) -> str:
+    if not isinstance(type_name, str):
+        raise _fail(path, where, f"type must be a string such as 'long', got {type_name!r}")
+    type_name = type_name.strip().lower()
+    if type_name in PRIMITIVE_TYPES:
+        return type_name
+    match = DECIMAL_TYPE.match(type_name)
+    if match and 0 < int(match.group(1)) <= 38 and int(match.group(2)) <= int(match.group(1)):
+        return f"decimal({match.group(1)},{match.group(2)})"
+    raise _fail(
+        path,
+        where,
+        f"unknown type {type_name!r}; use one of {', '.join(PRIMITIVE_TYPES)} or decimal(P,S) with P <= 38",
+    )
+
+
+def _parse_columns(path: Path, where: str, raw: Any) -> tuple[Column, ...]:
+    if not isinstance(raw, dict) or not raw:
+        raise _fail(path, where, "'columns' must map column names to {type, description, pii}")
+    columns = []
+    for name, spec in raw.items():
+        col_where = f"{where}.columns.{name}"
+        if isinstance(name, str) and name.startswith("_"):
+            raise _fail(path, col_where, "names starting with '_' are reserved for lineage columns")
+        if not isinstance(name, str) or not NAME.match(name):
+            raise _fail(path, col_where, "column names are lower_snake_case")
+        if isinstance(spec, str):
+            spec = {"type": spec}
+        if not isinstance(spec, dict):
+            raise _fail(path, col_where, "expected {type: ..., description: ...}")
+        unknown = set(spec) - {"type", "description", "pii"}
+        if unknown:
+            raise _fail(path, col_where, f"unknown key(s) {sorted(unknown)}; allowed: type, description, pii")
+        pii = spec.get("pii")
+        if pii is not None and pii not in PII_KINDS:
+            raise _fail(path, col_where, f"pii must be one of {', '.join(PII_KINDS)}, got {pii!r}")
+        columns.append(
+            Column(
+                name=name,
+                type=_check_type(path, col_where, spec.get("type")),
+                description=str(spec.get("description") or ""),
+                pii=pii,
+            )
+        )
+    return tuple(columns)
+
+
+def _parse_dataset(path: Path, name: Any, raw: Any) -> Dataset:
+    where = f"datasets.{name}"
+    if not isinstance(name, str) or not NAME.match(name):
+        raise _fail(path, where, "dataset names are lower_snake_case (they become table names)")
+    if not isinstance(raw, dict):
+        raise _fail(path, where, "expected a mapping of dataset settings")
+    required = ("description", "owner", "landing", "format", "columns", "primary_key")
+    missing = [key for key in required if key not in raw]
+    if missing:
+        raise _fail(path, where, f"missing required key(s): {', '.join(missing)}")
+    allowed = set(required) | {"partition_column", "freshness", "csv"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise _fail(path, where, f"unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    fmt = raw["format"]
+    if fmt not in FORMATS:
+        raise _fail(path, where, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    owner = str(raw["owner"])
+    if not OWNER.match(owner):
+        raise _fail(path, where, f"owner {owner!r} must be an email address or 'team:<name>'")
+    landing = raw["landing"]
+    if isinstance(landing, str):
+        landing = {"prefix": landing}
+    if not isinstance(landing, dict) or not landing.get("prefix"):
+        raise _fail(path, where, "landing needs a prefix, e.g. landing: {prefix: orders/, glob: '*.csv'}")
+    prefix = str(landing["prefix"]).strip("/") + "/"
+    if ".." in prefix.split("/"):
+        raise _fail(path, where, "landing prefix may not contain '..'")
+    columns = _parse_columns(path, where, raw["columns"])
+    names = {c.name for c in columns}
+    pk = raw["primary_key"]
+    pk = [pk] if isinstance(pk, str) else pk
+    if not isinstance(pk, list) or not pk or any(k not in names for k in pk):
+        raise _fail(path, where, f"primary_key {pk!r} must list declared columns")
+    partition = raw.get("partition_column")
+    if partition is not None and partition not in names:
+        raise _fail(path, where, f"partition_column {partition!r} is not a declared column")
+    freshness = raw.get("freshness") or {}
+    max_age = freshness.get("max_age_hours") if isinstance(freshness, dict) else None
+    if freshness and (not isinstance(max_age, int | float) or max_age <= 0):
+        raise _fail(path, where, "freshness must be {max_age_hours: <positive number>}")
+    csv_options = raw.get("csv") or {}
+    delimiter = str(csv_options.get("delimiter", ","))
+    if len(delimiter) != 1:
+        raise _fail(path, where, f"csv.delimiter must be one character, got {delimiter!r}")
+    return Dataset(
+        name=name,
+        description=str(raw["description"]).strip(),
+        owner=owner,
+        prefix=prefix,
+        glob=str(landing.get("glob") or f"*.{fmt}"),
+        format=fmt,
+        columns=columns,
+        primary_key=tuple(pk),
+        partition_column=partition,
+        freshness_max_age_hours=float(max_age) if max_age else None,
+        csv_delimiter=delimiter,
+    )
+
+
+def load_registry(path: Path) -> Registry:
+    """Parse and validate a registry file.
+
+    Args:
+        path: The YAML file (`sources.yml` by default).
+
+    Returns:
+        The registry.
+
+    Raises:
+        RegistryError: The file is missing, not YAML, or a dataset is declared wrongly.
+    """
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RegistryError(f"{path}: registry file not found; set FOUNDATION_SOURCES_FILE") from exc
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("datasets"), dict):
+        raise RegistryError(f"{path}: expected a top-level 'datasets:' mapping of dataset name -> settings")
+    if document.get("version", 1) != 1:
+        raise RegistryError(f"{path}: unsupported registry version {document.get('version')!r}; expected 1")
+    datasets = tuple(_parse_dataset(path, name, raw) for name, raw in document["datasets"].items())
+    prefixes: dict[str, str] = {}
+    for dataset in datasets:
+        if dataset.prefix in prefixes:
+            raise _fail(
+                path,
+                f"datasets.{dataset.name}",
+                f"landing prefix {dataset.prefix!r} is already used by {prefixes[dataset.prefix]!r}",
+            )
+        prefixes[dataset.prefix] = dataset.name
+    return Registry(path=path, datasets=datasets)

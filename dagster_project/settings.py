@@ -1,0 +1,137 @@
+"""Settings: the one module that reads the environment (every variable is in .env.example)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+
+# Catalog properties come from FOUNDATION_CATALOG__<PROP>; "__" inside PROP becomes ".",
+# so FOUNDATION_CATALOG__S3__ENDPOINT sets "s3.endpoint" (pyiceberg's own convention).
+CATALOG_PREFIX = "FOUNDATION_CATALOG__"
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the platform cannot use."""
+
+
+def _file_uri(path: Path) -> str:
+    return path.resolve().as_uri()
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a whole number; unset it or give e.g. {default}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where everything lives and how hard to work; defaults are the embedded profile under .data/."""
+
+    data_dir: Path
+    landing_uri: str
+    warehouse_uri: str
+    quarantine_uri: str
+    catalog_name: str = "foundation"
+    catalog_properties: dict[str, str] = field(default_factory=dict)
+    sources_file: Path = PACKAGE_DIR / "sources.yml"
+    sensor_interval_seconds: int = 15
+    sensor_max_files_per_tick: int = 20
+    sensor_min_file_age_seconds: int = 2
+    duckdb_memory_limit: str = "1GB"
+    duckdb_threads: int = 0  # 0: DuckDB's default, all cores
+    dagster_home: Path | None = None  # None: <data_dir>/dagster_home
+
+    @property
+    def dagster_home_dir(self) -> Path:
+        """The Dagster instance directory (DAGSTER_HOME), for runs started by the CLI."""
+        return self.dagster_home or self.data_dir / "dagster_home"
+
+    @property
+    def work_dir(self) -> Path:
+        """Local scratch space (DuckDB spill, staged Parquet before it is committed)."""
+        return self.data_dir / "tmp"
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path, **overrides: object) -> Settings:
+        """The embedded profile rooted at `data_dir` (tests use this with tmp_path)."""
+        data_dir = Path(data_dir).resolve()
+        base: dict[str, object] = {
+            "data_dir": data_dir,
+            "landing_uri": _file_uri(data_dir / "landing"),
+            "warehouse_uri": _file_uri(data_dir / "warehouse"),
+            "quarantine_uri": _file_uri(data_dir / "quarantine"),
+            "catalog_properties": {
+                "type": "sql",
+                "uri": f"sqlite:///{data_dir / 'catalog.db'}",
+                "warehouse": _file_uri(data_dir / "warehouse"),
+            },
+        }
+        base.update(overrides)
+        return cls(**base)  # type: ignore[arg-type]
+
+    def resolved_catalog_properties(self) -> dict[str, str]:
+        """Catalog properties with the warehouse filled in, as given to `load_catalog`."""
+        props = dict(self.catalog_properties)
+        props.setdefault("warehouse", self.warehouse_uri)
+        return props
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from the environment; with nothing set, the embedded default under .data/.
+
+    Args:
+        env: The environment to read; `os.environ` when omitted.
+
+    Returns:
+        The settings.
+
+    Raises:
+        SettingsError: A variable is set to something unusable.
+    """
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("FOUNDATION_DATA_DIR") or PROJECT_DIR / ".data")
+    if not data_dir.is_absolute():
+        data_dir = PROJECT_DIR / data_dir
+    overrides: dict[str, object] = {}
+    for name, key in (
+        ("FOUNDATION_LANDING_URI", "landing_uri"),
+        ("FOUNDATION_WAREHOUSE_URI", "warehouse_uri"),
+        ("FOUNDATION_QUARANTINE_URI", "quarantine_uri"),
+        ("FOUNDATION_CATALOG_NAME", "catalog_name"),
+        ("FOUNDATION_DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit"),
+    ):
+        if env.get(name):
+            overrides[key] = env[name].rstrip("/") if key.endswith("_uri") else env[name]
+    if env.get("DAGSTER_HOME"):
+        overrides["dagster_home"] = Path(env["DAGSTER_HOME"])
+    if env.get("FOUNDATION_SOURCES_FILE"):
+        overrides["sources_file"] = Path(env["FOUNDATION_SOURCES_FILE"])
+    for name, key, default in (
+        ("FOUNDATION_SENSOR_INTERVAL_SECONDS", "sensor_interval_seconds", 15),
+        ("FOUNDATION_SENSOR_MAX_FILES_PER_TICK", "sensor_max_files_per_tick", 20),
+        ("FOUNDATION_SENSOR_MIN_FILE_AGE_SECONDS", "sensor_min_file_age_seconds", 2),
+        ("FOUNDATION_DUCKDB_THREADS", "duckdb_threads", 0),
+    ):
+        overrides[key] = _int(env, name, default)
+    catalog = {
+        key[len(CATALOG_PREFIX) :].lower().replace("__", "."): value
+        for key, value in env.items()
+        if key.startswith(CATALOG_PREFIX) and value
+    }
+    settings = Settings.for_data_dir(data_dir, **overrides)
+    if catalog:
+        catalog.setdefault("warehouse", settings.warehouse_uri)
+        settings = Settings.for_data_dir(data_dir, **{**overrides, "catalog_properties": catalog})
+    if settings.sensor_max_files_per_tick < 1:
+        raise SettingsError("FOUNDATION_SENSOR_MAX_FILES_PER_TICK must be at least 1")
+    return settings

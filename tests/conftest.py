@@ -1,0 +1,43 @@
+"""Shared fixtures: an embedded-profile platform rooted in a temporary directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dagster_project.registry import Registry, load_registry
+from dagster_project.settings import Settings
+
+ORDERS_HEADER = "order_id,customer_id,product_id,quantity,amount,currency,status,ordered_at"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.for_data_dir(tmp_path / "data", sensor_min_file_age_seconds=0)
+
+
+@pytest.fixture
+def registry(settings: Settings) -> Registry:
+    return load_registry(settings.sources_file)
+
+
+def orders_csv(first_id: int, count: int, extra_header: str = "", extra_value: str = "") -> str:
+    """A small valid orders CSV (optionally with one drifted column)."""
+    header = ORDERS_HEADER + (f",{extra_header}" if extra_header else "")
+    lines = [header]
+    for i in range(first_id, first_id + count):
+        row = f"{i},{i % 7 + 1},{i % 5 + 1},{i % 3 + 1},{i}.50,EUR,placed,2026-11-01 10:{i % 60:02d}:00"
+        lines.append(row + (f",{extra_value}" if extra_header else ""))
+    return "\n".join(lines) + "\n"
+
+
+def land(settings: Settings, key: str, content: str | bytes) -> Path:
+    """Write a file into the landing zone and return its path."""
+    path = Path(settings.landing_uri.removeprefix("file://")) / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return path

@@ -1,0 +1,92 @@
+"""Landing sensors: one run per file version, a durable small cursor, bounded ticks."""
+
+import json
+import os
+
+import dagster as dg
+
+from dagster_project.defs.raw.sensors import build_landing_sensor, new_files
+from dagster_project.defs.resources import Foundation
+from dagster_project.landing.store import LandedFile
+from tests.conftest import land, orders_csv
+
+
+def _tick(sensor, settings, cursor=None):
+    context = dg.build_sensor_context(
+        cursor=cursor,
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"foundation": Foundation.from_settings(settings)},
+    )
+    result = sensor(context)
+    return result, (result.cursor if result.cursor is not None else cursor)
+
+
+def test_new_files_become_one_run_each_and_a_retick_resubmits_nothing(settings, registry):
+    sensor = build_landing_sensor(registry["orders"], 15)
+    a = land(settings, "orders/a.csv", orders_csv(1, 1))
+    land(settings, "orders/b.csv", orders_csv(2, 1))
+    land(settings, "customers/c.csv", "x")
+    result, cursor = _tick(sensor, settings)
+    requests = result.run_requests
+    files = sorted(r.run_config["ops"]["raw__orders"]["config"]["files"] for r in requests)
+    assert files == [["orders/a.csv"], ["orders/b.csv"]]
+    stat = a.stat()
+    assert f"orders:orders/a.csv:{stat.st_size}-{stat.st_mtime_ns}" in {r.run_key for r in requests}
+    assert all(r.tags["foundation/dataset"] == "orders" for r in requests)
+
+    again, cursor_after = _tick(sensor, settings, cursor)
+    assert again.run_requests == [] and cursor_after == cursor
+    assert "no new files" in again.skip_reason.skip_message
+
+
+def test_modified_file_is_seen_again_with_a_new_run_key(settings, registry):
+    sensor = build_landing_sensor(registry["orders"], 15)
+    path = land(settings, "orders/a.csv", orders_csv(1, 1))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns - 5 * 10**9))
+    first, cursor = _tick(sensor, settings)
+    path.write_text(orders_csv(1, 2))  # rewritten now: a later modification time
+    second, _ = _tick(sensor, settings, cursor)
+    assert len(second.run_requests) == 1
+    assert second.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_files_still_being_written_wait_for_a_later_tick(settings, registry):
+    young = settings.__class__(**{**settings.__dict__, "sensor_min_file_age_seconds": 3600})
+    sensor = build_landing_sensor(registry["orders"], 15)
+    land(settings, "orders/a.csv", orders_csv(1, 1))
+    result, cursor = _tick(sensor, young)
+    assert result.run_requests == [] and cursor is None
+
+
+def test_ticks_are_bounded_and_the_rest_come_next_tick(settings, registry):
+    bounded = settings.__class__(**{**settings.__dict__, "sensor_max_files_per_tick": 10})
+    sensor = build_landing_sensor(registry["orders"], 15)
+    for i in range(25):
+        path = land(settings, f"orders/f{i:02d}.csv", orders_csv(i, 1))
+        os.utime(path, ns=(10**18 + i, 10**18 + i))
+    seen, cursor, sizes = [], None, []
+    for _ in range(4):
+        result, cursor = _tick(sensor, bounded, cursor)
+        sizes.append(len(result.run_requests or []))
+        seen += [r.run_config["ops"]["raw__orders"]["config"]["files"][0] for r in result.run_requests or []]
+    assert sizes == [10, 10, 5, 0]
+    assert seen == [f"orders/f{i:02d}.csv" for i in range(25)]
+
+
+def test_thousands_of_files_each_handed_out_once_with_a_small_cursor():
+    files = [
+        LandedFile(mtime_ns=1_000 + (i // 3), key=f"orders/{i:05d}.csv", uri=f"file:///l/{i}", size=10)
+        for i in range(5000)
+    ]
+    handed, cursor, ticks = [], None, 0
+    while True:
+        batch, cursor = new_files(files, cursor, now_ns=10**12, min_age_seconds=0, limit=20)
+        if not batch:
+            break
+        handed += [f.key for f in batch]
+        ticks += 1
+        assert len(cursor) < 200
+    assert ticks == 250
+    assert sorted(handed) == sorted(f.key for f in files) and len(set(handed)) == 5000
+    state = json.loads(cursor)
+    assert state["key"] == "orders/04999.csv"
