@@ -81,6 +81,7 @@ def connect(memory_limit: str, threads: int, temp_dir: Path) -> duckdb.DuckDBPyC
         con.execute(f"SET threads = {int(threads)}")
     # Raw keeps rows as landed but needs no order; dropping it lets DuckDB stream with less memory.
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 

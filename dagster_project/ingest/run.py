@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ class IngestReport:
     skipped: list[dict] = field(default_factory=list)
     quarantined: list[QuarantineRecord] = field(default_factory=list)
     new_columns: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -111,6 +113,7 @@ def ingest_dataset(
         The report: files ingested, skipped and quarantined, rows, snapshot id.
     """
     log = log or logging.getLogger(__name__)
+    started = time.perf_counter()
     catalog = open_catalog(settings)
     table = ensure_raw_table(catalog, dataset)
     landing = open_landing(settings.landing_uri)
@@ -138,6 +141,8 @@ def ingest_dataset(
     con = connect(settings.duckdb_memory_limit, settings.duckdb_threads, settings.work_dir / "duckdb")
     staged: list[StagedFile] = []
     keys_by_identity: dict[tuple[str, str], LandedFile] = {}
+    converting = time.perf_counter()
+    report.seconds["prepare"] = converting - started
     try:
         log.info("%s: %d file(s) to consider", dataset.table, len(files))
         for index, file in enumerate(files, start=1):
@@ -182,6 +187,8 @@ def ingest_dataset(
     finally:
         con.close()
 
+    committing = time.perf_counter()
+    report.seconds["convert"] = committing - converting
     if staged:
         result = publish_batch(
             table,
@@ -206,6 +213,7 @@ def ingest_dataset(
             sum(s.rows for s in result.committed),
             result.snapshot_id,
         )
+    report.seconds["commit"] = time.perf_counter() - committing
     record_quarantine(catalog, report.quarantined)
     if scratch.exists():
         for leftover in scratch.iterdir():

@@ -19,7 +19,7 @@ QUARANTINE_SCHEMA = Schema(
     NestedField(1, "quarantined_at", TimestamptzType(), required=False, doc="When the file was quarantined."),
     NestedField(2, "dataset", StringType(), required=False, doc="Registry dataset the file landed for."),
     NestedField(3, "source_file", StringType(), required=False, doc="URI of the original (left in place)."),
-    NestedField(4, "source_checksum", StringType(), required=False, doc="SHA-256 of the file version."),
+    NestedField(4, "source_checksum", StringType(), required=False, doc="BLAKE3 of the file version."),
     NestedField(5, "quarantine_file", StringType(), required=False, doc="URI of the copy in quarantine."),
     NestedField(
         6, "reason", StringType(), required=False, doc="Machine-readable reason, e.g. type_conflict."

@@ -52,7 +52,7 @@ _DUCKDB = {
 }
 LINEAGE_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("_source_file", "string", "URI of the landed file this row came from."),
-    ("_source_checksum", "string", "SHA-256 of the landed file version."),
+    ("_source_checksum", "string", "BLAKE3 checksum of the landed file version."),
     ("_ingested_at", "timestamptz", "When the ingest run that wrote this row started (UTC)."),
     ("_run_id", "string", "Dagster run id of the ingest run."),
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -11,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-CHUNK = 1 << 20
+from blake3 import blake3
+
+CHUNK = 4 << 20
 
 
 @dataclass(frozen=True, order=True)
@@ -45,8 +46,9 @@ def local_path(uri: str) -> Path:
     raise ValueError(f"{uri} is not a local path")
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+def checksum_file(path: Path) -> str:
+    """BLAKE3 of the file's bytes: a cryptographic content hash about 4x faster than SHA-256."""
+    digest = blake3()
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
@@ -88,9 +90,9 @@ class LocalLanding:
 
     @contextmanager
     def fetch(self, file: LandedFile, scratch: Path) -> Iterator[tuple[Path, str]]:
-        """The file as a local path plus its SHA-256, read in one pass; the original is never changed."""
+        """The file as a local path plus its checksum; the original is never changed."""
         path = self.root / file.key
-        yield path, sha256_file(path)
+        yield path, checksum_file(path)
 
 
 class LocalQuarantine:
