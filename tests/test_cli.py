@@ -1,0 +1,52 @@
+"""The `foundation` command: the headless demo is repeatable and status reports every table."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _foundation(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FOUNDATION_DATA_DIR": str(data_dir)}
+    env.pop("DAGSTER_HOME", None)
+    env.pop("FOUNDATION_LANDING_URI", None)
+    return subprocess.run(
+        [sys.executable, "-m", "dagster_project", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_demo_twice_adds_nothing_the_second_time_and_status_reports_it(tmp_path):
+    first = _foundation(tmp_path, "demo")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "succeeded" in first.stdout
+    status = json.loads(_foundation(tmp_path, "status", "--json").stdout)
+    tables = {t["table"]: t for t in status["tables"]}
+    assert {"raw.customers", "raw.products", "raw.orders", "raw.support_tickets", "ops.quarantine"} <= set(
+        tables
+    )
+    assert all(tables[t]["rows"] > 0 for t in tables)
+    malformed = [q for q in status["quarantine"] if "malformed" in q["file"]]
+    assert len(malformed) == 1 and malformed[0]["dataset"] == "orders"
+    assert Path(malformed[0]["quarantine_file"].removeprefix("file://")).exists()
+    # Demo runs are recorded in the demo's Dagster instance, so `make dev` shows them.
+    assert any((tmp_path / "dagster_home").rglob("*.db"))
+
+    second = _foundation(tmp_path, "demo")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "0 new or changed file(s)" in second.stdout
+    again = json.loads(_foundation(tmp_path, "status", "--json").stdout)
+    assert {t["table"]: t["rows"] for t in again["tables"]} == {t: tables[t]["rows"] for t in tables}
+    assert len(again["quarantine"]) == len(status["quarantine"])
+    text = _foundation(tmp_path, "status").stdout
+    assert "raw.orders" in text and "quarantined files: 1" in text
+
+
+def test_status_on_an_empty_platform_says_what_to_do(tmp_path):
+    result = _foundation(tmp_path, "status")
+    assert result.returncode == 0
+    assert "make demo" in result.stdout
