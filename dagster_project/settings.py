@@ -10,8 +10,9 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 
-# Catalog properties come from FOUNDATION_CATALOG__<PROP>; "__" inside PROP becomes ".",
-# so FOUNDATION_CATALOG__S3__ENDPOINT sets "s3.endpoint" (pyiceberg's own convention).
+# Catalog properties come from FOUNDATION_CATALOG__<PROP> with pyiceberg's own convention:
+# "__" inside PROP becomes "." and "_" becomes "-", so FOUNDATION_CATALOG__S3__PATH_STYLE_ACCESS
+# sets "s3.path-style-access".
 CATALOG_PREFIX = "FOUNDATION_CATALOG__"
 
 
@@ -47,9 +48,12 @@ class Settings:
     sensor_interval_seconds: int = 15
     sensor_max_files_per_tick: int = 20
     sensor_min_file_age_seconds: int = 2
+    sensor_lookback_seconds: int = 600
     duckdb_memory_limit: str = "1GB"
     duckdb_threads: int = 0  # 0: DuckDB's default, all cores
     dagster_home: Path | None = None  # None: <data_dir>/dagster_home
+    s3_endpoint_url: str | None = None  # MinIO or another S3 API; None: AWS (or AWS_ENDPOINT_URL)
+    s3_region: str | None = None
 
     @property
     def dagster_home_dir(self) -> Path:
@@ -83,6 +87,12 @@ class Settings:
         """Catalog properties with the warehouse filled in, as given to `load_catalog`."""
         props = dict(self.catalog_properties)
         props.setdefault("warehouse", self.warehouse_uri)
+        if props["warehouse"].startswith(("s3://", "s3a://")):
+            # Without a region pyiceberg's PyArrow FileIO spends seconds asking AWS for one.
+            if self.s3_endpoint_url:
+                props.setdefault("s3.endpoint", self.s3_endpoint_url)
+            if self.s3_region:
+                props.setdefault("s3.region", self.s3_region)
         return props
 
 
@@ -109,6 +119,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("FOUNDATION_QUARANTINE_URI", "quarantine_uri"),
         ("FOUNDATION_CATALOG_NAME", "catalog_name"),
         ("FOUNDATION_DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit"),
+        ("FOUNDATION_S3_ENDPOINT_URL", "s3_endpoint_url"),
+        ("FOUNDATION_S3_REGION", "s3_region"),
     ):
         if env.get(name):
             overrides[key] = env[name].rstrip("/") if key.endswith("_uri") else env[name]
@@ -120,11 +132,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("FOUNDATION_SENSOR_INTERVAL_SECONDS", "sensor_interval_seconds", 15),
         ("FOUNDATION_SENSOR_MAX_FILES_PER_TICK", "sensor_max_files_per_tick", 20),
         ("FOUNDATION_SENSOR_MIN_FILE_AGE_SECONDS", "sensor_min_file_age_seconds", 2),
+        ("FOUNDATION_SENSOR_LOOKBACK_SECONDS", "sensor_lookback_seconds", 600),
         ("FOUNDATION_DUCKDB_THREADS", "duckdb_threads", 0),
     ):
         overrides[key] = _int(env, name, default)
     catalog = {
-        key[len(CATALOG_PREFIX) :].lower().replace("__", "."): value
+        ".".join(part.replace("_", "-") for part in key[len(CATALOG_PREFIX) :].lower().split("__")): value
         for key, value in env.items()
         if key.startswith(CATALOG_PREFIX) and value
     }

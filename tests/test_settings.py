@@ -24,6 +24,7 @@ def test_catalog_properties_are_configuration_only(tmp_path: Path):
             "FOUNDATION_CATALOG__TYPE": "rest",
             "FOUNDATION_CATALOG__URI": "http://127.0.0.1:8181",
             "FOUNDATION_CATALOG__S3__ENDPOINT": "http://127.0.0.1:9000",
+            "FOUNDATION_CATALOG__S3__PATH_STYLE_ACCESS": "true",
             "FOUNDATION_WAREHOUSE_URI": "s3://lake/warehouse/",
         }
     )
@@ -32,6 +33,7 @@ def test_catalog_properties_are_configuration_only(tmp_path: Path):
         "type": "rest",
         "uri": "http://127.0.0.1:8181",
         "s3.endpoint": "http://127.0.0.1:9000",
+        "s3.path-style-access": "true",
         "warehouse": "s3://lake/warehouse",
     }
 

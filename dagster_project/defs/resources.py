@@ -27,9 +27,12 @@ class Foundation(dg.ConfigurableResource):
     sensor_interval_seconds: int
     sensor_max_files_per_tick: int
     sensor_min_file_age_seconds: int
+    sensor_lookback_seconds: int
     duckdb_memory_limit: str
     duckdb_threads: int
     dagster_home: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Foundation:

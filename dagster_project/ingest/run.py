@@ -46,7 +46,7 @@ class IngestReport:
 
 def pending_files(settings: Settings, dataset: Dataset) -> list[LandedFile]:
     """Every file of the dataset in the landing zone, oldest first."""
-    landing = open_landing(settings.landing_uri)
+    landing = open_landing(settings)
     return sorted(f for f in landing.list(dataset.prefix) if dataset.matches(f.key))
 
 
@@ -73,7 +73,7 @@ def _quarantine(
         "run_id": run_id,
         "quarantined_at": now.isoformat(),
     }
-    copy_uri = open_quarantine(settings.quarantine_uri).put(key, path, json.dumps(sidecar, indent=2))
+    copy_uri = open_quarantine(settings).put(key, path, json.dumps(sidecar, indent=2))
     return QuarantineRecord(
         quarantined_at=now,
         dataset=dataset.name,
@@ -116,7 +116,7 @@ def ingest_dataset(
     started = time.perf_counter()
     catalog = open_catalog(settings)
     table = ensure_raw_table(catalog, dataset)
-    landing = open_landing(settings.landing_uri)
+    landing = open_landing(settings)
     report = IngestReport(dataset.name, dataset.table, table.location(), None)
 
     files: list[LandedFile] = []

@@ -8,9 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from blake3 import blake3
+
+from dagster_project.settings import Settings
+
+if TYPE_CHECKING:
+    from dagster_project.landing.s3 import S3Landing, S3Quarantine
 
 CHUNK = 4 << 20
 
@@ -111,17 +117,31 @@ class LocalQuarantine:
         return target.as_uri()
 
 
-def open_landing(uri: str) -> LocalLanding:
-    """The landing zone at `uri`."""
+def open_landing(settings: Settings) -> LocalLanding | S3Landing:
+    """The configured landing zone: a local folder, or an S3 bucket and prefix."""
+    uri = settings.landing_uri
     scheme = urlparse(uri).scheme
     if scheme in ("", "file"):
         return LocalLanding(uri)
-    raise ValueError(f"landing zone {uri}: scheme {scheme!r} is not supported; use file:// or a local path")
+    if scheme in ("s3", "s3a"):
+        from dagster_project.landing.s3 import S3Landing
+
+        return S3Landing(uri, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+    raise ValueError(
+        f"FOUNDATION_LANDING_URI={uri}: scheme {scheme!r} is not supported; use file:// or s3://"
+    )
 
 
-def open_quarantine(uri: str) -> LocalQuarantine:
-    """The quarantine area at `uri`."""
+def open_quarantine(settings: Settings) -> LocalQuarantine | S3Quarantine:
+    """The configured quarantine area: a local folder, or an S3 bucket and prefix."""
+    uri = settings.quarantine_uri
     scheme = urlparse(uri).scheme
     if scheme in ("", "file"):
         return LocalQuarantine(uri)
-    raise ValueError(f"quarantine {uri}: scheme {scheme!r} is not supported; use file:// or a local path")
+    if scheme in ("s3", "s3a"):
+        from dagster_project.landing.s3 import S3Quarantine
+
+        return S3Quarantine(uri, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+    raise ValueError(
+        f"FOUNDATION_QUARANTINE_URI={uri}: scheme {scheme!r} is not supported; use file:// or s3://"
+    )

@@ -73,20 +73,37 @@ def test_ticks_are_bounded_and_the_rest_come_next_tick(settings, registry):
     assert seen == [f"orders/f{i:02d}.csv" for i in range(25)]
 
 
-def test_thousands_of_files_each_handed_out_once_with_a_small_cursor():
-    files = [
-        LandedFile(mtime_ns=1_000 + (i // 3), key=f"orders/{i:05d}.csv", uri=f"file:///l/{i}", size=10)
-        for i in range(5000)
-    ]
-    handed, cursor, ticks = [], None, 0
+def _handed_out(files, cursor=None, limit=20, lookback=60, now_ns=10**15):
+    handed, ticks, sizes = [], 0, []
     while True:
-        batch, cursor = new_files(files, cursor, now_ns=10**12, min_age_seconds=0, limit=20)
+        batch, cursor = new_files(
+            files, cursor, now_ns=now_ns, min_age_seconds=0, limit=limit, lookback_seconds=lookback
+        )
         if not batch:
-            break
+            return handed, cursor, ticks, sizes
         handed += [f.key for f in batch]
         ticks += 1
-        assert len(cursor) < 200
+        sizes.append(len(cursor))
+
+
+def test_thousands_of_files_each_handed_out_once_with_a_bounded_cursor():
+    # 5,000 files landing one per second; the cursor holds only the last minute's.
+    files = [
+        LandedFile(mtime_ns=(1_000 + i) * 10**9, key=f"orders/{i:05d}.csv", uri=f"file:///l/{i}", size=10)
+        for i in range(5000)
+    ]
+    handed, cursor, ticks, sizes = _handed_out(files)
     assert ticks == 250
-    assert sorted(handed) == sorted(f.key for f in files) and len(set(handed)) == 5000
-    state = json.loads(cursor)
-    assert state["key"] == "orders/04999.csv"
+    assert handed == [f.key for f in files]
+    assert max(sizes) < 4_000
+    assert json.loads(cursor)["watermark_ns"] == files[-1].mtime_ns
+
+
+def test_a_late_file_with_an_older_time_is_still_picked_up_within_the_lookback():
+    first = [LandedFile(mtime_ns=100 * 10**9, key="orders/b.csv", uri="file:///b", size=1)]
+    _, cursor, _, _ = _handed_out(first)
+    # A multipart upload that started earlier finishes now: its time is below the watermark.
+    late = LandedFile(mtime_ns=90 * 10**9, key="orders/a.csv", uri="file:///a", size=1)
+    ancient = LandedFile(mtime_ns=10 * 10**9, key="orders/z.csv", uri="file:///z", size=1)
+    handed, _, _, _ = _handed_out([*first, late, ancient], cursor=cursor, lookback=60)
+    assert handed == ["orders/a.csv"]

@@ -21,23 +21,43 @@ def run_key(dataset: Dataset, file: LandedFile) -> str:
 
 
 def new_files(
-    files: list[LandedFile], cursor: str | None, *, now_ns: int, min_age_seconds: int, limit: int
+    files: list[LandedFile],
+    cursor: str | None,
+    *,
+    now_ns: int,
+    min_age_seconds: int,
+    limit: int,
+    lookback_seconds: int,
 ) -> tuple[list[LandedFile], str | None]:
-    """The next files past the cursor, oldest first, at most `limit`; and the cursor after them.
+    """The next file versions to ingest, oldest first, at most `limit`; and the cursor after them.
 
-    The cursor is the (modification time, key) of the last file handed out, so it stays small
-    however many files land, and a modified file (newer mtime) is seen again. Files younger than
-    `min_age_seconds` may still be being written and wait for a later tick.
+    The cursor holds the newest modification time handed out (the watermark) and the versions
+    handed out within `lookback_seconds` below it. Files are taken in modification-time order,
+    so a backlog drains in order across ticks; a modified file has a new version and is taken
+    again; a file that shows up late with an older time (an S3 multipart upload carries its start
+    time, `cp -p` keeps the old one) is still taken if it is within the lookback window. The
+    cursor therefore stays bounded by the files landing in that window, however many there are
+    in all. Files younger than `min_age_seconds` may still be being written and wait.
     """
     state = json.loads(cursor) if cursor else {}
-    watermark = (int(state.get("mtime_ns", -1)), str(state.get("key", "")))
+    watermark = int(state.get("watermark_ns", -1))
+    recent: dict[str, list] = state.get("recent", {})
+    horizon = watermark - lookback_seconds * 1_000_000_000
     settled_before = now_ns - min_age_seconds * 1_000_000_000
-    fresh = sorted(f for f in files if (f.mtime_ns, f.key) > watermark and f.mtime_ns <= settled_before)
+    fresh = sorted(
+        f
+        for f in files
+        if horizon < f.mtime_ns <= settled_before and (recent.get(f.key) or [None])[0] != f.version
+    )
     batch = fresh[:limit]
     if not batch:
         return [], cursor
-    last = batch[-1]
-    return batch, json.dumps({"mtime_ns": last.mtime_ns, "key": last.key})
+    for f in batch:
+        recent[f.key] = [f.version, f.mtime_ns]
+    watermark = max(watermark, batch[-1].mtime_ns)
+    horizon = watermark - lookback_seconds * 1_000_000_000
+    recent = {key: value for key, value in recent.items() if value[1] > horizon}
+    return batch, json.dumps({"watermark_ns": watermark, "recent": recent}, separators=(",", ":"))
 
 
 def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDefinition:
@@ -52,7 +72,7 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
     )
     def landing_sensor(context: dg.SensorEvaluationContext, foundation: Foundation) -> dg.SensorResult:
         settings = foundation.settings()
-        landing = open_landing(settings.landing_uri)
+        landing = open_landing(settings)
         files = [f for f in landing.list(dataset.prefix) if dataset.matches(f.key)]
         batch, cursor = new_files(
             files,
@@ -60,6 +80,7 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
             now_ns=time.time_ns(),
             min_age_seconds=settings.sensor_min_file_age_seconds,
             limit=settings.sensor_max_files_per_tick,
+            lookback_seconds=settings.sensor_lookback_seconds,
         )
         if not batch:
             return dg.SensorResult(skip_reason=f"no new files under {dataset.prefix} ({len(files)} seen)")

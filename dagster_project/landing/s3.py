@@ -1,0 +1,279 @@
+"""The landing zone and quarantine on S3 (or any S3-compatible store), with bounded retries."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+import botocore.config
+import botocore.exceptions
+from blake3 import blake3
+from boto3.exceptions import S3UploadFailedError
+
+from dagster_project.landing.store import CHUNK, LandedFile
+
+log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Exhausted transient failures: EndpointConnectionError and ConnectTimeoutError are ConnectionErrors;
+# ConnectionClosedError, ReadTimeoutError and ResponseStreamingError (mid-download) are HTTPClientErrors.
+_NETWORK_ERRORS = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
+_THROTTLING_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded"}
+
+
+class LandingUnavailable(RuntimeError):
+    """The object store could not be reached after retries; the message names the endpoint/bucket and what to check."""
+
+
+class LandingBucketMissing(LandingUnavailable):
+    """The bucket does not exist; the message names it and says to create it."""
+
+
+def _epoch_ns(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def _error(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
+    """The error code and HTTP status of a ClientError."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return str(exc.response.get("Error", {}).get("Code", "")), int(status)
+
+
+class _S3Area:
+    """A bucket and root prefix, with a client whose failures become `LandingUnavailable`."""
+
+    setting = "FOUNDATION_LANDING_URI"
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        endpoint_url: str | None,
+        region: str | None,
+        max_attempts: int,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> None:
+        parsed = urlparse(uri)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise ValueError(f"{uri} is not an S3 URI; use s3://bucket or s3://bucket/prefix/")
+        self.uri = uri.rstrip("/")
+        self.bucket = parsed.netloc
+        root = parsed.path.strip("/")
+        self.root = f"{root}/" if root else ""
+        self.max_attempts = max_attempts
+        config = botocore.config.Config(
+            # total_max_attempts counts the first try: max_attempts=5 is 5 requests, not 1 + 5 retries.
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            s3={"addressing_style": "path"} if endpoint_url else None,
+        )
+        # Credentials come from the standard chain only (env, config files, instance role).
+        self.client: Any = boto3.session.Session().client(
+            "s3", endpoint_url=endpoint_url, region_name=region, config=config
+        )
+
+    @property
+    def endpoint_url(self) -> str:
+        """The endpoint actually used (AWS's own when none was given)."""
+        return str(self.client.meta.endpoint_url)
+
+    def _uri(self, full_key: str) -> str:
+        return f"s3://{self.bucket}/{full_key}"
+
+    def _unavailable(self, exc: Exception) -> LandingUnavailable:
+        if isinstance(exc, botocore.exceptions.ClientError):
+            code, status = _error(exc)
+            attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
+            what = f"kept failing with HTTP {status} {code}".rstrip()
+        else:
+            attempts, what = self.max_attempts, "did not answer"
+        return LandingUnavailable(
+            f"{self.uri}: the object store at {self.endpoint_url} {what} after {attempts} attempts "
+            f"({type(exc).__name__}: {exc}). Check that it is running and FOUNDATION_S3_ENDPOINT_URL; "
+            "nothing was ingested and the sensor cursor is unchanged."
+        )
+
+    def _missing_bucket(self) -> LandingBucketMissing:
+        return LandingBucketMissing(
+            f"{self.uri}: bucket {self.bucket!r} does not exist at {self.endpoint_url}; create it "
+            f"(e.g. `aws s3 mb s3://{self.bucket}`) or point {self.setting} at an existing bucket."
+        )
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Turn exhausted transient failures and a missing bucket into `LandingUnavailable`."""
+        try:
+            yield
+        except _NETWORK_ERRORS as exc:
+            raise self._unavailable(exc) from exc
+        except (botocore.exceptions.ClientError, S3UploadFailedError) as exc:
+            # upload_file wraps the ClientError in S3UploadFailedError, keeping it as the context.
+            error = exc if isinstance(exc, botocore.exceptions.ClientError) else exc.__context__
+            if isinstance(error, botocore.exceptions.ClientError):
+                code, status = _error(error)
+                if code == "NoSuchBucket":
+                    raise self._missing_bucket() from exc
+                if status >= 500 or code in _THROTTLING_CODES:
+                    raise self._unavailable(error) from exc
+            raise
+
+
+class S3Landing(_S3Area):
+    """A landing zone in an S3 bucket, optionally below a root prefix (`s3://bucket/team-a/`)."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        max_attempts: int = 5,
+        connect_timeout: float = 5,
+        read_timeout: float = 60,
+    ) -> None:
+        super().__init__(
+            uri,
+            endpoint_url=endpoint_url,
+            region=region,
+            max_attempts=max_attempts,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+
+    def list(self, prefix: str) -> Iterator[LandedFile]:
+        """Every object under `prefix` (relative to the root, a "folder"), page by page, unordered.
+
+        Directory markers (keys ending in `/`) and objects in "folders" below `prefix` whose name
+        starts with `.` or `_` are skipped, as the local landing zone skips such directories.
+
+        Raises:
+            LandingUnavailable: The store did not answer (possibly after some files were yielded).
+        """
+        base = self.root + (prefix if not prefix or prefix.endswith("/") else f"{prefix}/")
+        pages = iter(self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base))
+        while True:
+            with self._translated():
+                page = next(pages, None)
+            if page is None:
+                return
+            for obj in page.get("Contents", []):
+                full_key: str = obj["Key"]
+                folders = full_key[len(base) :].split("/")[:-1]
+                if full_key.endswith("/") or any(f.startswith((".", "_")) for f in folders):
+                    continue
+                yield self._landed(full_key, obj["LastModified"], obj["Size"], obj["ETag"])
+
+    def _landed(self, full_key: str, modified: datetime, size: int, etag: str) -> LandedFile:
+        return LandedFile(
+            mtime_ns=_epoch_ns(modified),
+            key=full_key[len(self.root) :],
+            uri=self._uri(full_key),
+            size=size,
+            etag=etag.strip('"'),
+        )
+
+    def stat(self, key: str) -> LandedFile:
+        """The current version of one object (HeadObject).
+
+        Raises:
+            FileNotFoundError: No such object in the landing zone.
+            LandingUnavailable: The store did not answer, or the bucket does not exist.
+        """
+        full_key = self.root + key
+        with self._translated():
+            try:
+                head = self.client.head_object(Bucket=self.bucket, Key=full_key)
+            except botocore.exceptions.ClientError as exc:
+                if _error(exc)[1] != 404:
+                    raise
+                try:  # a HEAD 404 has no body: ask whether the bucket itself is missing
+                    self.client.head_bucket(Bucket=self.bucket)
+                except botocore.exceptions.ClientError as bucket_exc:
+                    if _error(bucket_exc)[1] == 404:
+                        raise self._missing_bucket() from exc
+                    raise
+                raise FileNotFoundError(f"{self._uri(full_key)}: no such object in the landing zone") from exc
+        return self._landed(full_key, head["LastModified"], head["ContentLength"], head["ETag"])
+
+    @contextmanager
+    def fetch(self, file: LandedFile, scratch: Path) -> Iterator[tuple[Path, str]]:
+        """The object streamed to a temporary file under `scratch`, plus the BLAKE3 of its bytes.
+
+        The object is read in chunks of `CHUNK` bytes, never whole; the temporary file keeps the
+        object's name as its suffix (DuckDB detects compression from it) and is deleted on exit.
+        If the object changed since it was listed, the new bytes are read and checksummed.
+
+        Raises:
+            FileNotFoundError: The object is gone.
+            LandingUnavailable: The store did not answer, or the download broke off.
+        """
+        full_key = self.root + file.key
+        scratch.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=scratch, prefix=".fetch-", suffix=f"-{file.name[-120:]}")
+        path = Path(name)
+        try:
+            digest = blake3()
+            with os.fdopen(handle, "wb") as out, self._translated():
+                try:
+                    response = self.client.get_object(Bucket=self.bucket, Key=full_key)
+                except botocore.exceptions.ClientError as exc:
+                    if _error(exc)[0] in ("NoSuchKey", "404"):
+                        raise FileNotFoundError(f"{file.uri}: no such object in the landing zone") from exc
+                    raise
+                if file.etag and response["ETag"].strip('"') != file.etag:
+                    log.info("%s changed since it was listed; ingesting the current version", file.uri)
+                body = response["Body"]
+                try:
+                    while chunk := body.read(CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+                finally:
+                    body.close()
+            yield path, digest.hexdigest()
+        finally:
+            path.unlink(missing_ok=True)
+
+
+class S3Quarantine(_S3Area):
+    """Where rejected files are copied in S3, each with a JSON sidecar saying why."""
+
+    setting = "FOUNDATION_QUARANTINE_URI"
+
+    def __init__(
+        self, uri: str, *, endpoint_url: str | None = None, region: str | None = None, max_attempts: int = 5
+    ) -> None:
+        super().__init__(
+            uri,
+            endpoint_url=endpoint_url,
+            region=region,
+            max_attempts=max_attempts,
+            connect_timeout=5,
+            read_timeout=60,
+        )
+
+    def put(self, key: str, source: Path, sidecar: str) -> str:
+        """Upload `source` to `<root>/<key>` and the sidecar to `<key>.json`; returns the copy's URI.
+
+        Raises:
+            LandingUnavailable: The store did not answer, or the bucket does not exist.
+        """
+        full_key = self.root + key
+        with self._translated():
+            self.client.upload_file(str(source), self.bucket, full_key)  # multipart when large
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=f"{full_key}.json",
+                Body=sidecar.encode("utf-8"),
+                ContentType="application/json",
+            )
+        return self._uri(full_key)
