@@ -8,6 +8,8 @@ import pytest
 
 from dagster_project.registry import Registry, load_registry
 from dagster_project.settings import Settings
+from tests.servers.postgres import pg_server  # noqa: F401 - fixture, started on first use
+from tests.servers.s3 import s3_credentials, s3_server  # noqa: F401 - fixtures, started on first use
 
 ORDERS_HEADER = "order_id,customer_id,product_id,quantity,amount,currency,status,ordered_at"
 

@@ -88,6 +88,22 @@ def _quarantine(
     )
 
 
+def _already_handled(
+    identity: tuple[str, str],
+    done: dict[tuple[str, str], int],
+    quarantined: set[tuple[str, str]],
+    staged: dict[tuple[str, str], LandedFile],
+) -> str | None:
+    """Why a file version needs no work, or None if it does."""
+    if identity in done:
+        return f"already ingested (snapshot {done[identity]})"
+    if identity in quarantined:
+        return "already quarantined"
+    if identity in staged:
+        return f"same bytes as {staged[identity].key} in this run"
+    return None
+
+
 def ingest_dataset(
     settings: Settings,
     dataset: Dataset,
@@ -146,34 +162,33 @@ def ingest_dataset(
     try:
         log.info("%s: %d file(s) to consider", dataset.table, len(files))
         for index, file in enumerate(files, start=1):
-            with landing.fetch(file, scratch) as (path, checksum):
-                identity = (file.uri, checksum)
-                if identity in done:
-                    report.skipped.append(
-                        {"file": file.key, "why": f"already ingested (snapshot {done[identity]})"}
-                    )
-                    continue
-                if identity in quarantined:
-                    report.skipped.append({"file": file.key, "why": "already quarantined"})
-                    continue
-                if identity in keys_by_identity:
-                    continue
-                try:
-                    converted = convert_file(
-                        con,
-                        dataset,
-                        path,
-                        source_label=file.key,
-                        table_columns=table_columns,
-                        lineage={**lineage_base, "_source_file": file.uri, "_source_checksum": checksum},
-                        out_path=scratch / f"{index:05d}.parquet",
-                    )
-                except FileRejected as rejected:
-                    log.warning("quarantined %s: %s", file.key, rejected.message)
-                    report.quarantined.append(
-                        _quarantine(settings, dataset, file, path, checksum, rejected, run_id)
-                    )
-                    continue
+            try:
+                with landing.fetch(file, scratch) as (path, checksum):
+                    identity = (file.uri, checksum)
+                    why = _already_handled(identity, done, quarantined, keys_by_identity)
+                    if why:
+                        report.skipped.append({"file": file.key, "why": why})
+                        continue
+                    try:
+                        converted = convert_file(
+                            con,
+                            dataset,
+                            path,
+                            source_label=file.key,
+                            table_columns=table_columns,
+                            lineage={**lineage_base, "_source_file": file.uri, "_source_checksum": checksum},
+                            out_path=scratch / f"{index:05d}.parquet",
+                        )
+                    except FileRejected as rejected:
+                        log.warning("quarantined %s: %s", file.key, rejected.message)
+                        report.quarantined.append(
+                            _quarantine(settings, dataset, file, path, checksum, rejected, run_id)
+                        )
+                        continue
+            except FileNotFoundError:
+                log.warning("%s: removed from the landing zone before it was read; skipped", file.key)
+                report.skipped.append({"file": file.key, "why": "no longer in the landing zone"})
+                continue
             table_columns.update(converted.new_columns)
             if converted.new_columns:
                 log.info("%s: schema drift, new column(s) %s", file.key, converted.new_columns)

@@ -30,7 +30,10 @@ _THROTTLING_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLi
 
 
 class LandingUnavailable(RuntimeError):
-    """The object store could not be reached after retries; the message names the endpoint/bucket and what to check."""
+    """The object store could not be reached after retries.
+
+    The message names the endpoint and bucket and what to check.
+    """
 
 
 class LandingBucketMissing(LandingUnavailable):
@@ -56,14 +59,28 @@ class _S3Area:
         self,
         uri: str,
         *,
-        endpoint_url: str | None,
-        region: str | None,
-        max_attempts: int,
-        connect_timeout: float,
-        read_timeout: float,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        max_attempts: int = 5,
+        connect_timeout: float = 5,
+        read_timeout: float = 60,
     ) -> None:
+        """Check the URI and build the client.
+
+        Args:
+            uri: `s3://bucket` or `s3://bucket/root/prefix/` (`s3a://` too; files get `s3://` URIs);
+                keys are relative to the root prefix.
+            endpoint_url: An S3-compatible endpoint (MinIO, moto); AWS's own when None.
+            region: The bucket's region; the standard AWS chain's when None.
+            max_attempts: Requests per call, the first included, before giving up.
+            connect_timeout: Seconds to wait for a connection.
+            read_timeout: Seconds to wait for data on an open connection.
+
+        Raises:
+            ValueError: `uri` is not an `s3://bucket[/prefix]` URI.
+        """
         parsed = urlparse(uri)
-        if parsed.scheme != "s3" or not parsed.netloc:
+        if parsed.scheme not in ("s3", "s3a") or not parsed.netloc:
             raise ValueError(f"{uri} is not an S3 URI; use s3://bucket or s3://bucket/prefix/")
         self.uri = uri.rstrip("/")
         self.bucket = parsed.netloc
@@ -131,24 +148,7 @@ class _S3Area:
 class S3Landing(_S3Area):
     """A landing zone in an S3 bucket, optionally below a root prefix (`s3://bucket/team-a/`)."""
 
-    def __init__(
-        self,
-        uri: str,
-        *,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-        max_attempts: int = 5,
-        connect_timeout: float = 5,
-        read_timeout: float = 60,
-    ) -> None:
-        super().__init__(
-            uri,
-            endpoint_url=endpoint_url,
-            region=region,
-            max_attempts=max_attempts,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-        )
+    page_size = 1000  # ListObjectsV2's maximum
 
     def list(self, prefix: str) -> Iterator[LandedFile]:
         """Every object under `prefix` (relative to the root, a "folder"), page by page, unordered.
@@ -160,7 +160,11 @@ class S3Landing(_S3Area):
             LandingUnavailable: The store did not answer (possibly after some files were yielded).
         """
         base = self.root + (prefix if not prefix or prefix.endswith("/") else f"{prefix}/")
-        pages = iter(self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base))
+        pages = iter(
+            self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=base, PaginationConfig={"PageSize": self.page_size}
+            )
+        )
         while True:
             with self._translated():
                 page = next(pages, None)
@@ -248,18 +252,6 @@ class S3Quarantine(_S3Area):
     """Where rejected files are copied in S3, each with a JSON sidecar saying why."""
 
     setting = "FOUNDATION_QUARANTINE_URI"
-
-    def __init__(
-        self, uri: str, *, endpoint_url: str | None = None, region: str | None = None, max_attempts: int = 5
-    ) -> None:
-        super().__init__(
-            uri,
-            endpoint_url=endpoint_url,
-            region=region,
-            max_attempts=max_attempts,
-            connect_timeout=5,
-            read_timeout=60,
-        )
 
     def put(self, key: str, source: Path, sidecar: str) -> str:
         """Upload `source` to `<root>/<key>` and the sidecar to `<key>.json`; returns the copy's URI.

@@ -1,0 +1,210 @@
+"""The production profile for real: landing and warehouse on an S3 endpoint over HTTP (moto_server),
+Iceberg catalog and Dagster storage on PostgreSQL 15, both started by the tests."""
+
+import json
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import psycopg2
+import pytest
+
+from dagster_project.cli import table_status
+from dagster_project.definitions import build_defs
+from dagster_project.defs.raw.sensors import build_landing_sensor
+from dagster_project.defs.resources import Foundation
+from dagster_project.registry import load_registry
+from dagster_project.sample_data.generator import generate
+from dagster_project.settings import Settings
+from tests.servers.postgres import create_database
+
+pytestmark = pytest.mark.slow
+
+DAGSTER_YAML = """
+storage:
+  postgres:
+    postgres_db:
+      hostname: {host}
+      port: {port}
+      username: {user}
+      password: {{env: PGPASSWORD}}
+      db_name: {db}
+      scheme: postgresql+psycopg2
+telemetry:
+  enabled: false
+"""
+
+
+@pytest.fixture
+def production(tmp_path, s3_server, s3_credentials, pg_server, monkeypatch):
+    """Settings for a fresh landing bucket, warehouse bucket and PostgreSQL database."""
+    monkeypatch.setenv("PGPASSWORD", pg_server.password)
+    suffix = uuid.uuid4().hex[:8]
+    database = create_database(pg_server, f"foundation_{suffix}")
+    client = s3_server.client()
+    landing, warehouse = f"landing-{suffix}", f"warehouse-{suffix}"
+    for bucket in (landing, warehouse):
+        client.create_bucket(Bucket=bucket)
+    settings = Settings.for_data_dir(
+        tmp_path / "data",
+        landing_uri=f"s3://{landing}/incoming",
+        warehouse_uri=f"s3://{warehouse}/lake",
+        quarantine_uri=f"s3://{landing}/_quarantine",
+        catalog_properties={"type": "sql", "uri": pg_server.sqlalchemy_uri(database)},
+        s3_endpoint_url=s3_server.endpoint_url,
+        s3_region="us-east-1",
+        sensor_min_file_age_seconds=0,
+    )
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        DAGSTER_YAML.format(host=pg_server.host, port=pg_server.port, user=pg_server.user, db=database)
+    )
+    return {
+        "settings": settings,
+        "client": client,
+        "landing": landing,
+        "warehouse": warehouse,
+        "database": database,
+        "home": home,
+        "pg": pg_server,
+    }
+
+
+def _upload_sample(production, tmp_path: Path) -> list[str]:
+    keys = []
+    for generated in generate(tmp_path / "generated"):
+        key = "incoming/" + generated.path.relative_to(tmp_path / "generated").as_posix()
+        production["client"].upload_file(str(generated.path), production["landing"], key)
+        keys.append(key)
+    return keys
+
+
+def _run_all(production) -> dg.ExecuteInProcessResult:
+    instance = dg.DagsterInstance.from_config(str(production["home"]))
+    job = build_defs(production["settings"]).resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=instance)
+
+
+def test_landing_to_raw_on_s3_and_postgres(production, tmp_path):
+    settings, client = production["settings"], production["client"]
+    _upload_sample(production, tmp_path)
+    result = _run_all(production)
+    assert result.success
+
+    status = table_status(settings)
+    rows = {t["table"]: t["rows"] for t in status["tables"]}
+    assert rows["raw.orders"] > 2000 and rows["raw.customers"] > 200 and rows["raw.products"] == 50
+    assert all(t["location"].startswith(f"s3://{production['warehouse']}/lake") for t in status["tables"])
+    data_files = [
+        o["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=production["warehouse"])
+        for o in page.get("Contents", [])
+        if o["Key"].endswith(".parquet")
+    ]
+    assert any("/raw/orders/data/_ingested_day=" in key for key in data_files)
+
+    # The malformed file: copied to quarantine on S3 with its sidecar, original untouched.
+    [malformed] = [q for q in status["quarantine"] if "malformed" in q["file"]]
+    assert malformed["file"].startswith(f"s3://{production['landing']}/incoming/orders/")
+    copy_key = malformed["quarantine_file"].removeprefix(f"s3://{production['landing']}/")
+    sidecar = json.loads(
+        client.get_object(Bucket=production["landing"], Key=copy_key + ".json")["Body"].read()
+    )
+    assert sidecar["reason"] == "unreadable" and sidecar["dataset"] == "orders"
+    original = malformed["file"].removeprefix(f"s3://{production['landing']}/")
+    assert client.head_object(Bucket=production["landing"], Key=original)["ContentLength"] > 0
+
+    # The catalog and Dagster's runs live in PostgreSQL.
+    connection = psycopg2.connect(
+        host=production["pg"].host,
+        port=production["pg"].port,
+        user=production["pg"].user,
+        dbname=production["database"],
+    )
+    with connection, connection.cursor() as cursor:
+        cursor.execute("select table_namespace, table_name from iceberg_tables order by 1, 2")
+        assert ("raw", "orders") in cursor.fetchall()
+        cursor.execute("select count(*) from runs")
+        assert cursor.fetchone()[0] == 1
+    connection.close()
+
+    # Exactly once: a second run adds nothing.
+    assert _run_all(production).success
+    again = {t["table"]: t["rows"] for t in table_status(settings)["tables"]}
+    assert again == rows
+
+
+def test_s3_sensor_uses_etags_and_sees_modified_objects(production):
+    settings, client = production["settings"], production["client"]
+    dataset = load_registry(settings.sources_file)["orders"]
+    body = "order_id,customer_id,product_id,quantity,amount,currency,status,ordered_at\n"
+    client.put_object(
+        Bucket=production["landing"],
+        Key="incoming/orders/a.csv",
+        Body=body + "1,1,1,1,1.00,EUR,placed,2026-11-01 10:00:00\n",
+    )
+    sensor = build_landing_sensor(dataset, 15)
+    context = dg.build_sensor_context(
+        instance=dg.DagsterInstance.ephemeral(), resources={"foundation": Foundation.from_settings(settings)}
+    )
+    first = sensor(context)
+    [request] = first.run_requests
+    etag = client.head_object(Bucket=production["landing"], Key="incoming/orders/a.csv")["ETag"].strip('"')
+    assert request.run_key == f"orders:orders/a.csv:{etag}"
+    assert request.run_config["ops"]["raw__orders"]["config"]["files"] == ["orders/a.csv"]
+
+    client.put_object(
+        Bucket=production["landing"],
+        Key="incoming/orders/a.csv",
+        Body=body + "2,1,1,1,1.00,EUR,placed,2026-11-01 10:00:00\n",
+    )
+    context = dg.build_sensor_context(
+        cursor=first.cursor,
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"foundation": Foundation.from_settings(settings)},
+    )
+    second = sensor(context)
+    assert len(second.run_requests) == 1 and second.run_requests[0].run_key != request.run_key
+
+
+def test_s3_endpoint_stopped_mid_tick_fails_the_tick_and_keeps_the_cursor(production, s3_server, monkeypatch):
+    from dagster_project.landing import s3 as s3_module
+
+    settings, client = production["settings"], production["client"]
+    dataset = load_registry(settings.sources_file)["orders"]
+    keys = [f"incoming/orders/{i:04d}.csv" for i in range(30)]
+    for key in keys:
+        client.put_object(Bucket=production["landing"], Key=key, Body=b"order_id\n1\n")
+    real_list = s3_module.S3Landing.list
+
+    def list_then_lose_the_endpoint(self, prefix):
+        for index, item in enumerate(real_list(self, prefix)):
+            if index == 10:
+                s3_server.stop()  # the endpoint dies in the middle of the tick's listing
+            yield item
+
+    monkeypatch.setattr(s3_module.S3Landing, "list", list_then_lose_the_endpoint)
+    monkeypatch.setattr(s3_module.S3Landing, "page_size", 10)
+    sensor = build_landing_sensor(dataset, 15)
+    resources = {"foundation": Foundation.from_settings(settings)}
+    context = dg.build_sensor_context(
+        cursor=None, instance=dg.DagsterInstance.ephemeral(), resources=resources
+    )
+    try:
+        with pytest.raises(Exception, match="did not answer") as failure:
+            sensor(context)
+        assert s3_server.endpoint_url in str(failure.value)
+        assert context.cursor is None
+    finally:
+        s3_server.start()
+    monkeypatch.setattr(s3_module.S3Landing, "list", real_list)
+    # moto forgets its state on restart: the files land again, the next tick hands out each once.
+    client.create_bucket(Bucket=production["landing"])
+    for key in keys:
+        client.put_object(Bucket=production["landing"], Key=key, Body=b"order_id\n1\n")
+    result = sensor(context)
+    assert (
+        sorted(r.run_config["ops"]["raw__orders"]["config"]["files"][0] for r in result.run_requests)
+        == sorted(k.removeprefix("incoming/") for k in keys)[: settings.sensor_max_files_per_tick]
+    )
