@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import filecmp
 import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -66,20 +64,28 @@ def print_status(status: dict, out=sys.stdout) -> None:
         print(f"  [{q['dataset']}] {q['reason']}: {q['message']}", file=out)
 
 
-def sync_sample_data(landing_dir: Path, seed: int, scale: float) -> list[str]:
-    """Generate the sample landing data, copying only files that changed (mtimes stay put)."""
+def sync_sample_data(settings: Settings, seed: int, scale: float, out: Path | None = None) -> list[str]:
+    """Write the sample landing data, only files that changed (unchanged files keep their mtime).
+
+    Args:
+        settings: The landing zone to write to (a local folder or S3).
+        seed: Generator seed; the same seed gives the same bytes.
+        scale: Row-count multiplier.
+        out: A local folder to write to instead of the landing zone.
+
+    Returns:
+        The landing keys written.
+    """
+    from dagster_project.landing.store import LocalLanding, open_landing
     from dagster_project.sample_data.generator import generate
 
+    landing = LocalLanding(out.resolve().as_uri()) if out else open_landing(settings)
     changed = []
     with tempfile.TemporaryDirectory() as tmp:
         for generated in generate(Path(tmp), seed=seed, scale=scale):
-            relative = generated.path.relative_to(tmp)
-            target = landing_dir / relative
-            if target.exists() and filecmp.cmp(generated.path, target, shallow=False):
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(generated.path, target)
-            changed.append(relative.as_posix())
+            key = generated.path.relative_to(tmp).as_posix()
+            if landing.put_if_changed(key, generated.path):
+                changed.append(key)
     return changed
 
 
@@ -88,11 +94,9 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     import dagster as dg
 
     from dagster_project.definitions import build_defs
-    from dagster_project.landing.store import local_path
 
-    landing = local_path(settings.landing_uri)
-    changed = sync_sample_data(landing, seed=seed, scale=1.0)
-    print(f"sample data: {len(changed)} new or changed file(s) in {landing}")
+    changed = sync_sample_data(settings, seed=seed, scale=1.0)
+    print(f"sample data: {len(changed)} new or changed file(s) in {settings.landing_uri}")
     defs = build_defs(settings)
     settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
@@ -143,9 +147,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return run_demo(settings, seed=args.seed)
-    from dagster_project.landing.store import local_path
-
-    out = args.out or local_path(settings.landing_uri)
-    changed = sync_sample_data(out, seed=args.seed, scale=args.scale)
-    print(f"{len(changed)} new or changed file(s) in {out}")
+    changed = sync_sample_data(settings, seed=args.seed, scale=args.scale, out=args.out)
+    print(f"{len(changed)} new or changed file(s) in {args.out or settings.landing_uri}")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -246,6 +247,20 @@ class S3Landing(_S3Area):
             yield path, digest.hexdigest()
         finally:
             path.unlink(missing_ok=True)
+
+    def put_if_changed(self, key: str, source: Path) -> bool:
+        """Upload `source` as `key` unless an object with the same bytes is there (by MD5 ETag)."""
+        try:
+            current = self.stat(key)
+        except FileNotFoundError:
+            current = None
+        if current is not None and current.size == source.stat().st_size:
+            digest = hashlib.md5(source.read_bytes(), usedforsecurity=False).hexdigest()
+            if current.etag == digest:
+                return False
+        with self._translated():
+            self.client.upload_file(str(source), self.bucket, self.root + key)
+        return True
 
 
 class S3Quarantine(_S3Area):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import os
 import shutil
 from collections.abc import Iterator
@@ -99,6 +100,20 @@ class LocalLanding:
         """The file as a local path plus its checksum; the original is never changed."""
         path = self.root / file.key
         yield path, checksum_file(path)
+
+    def put_if_changed(self, key: str, source: Path) -> bool:
+        """Copy `source` to `key` unless the same bytes are there; returns whether it wrote.
+
+        The copy is written under a hidden name and renamed, so a sensor never sees half a file.
+        """
+        target = self.root / key
+        if target.exists() and filecmp.cmp(source, target, shallow=False):
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+        return True
 
 
 class LocalQuarantine:

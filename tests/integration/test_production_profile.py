@@ -3,18 +3,16 @@ Iceberg catalog and Dagster storage on PostgreSQL 15, both started by the tests.
 
 import json
 import uuid
-from pathlib import Path
 
 import dagster as dg
 import psycopg2
 import pytest
 
-from dagster_project.cli import table_status
+from dagster_project.cli import sync_sample_data, table_status
 from dagster_project.definitions import build_defs
 from dagster_project.defs.raw.sensors import build_landing_sensor
 from dagster_project.defs.resources import Foundation
 from dagster_project.registry import load_registry
-from dagster_project.sample_data.generator import generate
 from dagster_project.settings import Settings
 from tests.servers.postgres import create_database
 
@@ -71,13 +69,12 @@ def production(tmp_path, s3_server, s3_credentials, pg_server, monkeypatch):
     }
 
 
-def _upload_sample(production, tmp_path: Path) -> list[str]:
-    keys = []
-    for generated in generate(tmp_path / "generated"):
-        key = "incoming/" + generated.path.relative_to(tmp_path / "generated").as_posix()
-        production["client"].upload_file(str(generated.path), production["landing"], key)
-        keys.append(key)
-    return keys
+def _upload_sample(production) -> list[str]:
+    written = sync_sample_data(production["settings"], seed=42, scale=1.0)
+    assert (
+        written and sync_sample_data(production["settings"], seed=42, scale=1.0) == []
+    )  # unchanged: no upload
+    return written
 
 
 def _run_all(production) -> dg.ExecuteInProcessResult:
@@ -88,7 +85,7 @@ def _run_all(production) -> dg.ExecuteInProcessResult:
 
 def test_landing_to_raw_on_s3_and_postgres(production, tmp_path):
     settings, client = production["settings"], production["client"]
-    _upload_sample(production, tmp_path)
+    _upload_sample(production)
     result = _run_all(production)
     assert result.success
 
