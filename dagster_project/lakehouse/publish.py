@@ -102,6 +102,7 @@ def publish_batch(
     branch: str = MAIN_BRANCH,
     max_attempts: int = 6,
     before_commit: Callable[[], None] | None = None,
+    placed: dict[tuple[str, str], str] | None = None,
 ) -> PublishResult:
     """Add staged files to `branch` in one atomic commit, skipping versions already committed.
 
@@ -117,6 +118,9 @@ def publish_batch(
         branch: The branch to commit to (main, or an audit branch for Write-Audit-Publish).
         max_attempts: Commit attempts before giving up under contention.
         before_commit: Called right before each commit attempt (fault-injection hook for tests).
+        placed: Where staged files were already moved into the table location, by identity;
+            filled in by this call. Pass the same dict to commit the same files again (to another
+            branch, as Write-Audit-Publish does when main moved under an audit).
 
     Returns:
         The snapshot committed (None if every file was already committed) and the split.
@@ -124,7 +128,7 @@ def publish_batch(
     Raises:
         PublishError: Still conflicting after `max_attempts`, or the files do not fit the table.
     """
-    placed: dict[tuple[str, str], str] = {}
+    placed = {} if placed is None else placed
     for attempt in range(1, max_attempts + 1):
         table.refresh()
         done = ingested_versions(table, branch)

@@ -1,0 +1,160 @@
+"""Write-Audit-Publish: a batch is committed to an audit branch, audited there, and only then becomes main."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Table
+from pyiceberg.table.refs import MAIN_BRANCH
+
+from dagster_project.lakehouse.publish import PublishError, PublishResult, StagedFile, publish_batch
+
+log = logging.getLogger(__name__)
+
+
+class AuditFailed(RuntimeError):
+    """The audit rejected the batch: main is untouched and the audit branch is kept for inspection."""
+
+    def __init__(self, message: str, branch: str, snapshot_id: int):
+        super().__init__(message)
+        self.branch = branch
+        self.snapshot_id = snapshot_id
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An audit's answer: whether the batch may be published, and why not."""
+
+    passed: bool
+    reason: str = ""
+
+
+# An audit looks at the batch committed on `branch` (snapshot `snapshot_id`) and decides.
+Audit = Callable[[Table, str, int, PublishResult], Verdict]
+
+
+@dataclass
+class WapResult:
+    """What Write-Audit-Publish did: the publish (None if nothing new) and how often main moved."""
+
+    published_snapshot_id: int | None
+    publish: PublishResult
+    branch: str
+    rebases: int
+
+
+def audit_branch(run_id: str) -> str:
+    """The audit branch of a run (named after it, so a held-back batch is easy to find)."""
+    return f"audit-{run_id}"
+
+
+def main_head(table: Table) -> int | None:
+    ref = table.metadata.refs.get(MAIN_BRANCH)
+    return ref.snapshot_id if ref else None
+
+
+def _ensure_main_snapshot(table: Table) -> int:
+    """main's head, first committing an empty snapshot to a table that has none.
+
+    pyiceberg writes to a branch only once the table has a snapshot, and a branch needs one to
+    start from; an empty first snapshot gives both without publishing any rows.
+    """
+    head = main_head(table)
+    if head is not None:
+        return head
+    try:
+        with table.transaction() as tx:
+            with tx.update_snapshot(snapshot_properties={"foundation.note": "empty start"}).fast_append():
+                pass
+    except CommitFailedException:  # another writer made the first commit: use theirs
+        pass
+    table.refresh()
+    head = main_head(table)
+    assert head is not None
+    return head
+
+
+def _reset_branch(table: Table, branch: str, base: int) -> None:
+    """Point `branch` at `base`, dropping what a previous attempt of the same run left on it."""
+    if branch in table.metadata.refs:
+        table.manage_snapshots().remove_branch(branch).commit()
+    table.manage_snapshots().create_branch(base, branch).commit()
+
+
+def write_audit_publish(
+    table: Table,
+    staged: Sequence[StagedFile],
+    *,
+    run_id: str,
+    ingest_day: str,
+    audit: Audit,
+    max_rebases: int = 3,
+    before_publish: Callable[[], None] | None = None,
+) -> WapResult:
+    """Commit a batch to `audit-<run id>`, audit it, then fast-forward main to it.
+
+    main only moves if it is still where the branch started (checked here and asserted by the
+    catalog in the same commit), so publishing never drops a concurrent commit: if main moved,
+    the branch is rebuilt on the new main with the same data files (skipping file versions the
+    concurrent commit already holds) and audited again.
+
+    Args:
+        table: The target table.
+        staged: Converted files to publish.
+        run_id: The run (branch name and snapshot summary).
+        ingest_day: `YYYY-MM-DD` of the run's `_ingested_at`.
+        audit: Decides on the batch as committed on the branch.
+        max_rebases: How often main may move under the audit before giving up.
+        before_publish: Called right before each publish attempt (fault-injection hook for tests).
+
+    Returns:
+        The published snapshot (None when every file version was already on main).
+
+    Raises:
+        AuditFailed: The audit said no; main is untouched and the branch is kept.
+        PublishError: main kept moving, or the files do not fit the table.
+    """
+    branch = audit_branch(run_id)
+    placed: dict[tuple[str, str], str] = {}
+    for rebase in range(max_rebases + 1):
+        table.refresh()
+        base = _ensure_main_snapshot(table)
+        _reset_branch(table, branch, base)
+        result = publish_batch(
+            table, staged, run_id=run_id, ingest_day=ingest_day, branch=branch, placed=placed
+        )
+        if result.snapshot_id is None or not result.committed:
+            table.refresh()
+            if branch in table.metadata.refs:
+                table.manage_snapshots().remove_branch(branch).commit()
+            return WapResult(None, result, branch, rebase)
+        verdict = audit(table, branch, result.snapshot_id, result)
+        if not verdict.passed:
+            raise AuditFailed(
+                f"{'.'.join(table.name())}: batch of run {run_id} held back on branch {branch!r} "
+                f"(snapshot {result.snapshot_id}); main is unchanged: {verdict.reason}",
+                branch,
+                result.snapshot_id,
+            )
+        if before_publish:
+            before_publish()
+        table.refresh()
+        if main_head(table) != base:
+            log.info("%s: main moved during the audit; re-applying on the new main", table.name())
+            continue
+        try:
+            # The catalog asserts main is still `base` in this commit: a fast-forward only.
+            table.manage_snapshots().set_current_snapshot(ref_name=branch).commit()
+        except CommitFailedException:
+            log.info("%s: main moved while publishing; re-applying on the new main", table.name())
+            continue
+        table.refresh()
+        table.manage_snapshots().remove_branch(branch).commit()
+        return WapResult(result.snapshot_id, result, branch, rebase)
+    raise PublishError(
+        f"{'.'.join(table.name())}: main moved {max_rebases + 1} times during the audit of run {run_id}; "
+        "retry the run"
+    )
