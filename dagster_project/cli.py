@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 from dagster_project.settings import Settings, load_settings
@@ -15,12 +16,14 @@ def table_status(settings: Settings) -> dict:
     """Every Iceberg table with rows, snapshots and current snapshot; and the quarantine log."""
     from dagster_project.lakehouse.ops import QUARANTINE_TABLE, read_quarantine
     from dagster_project.lakehouse.tables import open_catalog
+    from dagster_project.lakehouse.wap import held_batches
 
     catalog = open_catalog(settings)
-    tables = []
+    tables, held = [], []
     for namespace in sorted(catalog.list_namespaces()):
         for identifier in sorted(catalog.list_tables(namespace)):
             table = catalog.load_table(identifier)
+            held += [asdict(b) for b in held_batches(table)]
             snapshot = table.current_snapshot()
             tables.append(
                 {
@@ -31,9 +34,13 @@ def table_status(settings: Settings) -> dict:
                     "location": table.location(),
                 }
             )
-    quarantine = []
+    quarantine, dropped_rows = [], {}
     if any(t["table"] == QUARANTINE_TABLE for t in tables):
         for row in read_quarantine(catalog).to_pylist():
+            if row.get("row_data") is not None:
+                key = f"{row['dataset']}: {row['reason'].removeprefix('expectation:')}"
+                dropped_rows[key] = dropped_rows.get(key, 0) + 1
+                continue
             quarantine.append(
                 {
                     "quarantined_at": row["quarantined_at"].isoformat(),
@@ -44,7 +51,13 @@ def table_status(settings: Settings) -> dict:
                     "quarantine_file": row["quarantine_file"],
                 }
             )
-    return {"catalog": settings.catalog_name, "tables": tables, "quarantine": quarantine}
+    return {
+        "catalog": settings.catalog_name,
+        "tables": tables,
+        "quarantine": quarantine,
+        "dropped_rows": dropped_rows,
+        "held_back": held,
+    }
 
 
 def print_status(status: dict, out=sys.stdout) -> None:
@@ -62,6 +75,16 @@ def print_status(status: dict, out=sys.stdout) -> None:
     print(f"\nquarantined files: {len(status['quarantine'])}", file=out)
     for q in status["quarantine"]:
         print(f"  [{q['dataset']}] {q['reason']}: {q['message']}", file=out)
+    if status["held_back"]:
+        print(f"held back by the quality gate (main unchanged): {len(status['held_back'])}", file=out)
+        for b in status["held_back"]:
+            names = ", ".join(uri.rsplit("/", 1)[-1] for uri, _ in b["files"])
+            print(f"  {b['table']} {b['branch']} (snapshot {b['snapshot_id']}): {names}", file=out)
+    if status["dropped_rows"]:
+        total = sum(status["dropped_rows"].values())
+        print(f"rows dropped by expectations (in ops.quarantine): {total}", file=out)
+        for key, count in sorted(status["dropped_rows"].items()):
+            print(f"  {key}: {count}", file=out)
 
 
 def sync_sample_data(settings: Settings, seed: int, scale: float, out: Path | None = None) -> list[str]:
@@ -90,34 +113,68 @@ def sync_sample_data(settings: Settings, seed: int, scale: float, out: Path | No
 
 
 def run_demo(settings: Settings, seed: int = 42) -> int:
-    """Generate sample data, run every raw asset once headless, print the summary."""
+    """Generate sample data, then ingest each new file in its own run, as the landing sensors would.
+
+    Runs go to the Dagster instance in DAGSTER_HOME, so `make dev` shows them afterwards.
+    """
     import dagster as dg
 
-    from dagster_project.definitions import build_defs
+    from dagster_project.catch_up import catch_up
 
     changed = sync_sample_data(settings, seed=seed, scale=1.0)
     print(f"sample data: {len(changed)} new or changed file(s) in {settings.landing_uri}")
-    defs = build_defs(settings)
     settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
-    job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-    )
-    print(f"\nrun {result.run_id}: {'succeeded' if result.success else 'FAILED'}")
-    for event in result.get_asset_materialization_events():
-        mat = event.materialization
-        md = mat.metadata
+    outcomes = catch_up(settings, instance)
+    print(f"{len(outcomes)} file version(s) to ingest, one run each (registry order)\n")
+    for o in outcomes:
         print(
-            f"  {mat.asset_key.to_user_string()}: +{md['rows_ingested'].value} rows from "
-            f"{md['files_ingested'].value} file(s), {md['files_skipped'].value} skipped, "
-            f"{md['files_quarantined'].value} quarantined"
+            f"  {o.key}: "
+            + (
+                f"+{o.rows} rows, {o.quarantined} quarantined, {o.dropped} rows dropped, gate {o.gate}"
+                if o.materialized
+                else "RUN FAILED (see the run in the UI)"
+            )
         )
     print()
     print_status(table_status(settings))
-    return 0 if result.success else 1
+    held = [o for o in outcomes if o.held_back]
+    for o in held:
+        print(f"\n{o.key} was held back on {o.audit_branch}; failed expectations:")
+        print("  " + o.failed_expectations.replace("\n", "\n  "))
+    if held:
+        print("Inspect, release or discard: foundation held | release TABLE BRANCH | discard TABLE BRANCH")
+    print(f"\nData Docs: {settings.data_docs_dir}/<table>/latest.html")
+    return 1 if any(o.failed for o in outcomes) else 0
+
+
+def _held_command(settings: Settings, args: argparse.Namespace) -> int:
+    from dagster_project.lakehouse.tables import open_catalog
+    from dagster_project.lakehouse.wap import discard, release
+
+    if args.command == "held":
+        held = table_status(settings)["held_back"]
+        if not held:
+            print("Nothing is held back.")
+        for b in held:
+            print(f"{b['table']}  {b['branch']}  snapshot {b['snapshot_id']}  run {b['run_id']}")
+            for uri, checksum in b["files"]:
+                print(f"    {uri}  ({checksum[:12]})")
+            print(
+                f"    read it: table.scan(snapshot_id={b['snapshot_id']}) or DuckDB over the branch snapshot"
+            )
+        return 0
+    table = open_catalog(settings).load_table(args.table)
+    try:
+        if args.command == "release":
+            print(f"{args.table}: released {args.branch}; main is now snapshot {release(table, args.branch)}")
+        else:
+            discard(table, args.branch)
+            print(f"{args.table}: discarded {args.branch}; main unchanged")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,6 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--scale", type=float, default=1.0, help="multiply row counts")
+    commands.add_parser("held", help="batches held back by the quality gate, with their branches and files")
+    for verb, text in (
+        ("release", "publish a held-back batch to main"),
+        ("discard", "drop a held-back batch"),
+    ):
+        command = commands.add_parser(verb, help=text)
+        command.add_argument("table", help="e.g. raw.orders")
+        command.add_argument("branch", help="the audit branch, e.g. audit-<run id>")
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -147,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return run_demo(settings, seed=args.seed)
+    if args.command in ("held", "release", "discard"):
+        return _held_command(settings, args)
     changed = sync_sample_data(settings, seed=args.seed, scale=args.scale, out=args.out)
     print(f"{len(changed)} new or changed file(s) in {args.out or settings.landing_uri}")
     return 0

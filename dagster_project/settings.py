@@ -45,6 +45,7 @@ class Settings:
     catalog_name: str = "foundation"
     catalog_properties: dict[str, str] = field(default_factory=dict)
     sources_file: Path = PACKAGE_DIR / "sources.yml"
+    expectations_dir: Path = PROJECT_DIR / "expectations"
     sensor_interval_seconds: int = 15
     sensor_max_files_per_tick: int = 20
     sensor_min_file_age_seconds: int = 2
@@ -59,6 +60,11 @@ class Settings:
     def dagster_home_dir(self) -> Path:
         """The Dagster instance directory (DAGSTER_HOME), for runs started by the CLI."""
         return self.dagster_home or self.data_dir / "dagster_home"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        """Where Great Expectations Data Docs pages are written."""
+        return self.data_dir / "data_docs"
 
     @property
     def work_dir(self) -> Path:
@@ -128,6 +134,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         overrides["dagster_home"] = Path(env["DAGSTER_HOME"])
     if env.get("FOUNDATION_SOURCES_FILE"):
         overrides["sources_file"] = Path(env["FOUNDATION_SOURCES_FILE"])
+    if env.get("FOUNDATION_EXPECTATIONS_DIR"):
+        overrides["expectations_dir"] = Path(env["FOUNDATION_EXPECTATIONS_DIR"])
     for name, key, default in (
         ("FOUNDATION_SENSOR_INTERVAL_SECONDS", "sensor_interval_seconds", 15),
         ("FOUNDATION_SENSOR_MAX_FILES_PER_TICK", "sensor_max_files_per_tick", 20),

@@ -34,6 +34,19 @@ def orders_csv(first_id: int, count: int, extra_header: str = "", extra_value: s
     return "\n".join(lines) + "\n"
 
 
+CUSTOMERS_HEADER = "customer_id,first_name,last_name,email,phone,country,segment,signup_date"
+
+
+def customers_csv(first_id: int, count: int) -> str:
+    """A small valid customers CSV (ids match the customer ids `orders_csv` uses: 1..7)."""
+    lines = [CUSTOMERS_HEADER]
+    for i in range(first_id, first_id + count):
+        lines.append(
+            f"{i},Ada{i},Lovelace,ada{i}@example.com,+44 20 7946 0{i:03d},GB,smb,2026-01-0{i % 9 + 1}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def land(settings: Settings, key: str, content: str | bytes) -> Path:
     """Write a file into the landing zone and return its path."""
     path = Path(settings.landing_uri.removeprefix("file://")) / key

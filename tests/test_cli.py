@@ -23,7 +23,10 @@ def _foundation(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
 def test_demo_twice_adds_nothing_the_second_time_and_status_reports_it(tmp_path):
     first = _foundation(tmp_path, "demo")
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "succeeded" in first.stdout
+    assert "RUN FAILED" not in first.stdout
+    # The sample's bad batch is held back by the quality gate, and the summary says so.
+    assert "orders/orders_2026-11-06_bad_batch.csv was held back on audit-" in first.stdout
+    assert "order_id_not_null" in first.stdout
     status = json.loads(_foundation(tmp_path, "status", "--json").stdout)
     tables = {t["table"]: t for t in status["tables"]}
     assert {"raw.customers", "raw.products", "raw.orders", "raw.support_tickets", "ops.quarantine"} <= set(
@@ -33,15 +36,20 @@ def test_demo_twice_adds_nothing_the_second_time_and_status_reports_it(tmp_path)
     malformed = [q for q in status["quarantine"] if "malformed" in q["file"]]
     assert len(malformed) == 1 and malformed[0]["dataset"] == "orders"
     assert Path(malformed[0]["quarantine_file"].removeprefix("file://")).exists()
+    [held] = status["held_back"]
+    assert held["table"] == "raw.orders" and held["files"][0][0].endswith("bad_batch.csv")
+    assert status["dropped_rows"] == {"orders: status_not_null": 12}
     # Demo runs are recorded in the demo's Dagster instance, so `make dev` shows them.
     assert any((tmp_path / "dagster_home").rglob("*.db"))
 
     second = _foundation(tmp_path, "demo")
     assert second.returncode == 0, second.stderr[-3000:]
     assert "0 new or changed file(s)" in second.stdout
+    assert "0 file version(s) to ingest" in second.stdout
     again = json.loads(_foundation(tmp_path, "status", "--json").stdout)
     assert {t["table"]: t["rows"] for t in again["tables"]} == {t: tables[t]["rows"] for t in tables}
     assert len(again["quarantine"]) == len(status["quarantine"])
+    assert again["held_back"] == status["held_back"]
     text = _foundation(tmp_path, "status").stdout
     assert "raw.orders" in text and "quarantined files: 1" in text
 

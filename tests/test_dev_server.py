@@ -14,7 +14,7 @@ import pytest
 
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings
-from tests.conftest import orders_csv
+from tests.conftest import customers_csv, orders_csv
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,9 +38,16 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def _rows(settings: Settings) -> int:
+def _drop(folder: Path, name: str, content: str) -> None:
+    """Land a file as writers should: under a hidden name, then renamed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f".{name}.tmp").write_text(content)
+    (folder / f".{name}.tmp").rename(folder / name)
+
+
+def _rows(settings: Settings, table_name: str) -> int:
     try:
-        table = open_catalog(settings).load_table("raw.orders")
+        table = open_catalog(settings).load_table(table_name)
     except Exception:  # noqa: BLE001 - not created yet
         return 0
     return 0 if table.current_snapshot() is None else int(table.current_snapshot().summary["total-records"])
@@ -82,11 +89,13 @@ def test_dagster_dev_serves_and_the_sensor_ingests_a_dropped_file(tmp_path):
         assert "dagster_webserver_version" in info
 
         settings = Settings.for_data_dir(data)
-        landing = data / "landing" / "orders"
-        landing.mkdir(parents=True)
-        (landing / ".dropped.csv.tmp").write_text(orders_csv(1, 7))
-        (landing / ".dropped.csv.tmp").rename(landing / "dropped.csv")
-        _wait_for(lambda: _rows(settings) == 7, 150, "the sensor's run to commit raw.orders", proc)
+        # Customers first: the orders suite checks that every order's customer exists.
+        _drop(data / "landing" / "customers", "c.csv", customers_csv(1, 7))
+        _wait_for(lambda: _rows(settings, "raw.customers") == 7, 150, "the customers run", proc)
+        _drop(data / "landing" / "orders", "dropped.csv", orders_csv(1, 7))
+        _wait_for(
+            lambda: _rows(settings, "raw.orders") == 7, 150, "the sensor's run to commit raw.orders", proc
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -95,4 +104,4 @@ def test_dagster_dev_serves_and_the_sensor_ingests_a_dropped_file(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
-    assert _rows(Settings.for_data_dir(data)) == 7
+    assert _rows(Settings.for_data_dir(data), "raw.orders") == 7

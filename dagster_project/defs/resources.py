@@ -24,6 +24,7 @@ class Foundation(dg.ConfigurableResource):
     catalog_name: str
     catalog_properties: dict[str, str]
     sources_file: str
+    expectations_dir: str
     sensor_interval_seconds: int
     sensor_max_files_per_tick: int
     sensor_min_file_age_seconds: int
@@ -39,6 +40,7 @@ class Foundation(dg.ConfigurableResource):
         values = {f.name: getattr(settings, f.name) for f in fields(settings)}
         values["data_dir"] = str(settings.data_dir)
         values["sources_file"] = str(settings.sources_file)
+        values["expectations_dir"] = str(settings.expectations_dir)
         values["dagster_home"] = str(settings.dagster_home) if settings.dagster_home else None
         return cls(**values)
 
@@ -46,6 +48,7 @@ class Foundation(dg.ConfigurableResource):
         values = {f.name: getattr(self, f.name) for f in fields(Settings)}
         values["data_dir"] = Path(self.data_dir)
         values["sources_file"] = Path(self.sources_file)
+        values["expectations_dir"] = Path(self.expectations_dir)
         values["catalog_properties"] = dict(self.catalog_properties)
         values["dagster_home"] = Path(self.dagster_home) if self.dagster_home else None
         return Settings(**values)

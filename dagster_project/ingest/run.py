@@ -10,11 +10,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
+
 from dagster_project.ingest.convert import FileRejected, connect, convert_file
 from dagster_project.lakehouse.ops import QuarantineRecord, quarantined_versions, record_quarantine
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, ensure_raw_table, open_catalog, type_name_of
+from dagster_project.lakehouse.wap import AuditFailed, write_audit_publish
 from dagster_project.landing.store import LandedFile, open_landing, open_quarantine
+from dagster_project.quality.gate import GateReport, gate_batch, suite_parameters, table_audit
+from dagster_project.quality.suites import Suite
 from dagster_project.registry import Dataset
 from dagster_project.settings import Settings
 
@@ -34,6 +41,9 @@ class IngestReport:
     quarantined: list[QuarantineRecord] = field(default_factory=list)
     new_columns: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    gate: GateReport | None = None
+    held_back: list[dict] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def rows(self) -> int:
@@ -111,6 +121,7 @@ def ingest_dataset(
     run_id: str,
     keys: Sequence[str] | None = None,
     retry_quarantined: bool = False,
+    suite: Suite | None = None,
     log: logging.Logger | None = None,
     before_commit: Callable[[], None] | None = None,
 ) -> IngestReport:
@@ -122,6 +133,7 @@ def ingest_dataset(
         run_id: Dagster run id (lineage column and snapshot summary).
         keys: Landing keys to ingest; all files under the dataset's prefix when None.
         retry_quarantined: Try again file versions that were quarantined before.
+        suite: The table's expectation suite: the batch then goes through Write-Audit-Publish.
         log: Where progress goes.
         before_commit: Fault-injection hook, called right before the commit.
 
@@ -148,7 +160,7 @@ def ingest_dataset(
     done = ingested_versions(table)
     quarantined = set() if retry_quarantined else quarantined_versions(catalog, dataset.name)
 
-    ingested_at = datetime.now(UTC)
+    ingested_at = report.started_at
     lineage_base = {"_ingested_at": ingested_at.isoformat(), "_run_id": run_id}
     table_columns = {
         f.name: type_name_of(f.field_type) for f in table.schema().fields if f.name not in LINEAGE_NAMES
@@ -199,42 +211,93 @@ def ingest_dataset(
             )
             keys_by_identity[identity] = file
             log.info("[%d/%d] %s: %d rows staged", index, len(files), file.key, converted.rows)
+        committing = time.perf_counter()
+        report.seconds["convert"] = committing - converting
+        if staged:
+            _publish(
+                catalog,
+                table,
+                con,
+                staged,
+                dataset,
+                report,
+                keys_by_identity,
+                suite=suite,
+                run_id=run_id,
+                ingested_at=ingested_at,
+                before_commit=before_commit,
+                log=log,
+            )
     finally:
         con.close()
-
-    committing = time.perf_counter()
-    report.seconds["convert"] = committing - converting
-    if staged:
-        result = publish_batch(
-            table,
-            staged,
-            run_id=run_id,
-            ingest_day=ingested_at.date().isoformat(),
-            before_commit=before_commit,
-        )
-        report.snapshot_id = result.snapshot_id
-        for s in result.committed:
-            key = keys_by_identity[s.identity].key
-            report.ingested.append({"file": key, "rows": s.rows, "bytes": s.size, "checksum": s.checksum})
-            report.new_columns.update(s.new_columns)
-        for s in result.already_ingested:
-            report.skipped.append(
-                {"file": keys_by_identity[s.identity].key, "why": "committed by a concurrent run"}
-            )
-        log.info(
-            "%s: committed %d file(s), %d rows, snapshot %s",
-            dataset.table,
-            len(result.committed),
-            sum(s.rows for s in result.committed),
-            result.snapshot_id,
-        )
     report.seconds["commit"] = time.perf_counter() - committing
-    record_quarantine(catalog, report.quarantined)
+    record_quarantine(catalog, report.quarantined + (report.gate.dropped if report.gate else []))
     if scratch.exists():
         for leftover in scratch.iterdir():
             leftover.unlink()
         scratch.rmdir()
     return report
+
+
+def _publish(
+    catalog: Catalog,
+    table: Table,
+    con: duckdb.DuckDBPyConnection,
+    staged: list[StagedFile],
+    dataset: Dataset,
+    report: IngestReport,
+    keys_by_identity: dict[tuple[str, str], LandedFile],
+    *,
+    suite: Suite | None,
+    run_id: str,
+    ingested_at: datetime,
+    before_commit: Callable[[], None] | None,
+    log: logging.Logger,
+) -> None:
+    """Commit the staged batch: straight to main, or through the suite's gate (Write-Audit-Publish)."""
+    day = ingested_at.date().isoformat()
+    if suite is None:
+        result = publish_batch(table, staged, run_id=run_id, ingest_day=day, before_commit=before_commit)
+    else:
+        pii = set(dataset.pii_columns)
+        parameters = suite_parameters(ingested_at, dataset.freshness_max_age_hours)
+        report.gate = gate = GateReport(suite)
+        staged = gate_batch(
+            con,
+            suite,
+            staged,
+            dataset=dataset.name,
+            run_id=run_id,
+            parameters=parameters,
+            pii_columns=pii,
+            report=gate,
+        )
+        audit = table_audit(catalog, con, suite, gate, run_id=run_id, parameters=parameters, pii_columns=pii)
+        try:
+            wap = write_audit_publish(table, staged, run_id=run_id, ingest_day=day, audit=audit)
+        except AuditFailed as failed:
+            gate.held_back = True
+            log.warning("%s", failed)
+            report.held_back = [{"file": keys_by_identity[s.identity].key, "rows": s.rows} for s in staged]
+            return
+        result = wap.publish
+        gate.branch = None  # published: the audit branch is gone
+    report.snapshot_id = result.snapshot_id
+    for s in result.committed:
+        key = keys_by_identity[s.identity].key
+        report.ingested.append({"file": key, "rows": s.rows, "bytes": s.size, "checksum": s.checksum})
+        report.new_columns.update(s.new_columns)
+    for s in result.already_ingested:
+        report.skipped.append(
+            {"file": keys_by_identity[s.identity].key, "why": "committed by a concurrent run"}
+        )
+    log.info(
+        "%s: committed %d file(s), %d rows, snapshot %s",
+        dataset.table,
+        len(result.committed),
+        sum(s.rows for s in result.committed),
+        result.snapshot_id,
+    )
 
 
 def report_as_dict(report: IngestReport) -> dict:

@@ -28,6 +28,9 @@ QUARANTINE_SCHEMA = Schema(
     NestedField(8, "line", LongType(), required=False, doc="Line in the file, where known."),
     NestedField(9, "column_name", StringType(), required=False, doc="Column, where known."),
     NestedField(10, "run_id", StringType(), required=False, doc="Dagster run that quarantined it."),
+    NestedField(
+        11, "row_data", StringType(), required=False, doc="A dropped row as JSON (row-level rejections)."
+    ),
 )
 
 
@@ -45,10 +48,15 @@ class QuarantineRecord:
     line: int | None
     column_name: str | None
     run_id: str
+    row_data: str | None = None
 
 
 def quarantine_table(catalog: Catalog) -> Table:
-    return ensure_table(catalog, QUARANTINE_TABLE, QUARANTINE_SCHEMA)
+    table = ensure_table(catalog, QUARANTINE_TABLE, QUARANTINE_SCHEMA)
+    if len(table.schema().fields) < len(QUARANTINE_SCHEMA.fields):  # created by an older version
+        with table.update_schema() as update:
+            update.union_by_name(QUARANTINE_SCHEMA)
+    return table
 
 
 def record_quarantine(catalog: Catalog, records: list[QuarantineRecord]) -> None:

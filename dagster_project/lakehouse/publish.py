@@ -71,6 +71,16 @@ def ingested_versions(table: Table, branch: str = MAIN_BRANCH) -> dict[tuple[str
     return seen
 
 
+def held_versions(table: Table) -> set[tuple[str, str]]:
+    """(source URI, checksum) committed on audit branches and not on main: batches held back."""
+    on_main = ingested_versions(table)
+    held: set[tuple[str, str]] = set()
+    for name in table.metadata.refs:
+        if name.startswith("audit-"):
+            held |= {identity for identity in ingested_versions(table, name) if identity not in on_main}
+    return held
+
+
 def _data_location(table: Table, run_id: str, day: str, index: int) -> str:
     return f"{table.location()}/data/_ingested_day={day}/{run_id}-{index:05d}-{uuid.uuid4().hex[:8]}.parquet"
 

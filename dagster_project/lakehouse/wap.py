@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -9,8 +10,17 @@ from dataclasses import dataclass
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 from pyiceberg.table.refs import MAIN_BRANCH
+from pyiceberg.table.snapshots import ancestors_of
 
-from dagster_project.lakehouse.publish import PublishError, PublishResult, StagedFile, publish_batch
+from dagster_project.lakehouse.publish import (
+    FILES_PROPERTY,
+    RUN_PROPERTY,
+    PublishError,
+    PublishResult,
+    StagedFile,
+    ingested_versions,
+    publish_batch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +168,78 @@ def write_audit_publish(
         f"{'.'.join(table.name())}: main moved {max_rebases + 1} times during the audit of run {run_id}; "
         "retry the run"
     )
+
+
+@dataclass(frozen=True)
+class HeldBatch:
+    """A batch held back by its audit: its branch, snapshot, run and landed file versions."""
+
+    table: str
+    branch: str
+    snapshot_id: int
+    run_id: str
+    files: list[tuple[str, str]]
+
+
+def held_batches(table: Table) -> list[HeldBatch]:
+    """Every audit branch of the table with the batch it holds."""
+    held = []
+    for name, ref in sorted(table.metadata.refs.items()):
+        if not name.startswith("audit-"):
+            continue
+        snapshot = table.metadata.snapshot_by_id(ref.snapshot_id)
+        summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
+        files = [tuple(f) for f in json.loads(summary.get(FILES_PROPERTY, "[]"))]
+        held.append(
+            HeldBatch(".".join(table.name()), name, ref.snapshot_id, summary.get(RUN_PROPERTY, ""), files)
+        )
+    return held
+
+
+def discard(table: Table, branch: str) -> None:
+    """Drop a held-back batch: remove its branch (its data files become orphans for maintenance)."""
+    if branch not in table.metadata.refs or not branch.startswith("audit-"):
+        raise ValueError(f"{'.'.join(table.name())}: no audit branch {branch!r}; see `foundation held`")
+    table.manage_snapshots().remove_branch(branch).commit()
+
+
+def release(table: Table, branch: str) -> int:
+    """Publish a held-back batch after review: fast-forward main, or re-apply it on a moved main.
+
+    Returns:
+        main's new snapshot id.
+
+    Raises:
+        ValueError: No such audit branch, or some of its file versions are on main already.
+    """
+    name = ".".join(table.name())
+    batch = next((b for b in held_batches(table) if b.branch == branch), None)
+    if batch is None:
+        raise ValueError(f"{name}: no audit branch {branch!r}; see `foundation held`")
+    on_main = set(ingested_versions(table)) & set(batch.files)
+    if on_main:
+        raise ValueError(
+            f"{name}: {len(on_main)} file version(s) of {branch} are on main already; discard it"
+        )
+    head = main_head(table)
+    ancestors = {
+        s.snapshot_id for s in ancestors_of(table.metadata.snapshot_by_id(batch.snapshot_id), table.metadata)
+    }
+    if head in ancestors:
+        table.manage_snapshots().set_current_snapshot(ref_name=branch).commit()
+    else:
+        # main moved since the audit: add the batch's data files on top of main, same identities.
+        snapshot = table.metadata.snapshot_by_id(batch.snapshot_id)
+        paths = [
+            entry.data_file.file_path
+            for manifest in snapshot.manifests(table.io)
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+            if entry.snapshot_id == batch.snapshot_id
+        ]
+        properties = {FILES_PROPERTY: json.dumps([list(f) for f in batch.files]), RUN_PROPERTY: batch.run_id}
+        with table.transaction() as tx:
+            tx.add_files(paths, snapshot_properties=properties, check_duplicate_files=False)
+    table.refresh()
+    table.manage_snapshots().remove_branch(branch).commit()
+    table.refresh()
+    return main_head(table)  # type: ignore[return-value]

@@ -8,8 +8,8 @@ import dagster as dg
 import psycopg2
 import pytest
 
+from dagster_project.catch_up import catch_up
 from dagster_project.cli import sync_sample_data, table_status
-from dagster_project.definitions import build_defs
 from dagster_project.defs.raw.sensors import build_landing_sensor
 from dagster_project.defs.resources import Foundation
 from dagster_project.registry import load_registry
@@ -77,17 +77,18 @@ def _upload_sample(production) -> list[str]:
     return written
 
 
-def _run_all(production) -> dg.ExecuteInProcessResult:
+def _catch_up(production) -> list:
     instance = dg.DagsterInstance.from_config(str(production["home"]))
-    job = build_defs(production["settings"]).resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=instance)
+    outcomes = catch_up(production["settings"], instance)
+    assert not [o for o in outcomes if o.failed]
+    return outcomes
 
 
 def test_landing_to_raw_on_s3_and_postgres(production, tmp_path):
     settings, client = production["settings"], production["client"]
     _upload_sample(production)
-    result = _run_all(production)
-    assert result.success
+    outcomes = _catch_up(production)
+    assert [o.key for o in outcomes if o.held_back] == ["orders/orders_2026-11-06_bad_batch.csv"]
 
     status = table_status(settings)
     rows = {t["table"]: t["rows"] for t in status["tables"]}
@@ -123,11 +124,11 @@ def test_landing_to_raw_on_s3_and_postgres(production, tmp_path):
         cursor.execute("select table_namespace, table_name from iceberg_tables order by 1, 2")
         assert ("raw", "orders") in cursor.fetchall()
         cursor.execute("select count(*) from runs")
-        assert cursor.fetchone()[0] == 1
+        assert cursor.fetchone()[0] == len(outcomes)
     connection.close()
 
-    # Exactly once: a second run adds nothing.
-    assert _run_all(production).success
+    # Exactly once: a second catch-up finds nothing to do.
+    assert _catch_up(production) == []
     again = {t["table"]: t["rows"] for t in table_status(settings)["tables"]}
     assert again == rows
 

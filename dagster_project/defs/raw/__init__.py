@@ -12,6 +12,6 @@ from dagster_project.settings import Settings
 
 def defs(registry: Registry, settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=build_raw_assets(registry),
+        assets=build_raw_assets(registry, settings.expectations_dir),
         sensors=build_landing_sensors(registry, settings.sensor_interval_seconds),
     )

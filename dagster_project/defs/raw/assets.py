@@ -1,12 +1,16 @@
 """Raw assets `raw/<dataset>`: one per registry dataset, landing files → Iceberg `raw.<dataset>`."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.raw.metadata import ingest_metadata
 from dagster_project.defs.resources import Foundation
 from dagster_project.ingest.run import ingest_dataset
+from dagster_project.lakehouse.tables import LINEAGE_FIELDS
+from dagster_project.quality.suites import Suite, load_suite
 from dagster_project.registry import Dataset, Registry
 
 
@@ -21,8 +25,12 @@ def asset_key(dataset: Dataset) -> dg.AssetKey:
     return dg.AssetKey(["raw", dataset.name])
 
 
-def build_raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
-    """The raw asset of one dataset, generated from its registry entry."""
+def table_columns(dataset: Dataset) -> set[str]:
+    return {c.name for c in dataset.columns} | {name for name, _, _ in LINEAGE_FIELDS}
+
+
+def build_raw_asset(dataset: Dataset, suite: Suite | None = None) -> dg.AssetsDefinition:
+    """The raw asset of one dataset, generated from its registry entry and gated by its suite."""
     freshness = (
         dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=dataset.freshness_max_age_hours))
         if dataset.freshness_max_age_hours
@@ -46,6 +54,7 @@ def build_raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
         },
         freshness_policy=freshness,
         op_tags={"foundation/dataset": dataset.name},
+        check_specs=check_specs(asset_key(dataset), suite),
     )
     def raw_asset(context: dg.AssetExecutionContext, config: RawIngestConfig, foundation: Foundation):
         settings = foundation.settings()
@@ -55,12 +64,31 @@ def build_raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
             run_id=context.run.run_id,
             keys=config.files or None,
             retry_quarantined=config.retry_quarantined,
+            suite=suite,
             log=context.log,
         )
-        return dg.MaterializeResult(metadata=ingest_metadata(settings, dataset, report))
+        docs = None
+        if report.gate is not None:
+            from dagster_project.quality.docs import write_data_docs
+
+            docs = write_data_docs(
+                report.gate,
+                table=dataset.table,
+                run_id=context.run.run_id,
+                run_time=report.started_at,
+                out_dir=settings.data_docs_dir,
+            )
+        return dg.MaterializeResult(
+            metadata=ingest_metadata(settings, dataset, report, docs),
+            check_results=check_results(suite, report.gate, docs),
+        )
 
     return raw_asset
 
 
-def build_raw_assets(registry: Registry) -> list[dg.AssetsDefinition]:
-    return [build_raw_asset(dataset) for dataset in registry]
+def build_raw_assets(registry: Registry, expectations_dir: Path) -> list[dg.AssetsDefinition]:
+    """Raw assets of every dataset; a malformed suite fails here, when definitions load."""
+    return [
+        build_raw_asset(dataset, load_suite(dataset.table, table_columns(dataset), expectations_dir))
+        for dataset in registry
+    ]

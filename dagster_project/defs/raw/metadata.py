@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 from pyiceberg.table import Table
 
@@ -51,7 +53,9 @@ def masked_preview(table: Table, dataset: Dataset, rows: int = PREVIEW_ROWS) -> 
     return "\n".join(lines)
 
 
-def ingest_metadata(settings: Settings, dataset: Dataset, report: IngestReport) -> dict[str, object]:
+def ingest_metadata(
+    settings: Settings, dataset: Dataset, report: IngestReport, docs: Path | None = None
+) -> dict[str, object]:
     """Everything the UI shows for one raw materialization."""
     table = open_catalog(settings).load_table(dataset.table)
     snapshot = table.current_snapshot()
@@ -85,4 +89,30 @@ def ingest_metadata(settings: Settings, dataset: Dataset, report: IngestReport) 
         )
     if report.new_columns:
         metadata["schema_drift"] = dg.MetadataValue.json(report.new_columns)
+    gate = report.gate
+    if gate is not None:
+        results = gate.results
+        metadata["quality_gate"] = dg.MetadataValue.text("HELD BACK" if gate.held_back else "passed")
+        metadata["check_pass_rate"] = dg.MetadataValue.float(
+            round(sum(r.success for r in results) / len(results), 4) if results else 1.0
+        )
+        metadata["rows_dropped"] = dg.MetadataValue.int(len(gate.dropped))
+        metadata["suite"] = dg.MetadataValue.path(gate.suite.file)
+        if docs is not None:
+            metadata["data_docs"] = dg.MetadataValue.url(docs.resolve().as_uri())
+        if gate.held_back:
+            metadata["audit_branch"] = dg.MetadataValue.text(gate.branch or "")
+            metadata["held_back_snapshot_id"] = dg.MetadataValue.text(str(gate.held_snapshot_id))
+            metadata["held_back_files"] = dg.MetadataValue.md(
+                "| file | rows |\n|---|---|\n"
+                + "\n".join(f"| {f['file']} | {f['rows']} |" for f in report.held_back)
+            )
+            metadata["failed_expectations"] = dg.MetadataValue.md(
+                "\n".join(
+                    f"- `{r.expectation.name}`: {r.unexpected_count} unexpected ({r.unexpected_percent}%)"
+                    if r.unexpected_count is not None
+                    else f"- `{r.expectation.name}`: observed {r.observed_value}"
+                    for r in gate.failed
+                )
+            )
     return metadata

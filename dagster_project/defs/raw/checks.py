@@ -1,0 +1,102 @@
+"""Asset checks of raw assets: one blocking check per `fail` expectation of the table's suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from dagster_project.quality.engine import ExpectationResult
+from dagster_project.quality.gate import GateReport
+from dagster_project.quality.suites import Expectation, Suite
+
+SEVERITY = {
+    "fail": dg.AssetCheckSeverity.ERROR,
+    "warn": dg.AssetCheckSeverity.WARN,
+    "drop": dg.AssetCheckSeverity.WARN,
+}
+
+
+def _describe(e: Expectation) -> str:
+    kwargs = ", ".join(f"{k}={v!r}" for k, v in e.kwargs.items() if k != "description")
+    what = {"fail": "holds the batch back", "warn": "is recorded only", "drop": "drops the rejected rows"}
+    text = f"{e.type}({kwargs}). Failing {what[e.action]}."
+    return f"{e.description} {text}".strip() if e.description else text
+
+
+def check_specs(asset: dg.AssetKey, suite: Suite | None) -> list[dg.AssetCheckSpec]:
+    """Check specs generated from the suite (none when the table has no suite)."""
+    if suite is None:
+        return []
+    return [
+        dg.AssetCheckSpec(
+            name=e.name,
+            asset=asset,
+            description=_describe(e),
+            blocking=e.action == "fail",
+            metadata={
+                "suite": suite.file,
+                "action": e.action,
+                "dimension": e.dimension or "",
+                "type": e.type,
+            },
+        )
+        for e in suite.expectations
+    ]
+
+
+def _metadata(result: ExpectationResult, suite: Suite, docs: Path | None) -> dict[str, object]:
+    e = result.expectation
+    metadata: dict[str, object] = {
+        "success": result.success,
+        "action": e.action,
+        "expectation": e.type,
+        "kwargs": dg.MetadataValue.json({k: str(v) for k, v in e.kwargs.items()}),
+        "suite": suite.file,
+        "element_count": result.element_count,
+    }
+    if result.observed_value is not None:
+        metadata["observed_value"] = str(result.observed_value)
+    if result.unexpected_count is not None:
+        metadata["unexpected_count"] = result.unexpected_count
+        metadata["unexpected_percent"] = float(result.unexpected_percent or 0.0)
+        metadata["partial_unexpected_list"] = dg.MetadataValue.json(
+            [str(v) for v in result.partial_unexpected_list]
+        )
+    if e.action == "drop":
+        metadata["rows_dropped"] = result.dropped
+    if docs is not None:
+        metadata["data_docs"] = dg.MetadataValue.url(docs.resolve().as_uri())
+    return metadata
+
+
+def check_results(
+    suite: Suite | None, gate: GateReport | None, docs: Path | None
+) -> list[dg.AssetCheckResult]:
+    """One result per expectation; when the run had no new batch, each passes with a note saying so."""
+    if suite is None:
+        return []
+    by_name = {r.expectation.name: r for r in gate.results} if gate else {}
+    results = []
+    for e in suite.expectations:
+        result = by_name.get(e.name)
+        if result is None:
+            results.append(
+                dg.AssetCheckResult(
+                    check_name=e.name,
+                    passed=True,
+                    severity=SEVERITY[e.action],
+                    metadata={"note": "no new batch in this run: nothing to check", "suite": suite.file},
+                )
+            )
+            continue
+        results.append(
+            dg.AssetCheckResult(
+                check_name=e.name,
+                passed=result.success,
+                severity=SEVERITY[e.action],
+                metadata=_metadata(result, suite, docs),
+                description=None if result.success else f"{e.name} failed ({e.action})",
+            )
+        )
+    return results

@@ -1,0 +1,61 @@
+"""Great Expectations Data Docs: renders a batch's results as GX's own validation page (HTML)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from dagster_project.quality.gate import GateReport
+
+
+def write_data_docs(
+    report: GateReport, *, table: str, run_id: str, run_time: datetime, out_dir: Path
+) -> Path:
+    """Write the GX validation-results page of one gate run; returns the HTML file.
+
+    Great Expectations is imported here, at run time only: it takes seconds to import.
+    """
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    results = [
+        ExpectationValidationResult(
+            success=r.success,
+            expectation_config=ExpectationConfiguration(
+                type=r.expectation.type,
+                kwargs=r.expectation.kwargs,
+                meta={"action": r.expectation.action, "dimension": r.expectation.dimension},
+            ),
+            result=r.as_gx_result(),
+        )
+        for r in report.results
+    ]
+    passed = sum(r.success for r in report.results)
+    validation = ExpectationSuiteValidationResult(
+        success=not report.failed,
+        results=results,
+        suite_name=report.suite.name,
+        statistics={
+            "evaluated_expectations": len(results),
+            "successful_expectations": passed,
+            "unsuccessful_expectations": len(results) - passed,
+            "success_percent": 100.0 * passed / len(results) if results else 100.0,
+        },
+        meta={
+            "run_id": {"run_name": run_id, "run_time": run_time.isoformat()},
+            "active_batch_definition": {
+                "datasource_name": "foundation",
+                "data_connector_name": "audit_branch" if report.branch else "staged",
+                "data_asset_name": table,
+                "batch_identifiers": {"run_id": run_id},
+            },
+        },
+    )
+    html = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(validation))
+    target = out_dir / table / f"{run_id}.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(html, encoding="utf-8")
+    (out_dir / table / "latest.html").write_text(html, encoding="utf-8")
+    return target

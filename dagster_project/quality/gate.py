@@ -1,0 +1,253 @@
+"""The quality gate of one batch: drop rejected rows, audit on the branch, decide whether main moves."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.expressions import EqualTo
+from pyiceberg.table import Table
+
+from dagster_project.lakehouse.ops import QuarantineRecord
+from dagster_project.lakehouse.publish import PublishResult, StagedFile
+from dagster_project.lakehouse.wap import Verdict
+from dagster_project.quality.engine import ExpectationResult, evaluate, table_view, unexpected_predicate
+from dagster_project.quality.suites import Expectation, Suite
+
+log = logging.getLogger(__name__)
+BATCH = "batch"
+
+
+@dataclass
+class GateReport:
+    """Every expectation's result on a batch, and what the gate did about it."""
+
+    suite: Suite
+    results: list[ExpectationResult] = field(default_factory=list)
+    dropped: list[QuarantineRecord] = field(default_factory=list)
+    held_back: bool = False
+    branch: str | None = None
+    held_snapshot_id: int | None = None
+    docs: Path | None = None
+
+    @property
+    def failed(self) -> list[ExpectationResult]:
+        """Results that hold the batch back (action `fail`)."""
+        return [r for r in self.results if not r.success and r.expectation.action == "fail"]
+
+
+def suite_parameters(now: datetime, freshness_hours: float | None) -> dict[str, Any]:
+    """Values of the suite parameters a suite may use as {"$PARAMETER": name}."""
+    floor = now - timedelta(hours=freshness_hours or 24 * 365)
+    return {"now": now.replace(tzinfo=None), "freshness_floor": floor.replace(tzinfo=None)}
+
+
+def _table_level(e: Expectation) -> bool:
+    return e.against_table or bool(e.tables_read)
+
+
+def _view_staged(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+    listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    con.execute(
+        f"CREATE OR REPLACE VIEW {BATCH} AS "
+        f"SELECT * FROM read_parquet([{listing}], filename = true, file_row_number = true, "
+        "union_by_name = true)"
+    )
+
+
+def gate_batch(
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite,
+    staged: list[StagedFile],
+    *,
+    dataset: str,
+    run_id: str,
+    parameters: dict[str, Any],
+    pii_columns: set[str],
+    report: GateReport,
+) -> list[StagedFile]:
+    """Apply `drop` expectations (rewriting the staged files) and evaluate every batch-level one.
+
+    Returns:
+        The staged files with rejected rows removed (their row counts updated).
+    """
+    if not staged:
+        return staged
+    _view_staged(con, [s.parquet for s in staged])
+    drops = [e for e in suite.expectations if e.action == "drop"]
+    if drops:
+        report.results += evaluate(con, drops, relation=BATCH, parameters=parameters, pii_columns=pii_columns)
+        if any(r.unexpected_count for r in report.results):
+            staged = _drop_rows(
+                con, drops, staged, dataset=dataset, run_id=run_id, parameters=parameters, report=report
+            )
+            _view_staged(con, [s.parquet for s in staged])
+    batch_level = [e for e in suite.expectations if e.action != "drop" and not _table_level(e)]
+    report.results += evaluate(
+        con, batch_level, relation=BATCH, parameters=parameters, pii_columns=pii_columns
+    )
+    return staged
+
+
+def _drop_rows(
+    con: duckdb.DuckDBPyConnection,
+    drops: list[Expectation],
+    staged: list[StagedFile],
+    *,
+    dataset: str,
+    run_id: str,
+    parameters: dict[str, Any],
+    report: GateReport,
+) -> list[StagedFile]:
+    now = datetime.now(UTC)
+    predicates = {e.name: unexpected_predicate(e, BATCH, parameters) for e in drops}
+    # A row rejected by several expectations is recorded once, under the first.
+    reason = "CASE " + " ".join(f"WHEN {p} THEN '{name}'" for name, p in predicates.items()) + " END"
+    rejected = con.execute(
+        f"SELECT {reason} AS expectation, to_json(b) AS row_data, _source_file, _source_checksum "
+        f"FROM (SELECT * EXCLUDE (filename, file_row_number) , filename, file_row_number FROM {BATCH}) b "
+        f"WHERE {' OR '.join(f'({p})' for p in predicates.values())}"
+    ).fetchall()
+    by_name = {e.name: e for e in drops}
+    for expectation, row_data, source_file, checksum in rejected:
+        row = json.loads(row_data)
+        for key in (
+            "filename",
+            "file_row_number",
+            "_source_file",
+            "_source_checksum",
+            "_run_id",
+            "_ingested_at",
+        ):
+            row.pop(key, None)
+        e = by_name[expectation]
+        report.dropped.append(
+            QuarantineRecord(
+                quarantined_at=now,
+                dataset=dataset,
+                source_file=source_file,
+                source_checksum=checksum,
+                quarantine_file="",
+                reason=f"expectation:{e.name}",
+                message=f"row dropped by {e.type} {json.dumps(e.kwargs, default=str)} (suite action 'drop')",
+                line=None,
+                column_name=e.column,
+                run_id=run_id,
+                row_data=json.dumps(row, default=str),
+            )
+        )
+    for result in report.results:
+        result.dropped = result.unexpected_count or 0
+    keep = " AND ".join(f"NOT coalesce(({p}), FALSE)" for p in predicates.values())
+    kept = []
+    for s in staged:
+        target = s.parquet.with_suffix(".kept.parquet")
+        source, sink = (str(p).replace("'", "''") for p in (s.parquet, target))
+        rows = con.execute(
+            f"COPY (SELECT * EXCLUDE (filename, file_row_number) FROM {BATCH} "
+            f"WHERE filename = '{source}' AND {keep}) TO '{sink}' (FORMAT parquet)"
+        ).fetchone()[0]
+        target.replace(s.parquet)
+        kept.append(StagedFile(s.source_uri, s.checksum, s.parquet, int(rows), s.size, s.new_columns))
+    log.info("dropped %d row(s) rejected by %s", len(rejected), ", ".join(predicates))
+    return kept
+
+
+def table_audit(
+    catalog: Catalog,
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite,
+    report: GateReport,
+    *,
+    run_id: str,
+    parameters: dict[str, Any],
+    pii_columns: set[str],
+):
+    """The WAP audit: table-level expectations on the batch as committed on the branch, then a verdict."""
+    batch_results = list(report.results)
+
+    def audit(table: Table, branch: str, snapshot_id: int, result: PublishResult) -> Verdict:
+        report.results = list(batch_results)
+        report.branch, report.held_snapshot_id = branch, snapshot_id
+        table_level = [e for e in suite.expectations if _table_level(e)]
+        if table_level:
+            report.results += _audit_against_tables(
+                catalog,
+                con,
+                table,
+                table_level,
+                snapshot_id,
+                run_id=run_id,
+                parameters=parameters,
+                pii_columns=pii_columns,
+            )
+        failed = report.failed
+        if not failed:
+            return Verdict(True)
+        reasons = "; ".join(
+            f"{r.expectation.name}: {r.unexpected_count} unexpected"
+            if r.unexpected_count is not None
+            else f"{r.expectation.name}: observed {r.observed_value}"
+            for r in failed
+        )
+        return Verdict(False, reasons)
+
+    return audit
+
+
+def _audit_against_tables(
+    catalog: Catalog,
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    expectations: list[Expectation],
+    branch_snapshot: int,
+    *,
+    run_id: str,
+    parameters: dict[str, Any],
+    pii_columns: set[str],
+) -> list[ExpectationResult]:
+    # The batch as committed on the branch: this run's rows (pruned by the _run_id statistics).
+    batch = table.scan(row_filter=EqualTo("_run_id", run_id), snapshot_id=branch_snapshot).to_arrow()
+    batch = batch.append_column("filename", batch["_source_file"]).append_column(
+        "file_row_number", pa.array(range(batch.num_rows), pa.int64())
+    )
+    con.register("branch_batch", batch)
+    published: dict[str, str] = {}
+    missing: list[ExpectationResult] = []
+    runnable = []
+    parent = table.snapshot_by_id(branch_snapshot).parent_snapshot_id
+    for e in expectations:
+        if e.against_table and e.column and parent is not None:
+            values = table.scan(snapshot_id=parent, selected_fields=(e.column,)).to_arrow()
+            name = f"published_{e.column}"
+            con.register(name, values)
+            published[e.column] = name
+        absent = [other for other in e.tables_read if not catalog.table_exists(other)]
+        if absent:
+            # What the batch must be consistent with is not there yet: that is a failure too.
+            note = f"{absent[0]} does not exist yet"
+            missing.append(ExpectationResult(e, False, batch.num_rows, observed_value=note))
+            continue
+        for other in e.tables_read:
+            other_table = catalog.load_table(other)
+            data = other_table.scan().to_arrow() if other_table.current_snapshot() else None
+            if data is None:
+                data = other_table.schema().as_arrow().empty_table()
+            con.register(table_view(other).strip('"'), data)
+        runnable.append(e)
+    results = evaluate(
+        con,
+        runnable,
+        relation="branch_batch",
+        parameters=parameters,
+        pii_columns=pii_columns,
+        published=published,
+    )
+    return results + missing

@@ -1,0 +1,204 @@
+"""Expectation suites: parses `expectations/<namespace>.<table>.json` (GX 1.x format) and checks it early.
+
+Parsing needs no Great Expectations import (it takes seconds), so a broken suite fails when
+Dagster loads the definitions, naming the file and the expectation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dagster_project.settings import PROJECT_DIR
+
+EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
+ACTIONS = ("fail", "warn", "drop")
+DIMENSIONS = ("completeness", "uniqueness", "validity", "consistency", "timeliness")
+
+# Supported GX 1.x expectation types: the kwargs each needs, and whether it judges single rows
+# (row-level: it can `drop` the rows it rejects).
+ROW_LEVEL: dict[str, tuple[str, ...]] = {
+    "expect_column_values_to_not_be_null": ("column",),
+    "expect_column_values_to_be_unique": ("column",),
+    "expect_column_values_to_be_between": ("column",),
+    "expect_column_values_to_be_in_set": ("column", "value_set"),
+    "expect_column_values_to_not_be_in_set": ("column", "value_set"),
+    "expect_column_values_to_match_regex": ("column", "regex"),
+    "expect_column_values_to_not_match_regex": ("column", "regex"),
+    "unexpected_rows_expectation": ("unexpected_rows_query",),
+}
+AGGREGATE: dict[str, tuple[str, ...]] = {
+    "expect_table_row_count_to_be_between": (),
+    "expect_column_to_exist": ("column",),
+    "expect_column_values_to_be_of_type": ("column", "type_"),
+    "expect_column_max_to_be_between": ("column",),
+    "expect_column_min_to_be_between": ("column",),
+}
+SUPPORTED = {**ROW_LEVEL, **AGGREGATE}
+PARAMETERS = ("now", "freshness_floor")
+_TABLE_REFERENCE = re.compile(r"\{(raw|staging|curated|ops)\.([a-z][a-z0-9_]*)\}")
+
+
+class SuiteError(ValueError):
+    """A suite file is malformed; the message names the file, the expectation and the fix."""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One expectation of a suite, with what failing it does."""
+
+    index: int
+    type: str
+    kwargs: dict[str, Any]
+    action: str = "fail"
+    dimension: str | None = None
+    against_table: bool = False  # uniqueness also against the published table (main)
+    description: str = ""
+    check_name: str | None = None
+
+    @property
+    def column(self) -> str | None:
+        return self.kwargs.get("column")
+
+    @property
+    def row_level(self) -> bool:
+        return self.type in ROW_LEVEL
+
+    @property
+    def name(self) -> str:
+        """The check name: `meta.name`, else derived (`order_id_not_null`, `row_count_between`)."""
+        if self.check_name:
+            return self.check_name
+        short = self.type.removeprefix("expect_").removeprefix("column_values_to_").removeprefix("table_")
+        short = short.replace("column_", "").replace("to_", "").replace("be_", "")
+        base = f"{self.column}_{short}" if self.column else short
+        return re.sub(r"[^a-z0-9_]+", "_", base.lower())
+
+    @property
+    def tables_read(self) -> list[str]:
+        """Other tables an `unexpected_rows_query` reads (`{raw.customers}`): read at main's head."""
+        query = self.kwargs.get("unexpected_rows_query", "")
+        return [f"{ns}.{name}" for ns, name in _TABLE_REFERENCE.findall(query)]
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A table's suite: its file and its expectations."""
+
+    path: Path
+    name: str
+    expectations: tuple[Expectation, ...] = field(default_factory=tuple)
+
+    @property
+    def file(self) -> str:
+        try:
+            return self.path.relative_to(PROJECT_DIR).as_posix()
+        except ValueError:
+            return str(self.path)
+
+
+def suite_path(table: str, directory: Path = EXPECTATIONS_DIR) -> Path:
+    return directory / f"{table}.json"
+
+
+def load_suite(table: str, columns: set[str], directory: Path) -> Suite | None:
+    """The suite gating `table`, or None when it has none (the table is then not gated)."""
+    path = suite_path(table, directory)
+    return parse_suite(path, columns, table) if path.exists() else None
+
+
+def _fail(path: Path, where: str, message: str) -> SuiteError:
+    return SuiteError(f"{path}: {where}: {message}")
+
+
+def _check_parameters(path: Path, where: str, kwargs: dict[str, Any]) -> None:
+    for key, value in kwargs.items():
+        if isinstance(value, dict) and set(value) == {"$PARAMETER"} and value["$PARAMETER"] not in PARAMETERS:
+            raise _fail(
+                path,
+                where,
+                f"kwargs.{key}: unknown suite parameter {value['$PARAMETER']!r}; use one of {PARAMETERS}",
+            )
+
+
+def parse_suite(path: Path, columns: set[str], table: str) -> Suite:
+    """Parse and check one suite file.
+
+    Args:
+        path: The suite JSON file.
+        columns: Columns the table has (declared and lineage); every `column` kwarg must be one.
+        table: The table the suite gates (its `name` must match).
+
+    Returns:
+        The suite.
+
+    Raises:
+        SuiteError: Not JSON, not a GX 1.x suite, an unsupported expectation type, a missing
+            kwarg, an unknown column or action.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SuiteError(f"{path}: no suite for {table}; write one (see README, 'Quality gates')") from exc
+    except json.JSONDecodeError as exc:
+        raise SuiteError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("expectations"), list):
+        raise SuiteError(f"{path}: expected a GX suite: {{'name': ..., 'expectations': [...]}}")
+    if document.get("name") != table:
+        raise SuiteError(f"{path}: suite name {document.get('name')!r} must be the table name {table!r}")
+    expectations = []
+    for index, raw in enumerate(document["expectations"]):
+        where = f"expectations[{index}]"
+        if not isinstance(raw, dict) or "type" not in raw:
+            raise _fail(path, where, "each expectation needs a 'type' and 'kwargs'")
+        kind = raw["type"]
+        where = f"expectations[{index}] ({kind})"
+        if kind not in SUPPORTED:
+            raise _fail(
+                path,
+                where,
+                f"unknown or unsupported expectation type; supported: {', '.join(sorted(SUPPORTED))}",
+            )
+        kwargs = raw.get("kwargs") or {}
+        missing = [k for k in SUPPORTED[kind] if k not in kwargs]
+        if missing:
+            raise _fail(path, where, f"missing kwargs: {', '.join(missing)}")
+        if "column" in kwargs and kwargs["column"] not in columns:
+            raise _fail(path, where, f"column {kwargs['column']!r} does not exist in {table}")
+        _check_parameters(path, where, kwargs)
+        meta = raw.get("meta") or {}
+        action = meta.get("action", "fail")
+        if action not in ACTIONS:
+            raise _fail(path, where, f"meta.action must be one of {', '.join(ACTIONS)}, got {action!r}")
+        if action == "drop" and kind not in ROW_LEVEL:
+            raise _fail(path, where, "'drop' needs a row-level expectation; use 'fail' or 'warn'")
+        if meta.get("name") is not None and not re.fullmatch(r"[a-z][a-z0-9_]*", str(meta["name"])):
+            raise _fail(path, where, "meta.name must be lower_snake_case (it names the Dagster check)")
+        dimension = meta.get("dimension")
+        if dimension is not None and dimension not in DIMENSIONS:
+            raise _fail(path, where, f"meta.dimension must be one of {', '.join(DIMENSIONS)}")
+        if kind == "unexpected_rows_expectation" and "{batch}" not in kwargs["unexpected_rows_query"]:
+            raise _fail(path, where, "unexpected_rows_query must select from {batch}")
+        expectation = Expectation(
+            index=index,
+            type=kind,
+            kwargs=kwargs,
+            action=action,
+            dimension=dimension,
+            against_table=bool(meta.get("against_table", False)),
+            description=str(meta.get("notes") or kwargs.get("description") or ""),
+            check_name=meta.get("name"),
+        )
+        if action == "drop" and (expectation.against_table or expectation.tables_read):
+            raise _fail(
+                path, where, "'drop' works on the batch alone; checks against tables must 'fail' or 'warn'"
+            )
+        expectations.append(expectation)
+    names = [e.name for e in expectations]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SuiteError(f"{path}: two expectations share the check name(s) {duplicates}; keep one of each")
+    return Suite(path=path, name=table, expectations=tuple(expectations))
