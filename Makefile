@@ -5,9 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
-export DAGSTER_HOME ?= $(CURDIR)/.data/dagster_home
+# An empty DAGSTER_HOME (e.g. exported from a copied .env.example) counts as unset.
+ifeq ($(strip $(DAGSTER_HOME)),)
+DAGSTER_HOME := $(CURDIR)/.data/dagster_home
+endif
+export DAGSTER_HOME
 
-.PHONY: setup demo dev test lint format bench bench-ingest lock clean
+.PHONY: setup demo dev test lint format bench bench-ingest bench-gates lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -43,7 +47,10 @@ format: setup
 bench-ingest: setup
 	$(BIN)/python benchmarks/bench_ingest.py
 
-bench: bench-ingest
+bench-gates: setup
+	$(BIN)/python benchmarks/bench_gates.py
+
+bench: bench-ingest bench-gates
 
 lock: setup
 	$(BIN)/uv pip compile pyproject.toml --extra dev -p 3.11 --no-header -o requirements.lock

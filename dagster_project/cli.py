@@ -87,22 +87,25 @@ def print_status(status: dict, out=sys.stdout) -> None:
             print(f"  {key}: {count}", file=out)
 
 
-def sync_sample_data(settings: Settings, seed: int, scale: float, out: Path | None = None) -> list[str]:
+def sync_sample_data(settings: Settings, seed: int, scale: float, out: str | None = None) -> list[str]:
     """Write the sample landing data, only files that changed (unchanged files keep their mtime).
 
     Args:
         settings: The landing zone to write to (a local folder or S3).
         seed: Generator seed; the same seed gives the same bytes.
         scale: Row-count multiplier.
-        out: A local folder to write to instead of the landing zone.
+        out: Another landing zone to write to: a local folder or an s3:// URI.
 
     Returns:
         The landing keys written.
     """
-    from dagster_project.landing.store import LocalLanding, open_landing
+    from dagster_project.landing.store import open_landing
     from dagster_project.sample_data.generator import generate
 
-    landing = LocalLanding(out.resolve().as_uri()) if out else open_landing(settings)
+    if out:
+        uri = out if "://" in out else Path(out).resolve().as_uri()
+        settings = Settings(**{**settings.__dict__, "landing_uri": uri.rstrip("/")})
+    landing = open_landing(settings)
     changed = []
     with tempfile.TemporaryDirectory() as tmp:
         for generated in generate(Path(tmp), seed=seed, scale=scale):
@@ -177,7 +180,28 @@ def _held_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The `foundation` command; configuration mistakes print one clear line, not a traceback."""
+    from dagster_project.landing.s3 import LandingUnavailable
+    from dagster_project.quality.suites import SuiteError
+    from dagster_project.registry import RegistryError
+    from dagster_project.settings import SettingsError
+
+    try:
+        return _main(argv)
+    except (SettingsError, RegistryError, SuiteError, LandingUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="foundation", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     status = commands.add_parser(
@@ -188,10 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=42)
     generate = commands.add_parser("generate", help="write the sample landing data")
     generate.add_argument(
-        "--out", type=Path, help="landing folder (default: the configured local landing zone)"
+        "--out",
+        help="write to this landing zone instead: a folder or s3://bucket/prefix",
     )
     generate.add_argument("--seed", type=int, default=42)
-    generate.add_argument("--scale", type=float, default=1.0, help="multiply row counts")
+    generate.add_argument("--scale", type=_positive, default=1.0, help="multiply row counts (> 0)")
     commands.add_parser("held", help="batches held back by the quality gate, with their branches and files")
     for verb, text in (
         ("release", "publish a held-back batch to main"),

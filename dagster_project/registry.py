@@ -98,6 +98,16 @@ def _fail(path: Path, where: str, message: str) -> RegistryError:
     return RegistryError(f"{path}: {where}: {message}")
 
 
+def _only(path: Path, where: str, name: str, mapping: Any, allowed: set[str]) -> None:
+    if not isinstance(mapping, dict):
+        raise _fail(path, where, f"{name} must be a mapping")
+    unknown = set(mapping) - allowed
+    if unknown:
+        raise _fail(
+            path, where, f"{name}: unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
 def _check_type(path: Path, where: str, type_name: Any) -> str:
     if not isinstance(type_name, str):
         raise _fail(path, where, f"type must be a string such as 'long', got {type_name!r}")
@@ -152,13 +162,13 @@ def _parse_dataset(path: Path, name: Any, raw: Any) -> Dataset:
     if not isinstance(raw, dict):
         raise _fail(path, where, "expected a mapping of dataset settings")
     required = ("description", "owner", "landing", "format", "columns", "primary_key")
+    allowed = set(required) | {"partition_column", "freshness", "csv"}
+    unknown = set(raw) - allowed
+    if unknown:  # before 'missing': a misspelt key is both, and its name is the useful clue
+        raise _fail(path, where, f"unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
     missing = [key for key in required if key not in raw]
     if missing:
         raise _fail(path, where, f"missing required key(s): {', '.join(missing)}")
-    allowed = set(required) | {"partition_column", "freshness", "csv"}
-    unknown = set(raw) - allowed
-    if unknown:
-        raise _fail(path, where, f"unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
     fmt = raw["format"]
     if fmt not in FORMATS:
         raise _fail(path, where, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -170,6 +180,7 @@ def _parse_dataset(path: Path, name: Any, raw: Any) -> Dataset:
         landing = {"prefix": landing}
     if not isinstance(landing, dict) or not landing.get("prefix"):
         raise _fail(path, where, "landing needs a prefix, e.g. landing: {prefix: orders/, glob: '*.csv'}")
+    _only(path, where, "landing", landing, {"prefix", "glob"})
     prefix = str(landing["prefix"]).strip("/") + "/"
     if ".." in prefix.split("/"):
         raise _fail(path, where, "landing prefix may not contain '..'")
@@ -187,6 +198,9 @@ def _parse_dataset(path: Path, name: Any, raw: Any) -> Dataset:
     if freshness and (not isinstance(max_age, int | float) or max_age <= 0):
         raise _fail(path, where, "freshness must be {max_age_hours: <positive number>}")
     csv_options = raw.get("csv") or {}
+    _only(path, where, "csv", csv_options, {"delimiter"})
+    if isinstance(freshness, dict):
+        _only(path, where, "freshness", freshness, {"max_age_hours"})
     delimiter = str(csv_options.get("delimiter", ","))
     if len(delimiter) != 1:
         raise _fail(path, where, f"csv.delimiter must be one character, got {delimiter!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,30 @@ def _reject_from(error: Exception, path_label: str) -> FileRejected:
     return FileRejected(reason, message, line=line, column=column)
 
 
+def _locate_csv_error(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, path: Path, source_label: str
+) -> FileRejected | None:
+    """When DuckDB cannot sniff a CSV it blames line 1; a strict read with the header's columns
+    as text finds the real line (ragged rows, broken quoting)."""
+    if dataset.format != "csv":
+        return None
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle, delimiter=dataset.csv_delimiter))
+    except (UnicodeDecodeError, StopIteration, csv.Error):
+        return None
+    columns = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in header)
+    try:
+        con.execute(
+            f"SELECT count(*) FROM read_csv({_literal(str(path))}, header = true, "
+            f"delim = {_literal(dataset.csv_delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
+            f"auto_detect = false, columns = {{{columns}}})"
+        ).fetchall()
+    except duckdb.Error as exc:
+        return _reject_from(exc, source_label)
+    return None
+
+
 def convert_file(
     con: duckdb.DuckDBPyConnection,
     dataset: Dataset,
@@ -161,7 +186,9 @@ def convert_file(
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {_reader(dataset, path)}").fetchall()
     except duckdb.Error as exc:
-        raise _reject_from(exc, source_label) from exc
+        raise (
+            _locate_csv_error(con, dataset, path, source_label) or _reject_from(exc, source_label)
+        ) from exc
     header = [(row[0], row[1]) for row in described]
     by_name: dict[str, tuple[str, str]] = {}
     for original, sniffed in header:

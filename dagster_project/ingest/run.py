@@ -206,7 +206,13 @@ def ingest_dataset(
                 log.info("%s: schema drift, new column(s) %s", file.key, converted.new_columns)
             staged.append(
                 StagedFile(
-                    file.uri, checksum, converted.path, converted.rows, file.size, converted.new_columns
+                    file.uri,
+                    checksum,
+                    converted.path,
+                    converted.rows,
+                    file.size,
+                    converted.new_columns,
+                    version=file.version,
                 )
             )
             keys_by_identity[identity] = file

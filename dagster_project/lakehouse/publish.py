@@ -21,6 +21,7 @@ from dagster_project.landing.store import local_path
 log = logging.getLogger(__name__)
 
 FILES_PROPERTY = "foundation.files"
+VERSIONS_PROPERTY = "foundation.landing-versions"
 RUN_PROPERTY = "foundation.run-id"
 
 
@@ -38,6 +39,7 @@ class StagedFile:
     rows: int
     size: int
     new_columns: dict[str, str] = field(default_factory=dict)
+    version: str = ""  # the landing zone's version (size-mtime or ETag), so sensors can skip it
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -68,6 +70,26 @@ def ingested_versions(table: Table, branch: str = MAIN_BRANCH) -> dict[tuple[str
         if payload:
             for uri, checksum in json.loads(payload):
                 seen.setdefault((uri, checksum), snapshot.snapshot_id)
+    return seen
+
+
+def landing_versions(table: Table) -> set[tuple[str, str]]:
+    """(source URI, landing version) committed on main or held on an audit branch.
+
+    Sensors use it to skip files already handled without reading them (the version is the
+    landing zone's size-mtime or ETag, so this is a fast pre-filter; exactly-once rests on the
+    checksums of `ingested_versions`).
+    """
+    seen: set[tuple[str, str]] = set()
+    for name, ref in table.metadata.refs.items():
+        if name != MAIN_BRANCH and not name.startswith("audit-"):
+            continue
+        for snapshot in ancestors_of(table.metadata.snapshot_by_id(ref.snapshot_id), table.metadata):
+            payload = (
+                snapshot.summary.additional_properties.get(VERSIONS_PROPERTY) if snapshot.summary else None
+            )
+            if payload:
+                seen.update(json.loads(payload).items())
     return seen
 
 
@@ -161,6 +183,7 @@ def publish_batch(
                 new_columns.setdefault(name, type_name)
         properties = {
             FILES_PROPERTY: json.dumps([list(s.identity) for s in todo]),
+            VERSIONS_PROPERTY: json.dumps({s.source_uri: s.version for s in todo if s.version}),
             RUN_PROPERTY: run_id,
         }
         try:

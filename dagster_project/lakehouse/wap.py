@@ -15,6 +15,7 @@ from pyiceberg.table.snapshots import ancestors_of
 from dagster_project.lakehouse.publish import (
     FILES_PROPERTY,
     RUN_PROPERTY,
+    VERSIONS_PROPERTY,
     PublishError,
     PublishResult,
     StagedFile,
@@ -236,7 +237,12 @@ def release(table: Table, branch: str) -> int:
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
             if entry.snapshot_id == batch.snapshot_id
         ]
-        properties = {FILES_PROPERTY: json.dumps([list(f) for f in batch.files]), RUN_PROPERTY: batch.run_id}
+        summary = snapshot.summary.additional_properties if snapshot.summary else {}
+        properties = {
+            FILES_PROPERTY: json.dumps([list(f) for f in batch.files]),
+            VERSIONS_PROPERTY: summary.get(VERSIONS_PROPERTY, "{}"),
+            RUN_PROPERTY: batch.run_id,
+        }
         with table.transaction() as tx:
             tx.add_files(paths, snapshot_properties=properties, check_duplicate_files=False)
     table.refresh()

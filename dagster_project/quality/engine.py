@@ -104,7 +104,13 @@ def unexpected_predicate(
         negate = "NOT " if kind == "expect_column_values_to_be_in_set" else ""
         return f"{column} IS NOT NULL AND {negate}({column} IN ({values}))"
     if kind in ("expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex"):
-        matches = f"regexp_matches(CAST({column} AS VARCHAR), {_literal(kwargs['regex'], {})})"
+        regex = str(kwargs["regex"])
+        value = f"CAST({column} AS VARCHAR)"
+        if regex.startswith("^") and regex.endswith("$") and not regex.endswith("\\$") and "|" not in regex:
+            # An anchored pattern is a full match, which RE2 answers about 8x faster than a search.
+            matches = f"regexp_full_match({value}, {_literal(regex[1:-1], {})})"
+        else:
+            matches = f"regexp_matches({value}, {_literal(regex, {})})"
         negate = "NOT " if kind == "expect_column_values_to_match_regex" else ""
         return f"{column} IS NOT NULL AND {negate}{matches}"
     raise ValueError(f"{kind} is not row-level")
@@ -151,7 +157,9 @@ def evaluate(
     selects = ["count(*)"]
     slots: list[tuple[Expectation, str | None]] = []
     for e in expectations:
-        if e.row_level:
+        if e.type == "expect_column_values_to_be_unique" and not published.get(e.column or ""):
+            slots.append((e, None))  # its own grouped query below: cheaper than a semi-join per row
+        elif e.row_level:
             predicate = unexpected_predicate(e, relation, parameters, published.get(e.column or ""))
             selects.append(f"count(*) FILTER (WHERE {predicate})")
             nonnull = (
@@ -172,7 +180,9 @@ def evaluate(
     values = iter(row[1:])
     results = []
     for e, predicate in slots:
-        if predicate is not None:
+        if predicate is None and e.type == "expect_column_values_to_be_unique":
+            result = _unique_in_batch(con, e, relation, total, pii_columns)
+        elif predicate is not None:
             unexpected, nonnull = int(next(values)), int(next(values))
             result = ExpectationResult(
                 e,
@@ -216,6 +226,28 @@ def evaluate(
             )
         results.append(result)
     return results
+
+
+def _unique_in_batch(
+    con: duckdb.DuckDBPyConnection, e: Expectation, relation: str, total: int, pii_columns: set[str]
+) -> ExpectationResult:
+    column = _quote(e.column or "")
+    unexpected, nonnull = con.execute(
+        f"SELECT coalesce(sum(n) FILTER (WHERE n > 1), 0), coalesce(sum(n), 0) "
+        f"FROM (SELECT count(*) AS n FROM {relation} WHERE {column} IS NOT NULL GROUP BY {column})"
+    ).fetchone()
+    unexpected, nonnull = int(unexpected), int(nonnull)
+    result = ExpectationResult(
+        e,
+        success=_mostly_ok(unexpected, nonnull, e.kwargs),
+        element_count=total,
+        unexpected_count=unexpected,
+        unexpected_percent=round(100.0 * unexpected / nonnull, 4) if nonnull else 0.0,
+    )
+    if unexpected:
+        predicate = unexpected_predicate(e, relation, {})
+        result.partial_unexpected_list = _sample(con, e, relation, predicate, pii_columns)
+    return result
 
 
 def _plain(value: Any) -> Any:

@@ -82,17 +82,24 @@ def gate_batch(
         return staged
     _view_staged(con, [s.parquet for s in staged])
     drops = [e for e in suite.expectations if e.action == "drop"]
-    if drops:
-        report.results += evaluate(con, drops, relation=BATCH, parameters=parameters, pii_columns=pii_columns)
-        if any(r.unexpected_count for r in report.results):
-            staged = _drop_rows(
-                con, drops, staged, dataset=dataset, run_id=run_id, parameters=parameters, report=report
-            )
-            _view_staged(con, [s.parquet for s in staged])
     batch_level = [e for e in suite.expectations if e.action != "drop" and not _table_level(e)]
-    report.results += evaluate(
-        con, batch_level, relation=BATCH, parameters=parameters, pii_columns=pii_columns
+    # One pass for everything; only when `drop` rejected rows is the rest judged again on what is kept.
+    results = evaluate(
+        con, drops + batch_level, relation=BATCH, parameters=parameters, pii_columns=pii_columns
     )
+    drop_results = results[: len(drops)]
+    if any(r.unexpected_count for r in drop_results):
+        report.results += drop_results
+        staged = _drop_rows(
+            con, drops, staged, dataset=dataset, run_id=run_id, parameters=parameters, report=report
+        )
+        _view_staged(con, [s.parquet for s in staged])
+        results = drop_results + evaluate(
+            con, batch_level, relation=BATCH, parameters=parameters, pii_columns=pii_columns
+        )
+        report.results = results
+    else:
+        report.results += results
     return staged
 
 
@@ -155,7 +162,9 @@ def _drop_rows(
             f"WHERE filename = '{source}' AND {keep}) TO '{sink}' (FORMAT parquet)"
         ).fetchone()[0]
         target.replace(s.parquet)
-        kept.append(StagedFile(s.source_uri, s.checksum, s.parquet, int(rows), s.size, s.new_columns))
+        kept.append(
+            StagedFile(s.source_uri, s.checksum, s.parquet, int(rows), s.size, s.new_columns, s.version)
+        )
     log.info("dropped %d row(s) rejected by %s", len(rejected), ", ".join(predicates))
     return kept
 

@@ -107,3 +107,15 @@ def test_a_late_file_with_an_older_time_is_still_picked_up_within_the_lookback()
     ancient = LandedFile(mtime_ns=10 * 10**9, key="orders/z.csv", uri="file:///z", size=1)
     handed, _, _, _ = _handed_out([*first, late, ancient], cursor=cursor, lookback=60)
     assert handed == ["orders/a.csv"]
+
+
+def test_files_the_table_already_holds_need_no_run_even_with_a_fresh_cursor(settings, registry):
+    from dagster_project.ingest.run import ingest_dataset
+
+    land(settings, "orders/a.csv", orders_csv(1, 2))
+    ingest_dataset(settings, registry["orders"], run_id="demo")  # e.g. `make demo` before `make dev`
+    land(settings, "orders/b.csv", orders_csv(3, 2))
+    result, _ = _tick(build_landing_sensor(registry["orders"], 15), settings)
+    assert [r.run_config["ops"]["raw__orders"]["config"]["files"] for r in result.run_requests] == [
+        ["orders/b.csv"]
+    ]

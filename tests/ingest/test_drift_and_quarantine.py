@@ -66,7 +66,8 @@ def test_bad_files_are_quarantined_good_files_still_land_and_originals_stay(sett
     assert conflict.reason == "type_conflict"
     assert conflict.column_name == "quantity" and conflict.line == 5
     assert "type_conflict.csv" in conflict.message and "source registry" in conflict.message
-    assert reasons["ragged.csv"].reason in ("unreadable", "schema_mismatch")
+    assert reasons["ragged.csv"].reason == "unreadable"
+    assert reasons["ragged.csv"].line == 2 and "Expected Number of Columns" in reasons["ragged.csv"].message
 
     for key, (content, mtime) in before.items():
         original = local_path(settings.landing_uri) / key

@@ -60,8 +60,10 @@ def ingest_metadata(
     table = open_catalog(settings).load_table(dataset.table)
     snapshot = table.current_snapshot()
     total = int(snapshot.summary["total-records"]) if snapshot and snapshot.summary else 0
+    # The message starts with the file's key, already in the first column: show the rest, whole.
     quarantined = [
-        f"| {q.source_file.rsplit('/', 1)[-1]} | {q.reason} | {_cell(q.message)} |"
+        f"| {q.source_file.rsplit('/', 1)[-1]} | {q.reason} | "
+        f"{q.message.split(': ', 1)[-1].replace('|', '/').replace(chr(10), ' ')} |"
         for q in report.quarantined
     ]
     metadata: dict[str, object] = {

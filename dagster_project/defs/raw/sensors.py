@@ -7,8 +7,11 @@ import dagster as dg
 
 from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
+from dagster_project.lakehouse.publish import landing_versions
+from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.store import LandedFile, open_landing
 from dagster_project.registry import Dataset, Registry
+from dagster_project.settings import Settings
 
 
 def sensor_name(dataset: Dataset) -> str:
@@ -60,6 +63,14 @@ def new_files(
     return batch, json.dumps({"watermark_ns": watermark, "recent": recent}, separators=(",", ":"))
 
 
+def _handled_versions(settings: Settings, dataset: Dataset) -> set[tuple[str, str]]:
+    """File versions the table already holds (on main or an audit branch): no run needed for them."""
+    catalog = open_catalog(settings)
+    if not catalog.table_exists(dataset.table):
+        return set()
+    return landing_versions(catalog.load_table(dataset.table))
+
+
 def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDefinition:
     """The landing sensor of one dataset."""
 
@@ -74,6 +85,8 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
         settings = foundation.settings()
         landing = open_landing(settings)
         files = [f for f in landing.list(dataset.prefix) if dataset.matches(f.key)]
+        handled = _handled_versions(settings, dataset)
+        files = [f for f in files if (f.uri, f.version) not in handled]
         batch, cursor = new_files(
             files,
             context.cursor,
