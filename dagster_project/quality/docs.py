@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -15,22 +16,22 @@ def write_data_docs(
 
     Great Expectations is imported here, at run time only: it takes seconds to import.
     """
+    import great_expectations as gx
     from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
     from great_expectations.render.renderer import ValidationResultsPageRenderer
     from great_expectations.render.view import DefaultJinjaPageView
 
+    # The suite file goes through GX's own models in an ephemeral context (no state on disk).
+    context = gx.get_context(mode="ephemeral")
+    document = json.loads(report.suite.path.read_text(encoding="utf-8"))
+    suite = context.suites.add(gx.ExpectationSuite(**document))
     results = [
         ExpectationValidationResult(
             success=r.success,
-            expectation_config=ExpectationConfiguration(
-                type=r.expectation.type,
-                kwargs=r.expectation.kwargs,
-                meta={"action": r.expectation.action, "dimension": r.expectation.dimension},
-            ),
+            expectation_config=suite.expectations[r.expectation.index].configuration,
             result=r.as_gx_result(),
         )
-        for r in report.results
+        for r in sorted(report.results, key=lambda r: r.expectation.index)
     ]
     passed = sum(r.success for r in report.results)
     validation = ExpectationSuiteValidationResult(
