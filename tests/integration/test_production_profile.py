@@ -2,6 +2,7 @@
 Iceberg catalog and Dagster storage on PostgreSQL 15, both started by the tests."""
 
 import json
+import threading
 import uuid
 
 import dagster as dg
@@ -206,3 +207,50 @@ def test_s3_endpoint_stopped_mid_tick_fails_the_tick_and_keeps_the_cursor(produc
         sorted(r.run_config["ops"]["raw__orders"]["config"]["files"][0] for r in result.run_requests)
         == sorted(k.removeprefix("incoming/") for k in keys)[: settings.sensor_max_files_per_tick]
     )
+
+
+def test_s3_endpoint_lost_mid_run_fails_the_attempt_and_the_retry_completes(
+    tmp_path, s3_server, s3_credentials, registry, monkeypatch
+):
+    from dagster_project.defs.raw.assets import build_raw_asset
+    from dagster_project.lakehouse.tables import open_catalog
+    from dagster_project.landing import s3 as s3_module
+    from tests.conftest import orders_csv
+
+    client = s3_server.client()
+    bucket = f"landing-{uuid.uuid4().hex[:8]}"
+    files = {f"orders/{name}.csv": orders_csv(first, 3) for name, first in (("a", 1), ("b", 4), ("c", 7))}
+
+    def seed():
+        client.create_bucket(Bucket=bucket)
+        for key, body in files.items():
+            client.put_object(Bucket=bucket, Key=key, Body=body.encode())
+
+    seed()
+    settings = Settings.for_data_dir(  # landing on S3, warehouse local: only the landing zone goes away
+        tmp_path / "data",
+        landing_uri=f"s3://{bucket}",
+        s3_endpoint_url=s3_server.endpoint_url,
+        s3_region="us-east-1",
+        sensor_min_file_age_seconds=0,
+    )
+    real_fetch = s3_module.S3Landing.fetch
+    fetched = []
+
+    def fetch_then_lose_the_endpoint(self, file, scratch):
+        fetched.append(file.key)
+        if len(fetched) == 2:  # the endpoint dies while the run reads its second file
+            s3_server.stop()
+            restart = threading.Timer(0.3, lambda: (s3_server.start(), seed()))
+            restart.start()
+        return real_fetch(self, file, scratch)
+
+    monkeypatch.setattr(s3_module.S3Landing, "fetch", fetch_then_lose_the_endpoint)
+    result = dg.materialize(
+        [build_raw_asset(registry["orders"])], resources={"foundation": Foundation.from_settings(settings)}
+    )
+    assert result.success
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) == 1
+    ids = open_catalog(settings).load_table("raw.orders").scan().to_arrow()["order_id"].to_pylist()
+    assert sorted(ids) == list(range(1, 10))  # every file exactly once

@@ -4,14 +4,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+from sqlalchemy.exc import OperationalError
 
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.raw.metadata import ingest_metadata
 from dagster_project.defs.resources import Foundation
 from dagster_project.ingest.run import ingest_dataset
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS
+from dagster_project.landing.s3 import LandingUnavailable
 from dagster_project.quality.suites import Suite, load_suite
 from dagster_project.registry import Dataset, Registry
+from dagster_project.settings import Settings
 
 
 class RawIngestConfig(dg.Config):
@@ -19,6 +22,33 @@ class RawIngestConfig(dg.Config):
 
     files: list[str] = []  # landing keys, e.g. orders/orders_2026-11-01.csv; empty: every file of the dataset
     retry_quarantined: bool = False  # try again file versions quarantined before (e.g. after a registry fix)
+
+
+# The catalog database or the object store not answering: worth retrying the whole step, which
+# is safe because ingest is exactly-once (a retry skips what a failed attempt committed).
+TRANSIENT_ERRORS = (OperationalError, LandingUnavailable)
+MAX_RETRIES = 3
+
+
+def raise_for_retry(context: dg.AssetExecutionContext, dataset: Dataset, settings: Settings, exc: Exception):
+    """Ask Dagster to retry the step with backoff; after the last retry, fail with what to check."""
+    attempt = context.retry_number
+    if attempt < MAX_RETRIES:
+        wait = 2**attempt
+        context.log.warning(
+            f"{dataset.table}: {type(exc).__name__}: {exc}; retry {attempt + 1}/{MAX_RETRIES} in {wait} s"
+        )
+        raise dg.RetryRequested(max_retries=MAX_RETRIES, seconds_to_wait=wait) from exc
+    where = (
+        f"the object store ({settings.landing_uri})"
+        if isinstance(exc, LandingUnavailable)
+        else f"the Iceberg catalog database ({settings.catalog_properties.get('uri', settings.catalog_name)})"
+    )
+    raise dg.Failure(
+        description=f"{dataset.table}: {where} still failing after {MAX_RETRIES} retries: {exc}. "
+        "Check that it is running and reachable, then re-run; nothing was published twice.",
+        metadata={"error": str(exc)[:2000]},
+    ) from exc
 
 
 def asset_key(dataset: Dataset) -> dg.AssetKey:
@@ -58,15 +88,18 @@ def build_raw_asset(dataset: Dataset, suite: Suite | None = None) -> dg.AssetsDe
     )
     def raw_asset(context: dg.AssetExecutionContext, config: RawIngestConfig, foundation: Foundation):
         settings = foundation.settings()
-        report = ingest_dataset(
-            settings,
-            dataset,
-            run_id=context.run.run_id,
-            keys=config.files or None,
-            retry_quarantined=config.retry_quarantined,
-            suite=suite,
-            log=context.log,
-        )
+        try:
+            report = ingest_dataset(
+                settings,
+                dataset,
+                run_id=context.run.run_id,
+                keys=config.files or None,
+                retry_quarantined=config.retry_quarantined,
+                suite=suite,
+                log=context.log,
+            )
+        except TRANSIENT_ERRORS as exc:
+            raise_for_retry(context, dataset, settings, exc)
         docs = None
         if report.gate is not None:
             from dagster_project.quality.docs import write_data_docs
