@@ -132,31 +132,24 @@ class LocalQuarantine:
         return target.as_uri()
 
 
-def open_landing(settings: Settings) -> LocalLanding | S3Landing:
-    """The configured landing zone: a local folder, or an S3 bucket and prefix."""
-    uri = settings.landing_uri
+def _open(uri: str, variable: str, local: type, s3_name: str, settings: Settings):  # noqa: ANN202
     scheme = urlparse(uri).scheme
     if scheme in ("", "file"):
-        return LocalLanding(uri)
+        return local(uri)
     if scheme in ("s3", "s3a"):
-        from dagster_project.landing.s3 import S3Landing
+        from dagster_project.landing import s3  # boto3 only when S3 is configured
 
-        return S3Landing(uri, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
-    raise ValueError(
-        f"FOUNDATION_LANDING_URI={uri}: scheme {scheme!r} is not supported; use file:// or s3://"
-    )
+        return getattr(s3, s3_name)(uri, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+    raise ValueError(f"{variable}={uri}: scheme {scheme!r} is not supported; use file:// or s3://")
+
+
+def open_landing(settings: Settings) -> LocalLanding | S3Landing:
+    """The configured landing zone: a local folder, or an S3 bucket and prefix."""
+    return _open(settings.landing_uri, "FOUNDATION_LANDING_URI", LocalLanding, "S3Landing", settings)
 
 
 def open_quarantine(settings: Settings) -> LocalQuarantine | S3Quarantine:
     """The configured quarantine area: a local folder, or an S3 bucket and prefix."""
-    uri = settings.quarantine_uri
-    scheme = urlparse(uri).scheme
-    if scheme in ("", "file"):
-        return LocalQuarantine(uri)
-    if scheme in ("s3", "s3a"):
-        from dagster_project.landing.s3 import S3Quarantine
-
-        return S3Quarantine(uri, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
-    raise ValueError(
-        f"FOUNDATION_QUARANTINE_URI={uri}: scheme {scheme!r} is not supported; use file:// or s3://"
+    return _open(
+        settings.quarantine_uri, "FOUNDATION_QUARANTINE_URI", LocalQuarantine, "S3Quarantine", settings
     )

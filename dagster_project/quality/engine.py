@@ -184,15 +184,7 @@ def evaluate(
             result = _unique_in_batch(con, e, relation, total, pii_columns)
         elif predicate is not None:
             unexpected, nonnull = int(next(values)), int(next(values))
-            result = ExpectationResult(
-                e,
-                success=_mostly_ok(unexpected, nonnull, e.kwargs),
-                element_count=total,
-                unexpected_count=unexpected,
-                unexpected_percent=round(100.0 * unexpected / nonnull, 4) if nonnull else 0.0,
-            )
-            if unexpected:
-                result.partial_unexpected_list = _sample(con, e, relation, predicate, pii_columns)
+            result = _row_level(con, e, relation, predicate, total, unexpected, nonnull, pii_columns)
         elif e.type in ("expect_column_max_to_be_between", "expect_column_min_to_be_between"):
             observed = next(values)
             ok = (
@@ -236,7 +228,21 @@ def _unique_in_batch(
         f"SELECT coalesce(sum(n) FILTER (WHERE n > 1), 0), coalesce(sum(n), 0) "
         f"FROM (SELECT count(*) AS n FROM {relation} WHERE {column} IS NOT NULL GROUP BY {column})"
     ).fetchone()
-    unexpected, nonnull = int(unexpected), int(nonnull)
+    predicate = unexpected_predicate(e, relation, {})
+    return _row_level(con, e, relation, predicate, total, int(unexpected), int(nonnull), pii_columns)
+
+
+def _row_level(
+    con: duckdb.DuckDBPyConnection,
+    e: Expectation,
+    relation: str,
+    predicate: str,
+    total: int,
+    unexpected: int,
+    nonnull: int,
+    pii_columns: set[str],
+) -> ExpectationResult:
+    """A row-level result from its counts, with sample values when some rows were unexpected."""
     result = ExpectationResult(
         e,
         success=_mostly_ok(unexpected, nonnull, e.kwargs),
@@ -245,7 +251,6 @@ def _unique_in_batch(
         unexpected_percent=round(100.0 * unexpected / nonnull, 4) if nonnull else 0.0,
     )
     if unexpected:
-        predicate = unexpected_predicate(e, relation, {})
         result.partial_unexpected_list = _sample(con, e, relation, predicate, pii_columns)
     return result
 

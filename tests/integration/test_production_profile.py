@@ -1,8 +1,8 @@
 """The production profile for real: landing and warehouse on an S3 endpoint over HTTP (moto_server),
 Iceberg catalog and Dagster storage on PostgreSQL 15, both started by the tests."""
 
+import contextlib
 import json
-import threading
 import uuid
 
 import dagster as dg
@@ -237,13 +237,21 @@ def test_s3_endpoint_lost_mid_run_fails_the_attempt_and_the_retry_completes(
     real_fetch = s3_module.S3Landing.fetch
     fetched = []
 
+    @contextlib.contextmanager
     def fetch_then_lose_the_endpoint(self, file, scratch):
         fetched.append(file.key)
-        if len(fetched) == 2:  # the endpoint dies while the run reads its second file
-            s3_server.stop()
-            restart = threading.Timer(0.3, lambda: (s3_server.start(), seed()))
-            restart.start()
-        return real_fetch(self, file, scratch)
+        if len(fetched) != 2:
+            with real_fetch(self, file, scratch) as result:
+                yield result
+            return
+        s3_server.stop()  # the endpoint dies while the run reads its second file
+        try:
+            with real_fetch(self, file, scratch) as result:
+                yield result
+        finally:
+            # It is back (moto restarts empty: land the files again) before Dagster retries.
+            s3_server.start()
+            seed()
 
     monkeypatch.setattr(s3_module.S3Landing, "fetch", fetch_then_lose_the_endpoint)
     result = dg.materialize(
