@@ -11,7 +11,7 @@ DAGSTER_HOME := $(CURDIR)/.data/dagster_home
 endif
 export DAGSTER_HOME
 
-.PHONY: setup demo dev test lint format bench bench-ingest bench-gates lock clean
+.PHONY: instance setup demo dev test lint format bench bench-ingest bench-gates lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -23,14 +23,18 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml: dagster_project/dagster.yaml
-	mkdir -p $(DAGSTER_HOME)
-	cp dagster_project/dagster.yaml $@
+# The Dagster instance: PostgreSQL storage when DAGSTER_PG_HOST is set (docker/dagster.yaml reads
+# DAGSTER_PG_*), else the embedded SQLite default. Copied on every demo/dev so a switch takes effect.
+INSTANCE_YAML := $(if $(DAGSTER_PG_HOST),docker/dagster.yaml,dagster_project/dagster.yaml)
 
-demo: setup $(DAGSTER_HOME)/dagster.yaml
+instance:
+	mkdir -p $(DAGSTER_HOME)
+	cp $(INSTANCE_YAML) $(DAGSTER_HOME)/dagster.yaml
+
+demo: setup instance
 	$(BIN)/foundation demo
 
-dev: setup $(DAGSTER_HOME)/dagster.yaml
+dev: setup instance
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 test: setup

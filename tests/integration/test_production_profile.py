@@ -4,6 +4,7 @@ Iceberg catalog and Dagster storage on PostgreSQL 15, both started by the tests.
 import contextlib
 import json
 import uuid
+from pathlib import Path
 
 import dagster as dg
 import psycopg2
@@ -19,19 +20,7 @@ from tests.servers.postgres import create_database
 
 pytestmark = pytest.mark.slow
 
-DAGSTER_YAML = """
-storage:
-  postgres:
-    postgres_db:
-      hostname: {host}
-      port: {port}
-      username: {user}
-      password: {{env: PGPASSWORD}}
-      db_name: {db}
-      scheme: postgresql+psycopg2
-telemetry:
-  enabled: false
-"""
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -54,11 +43,18 @@ def production(tmp_path, s3_server, s3_credentials, pg_server, monkeypatch):
         s3_region="us-east-1",
         sensor_min_file_age_seconds=0,
     )
+    # The instance file the project ships for PostgreSQL (compose uses it too), as `make dev` would.
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(
-        DAGSTER_YAML.format(host=pg_server.host, port=pg_server.port, user=pg_server.user, db=database)
-    )
+    (home / "dagster.yaml").write_text((ROOT / "docker" / "dagster.yaml").read_text())
+    for name, value in (
+        ("HOST", pg_server.host),
+        ("PORT", str(pg_server.port)),
+        ("USER", pg_server.user),
+        ("DB", database),
+        ("PASSWORD", pg_server.password),
+    ):
+        monkeypatch.setenv(f"DAGSTER_PG_{name}", value)
     return {
         "settings": settings,
         "client": client,
