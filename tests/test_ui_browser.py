@@ -102,6 +102,8 @@ def test_asset_checks_and_held_back_batch_are_visible_in_the_ui(tmp_path):
             for check in ("order_id_not_null", "amount_between", "customer_exists", "quantity_between"):
                 page.get_by_text(check, exact=True).first.wait_for(timeout=60_000)
             settle()
+            # The held-back batch's blocking checks failed (the sensors start no run for handled files).
+            page.get_by_text("Failed", exact=True).first.wait_for(timeout=60_000)
             page.screenshot(path=str(shots / "orders_checks.png"), full_page=True)
 
             page.goto(f"{base}/assets/raw/orders", wait_until="domcontentloaded")

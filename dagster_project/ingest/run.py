@@ -95,6 +95,7 @@ def _quarantine(
         line=rejected.line,
         column_name=rejected.column,
         run_id=run_id,
+        landing_version=file.version,
     )
 
 

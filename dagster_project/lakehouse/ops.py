@@ -31,6 +31,13 @@ QUARANTINE_SCHEMA = Schema(
     NestedField(
         11, "row_data", StringType(), required=False, doc="A dropped row as JSON (row-level rejections)."
     ),
+    NestedField(
+        12,
+        "landing_version",
+        StringType(),
+        required=False,
+        doc="The file's size-mtime or ETag when it landed.",
+    ),
 )
 
 
@@ -49,6 +56,7 @@ class QuarantineRecord:
     column_name: str | None
     run_id: str
     row_data: str | None = None
+    landing_version: str | None = None
 
 
 def quarantine_table(catalog: Catalog) -> Table:
@@ -67,6 +75,23 @@ def record_quarantine(catalog: Catalog, records: list[QuarantineRecord]) -> None
     arrow_schema = table.schema().as_arrow()
     rows = pa.Table.from_pylist([asdict(r) for r in records], schema=arrow_schema)
     table.append(rows)
+
+
+def quarantined_landing_versions(catalog: Catalog, dataset: str) -> set[tuple[str, str]]:
+    """(source URI, landing version) of the dataset's quarantined files: sensors need no run for them."""
+    if not catalog.table_exists(QUARANTINE_TABLE):
+        return set()
+    table = catalog.load_table(QUARANTINE_TABLE)
+    if table.current_snapshot() is None or "landing_version" not in {f.name for f in table.schema().fields}:
+        return set()
+    rows = table.scan(
+        row_filter=EqualTo("dataset", dataset), selected_fields=("source_file", "landing_version")
+    ).to_arrow()
+    return {
+        (u, v)
+        for u, v in zip(rows["source_file"].to_pylist(), rows["landing_version"].to_pylist(), strict=True)
+        if v
+    }
 
 
 def quarantined_versions(catalog: Catalog, dataset: str) -> set[tuple[str, str]]:

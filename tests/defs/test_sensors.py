@@ -119,3 +119,12 @@ def test_files_the_table_already_holds_need_no_run_even_with_a_fresh_cursor(sett
     assert [r.run_config["ops"]["raw__orders"]["config"]["files"] for r in result.run_requests] == [
         ["orders/b.csv"]
     ]
+
+
+def test_quarantined_versions_need_no_run_either(settings, registry):
+    from dagster_project.ingest.run import ingest_dataset
+
+    land(settings, "orders/broken.csv", "")
+    assert len(ingest_dataset(settings, registry["orders"], run_id="demo").quarantined) == 1
+    result, _ = _tick(build_landing_sensor(registry["orders"], 15), settings)
+    assert result.run_requests == []

@@ -7,6 +7,7 @@ import dagster as dg
 
 from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
+from dagster_project.lakehouse.ops import quarantined_landing_versions
 from dagster_project.lakehouse.publish import landing_versions
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.store import LandedFile, open_landing
@@ -64,11 +65,12 @@ def new_files(
 
 
 def _handled_versions(settings: Settings, dataset: Dataset) -> set[tuple[str, str]]:
-    """File versions the table already holds (on main or an audit branch): no run needed for them."""
+    """File versions already handled (on main, held on an audit branch, or quarantined): no run for them."""
     catalog = open_catalog(settings)
+    quarantined = quarantined_landing_versions(catalog, dataset.name)
     if not catalog.table_exists(dataset.table):
-        return set()
-    return landing_versions(catalog.load_table(dataset.table))
+        return quarantined
+    return landing_versions(catalog.load_table(dataset.table)) | quarantined
 
 
 def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDefinition:
