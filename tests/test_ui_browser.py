@@ -1,35 +1,24 @@
 """The UI in a real browser: after the demo, `dagster dev` shows the gate's checks and the held-back batch."""
 
-import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.servers.dagster_dev import ROOT, dagster_dev
+
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+SHOTS = {"asset_graph.png", "orders_checks.png", "orders_held_back.png"}
 
 
 @pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); .ci/run installs it"
 )
 def test_asset_checks_and_held_back_batch_are_visible_in_the_ui(tmp_path):
-    from playwright.sync_api import sync_playwright
-
     data = tmp_path / "data"
     env = {**os.environ, "FOUNDATION_DATA_DIR": str(data), "DAGSTER_HOME": str(data / "dagster_home")}
     (data / "dagster_home").mkdir(parents=True)
@@ -43,89 +32,57 @@ def test_asset_checks_and_held_back_batch_are_visible_in_the_ui(tmp_path):
     )
     assert demo.returncode == 0, demo.stderr[-2000:]
 
-    port = _free_port()
-    log = (tmp_path / "dev.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("dagster")),
-            "dev",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-w",
-            "workspace.yaml",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     shots = data / "screenshots"
     shots.mkdir()
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "dagster dev exited"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as response:
-                    json.load(response)
-                break
-            except OSError:
-                time.sleep(0.5)  # polling an external server: there is no event to await
-        base = f"http://127.0.0.1:{port}"
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-dev-shm-usage",
-                ],
-            )
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-
-            def settle() -> None:
-                page.wait_for_load_state("networkidle")
-                skip = page.get_by_role("button", name="Skip")
-                if skip.count():  # Dagster's first-visit community dialog
-                    skip.first.click()
-
-            page.goto(f"{base}/asset-groups/raw", wait_until="domcontentloaded")
-            page.get_by_text("orders", exact=True).first.wait_for(timeout=60_000)
-            settle()
-            page.screenshot(path=str(shots / "asset_graph.png"), full_page=True)
-
-            page.goto(f"{base}/assets/raw/orders?view=checks", wait_until="domcontentloaded")
-            for check in ("order_id_not_null", "amount_between", "customer_exists", "quantity_between"):
-                page.get_by_text(check, exact=True).first.wait_for(timeout=60_000)
-            settle()
-            # The held-back batch's blocking checks failed (the sensors start no run for handled files).
-            page.get_by_text("Failed", exact=True).first.wait_for(timeout=60_000)
-            page.screenshot(path=str(shots / "orders_checks.png"), full_page=True)
-
-            page.goto(f"{base}/assets/raw/orders", wait_until="domcontentloaded")
-            settle()
-            page.get_by_text("HELD BACK").first.wait_for(timeout=60_000)
-            assert page.get_by_text("audit_branch").count() >= 1
-            page.screenshot(path=str(shots / "orders_held_back.png"), full_page=True)
-            browser.close()
+        with dagster_dev(env, tmp_path / "dev.log") as dev:
+            _look(dev.url, shots)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
         kept = ROOT / ".data" / "screenshots"
         kept.mkdir(parents=True, exist_ok=True)
         for shot in shots.glob("*.png"):
             shutil.copy(shot, kept / shot.name)
-    assert {p.name for p in shots.glob("*.png")} == {
-        "asset_graph.png",
-        "orders_checks.png",
-        "orders_held_back.png",
-    }
+    assert {p.name for p in shots.glob("*.png")} == SHOTS
+
+
+def _look(base: str, shots: Path) -> None:
+    """Drive Chromium through the pages a user checks after the demo; screenshot each."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-dev-shm-usage",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+
+        def settle() -> None:
+            page.wait_for_load_state("networkidle")
+            skip = page.get_by_role("button", name="Skip")
+            if skip.count():  # Dagster's first-visit community dialog
+                skip.first.click()
+
+        page.goto(f"{base}/asset-groups/raw", wait_until="domcontentloaded")
+        page.get_by_text("orders", exact=True).first.wait_for(timeout=60_000)
+        settle()
+        page.screenshot(path=str(shots / "asset_graph.png"), full_page=True)
+
+        page.goto(f"{base}/assets/raw/orders?view=checks", wait_until="domcontentloaded")
+        for check in ("order_id_not_null", "amount_between", "customer_exists", "quantity_between"):
+            page.get_by_text(check, exact=True).first.wait_for(timeout=60_000)
+        settle()
+        # The held-back batch's blocking checks failed (the sensors start no run for handled files).
+        page.get_by_text("Failed", exact=True).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(shots / "orders_checks.png"), full_page=True)
+
+        page.goto(f"{base}/assets/raw/orders", wait_until="domcontentloaded")
+        settle()
+        page.get_by_text("HELD BACK").first.wait_for(timeout=60_000)
+        assert page.get_by_text("audit_branch").count() >= 1
+        page.screenshot(path=str(shots / "orders_held_back.png"), full_page=True)
+        browser.close()

@@ -1,0 +1,92 @@
+"""`dagster dev` for tests: own process group on a free loopback port, stopped as a whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class DagsterDev:
+    """A running `dagster dev`: its URL, server info and process (to notice if it dies)."""
+
+    url: str
+    info: dict
+    process: subprocess.Popen
+
+    def wait_for(self, predicate: Callable[[], object], timeout: float, what: str) -> object:
+        """Poll `predicate` until it is truthy; fail at once if dagster dev exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"dagster dev exited with {self.process.returncode} while waiting for {what}"
+                )
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.5)  # polling an external server: there is no event to await
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def dagster_dev(env: dict[str, str], log_path: Path) -> Iterator[DagsterDev]:
+    """Start `dagster dev` with `env` (repo workspace), wait for /server_info, stop it afterwards."""
+    port = _free_port()
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "dev",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, stopped as a whole below
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def server_info() -> dict | None:
+        try:
+            with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:
+                return json.load(response)
+        except OSError:
+            return None
+
+    try:
+        pending = DagsterDev(url, {}, process)
+        info = pending.wait_for(server_info, 120, "/server_info")
+        yield DagsterDev(url, info, process)  # type: ignore[arg-type]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
