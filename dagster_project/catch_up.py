@@ -101,3 +101,41 @@ def catch_up(settings: Settings, instance: dg.DagsterInstance) -> list[Outcome]:
             )
         )
     return outcomes
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """What one dbt model did in a build: rows written and whether they reached main."""
+
+    table: str
+    rows_written: int
+    gate: str
+    total_rows: int | None
+    held_back_because: str = ""
+
+
+def build_models(settings: Settings, instance: dg.DagsterInstance) -> tuple[bool, list[ModelRun]]:
+    """One run of every staging and curated model, as the automation sensor would start it."""
+    defs = build_defs(settings)
+    job = defs.resolve_implicit_global_asset_job_def()
+    keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] in ("staging", "curated")]
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        asset_selection=keys,
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        tags={"foundation/trigger": "catch-up"},
+    )
+    runs = []
+    for m in result.asset_materializations_for_node("dbt_models"):
+        md = {k: v.value for k, v in m.metadata.items()}
+        runs.append(
+            ModelRun(
+                table=".".join(m.asset_key.path),
+                rows_written=int(md.get("rows_written", 0)),
+                gate=str(md.get("quality_gate", "-")),
+                total_rows=md.get("dagster/row_count"),
+                held_back_because=str(md.get("held_back_because", "")),
+            )
+        )
+    return result.success, runs

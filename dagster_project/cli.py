@@ -78,7 +78,7 @@ def print_status(status: dict, out=sys.stdout) -> None:
     if status["held_back"]:
         print(f"held back by the quality gate (main unchanged): {len(status['held_back'])}", file=out)
         for b in status["held_back"]:
-            names = ", ".join(uri.rsplit("/", 1)[-1] for uri, _ in b["files"])
+            names = ", ".join(uri.rsplit("/", 1)[-1] for uri, _ in b["files"]) or "model rows"
             print(f"  {b['table']} {b['branch']} (snapshot {b['snapshot_id']}): {names}", file=out)
     if status["dropped_rows"]:
         total = sum(status["dropped_rows"].values())
@@ -122,7 +122,7 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     """
     import dagster as dg
 
-    from dagster_project.catch_up import catch_up
+    from dagster_project.catch_up import build_models, catch_up
 
     changed = sync_sample_data(settings, seed=seed, scale=1.0)
     print(f"sample data: {len(changed)} new or changed file(s) in {settings.landing_uri}")
@@ -139,6 +139,14 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
                 else "RUN FAILED (see the run in the UI)"
             )
         )
+    print("\nstaging and curated models (dbt, one run; only what changed is written):")
+    built, models = build_models(settings, instance)
+    for m in models:
+        total = f", {m.total_rows:,} rows in the table" if m.total_rows is not None else ""
+        why = f" ({m.held_back_because})" if m.held_back_because else ""
+        print(f"  {m.table}: {m.rows_written:,} row(s) written{total}, gate {m.gate}{why}")
+    if not built:
+        print("  the dbt run failed: see it in the UI (make dev)")
     print()
     print_status(table_status(settings))
     held = [o for o in outcomes if o.held_back]
@@ -148,7 +156,7 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     if held:
         print("Inspect, release or discard: foundation held | release TABLE BRANCH | discard TABLE BRANCH")
     print(f"\nData Docs: {settings.data_docs_dir}/<table>/latest.html")
-    return 1 if any(o.failed for o in outcomes) else 0
+    return 1 if any(o.failed for o in outcomes) or not built else 0
 
 
 def _held_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -14,6 +14,10 @@ PROJECT_DIR = PACKAGE_DIR.parent
 # "__" inside PROP becomes "." and "_" becomes "-", so FOUNDATION_CATALOG__S3__PATH_STYLE_ACCESS
 # sets "s3.path-style-access".
 CATALOG_PREFIX = "FOUNDATION_CATALOG__"
+# Salt of the PII hashes in staging tables. Fine for the demo; set FOUNDATION_PII_SALT anywhere
+# real (hashes made with different salts do not join).
+DEMO_PII_SALT = "foundation-demo-salt"
+DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
 
 
 class SettingsError(ValueError):
@@ -55,6 +59,12 @@ class Settings:
     dagster_home: Path | None = None  # None: <data_dir>/dagster_home
     s3_endpoint_url: str | None = None  # MinIO or another S3 API; None: AWS (or AWS_ENDPOINT_URL)
     s3_region: str | None = None
+    pii_salt: str = DEMO_PII_SALT
+
+    @property
+    def dbt_working_db(self) -> Path:
+        """dbt's DuckDB working database: a cache of the staging and curated Iceberg tables."""
+        return self.data_dir / "dbt" / "working.duckdb"
 
     @property
     def dagster_home_dir(self) -> Path:
@@ -101,6 +111,29 @@ class Settings:
                 props.setdefault("s3.region", self.s3_region)
         return props
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as FOUNDATION_* variables, for a subprocess (dbt) to read the same ones back."""
+        env = {
+            "FOUNDATION_DATA_DIR": str(self.data_dir),
+            "FOUNDATION_LANDING_URI": self.landing_uri,
+            "FOUNDATION_WAREHOUSE_URI": self.warehouse_uri,
+            "FOUNDATION_QUARANTINE_URI": self.quarantine_uri,
+            "FOUNDATION_CATALOG_NAME": self.catalog_name,
+            "FOUNDATION_SOURCES_FILE": str(self.sources_file),
+            "FOUNDATION_EXPECTATIONS_DIR": str(self.expectations_dir),
+            "FOUNDATION_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "FOUNDATION_DUCKDB_THREADS": str(self.duckdb_threads),
+            "FOUNDATION_PII_SALT": self.pii_salt,
+            "FOUNDATION_S3_ENDPOINT_URL": self.s3_endpoint_url or "",
+            "FOUNDATION_S3_REGION": self.s3_region or "",
+        }
+        for prop, value in self.catalog_properties.items():
+            name = "__".join(part.replace("-", "_") for part in prop.split(".")).upper()
+            env[CATALOG_PREFIX + name] = value
+        if self.dagster_home:
+            env["DAGSTER_HOME"] = str(self.dagster_home)
+        return env
+
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from the environment; with nothing set, the embedded default under .data/.
@@ -127,6 +160,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("FOUNDATION_DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit"),
         ("FOUNDATION_S3_ENDPOINT_URL", "s3_endpoint_url"),
         ("FOUNDATION_S3_REGION", "s3_region"),
+        ("FOUNDATION_PII_SALT", "pii_salt"),
     ):
         if env.get(name):
             overrides[key] = env[name].rstrip("/") if key.endswith("_uri") else env[name]

@@ -56,3 +56,29 @@ def land(settings: Settings, key: str, content: str | bytes) -> Path:
     else:
         path.write_bytes(content)
     return path
+
+
+def products_parquet(first_id: int, count: int) -> bytes:
+    """A small valid products Parquet file (ids match the product ids `orders_csv` uses: 1..5)."""
+    import io
+    from datetime import datetime
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ids = list(range(first_id, first_id + count))
+    table = pa.table(
+        {
+            "product_id": pa.array(ids, pa.int64()),
+            "sku": [f"HOM-{i:05d}" for i in ids],
+            "name": [f"Product {i}" for i in ids],
+            "category": ["home"] * count,
+            "unit_price": pa.array([Decimal(f"{i}.50") for i in ids], pa.decimal128(10, 2)),
+            "active": [True] * count,
+            "updated_at": [datetime(2026, 10, 1, 12, 0, 0)] * count,
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()

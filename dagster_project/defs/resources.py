@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.settings import Settings
+from dagster_project.settings import DEMO_PII_SALT, Settings
 
 
 class Foundation(dg.ConfigurableResource):
@@ -34,6 +34,9 @@ class Foundation(dg.ConfigurableResource):
     dagster_home: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    # The PII salt is a secret: passed as EnvVar("FOUNDATION_PII_SALT") so the UI shows the
+    # variable's name, never its value; None is the documented demo salt.
+    pii_salt: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Foundation:
@@ -42,6 +45,7 @@ class Foundation(dg.ConfigurableResource):
         values["sources_file"] = str(settings.sources_file)
         values["expectations_dir"] = str(settings.expectations_dir)
         values["dagster_home"] = str(settings.dagster_home) if settings.dagster_home else None
+        values["pii_salt"] = None if settings.pii_salt == DEMO_PII_SALT else dg.EnvVar("FOUNDATION_PII_SALT")
         return cls(**values)
 
     def settings(self) -> Settings:
@@ -51,4 +55,5 @@ class Foundation(dg.ConfigurableResource):
         values["expectations_dir"] = Path(self.expectations_dir)
         values["catalog_properties"] = dict(self.catalog_properties)
         values["dagster_home"] = Path(self.dagster_home) if self.dagster_home else None
+        values["pii_salt"] = self.pii_salt or DEMO_PII_SALT
         return Settings(**values)

@@ -71,9 +71,12 @@ def _metadata(result: ExpectationResult, suite: Suite, docs: Path | None) -> dic
 
 
 def check_results(
-    suite: Suite | None, gate: GateReport | None, docs: Path | None
+    suite: Suite | None, gate: GateReport | None, docs: Path | None, asset_key: dg.AssetKey | None = None
 ) -> list[dg.AssetCheckResult]:
-    """One result per expectation; when the run had no new batch, each passes with a note saying so."""
+    """One result per expectation; when the run had no new batch, each passes with a note saying so.
+
+    `asset_key` names the asset when the checks belong to one asset of several (the dbt models).
+    """
     if suite is None:
         return []
     by_name = {r.expectation.name: r for r in gate.results} if gate else {}
@@ -83,6 +86,7 @@ def check_results(
         if result is None:
             results.append(
                 dg.AssetCheckResult(
+                    asset_key=asset_key,
                     check_name=e.name,
                     passed=True,
                     severity=SEVERITY[e.action],
@@ -92,6 +96,7 @@ def check_results(
             continue
         results.append(
             dg.AssetCheckResult(
+                asset_key=asset_key,
                 check_name=e.name,
                 passed=result.success,
                 severity=SEVERITY[e.action],

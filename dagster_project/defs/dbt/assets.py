@@ -1,0 +1,191 @@
+"""dbt models as assets `staging/<model>` and `curated/<model>`, each published to Iceberg through WAP."""
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject
+from dagster_dbt.asset_utils import build_dbt_specs
+
+from dagster_project.defs.dbt.metadata import outcome_metadata
+from dagster_project.defs.raw.checks import check_results, check_specs
+from dagster_project.defs.resources import Foundation
+from dagster_project.quality.suites import Suite, load_suite
+from dagster_project.settings import DBT_PROJECT_DIR
+from dagster_project.transform.build import manifest_models, prepare_working_db, publish_build, run_dbt_build
+
+# One dbt build at a time: DuckDB lets one process write the working database.
+DBT_POOL = "foundation_dbt"
+OWNER = "team:data-platform"
+
+
+def dbt_project() -> DbtProject:
+    """The dbt project; its manifest is made by `make setup` (dbt parse), or by `dagster dev` itself."""
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def load_manifest(project: DbtProject) -> dict[str, Any]:
+    path = Path(project.manifest_path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"dbt manifest {path} is missing: run `make setup` (it runs `dbt parse`), "
+            "or `cd dbt_project && dbt parse --profiles-dir .`"
+        )
+    return json.loads(path.read_text())
+
+
+class FoundationTranslator(DagsterDbtTranslator):
+    """One name per table: dbt's `staging.stg_orders` is Iceberg's `staging.stg_orders` and Dagster's
+    `staging/stg_orders`; sources map to the raw assets through their `meta.dagster.asset_key`."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "model":
+            return dg.AssetKey([dbt_resource_props["config"]["schema"], dbt_resource_props["name"]])
+        if (
+            dbt_resource_props["resource_type"] == "source"
+            and dbt_resource_props["meta"].get("read") == "all"
+        ):
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        # The folder is the layer: models/staging → group staging, models/curated → group curated.
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if dbt_resource_props["resource_type"] == "model" and len(fqn) > 2 else None
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        # A new raw commit flows on with no clicks: a model runs when an upstream asset was updated
+        # (or will be in the same tick), once nothing upstream is still running.
+        if dbt_resource_props["resource_type"] != "model":
+            return None
+        return dg.AutomationCondition.eager()
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return [OWNER]
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        tags = dict(super().get_tags(dbt_resource_props))
+        if dbt_resource_props["resource_type"] == "model":
+            tags["layer"] = dbt_resource_props["config"]["schema"]
+        return tags
+
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        metadata = dict(super().get_metadata(dbt_resource_props))
+        if dbt_resource_props["resource_type"] == "model":
+            table = f"{dbt_resource_props['config']['schema']}.{dbt_resource_props['name']}"
+            metadata["dagster/table_name"] = table
+            metadata["iceberg_table"] = table
+            key = dbt_resource_props["config"].get("unique_key")
+            metadata["unique_key"] = ", ".join([key] if isinstance(key, str) else key or [])
+        return metadata
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if not unique_id.startswith("model."):
+            return spec
+        # A lookup source (`raw_lookup.customer_names`) reads a raw table in full: in the asset
+        # graph it is that raw table (dbt needs two source names for one table, Dagster one key).
+        lookups = {
+            self.get_asset_key(s): dg.AssetKey(s["meta"]["iceberg_table"].split("."))
+            for s in manifest["sources"].values()
+            if s["meta"].get("read") == "all"
+        }
+        deps = {lookups.get(d.asset_key, d.asset_key): None for d in spec.deps}
+        return spec.replace_attributes(deps=list(deps)).merge_attributes(kinds={"iceberg"})
+
+
+class DbtBuildConfig(dg.Config):
+    """How a run builds the selected models."""
+
+    full_refresh: bool = False  # rebuild from every raw row and replace the models' Iceberg tables
+
+
+def model_suites(manifest: Mapping[str, Any], expectations_dir: Path) -> dict[str, Suite]:
+    """GX suites of model tables (`expectations/curated.customer_features.json`), by table name."""
+    suites = {}
+    for uid, model in manifest_models(manifest).items():
+        columns = set(manifest["nodes"][uid]["columns"])
+        suite = load_suite(model.table, columns, expectations_dir)
+        if suite is not None:
+            suites[model.table] = suite
+    return suites
+
+
+def build_dbt_assets(expectations_dir: Path) -> dg.AssetsDefinition:
+    """Every dbt model as an asset, dbt tests as asset checks, plus the GX suites of model tables."""
+    project = dbt_project()
+    manifest = load_manifest(project)
+    translator = FoundationTranslator()
+    specs, dbt_checks = build_dbt_specs(
+        translator=translator,
+        manifest=manifest,
+        select="fqn:*",
+        exclude="",
+        selector="",
+        io_manager_key=None,
+        project=project,
+    )
+    suites = model_suites(manifest, expectations_dir)
+    gx_checks = [
+        spec for table, suite in suites.items() for spec in check_specs(dg.AssetKey(table.split(".")), suite)
+    ]
+    keys = {uid: dg.AssetKey([m.schema, m.name]) for uid, m in manifest_models(manifest).items()}
+
+    @dg.multi_asset(
+        name="dbt_models",
+        specs=specs,
+        check_specs=[*dbt_checks, *gx_checks],
+        can_subset=True,
+        op_tags={"foundation/layer": "dbt"},
+        pool=DBT_POOL,
+        allow_arbitrary_check_specs=True,
+    )
+    def dbt_models(
+        context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, foundation: Foundation
+    ):
+        settings = foundation.settings()
+        building = {uid for uid, key in keys.items() if key in context.selected_asset_keys}
+        for table, action in prepare_working_db(settings, manifest, building).items():
+            if action != "in step":
+                context.log.info(f"working database: {table} {action}")
+        events, run_results = run_dbt_build(
+            context, dbt, settings, manifest, full_refresh=config.full_refresh
+        )
+        report = publish_build(
+            settings,
+            manifest,
+            run_results,
+            run_id=context.run.run_id,
+            suites=suites,
+            full_refresh=config.full_refresh,
+            log=context.log,
+        )
+        by_key = {keys[uid]: outcome for uid, outcome in report.outcomes.items()}
+        for event in events:
+            if isinstance(event, dg.Output):
+                outcome = by_key.get(context.asset_key_for_output(event.output_name))
+                if outcome is not None:
+                    event = event.with_metadata({**event.metadata, **outcome_metadata(outcome)})
+            yield event
+        selected_checks = context.selected_asset_check_keys
+        for table, suite in suites.items():
+            key = dg.AssetKey(table.split("."))
+            outcome = by_key.get(key)
+            if outcome is None or outcome.status == "not built":
+                continue
+            for result in check_results(suite, outcome.gate, None, asset_key=key):
+                if dg.AssetCheckKey(key, result.check_name) in selected_checks:
+                    yield result
+        if report.errors:
+            raise dg.Failure(
+                description="dbt could not build: " + "; ".join(report.errors),
+                metadata={"dbt_invocation_id": report.invocation_id},
+            )
+
+    return dbt_models

@@ -1,0 +1,145 @@
+"""Write-Audit-Publish of changed rows: upsert by key (or replace all) on an audit branch, audit, publish."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import reduce
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.expressions import AlwaysFalse, AlwaysTrue, And, BooleanExpression, EqualTo, In, Or
+from pyiceberg.table import Table
+
+from dagster_project.lakehouse.publish import PublishError
+from dagster_project.lakehouse.tables import ensure_namespace
+from dagster_project.lakehouse.wap import (
+    AuditFailed,
+    Verdict,
+    _ensure_main_snapshot,
+    _reset_branch,
+    audit_branch,
+    main_head,
+)
+
+log = logging.getLogger(__name__)
+
+# Decides on the rows as committed on `branch` (snapshot id given).
+RowsAudit = Callable[[Table, str, int], Verdict]
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What a publish of changed rows did: main's new snapshot, the branch used, how often main moved."""
+
+    snapshot_id: int
+    branch: str
+    rebases: int
+    rows: int
+
+
+def _nullable(schema: pa.Schema) -> pa.Schema:
+    # DuckDB marks some columns NOT NULL; an Iceberg model table keeps every column optional so
+    # that a later version of the model may produce nulls there.
+    return pa.schema([f.with_nullable(True) for f in schema])
+
+
+def ensure_model_table(catalog: Catalog, identifier: str, schema: pa.Schema) -> Table:
+    """The Iceberg table of a dbt model, created from its Arrow schema, new columns added by name."""
+    schema = _nullable(schema)
+    try:
+        table = catalog.load_table(identifier)
+    except NoSuchTableError:
+        ensure_namespace(catalog, identifier.split(".")[0])
+        try:
+            return catalog.create_table(identifier, schema=schema, properties={"format-version": "2"})
+        except TableAlreadyExistsError:
+            table = catalog.load_table(identifier)
+    existing = {f.name for f in table.schema().fields}
+    if any(name not in existing for name in schema.names):
+        with table.update_schema() as update:
+            update.union_by_name(schema)
+    return table
+
+
+def key_filter(rows: pa.Table, key: Sequence[str]) -> BooleanExpression:
+    """Matches the table's rows that share a key with `rows` (what an upsert replaces)."""
+    if len(key) == 1:
+        values = {v for v in rows[key[0]].to_pylist() if v is not None}
+        return In(key[0], values) if values else AlwaysFalse()
+    conditions = [
+        reduce(And, [EqualTo(k, v) for k, v in zip(key, values, strict=True)])
+        for values in {tuple(r[k] for k in key) for r in rows.select(list(key)).to_pylist()}
+    ]
+    return reduce(Or, conditions) if conditions else AlwaysFalse()
+
+
+def merge_audit_publish(
+    table: Table,
+    rows: pa.Table,
+    *,
+    key: Sequence[str] | None,
+    run_id: str,
+    audit: RowsAudit,
+    summary: dict[str, str],
+    max_rebases: int = 3,
+) -> MergeResult:
+    """Upsert `rows` by `key` (replace the whole table when `key` is None) through Write-Audit-Publish.
+
+    The rows are committed to `audit-<run id>`, audited there, and main is fast-forwarded to the
+    branch only if main did not move meanwhile; if it did, the upsert is re-applied on the new main
+    (an upsert by key is idempotent) and audited again.
+
+    Args:
+        table: The model's table.
+        rows: The model's rows written by this run.
+        key: The unique key; None replaces every row.
+        run_id: The Dagster run (branch name).
+        audit: Decides on the rows as committed on the branch.
+        summary: Extra snapshot summary properties (watermarks, run id).
+        max_rebases: How often main may move under the audit before giving up.
+
+    Returns:
+        main's new snapshot.
+
+    Raises:
+        AuditFailed: The audit said no; main is untouched and the branch is kept.
+        PublishError: main kept moving.
+    """
+    branch = audit_branch(run_id)
+    overwrite_filter = key_filter(rows, key) if key else AlwaysTrue()
+    rows = rows.cast(_nullable(rows.schema))
+    for rebase in range(max_rebases + 1):
+        table.refresh()
+        base = _ensure_main_snapshot(table)
+        _reset_branch(table, branch, base)
+        with table.transaction() as tx:
+            tx.overwrite(rows, overwrite_filter, snapshot_properties=summary, branch=branch)
+        table.refresh()
+        head = table.metadata.refs[branch].snapshot_id
+        verdict = audit(table, branch, head)
+        if not verdict.passed:
+            raise AuditFailed(
+                f"{'.'.join(table.name())}: rows of run {run_id} held back on branch {branch!r} "
+                f"(snapshot {head}); main is unchanged: {verdict.reason}",
+                branch,
+                head,
+            )
+        table.refresh()
+        if main_head(table) != base:
+            log.info("%s: main moved during the audit; re-applying on the new main", table.name())
+            continue
+        try:
+            table.manage_snapshots().set_current_snapshot(ref_name=branch).commit()
+        except CommitFailedException:
+            log.info("%s: main moved while publishing; re-applying on the new main", table.name())
+            continue
+        table.refresh()
+        table.manage_snapshots().remove_branch(branch).commit()
+        return MergeResult(head, branch, rebase, rows.num_rows)
+    raise PublishError(
+        f"{'.'.join(table.name())}: main moved {max_rebases + 1} times during the audit of run {run_id}; "
+        "retry the run"
+    )

@@ -1,0 +1,304 @@
+"""One dbt build, published: sync the working database, run `dbt build`, then Write-Audit-Publish each model.
+
+A model's changes (the rows its dbt invocation wrote) reach its Iceberg table's main only when its
+dbt tests passed, its Great Expectations suite (if any) passed on the branch, and every upstream
+model it read was published; otherwise they stay on `audit-<run id>` and main is untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
+
+from dagster_project.lakehouse.changes import SEQUENCE_COLUMN, WATERMARK_PROPERTY, watermarks
+from dagster_project.lakehouse.merge import ensure_model_table, merge_audit_publish
+from dagster_project.lakehouse.publish import RUN_PROPERTY
+from dagster_project.lakehouse.tables import open_catalog
+from dagster_project.lakehouse.wap import AuditFailed, Verdict, main_head
+from dagster_project.quality.engine import evaluate
+from dagster_project.quality.gate import GateReport, suite_parameters
+from dagster_project.quality.suites import Suite
+from dagster_project.settings import Settings
+from dagster_project.transform import working_db
+from dagster_project.transform.working_db import Model
+
+INVOCATION_PROPERTY = "foundation.dbt-invocation"
+
+
+@dataclass
+class ModelOutcome:
+    """What happened to one model in a build: published, unchanged, held back or not built."""
+
+    model: Model
+    status: str
+    rows: int = 0
+    snapshot_id: int | None = None
+    branch: str | None = None
+    reason: str = ""
+    gate: GateReport | None = None
+    total_rows: int | None = None
+
+    @property
+    def held_back(self) -> bool:
+        return self.status == "held back"
+
+
+@dataclass
+class BuildReport:
+    """The dbt invocation and every model's outcome, in build order."""
+
+    invocation_id: str
+    outcomes: dict[str, ModelOutcome] = field(default_factory=dict)
+    synced: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def manifest_models(manifest: Mapping[str, Any]) -> dict[str, Model]:
+    """Every dbt model of the manifest by unique id, with its schema and unique key."""
+    models = {}
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] != "model":
+            continue
+        key = node["config"].get("unique_key") or ()
+        models[uid] = Model(
+            node["config"]["schema"], node["name"], (key,) if isinstance(key, str) else tuple(key)
+        )
+    return models
+
+
+def _incremental_sources(manifest: Mapping[str, Any], uid: str) -> list[str]:
+    """Iceberg tables a model reads incrementally (those it keeps a watermark of)."""
+    deps = manifest["nodes"][uid]["depends_on"]["nodes"]
+    metas = [manifest["sources"][d]["meta"] for d in deps if d in manifest["sources"]]
+    return [m["iceberg_table"] for m in metas if m.get("iceberg_table") and m.get("read") != "all"]
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for a subprocess started inside the block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _suite_audit(suite: Suite | None, report: ModelOutcome, rows: pa.Table, table: str):
+    """The audit of a model's rows on the branch: its GX suite's batch-level expectations, if any."""
+
+    def audit(_table: Table, branch: str, snapshot_id: int) -> Verdict:
+        report.branch = branch
+        if suite is None:
+            return Verdict(True)
+        con = duckdb.connect()
+        batch = rows.append_column("filename", pa.array([table] * rows.num_rows, pa.string()))
+        batch = batch.append_column("file_row_number", pa.array(range(rows.num_rows), pa.int64()))
+        con.register("batch", batch)
+        expectations = [e for e in suite.expectations if not e.against_table and not e.tables_read]
+        gate = GateReport(suite=suite)
+        gate.results = evaluate(
+            con,
+            expectations,
+            relation="batch",
+            parameters=suite_parameters(datetime.now(UTC), None),
+            pii_columns=set(),
+        )
+        con.close()
+        report.gate = gate
+        if gate.failed:
+            gate.held_back, gate.branch, gate.held_snapshot_id = True, branch, snapshot_id
+            names = ", ".join(r.expectation.name for r in gate.failed)
+            return Verdict(False, f"expectations failed: {names}")
+        return Verdict(True)
+
+    return audit
+
+
+def _publish_one(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    manifest: Mapping[str, Any],
+    uid: str,
+    model: Model,
+    *,
+    invocation_id: str,
+    run_id: str,
+    hold_reason: str,
+    suite: Suite | None,
+    full_refresh: bool,
+) -> ModelOutcome:
+    rows = working_db.written_rows(con, model, invocation_id)
+    outcome = ModelOutcome(model, "unchanged", rows=rows.num_rows)
+    if rows.num_rows == 0 and not hold_reason:
+        # Nothing written: the cached table still equals main (it did before dbt ran).
+        if catalog.table_exists(model.table):
+            head = main_head(catalog.load_table(model.table))
+            if head is not None:
+                working_db.mark_published(con, model, head)
+                outcome.snapshot_id = head
+        return outcome
+    table = ensure_model_table(catalog, model.table, rows.schema)
+    summary = {RUN_PROPERTY: run_id, INVOCATION_PROPERTY: invocation_id}
+    sources = _incremental_sources(manifest, uid)
+    if sources and SEQUENCE_COLUMN in rows.schema.names:
+        marks = {} if full_refresh else watermarks(table)
+        newest = pc.max(rows[SEQUENCE_COLUMN]).as_py() or 0
+        for source in sources:
+            marks[source] = max(marks.get(source, 0), newest)
+        summary[WATERMARK_PROPERTY] = json.dumps(marks, sort_keys=True)
+    audit = _suite_audit(suite, outcome, rows, model.table)
+    if hold_reason:
+
+        def audit(_t: Table, branch: str, _s: int) -> Verdict:
+            outcome.branch = branch
+            return Verdict(False, hold_reason)
+
+    key = None if full_refresh or not model.unique_key else model.unique_key
+    try:
+        result = merge_audit_publish(table, rows, key=key, run_id=run_id, audit=audit, summary=summary)
+    except AuditFailed as exc:
+        outcome.status, outcome.branch, outcome.snapshot_id = "held back", exc.branch, exc.snapshot_id
+        outcome.reason = hold_reason or str(exc).split("main is unchanged: ", 1)[-1]
+        working_db.mark_dirty(con, [model])
+        return outcome
+    working_db.mark_published(con, model, result.snapshot_id)
+    table.refresh()
+    snapshot = table.current_snapshot()
+    summary_now = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
+    total = summary_now.get("total-records")
+    outcome.status, outcome.snapshot_id = "published", result.snapshot_id
+    outcome.total_rows = int(total) if total is not None else None
+    return outcome
+
+
+def _failing_tests(manifest: Mapping[str, Any], results: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Model unique id → names of its failing error-severity dbt tests and unit tests."""
+    failing: dict[str, list[str]] = {}
+    for r in results:
+        uid, status = r["unique_id"], r["status"]
+        if status not in ("fail", "error"):
+            continue
+        if uid.startswith("test."):
+            node = manifest["nodes"][uid]
+            target = node.get("attached_node") or next(
+                (d for d in node["depends_on"]["nodes"] if d.startswith("model.")), None
+            )
+            if target:
+                failing.setdefault(target, []).append(node["name"])
+        elif uid.startswith("unit_test."):
+            node = manifest.get("unit_tests", {}).get(uid, {})
+            model = f"model.{node.get('package_name', 'foundation')}.{node.get('model', '')}"
+            failing.setdefault(model, []).append(node.get("name", uid))
+    return failing
+
+
+def publish_build(
+    settings: Settings,
+    manifest: Mapping[str, Any],
+    run_results: Mapping[str, Any],
+    *,
+    run_id: str,
+    suites: Mapping[str, Suite],
+    full_refresh: bool = False,
+    log: Any = None,
+) -> BuildReport:
+    """Publish what one `dbt build` wrote, model by model in build order (upstream first)."""
+    models = manifest_models(manifest)
+    results = run_results["results"]
+    report = BuildReport(run_results["metadata"]["invocation_id"])
+    failing = _failing_tests(manifest, results)
+    catalog = open_catalog(settings)
+    con = working_db.connect(settings)
+    try:
+        for r in results:
+            uid = r["unique_id"]
+            if uid not in models:
+                continue
+            model = models[uid]
+            if r["status"] != "success":
+                report.outcomes[uid] = ModelOutcome(
+                    model, "not built", reason=r.get("message") or r["status"]
+                )
+                if r["status"] == "error":
+                    report.errors.append(f"{model.table}: {r.get('message')}")
+                continue
+            blocked = [
+                models[d].table
+                for d in manifest["nodes"][uid]["depends_on"]["nodes"]
+                if d in report.outcomes and report.outcomes[d].status not in ("published", "unchanged")
+            ]
+            reason = ""
+            if failing.get(uid):
+                reason = "dbt tests failed: " + ", ".join(failing[uid])
+            elif blocked:
+                reason = "upstream not published: " + ", ".join(blocked)
+            outcome = _publish_one(
+                con,
+                catalog,
+                manifest,
+                uid,
+                model,
+                invocation_id=report.invocation_id,
+                run_id=run_id,
+                hold_reason=reason,
+                suite=suites.get(model.table),
+                full_refresh=full_refresh,
+            )
+            report.outcomes[uid] = outcome
+            if log:
+                log.info(
+                    f"{model.table}: {outcome.status}, {outcome.rows} row(s) written"
+                    + (f", snapshot {outcome.snapshot_id}" if outcome.snapshot_id else "")
+                    + (f" ({outcome.reason}; branch {outcome.branch})" if outcome.held_back else "")
+                )
+    finally:
+        con.close()
+    return report
+
+
+def prepare_working_db(settings: Settings, manifest: Mapping[str, Any], building: set[str]) -> dict[str, str]:
+    """Sync every model's cached table with Iceberg, then mark the ones about to be built as dirty."""
+    models = manifest_models(manifest)
+    con = working_db.connect(settings)
+    try:
+        actions = working_db.sync(con, open_catalog(settings), models.values())
+        working_db.mark_dirty(con, [models[uid] for uid in building if uid in models])
+    finally:
+        con.close()
+    return actions
+
+
+def run_dbt_build(
+    context: dg.AssetExecutionContext,
+    dbt: Any,
+    settings: Settings,
+    manifest: Mapping[str, Any],
+    *,
+    full_refresh: bool = False,
+) -> tuple[list[Any], dict[str, Any]]:
+    """Run `dbt build` for the selected models with these settings; return its events and run results."""
+    args = ["build", *(["--full-refresh"] if full_refresh else [])]
+    # One target folder per data dir (runs never overlap: one dbt build at a time), so dbt can
+    # reuse its partial parse between runs.
+    target = settings.data_dir / "dbt" / "target"
+    with environment(settings.to_env()):
+        invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target)
+        events = list(invocation.stream())
+    return events, invocation.get_artifact("run_results.json")
