@@ -16,7 +16,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: instance setup demo dev test lint format bench bench-ingest bench-gates bench-incremental lock clean
+.PHONY: instance setup demo dev test lint format bench bench-ingest bench-gates bench-incremental bench-latency lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -66,7 +66,10 @@ bench-gates: setup
 bench-incremental: setup
 	$(BIN)/python benchmarks/bench_incremental.py
 
-bench: bench-ingest bench-gates bench-incremental
+bench-latency: setup instance
+	$(BIN)/python benchmarks/bench_latency.py
+
+bench: bench-ingest bench-gates bench-incremental bench-latency
 
 lock: setup
 	$(BIN)/uv pip compile pyproject.toml --extra dev -p 3.11 --no-header -o requirements.lock

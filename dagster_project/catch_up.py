@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 
 import dagster as dg
@@ -114,18 +116,27 @@ class ModelRun:
     held_back_because: str = ""
 
 
-def build_models(settings: Settings, instance: dg.DagsterInstance) -> tuple[bool, list[ModelRun]]:
-    """One run of every staging and curated model, as the automation sensor would start it."""
+def build_models(
+    settings: Settings, instance: dg.DagsterInstance, full_refresh: bool = False
+) -> tuple[bool, list[ModelRun]]:
+    """One run of every staging and curated model, as the automation sensor would start it.
+
+    dbt's own log goes to the run's logs (the UI), not to this process's output.
+    """
     defs = build_defs(settings)
     job = defs.resolve_implicit_global_asset_job_def()
     keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] in ("staging", "curated")]
-    result = job.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        asset_selection=keys,
-        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        tags={"foundation/trigger": "catch-up"},
-    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            asset_selection=keys,
+            run_config={
+                "ops": {"dbt_models": {"config": {"full_refresh": full_refresh}}},
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            },
+            tags={"foundation/trigger": "catch-up"},
+        )
     runs = []
     for m in result.asset_materializations_for_node("dbt_models"):
         md = {k: v.value for k, v in m.metadata.items()}
