@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.settings import SettingsError, load_settings
+from dagster_project.settings import Settings, SettingsError, load_settings
 
 
 def test_no_environment_means_embedded_default_under_data_dir():
@@ -54,3 +54,20 @@ def test_env_example_lists_every_variable_the_settings_module_reads():
     missing = sorted(name for name in read if name not in example)
     assert not missing, f".env.example does not list {missing}"
     assert "FOUNDATION_CATALOG__" in example
+
+
+def test_settings_survive_the_trip_to_a_subprocess_environment(tmp_path):
+    # dbt runs in a subprocess and its plugin reads the settings back from the environment.
+    settings = Settings.for_data_dir(
+        tmp_path,
+        pii_salt="s3cret",
+        s3_region="eu-west-1",
+        catalog_properties={
+            "type": "sql",
+            "uri": "sqlite:///x.db",
+            "warehouse": "file:///w",
+            "s3.path-style-access": "true",
+        },
+    )
+    assert load_settings(settings.to_env()) == settings
+    assert load_settings(Settings.for_data_dir(tmp_path).to_env()) == Settings.for_data_dir(tmp_path)

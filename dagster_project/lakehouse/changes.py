@@ -17,7 +17,7 @@ WATERMARK_PROPERTY = "foundation.watermarks"
 
 
 class NotAppendOnly(RuntimeError):
-    """The table has row-level deletes, so its new rows cannot be told apart by commit."""
+    """The table changed rows in place after the watermark, so its new rows cannot be told apart."""
 
 
 def appended_since(table: Table, after_sequence: int) -> pa.Table:
@@ -35,13 +35,27 @@ def appended_since(table: Table, after_sequence: int) -> pa.Table:
         The new rows (possibly none) with `_raw_sequence_number` appended.
 
     Raises:
-        NotAppendOnly: The table has delete files.
+        NotAppendOnly: A commit after the watermark deleted or overwrote rows.
     """
     schema = table.schema()
     empty = schema.as_arrow().empty_table().append_column(SEQUENCE_COLUMN, pa.array([], pa.int64()))
     head = table.current_snapshot()
     if head is None or head.sequence_number <= after_sequence:
         return empty
+    # Commits after the watermark: appends add rows; a compaction (`replace`) only rewrites rows
+    # already read; anything else changed rows in place, which an incremental reader cannot follow.
+    rewritten = set()
+    for snapshot in ancestors_of(head, table.metadata):
+        if snapshot.sequence_number <= after_sequence:
+            break
+        operation = snapshot.summary.operation.value if snapshot.summary else "append"
+        if operation == "replace":
+            rewritten.add(snapshot.snapshot_id)
+        elif operation != "append":
+            raise NotAppendOnly(
+                f"{'.'.join(table.name())}: commit {snapshot.snapshot_id} is an {operation}; "
+                "rebuild its consumers in full (full_refresh)"
+            )
     by_sequence: dict[int, list[FileScanTask]] = {}
     for manifest in head.manifests(table.io):
         if manifest.sequence_number is not None and manifest.sequence_number <= after_sequence:
@@ -50,6 +64,8 @@ def appended_since(table: Table, after_sequence: int) -> pa.Table:
             raise NotAppendOnly(f"{'.'.join(table.name())} has delete files; read it in full instead")
         for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
             sequence = entry.sequence_number or 0
+            if entry.snapshot_id in rewritten:
+                continue
             if entry.status != ManifestEntryStatus.DELETED and sequence > after_sequence:
                 by_sequence.setdefault(sequence, []).append(FileScanTask(entry.data_file))
     scan = ArrowScan(table.metadata, table.io, schema, AlwaysTrue())

@@ -10,7 +10,7 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from dagster_project.catch_up import catch_up
+from dagster_project.catch_up import build_models, catch_up
 from dagster_project.cli import sync_sample_data, table_status
 from dagster_project.defs.raw.sensors import build_landing_sensor
 from dagster_project.defs.resources import Foundation
@@ -258,3 +258,28 @@ def test_s3_endpoint_lost_mid_run_fails_the_attempt_and_the_retry_completes(
     assert len(retries) == 1
     ids = open_catalog(settings).load_table("raw.orders").scan().to_arrow()["order_id"].to_pylist()
     assert sorted(ids) == list(range(1, 10))  # every file exactly once
+
+
+def test_staging_and_curated_models_publish_to_iceberg_on_s3_and_postgres(production):
+    settings = production["settings"]
+    _upload_sample(production)
+    _catch_up(production)
+    instance = dg.DagsterInstance.from_config(str(production["home"]))
+    success, models = build_models(settings, instance)
+    assert success, models
+    assert {m.table for m in models if m.gate == "passed"} == {
+        "staging.stg_customers",
+        "staging.stg_orders",
+        "staging.stg_products",
+        "staging.stg_support_tickets",
+        "curated.orders",
+        "curated.customer_features",
+        "curated.support_tickets",
+    }
+    tables = {t["table"]: t for t in table_status(settings)["tables"]}
+    assert tables["curated.orders"]["rows"] == tables["staging.stg_orders"]["rows"] > 2000
+    for name in ("staging.stg_orders", "curated.customer_features"):
+        assert tables[name]["location"].startswith(f"s3://{production['warehouse']}/lake")
+    # Nothing new: the second build writes nothing.
+    success, again = build_models(settings, instance)
+    assert success and all(m.rows_written == 0 for m in again)

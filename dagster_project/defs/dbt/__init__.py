@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
+from dagster_dbt.dbt_project import using_dagster_dev
 
 from dagster_project.defs.dbt.assets import build_dbt_assets, dbt_project
 
@@ -15,7 +16,11 @@ DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 def defs(expectations_dir: Path) -> dg.Definitions:
     project = dbt_project()
-    project.prepare_if_dev()
+    dbt = DbtCliResource(project_dir=project, dbt_executable=str(DBT_EXECUTABLE))
+    if using_dagster_dev():
+        # What DbtProject.prepare_if_dev() does, with dbt from this environment (it may not be on PATH):
+        # under `dagster dev`, edits to the dbt project show up on reload.
+        dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
     models = build_dbt_assets(expectations_dir)
     selection = dg.AssetSelection.assets(models)
     return dg.Definitions(
@@ -40,5 +45,5 @@ def defs(expectations_dir: Path) -> dg.Definitions:
             )
         ],
         # dbt from the same environment as Dagster, whether or not the venv is on PATH.
-        resources={"dbt": DbtCliResource(project_dir=project, dbt_executable=str(DBT_EXECUTABLE))},
+        resources={"dbt": dbt},
     )
