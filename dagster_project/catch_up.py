@@ -114,6 +114,8 @@ class ModelRun:
     gate: str
     total_rows: int | None
     held_back_because: str = ""
+    checks_passed: int = 0
+    failed_checks: tuple[str, ...] = ()
 
 
 def build_models(
@@ -138,8 +140,10 @@ def build_models(
             tags={"foundation/trigger": "catch-up"},
         )
     runs = []
+    evaluations = result.get_asset_check_evaluations()
     for m in result.asset_materializations_for_node("dbt_models"):
         md = {k: v.value for k, v in m.metadata.items()}
+        checks = [e for e in evaluations if e.asset_key == m.asset_key]
         runs.append(
             ModelRun(
                 table=".".join(m.asset_key.path),
@@ -147,6 +151,8 @@ def build_models(
                 gate=str(md.get("quality_gate", "-")),
                 total_rows=md.get("dagster/row_count"),
                 held_back_because=str(md.get("held_back_because", "")),
+                checks_passed=sum(e.passed for e in checks),
+                failed_checks=tuple(sorted(e.check_name for e in checks if not e.passed)),
             )
         )
     return result.success, runs

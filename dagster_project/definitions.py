@@ -15,7 +15,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     registry = load_registry(settings.sources_file)
     return dg.Definitions.merge(
         raw.defs(registry, settings),
-        dbt.defs(settings.expectations_dir),
+        dbt.defs(settings),
         dg.Definitions(resources={"foundation": Foundation.from_settings(settings)}),
     )
 

@@ -67,10 +67,17 @@ def _look(base: str, shots: Path) -> None:
             if skip.count():  # Dagster's first-visit community dialog
                 skip.first.click()
 
-        page.goto(f"{base}/asset-groups/raw", wait_until="domcontentloaded")
+        page.goto(f"{base}/locations/foundation/asset-groups/raw", wait_until="domcontentloaded")
         page.get_by_text("orders", exact=True).first.wait_for(timeout=60_000)
         settle()
         page.screenshot(path=str(shots / "asset_graph.png"), full_page=True)
+
+        # The curated layer: dbt models with their checks (dbt tests and the GX suite), all passed.
+        page.goto(f"{base}/locations/foundation/asset-groups/curated", wait_until="domcontentloaded")
+        page.get_by_text("customer_features", exact=True).first.wait_for(timeout=60_000)
+        page.get_by_text("11 / 11 Passed").first.wait_for(timeout=60_000)
+        settle()
+        page.screenshot(path=str(shots / "curated_graph.png"), full_page=True)
 
         page.goto(f"{base}/assets/raw/orders?view=checks", wait_until="domcontentloaded")
         for check in ("order_id_not_null", "amount_between", "customer_exists", "quantity_between"):

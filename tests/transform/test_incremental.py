@@ -91,6 +91,9 @@ def test_a_failing_dbt_test_holds_the_model_back_until_the_data_is_fixed(platfor
     by_table = {m.table: m for m in models}
     assert by_table["staging.stg_orders"].gate == "HELD BACK"
     assert "relationships" in by_table["staging.stg_orders"].held_back_because
+    assert by_table["staging.stg_orders"].failed_checks == (
+        "relationships_stg_orders_product_id__product_id__ref_stg_products_",
+    )
     assert "curated.orders" not in by_table or by_table["curated.orders"].gate == "HELD BACK"
     assert {n: _main(settings, n) for n in before} == before
     stg = open_catalog(settings).load_table("staging.stg_orders")
@@ -130,5 +133,8 @@ def test_a_curated_suite_holds_back_the_rows_it_rejects(platform):
     by_table = {m.table: m for m in models}
     assert by_table["curated.customer_features"].gate == "HELD BACK"
     assert "at_most_three_orders" in by_table["curated.customer_features"].held_back_because
+    # The suite's checks show in Dagster next to the dbt tests: this one failed, the rest passed.
+    assert by_table["curated.customer_features"].failed_checks == ("at_most_three_orders",)
+    assert by_table["curated.customer_features"].checks_passed >= 10
     assert by_table["curated.orders"].gate == "passed"
     assert _main(settings, "curated.customer_features") == before

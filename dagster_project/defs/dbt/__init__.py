@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 import sys
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_dbt.dbt_project import using_dagster_dev
+from packaging import version
 
 from dagster_project.defs.dbt.assets import build_dbt_assets, dbt_project
+from dagster_project.settings import Settings
 
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 
-def defs(expectations_dir: Path) -> dg.Definitions:
-    project = dbt_project()
-    dbt = DbtCliResource(project_dir=project, dbt_executable=str(DBT_EXECUTABLE))
+class FoundationDbtCli(DbtCliResource):
+    """dbt-core from this environment: its version is known without running `dbt --version`."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        # dagster-dbt asks the executable (1.5-2 s per run); ours is the dbt-core installed here.
+        from dbt.version import __version__
+
+        return version.parse(__version__)
+
+
+def defs(settings: Settings) -> dg.Definitions:
     if using_dagster_dev():
-        # What DbtProject.prepare_if_dev() does, with dbt from this environment (it may not be on PATH):
-        # under `dagster dev`, edits to the dbt project show up on reload.
+        # What DbtProject.prepare_if_dev() does, with dbt from this environment (it may not be on
+        # PATH) and into the data folder (not the manifest other processes read): under `dagster
+        # dev`, edits to the dbt project show up on reload.
+        project = dbt_project(settings.data_dir / "dbt" / "manifest")
+        dbt = FoundationDbtCli(project_dir=project, dbt_executable=str(DBT_EXECUTABLE))
         dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
-    models = build_dbt_assets(expectations_dir)
+    else:
+        project = dbt_project()
+        dbt = FoundationDbtCli(project_dir=project, dbt_executable=str(DBT_EXECUTABLE))
+    models = build_dbt_assets(project, settings.expectations_dir)
     selection = dg.AssetSelection.assets(models)
     return dg.Definitions(
         assets=[models],

@@ -21,9 +21,11 @@ DBT_POOL = "foundation_dbt"
 OWNER = "team:data-platform"
 
 
-def dbt_project() -> DbtProject:
+def dbt_project(target_path: Path | None = None) -> DbtProject:
     """The dbt project; its manifest is made by `make setup` (dbt parse), or by `dagster dev` itself."""
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    if target_path is None:
+        return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=target_path)
 
 
 def load_manifest(project: DbtProject) -> dict[str, Any]:
@@ -117,9 +119,8 @@ def model_suites(manifest: Mapping[str, Any], expectations_dir: Path) -> dict[st
     return suites
 
 
-def build_dbt_assets(expectations_dir: Path) -> dg.AssetsDefinition:
+def build_dbt_assets(project: DbtProject, expectations_dir: Path) -> dg.AssetsDefinition:
     """Every dbt model as an asset, dbt tests as asset checks, plus the GX suites of model tables."""
-    project = dbt_project()
     manifest = load_manifest(project)
     translator = FoundationTranslator()
     specs, dbt_checks = build_dbt_specs(
