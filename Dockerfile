@@ -33,8 +33,9 @@ COPY docker/workspace.yaml ./docker/workspace.yaml
 COPY docker/dagster.yaml /opt/dagster/home/dagster.yaml
 
 # Editable, so settings.PROJECT_DIR is /opt/dagster/app, beside dbt_project/ and expectations/, not
-# site-packages. The app user owns only what it writes: scratch, Dagster's storage, dbt's target/ and logs/.
+# site-packages. dbt parse writes the manifest the definitions read (no parse when they load). The app user owns only what it writes: scratch, Dagster's storage, dbt's target/ and logs/.
 RUN uv pip install -p /opt/venv/bin/python --no-deps --compile-bytecode -e . \
+    && (cd dbt_project && DBT_SEND_ANONYMOUS_USAGE_STATS=false dbt parse --profiles-dir . --quiet) \
     && mkdir -p /opt/dagster/data /opt/dagster/home/storage \
     && chown -R dagster:dagster /opt/dagster/data /opt/dagster/home /opt/dagster/app/dbt_project
 
