@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import reduce
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.expressions import AlwaysFalse, AlwaysTrue, And, BooleanExpression, EqualTo, In, Or
 from pyiceberg.table import Table
 
@@ -18,13 +17,11 @@ from dagster_project.lakehouse.tables import ensure_namespace
 from dagster_project.lakehouse.wap import (
     AuditFailed,
     Verdict,
-    _ensure_main_snapshot,
-    _reset_branch,
     audit_branch,
-    main_head,
+    ensure_main_snapshot,
+    fast_forward,
+    reset_branch,
 )
-
-log = logging.getLogger(__name__)
 
 # Decides on the rows as committed on `branch` (snapshot id given).
 RowsAudit = Callable[[Table, str, int], Verdict]
@@ -113,8 +110,8 @@ def merge_audit_publish(
     rows = rows.cast(_nullable(rows.schema))
     for rebase in range(max_rebases + 1):
         table.refresh()
-        base = _ensure_main_snapshot(table)
-        _reset_branch(table, branch, base)
+        base = ensure_main_snapshot(table)
+        reset_branch(table, branch, base)
         with table.transaction() as tx:
             tx.overwrite(rows, overwrite_filter, snapshot_properties=summary, branch=branch)
         table.refresh()
@@ -127,18 +124,8 @@ def merge_audit_publish(
                 branch,
                 head,
             )
-        table.refresh()
-        if main_head(table) != base:
-            log.info("%s: main moved during the audit; re-applying on the new main", table.name())
-            continue
-        try:
-            table.manage_snapshots().set_current_snapshot(ref_name=branch).commit()
-        except CommitFailedException:
-            log.info("%s: main moved while publishing; re-applying on the new main", table.name())
-            continue
-        table.refresh()
-        table.manage_snapshots().remove_branch(branch).commit()
-        return MergeResult(head, branch, rebase, rows.num_rows)
+        if fast_forward(table, branch, base):
+            return MergeResult(head, branch, rebase, rows.num_rows)
     raise PublishError(
         f"{'.'.join(table.name())}: main moved {max_rebases + 1} times during the audit of run {run_id}; "
         "retry the run"

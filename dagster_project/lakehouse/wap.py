@@ -67,7 +67,7 @@ def main_head(table: Table) -> int | None:
     return ref.snapshot_id if ref else None
 
 
-def _ensure_main_snapshot(table: Table) -> int:
+def ensure_main_snapshot(table: Table) -> int:
     """main's head, first committing an empty snapshot to a table that has none.
 
     pyiceberg writes to a branch only once the table has a snapshot, and a branch needs one to
@@ -88,11 +88,32 @@ def _ensure_main_snapshot(table: Table) -> int:
     return head
 
 
-def _reset_branch(table: Table, branch: str, base: int) -> None:
+def reset_branch(table: Table, branch: str, base: int) -> None:
     """Point `branch` at `base`, dropping what a previous attempt of the same run left on it."""
     if branch in table.metadata.refs:
         table.manage_snapshots().remove_branch(branch).commit()
     table.manage_snapshots().create_branch(base, branch).commit()
+
+
+def fast_forward(table: Table, branch: str, base: int) -> bool:
+    """Move main to the head of `branch` if main is still `base`, then remove the branch.
+
+    Returns:
+        False when main moved since `base` (the caller re-applies its batch on the new main).
+    """
+    table.refresh()
+    if main_head(table) != base:
+        log.info("%s: main moved during the audit; re-applying on the new main", table.name())
+        return False
+    try:
+        # The catalog asserts main is still `base` in this commit: a fast-forward only.
+        table.manage_snapshots().set_current_snapshot(ref_name=branch).commit()
+    except CommitFailedException:
+        log.info("%s: main moved while publishing; re-applying on the new main", table.name())
+        return False
+    table.refresh()
+    table.manage_snapshots().remove_branch(branch).commit()
+    return True
 
 
 def write_audit_publish(
@@ -132,8 +153,8 @@ def write_audit_publish(
     placed: dict[tuple[str, str], str] = {}
     for rebase in range(max_rebases + 1):
         table.refresh()
-        base = _ensure_main_snapshot(table)
-        _reset_branch(table, branch, base)
+        base = ensure_main_snapshot(table)
+        reset_branch(table, branch, base)
         result = publish_batch(
             table, staged, run_id=run_id, ingest_day=ingest_day, branch=branch, placed=placed
         )
@@ -152,19 +173,8 @@ def write_audit_publish(
             )
         if before_publish:
             before_publish()
-        table.refresh()
-        if main_head(table) != base:
-            log.info("%s: main moved during the audit; re-applying on the new main", table.name())
-            continue
-        try:
-            # The catalog asserts main is still `base` in this commit: a fast-forward only.
-            table.manage_snapshots().set_current_snapshot(ref_name=branch).commit()
-        except CommitFailedException:
-            log.info("%s: main moved while publishing; re-applying on the new main", table.name())
-            continue
-        table.refresh()
-        table.manage_snapshots().remove_branch(branch).commit()
-        return WapResult(result.snapshot_id, result, branch, rebase)
+        if fast_forward(table, branch, base):
+            return WapResult(result.snapshot_id, result, branch, rebase)
     raise PublishError(
         f"{'.'.join(table.name())}: main moved {max_rebases + 1} times during the audit of run {run_id}; "
         "retry the run"
