@@ -12,7 +12,7 @@ from tests.servers.dagster_dev import ROOT, dagster_dev
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SHOTS = {"asset_graph.png", "orders_checks.png", "orders_held_back.png"}
+SHOTS = {"asset_graph.png", "curated_graph.png", "orders_checks.png", "orders_held_back.png"}
 
 
 @pytest.mark.skipif(
