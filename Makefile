@@ -16,7 +16,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: instance setup demo dev test lint format bench bench-ingest bench-gates bench-incremental bench-latency lock clean
+.PHONY: instance setup demo dev test lint format bench bench-ingest bench-gates bench-incremental bench-latency bench-report lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -69,7 +69,12 @@ bench-incremental: setup
 bench-latency: setup instance
 	$(BIN)/python benchmarks/bench_latency.py
 
+bench-report: setup
+	$(BIN)/python benchmarks/report.py
+
+# Every benchmark, then one report (.data/bench/report.md and report.json).
 bench: bench-ingest bench-gates bench-incremental bench-latency
+	$(BIN)/python benchmarks/report.py
 
 lock: setup
 	$(BIN)/uv pip compile pyproject.toml --extra dev -p 3.11 --no-header -o requirements.lock

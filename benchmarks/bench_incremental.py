@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import sys
@@ -89,6 +90,16 @@ def main() -> int:
         "median_last_5_seconds": round(statistics.median(seconds[-5:]), 2),
         "full_rebuild_seconds": round(rebuild, 2),
         "target": "last batch <= 2x first batch",
+        "pass": seconds[-1] <= 2 * seconds[0],
+        # This process and dbt's (its children): the peak of each.
+        "peak_rss_mib": round(
+            max(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            )
+            / 1024,
+            1,
+        ),
         "all_batch_seconds": [round(s, 2) for s in seconds],
     }
     out_dir.mkdir(parents=True, exist_ok=True)

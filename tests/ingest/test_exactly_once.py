@@ -124,3 +124,34 @@ def test_concurrent_run_that_committed_first_wins_without_duplicates(settings, r
     assert report.skipped == [{"file": "orders/a.csv", "why": "committed by a concurrent run"}]
     ids = _table(settings).scan(selected_fields=("order_id",)).to_arrow()["order_id"].to_pylist()
     assert sorted(ids) == list(range(1, 11))
+
+
+KILLED_AFTER_COMMIT = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import dagster_project.ingest.run as run_module
+    from dagster_project.registry import load_registry
+    from dagster_project.settings import Settings
+
+    settings = Settings.for_data_dir(Path(sys.argv[1]), sensor_min_file_age_seconds=0)
+    dataset = load_registry(settings.sources_file)["orders"]
+    # The commit has happened (rows and file identities on main); the bookkeeping after it has not.
+    run_module.record_quarantine = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+    run_module.ingest_dataset(settings, dataset, run_id="killed-after-commit")
+    """
+)
+
+
+def test_run_killed_after_its_commit_is_not_ingested_again_by_the_rerun(settings, registry, tmp_path):
+    land(settings, "orders/a.csv", orders_csv(1, 50))
+    land(settings, "orders/b.csv", orders_csv(51, 50))
+    script = tmp_path / "killed_after.py"
+    script.write_text(KILLED_AFTER_COMMIT)
+    child = subprocess.run([sys.executable, str(script), str(settings.data_dir)], capture_output=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()
+    assert _count(settings) == 100
+    report = ingest_dataset(settings, registry["orders"], run_id="rerun")
+    assert report.rows == 0
+    ids = _table(settings).scan(selected_fields=("order_id",)).to_arrow()["order_id"].to_pylist()
+    assert sorted(ids) == list(range(1, 101))

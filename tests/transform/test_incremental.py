@@ -138,3 +138,31 @@ def test_a_curated_suite_holds_back_the_rows_it_rejects(platform):
     assert by_table["curated.customer_features"].checks_passed >= 10
     assert by_table["curated.orders"].gate == "passed"
     assert _main(settings, "curated.customer_features") == before
+
+
+def test_a_build_that_dies_after_publishing_a_model_is_completed_by_the_next_one(platform, monkeypatch):
+    settings, instance = platform
+    land(settings, "orders/o2.csv", orders_csv(21, 10))
+    catch_up(settings, instance)
+    from dagster_project.transform import working_db
+
+    real = working_db.mark_published
+
+    def die_after_the_stg_orders_commit(con, model, snapshot_id):
+        if model.name == "stg_orders":
+            raise RuntimeError("process died between the Iceberg commit and its bookkeeping")
+        real(con, model, snapshot_id)
+
+    monkeypatch.setattr(working_db, "mark_published", die_after_the_stg_orders_commit)
+    success, _ = build_models(settings, instance)
+    assert not success
+    catalog = open_catalog(settings)
+    assert catalog.load_table("staging.stg_orders").scan().to_arrow().num_rows == 30  # committed
+    assert catalog.load_table("curated.orders").scan().to_arrow().num_rows == 20  # not yet
+    monkeypatch.undo()
+    success, models = build_models(settings, instance)
+    assert success, models
+    assert _written(models)["staging.stg_orders"] == 0  # its raw rows are not read twice
+    assert _written(models)["curated.orders"] == 10
+    ids = catalog.load_table("curated.orders").scan().to_arrow()["order_id"].to_pylist()
+    assert sorted(ids) == list(range(1, 31))

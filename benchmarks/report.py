@@ -1,0 +1,177 @@
+"""One benchmark report: every `.data/bench/<name>.json` written by `make bench-*`, as markdown and JSON.
+
+For each benchmark: our figure, the baseline measured in the same run, their ratio, the target,
+peak RSS where measured and the input size; and the machine (cores, memory). Writes
+`.data/bench/report.md` and `.data/bench/report.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dagster_project.settings import load_settings
+
+Row = dict[str, Any]
+
+
+def _memory_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _ingest(d: dict) -> list[Row]:
+    return [
+        {
+            "benchmark": f"ingest {r['rows']:,} rows",
+            "ours": f"{r['ours_seconds']} s",
+            "baseline": f"DuckDB COPY {r['duckdb_copy_seconds']} s",
+            "ratio": f"{r['throughput_ratio']}× throughput",
+            "target": d["targets"]["throughput_ratio"],
+            "peak_rss_mib": r.get("ours_peak_rss_mib"),
+            "input": f"{r['rows']:,} rows, {r['bytes'] / 2**20:,.0f} MiB CSV",
+        }
+        for r in d["rounds"]
+    ]
+
+
+def _gates(d: dict) -> list[Row]:
+    return [
+        {
+            "benchmark": "quality gate",
+            "ours": f"validation {d['validation_seconds']} s",
+            "baseline": f"ingest {d['ingest_seconds']} s",
+            "ratio": f"{d['validation_to_ingest_ratio']}",
+            "target": d["targets"]["validation_to_ingest_ratio"],
+            "peak_rss_mib": d.get("validation_peak_rss_mib"),
+            "input": f"{d['rows']:,} rows, {d['expectations']} expectations",
+        }
+    ]
+
+
+def _incremental(d: dict) -> list[Row]:
+    return [
+        {
+            "benchmark": "incremental staging + curated",
+            "ours": f"batch {d['batches']}: {d['last_batch_seconds']} s",
+            "baseline": f"batch 1: {d['first_batch_seconds']} s",
+            "ratio": f"{d['ratio_last_to_first']}",
+            "target": "<= 2",
+            "peak_rss_mib": d.get("peak_rss_mib"),
+            "input": f"{d['batches']} batches × {d['rows_per_batch']:,} orders",
+        }
+    ]
+
+
+def _latency(d: dict) -> list[Row]:
+    return [
+        {
+            "benchmark": "drop → curated latency (dagster dev)",
+            "ours": (
+                f"median {d['drop_to_curated_seconds_median']} s, max {d['drop_to_curated_seconds_max']} s"
+            ),
+            "baseline": f"target {d['target_seconds']} s",
+            "ratio": f"{round(d['drop_to_curated_seconds_max'] / d['target_seconds'], 2)} of target",
+            "target": f"<= {d['target_seconds']} s",
+            "peak_rss_mib": None,
+            "input": f"{len(d['drops'])} drops of 10 orders",
+        }
+    ]
+
+
+def _generic(name: str, d: dict) -> list[Row]:
+    """Benchmarks that describe their own rows (`report_rows`), else their top-level figures."""
+    if "report_rows" in d:
+        return list(d["report_rows"])
+    figures = {k: v for k, v in d.items() if isinstance(v, int | float | str | bool) and k != "benchmark"}
+    return [
+        {
+            "benchmark": name,
+            "ours": json.dumps(figures)[:200],
+            "baseline": "",
+            "ratio": "",
+            "target": json.dumps(d.get("targets", "")),
+            "peak_rss_mib": d.get("peak_rss_mib"),
+            "input": "",
+        }
+    ]
+
+
+READERS: dict[str, Callable[[dict], list[Row]]] = {
+    "ingest": _ingest,
+    "gates": _gates,
+    "incremental": _incremental,
+    "latency": _latency,
+}
+
+
+def build_report(bench_dir: Path) -> dict[str, Any]:
+    rows: list[Row] = []
+    sources = {}
+    for path in sorted(bench_dir.glob("*.json")):
+        if path.name == "report.json":
+            continue
+        data = json.loads(path.read_text())
+        name = path.stem
+        reader = READERS.get(name)
+        for row in reader(data) if reader else _generic(name, data):
+            row["pass"] = data.get("pass", data.get("meets_target"))
+            rows.append(row)
+        sources[name] = {
+            "file": path.name,
+            "written": datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(),
+        }
+    return {
+        "machine": {"cores": os.cpu_count(), "memory_gib": _memory_gib(), "platform": platform.platform()},
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "benchmarks": rows,
+        "sources": sources,
+    }
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        "# Benchmark report",
+        "",
+        f"Machine: {m['cores']} cores, {m['memory_gib']} GiB memory, {m['platform']}. "
+        f"Generated {report['generated_at']} from `.data/bench/*.json` "
+        "(each baseline measured in the same run).",
+        "",
+        "| benchmark | ours | baseline (same run) | ratio | target | pass | peak RSS MiB | input |",
+        "|---|---|---|---|---|---|---:|---|",
+    ]
+    for r in report["benchmarks"]:
+        rss = "" if r.get("peak_rss_mib") is None else f"{r['peak_rss_mib']:,.0f}"
+        verdict = {True: "yes", False: "NO", None: ""}[r.get("pass")]
+        lines.append(
+            f"| {r['benchmark']} | {r['ours']} | {r['baseline']} | {r['ratio']} | {r['target']} | {verdict} "
+            f"| {rss} | {r['input']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    bench_dir = load_settings().data_dir / "bench"
+    report = build_report(bench_dir)
+    if not report["benchmarks"]:
+        raise SystemExit(f"no benchmark results in {bench_dir}: run `make bench`")
+    (bench_dir / "report.json").write_text(json.dumps(report, indent=2))
+    markdown = to_markdown(report)
+    (bench_dir / "report.md").write_text(markdown)
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
