@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
+# The embedder's torch, installed by pip (which honours pip's find-links, e.g. a local CPU wheel);
+# extra pip arguments for it go in TORCH_PIP_ARGS (e.g. another index serving CPU builds).
+TORCH_VERSION := 2.13.0
+TORCH_PIP_ARGS ?=
 # An empty DAGSTER_HOME (e.g. exported from a copied .env.example) counts as unset.
 ifeq ($(strip $(DAGSTER_HOME)),)
 DAGSTER_HOME := $(CURDIR)/.data/dagster_home
@@ -13,11 +17,12 @@ export DAGSTER_HOME
 
 .PHONY: instance setup demo dev test lint format bench bench-ingest bench-gates lock clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock requirements.exclude
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
-	$(BIN)/uv pip install -q -p $(BIN)/python --compile-bytecode -r requirements.lock
+	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) torch==$(TORCH_VERSION)
+	$(BIN)/uv pip install -q -p $(BIN)/python --compile-bytecode --excludes requirements.exclude -r requirements.lock
 	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
@@ -57,7 +62,7 @@ bench-gates: setup
 bench: bench-ingest bench-gates
 
 lock: setup
-	$(BIN)/uv pip compile pyproject.toml --extra dev -p 3.11 --no-header -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev -p 3.11 --no-header --excludes requirements.exclude -o requirements.lock
 
 clean:
 	rm -rf .data $(VENV)

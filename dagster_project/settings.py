@@ -55,6 +55,13 @@ class Settings:
     dagster_home: Path | None = None  # None: <data_dir>/dagster_home
     s3_endpoint_url: str | None = None  # MinIO or another S3 API; None: AWS (or AWS_ENDPOINT_URL)
     s3_region: str | None = None
+    documents_file: Path = PACKAGE_DIR / "documents.yml"
+    embedder: str = "minilm"  # or "package.module:factory" (see dagster_project/documents/embed.py)
+
+    @property
+    def vector_index_dir(self) -> Path:
+        """The embedded vector index (LanceDB) over curated.document_chunks; rebuilt from Iceberg if lost."""
+        return self.data_dir / "vector_index"
 
     @property
     def dagster_home_dir(self) -> Path:
@@ -134,6 +141,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         overrides["dagster_home"] = Path(env["DAGSTER_HOME"])
     if env.get("FOUNDATION_SOURCES_FILE"):
         overrides["sources_file"] = Path(env["FOUNDATION_SOURCES_FILE"])
+    if env.get("FOUNDATION_DOCUMENTS_FILE"):
+        overrides["documents_file"] = Path(env["FOUNDATION_DOCUMENTS_FILE"])
+    if env.get("FOUNDATION_EMBEDDER"):
+        overrides["embedder"] = env["FOUNDATION_EMBEDDER"]
     if env.get("FOUNDATION_EXPECTATIONS_DIR"):
         overrides["expectations_dir"] = Path(env["FOUNDATION_EXPECTATIONS_DIR"])
     for name, key, default in (

@@ -34,6 +34,8 @@ class Foundation(dg.ConfigurableResource):
     dagster_home: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    documents_file: str = ""
+    embedder: str = "minilm"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Foundation:
@@ -41,6 +43,7 @@ class Foundation(dg.ConfigurableResource):
         values["data_dir"] = str(settings.data_dir)
         values["sources_file"] = str(settings.sources_file)
         values["expectations_dir"] = str(settings.expectations_dir)
+        values["documents_file"] = str(settings.documents_file)
         values["dagster_home"] = str(settings.dagster_home) if settings.dagster_home else None
         return cls(**values)
 
@@ -49,6 +52,9 @@ class Foundation(dg.ConfigurableResource):
         values["data_dir"] = Path(self.data_dir)
         values["sources_file"] = Path(self.sources_file)
         values["expectations_dir"] = Path(self.expectations_dir)
+        values["documents_file"] = (
+            Path(self.documents_file) if self.documents_file else Settings.documents_file
+        )
         values["catalog_properties"] = dict(self.catalog_properties)
         values["dagster_home"] = Path(self.dagster_home) if self.dagster_home else None
         return Settings(**values)
