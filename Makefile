@@ -15,7 +15,7 @@ DAGSTER_HOME := $(CURDIR)/.data/dagster_home
 endif
 export DAGSTER_HOME
 
-.PHONY: instance setup demo dev test lint format bench bench-ingest bench-gates lock clean
+.PHONY: instance setup demo dev test lint format bench bench-ingest bench-gates bench-retrieval lock clean
 
 $(STAMP): pyproject.toml requirements.lock requirements.exclude
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -59,7 +59,10 @@ bench-ingest: setup
 bench-gates: setup
 	$(BIN)/python benchmarks/bench_gates.py
 
-bench: bench-ingest bench-gates
+bench-retrieval: setup
+	$(BIN)/python benchmarks/bench_retrieval.py
+
+bench: bench-ingest bench-gates bench-retrieval
 
 lock: setup
 	$(BIN)/uv pip compile pyproject.toml --extra dev -p 3.11 --no-header --excludes requirements.exclude -o requirements.lock

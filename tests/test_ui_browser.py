@@ -67,7 +67,7 @@ def _look(base: str, shots: Path) -> None:
             if skip.count():  # Dagster's first-visit community dialog
                 skip.first.click()
 
-        page.goto(f"{base}/asset-groups/raw", wait_until="domcontentloaded")
+        page.goto(f"{base}/locations/foundation/asset-groups/raw", wait_until="domcontentloaded")
         page.get_by_text("orders", exact=True).first.wait_for(timeout=60_000)
         settle()
         page.screenshot(path=str(shots / "asset_graph.png"), full_page=True)

@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,6 +49,19 @@ def landed_documents(
         else:
             documents.append(file)
     return sorted(documents), sidecars
+
+
+def document_version(file: LandedFile, sidecar: LandedFile | None) -> LandedFile:
+    """The document as one versioned unit: its landing version covers its sidecar's too.
+
+    Sensors and the exactly-once records use this version, so editing only the sidecar is a new
+    version of the document, and a sidecar is never handed out on its own.
+    """
+    if sidecar is None:
+        return file
+    return replace(
+        file, etag=f"{file.version}+{sidecar.version}", mtime_ns=max(file.mtime_ns, sidecar.mtime_ns)
+    )
 
 
 def _row(
@@ -135,8 +149,9 @@ def ingest_documents(
                 except DocumentRejected as rejected:
                     log.warning("quarantined %s: %s", file.key, rejected.message)
                     failure = FileRejected(rejected.reason, rejected.message)
+                    versioned = document_version(file, sidecar)
                     report.quarantined.append(
-                        _quarantine(settings, dataset, file, path, checksum, failure, run_id)
+                        _quarantine(settings, dataset, versioned, path, checksum, failure, run_id)
                     )
                     continue
         except FileNotFoundError:
@@ -147,7 +162,8 @@ def ingest_documents(
         )
         target = scratch / f"{index:05d}.parquet"
         pq.write_table(pa.Table.from_pylist([row], schema=arrow_schema), target)
-        staged.append(StagedFile(file.uri, checksum, target, 1, file.size, {}, version=file.version))
+        version = document_version(file, sidecar).version
+        staged.append(StagedFile(file.uri, checksum, target, 1, file.size, {}, version=version))
         keys_by_identity[identity] = file
     con = connect(settings.duckdb_memory_limit, settings.duckdb_threads, settings.work_dir / "duckdb")
     try:

@@ -1,0 +1,38 @@
+"""The documents sensor: one run per document version; a sidecar is part of its document."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from dagster_project.defs.documents.sensors import build_documents_sensor
+from dagster_project.defs.resources import Foundation
+from dagster_project.documents.ingest import ingest_documents
+
+
+def _tick(settings, config, cursor=None) -> dg.SensorResult:
+    sensor = build_documents_sensor(config, 15)
+    context = dg.build_sensor_context(
+        cursor=cursor, resources={"foundation": Foundation.from_settings(settings)}
+    )
+    return sensor(context)
+
+
+def test_documents_are_handed_out_once_and_a_sidecar_edit_is_a_new_document_version(
+    settings, documents_config, knowledge_base
+):
+    settings = type(settings)(**{**settings.__dict__, "sensor_max_files_per_tick": 50})
+    first = _tick(settings, documents_config)
+    files = sorted(r.run_config["ops"]["raw__documents"]["config"]["files"][0] for r in first.run_requests)
+    assert len(files) == 13 and not any(f.endswith(".metadata.json") for f in files)
+
+    ingest_documents(settings, documents_config, run_id="r1")
+    assert not _tick(settings, documents_config).run_requests  # handled, even with a fresh cursor
+
+    sidecar = knowledge_base / "shipping.md.metadata.json"
+    sidecar.write_text(json.dumps({"metadataAttributes": {"department": "logistics", "audience": "staff"}}))
+    [request] = _tick(settings, documents_config, first.cursor).run_requests
+    assert request.run_config["ops"]["raw__documents"]["config"]["files"] == ["documents/shipping.md"]
+    report = ingest_documents(settings, documents_config, run_id="r2", keys=["documents/shipping.md"])
+    assert [f["file"] for f in report.ingested] == ["documents/shipping.md"]  # a new version landed
