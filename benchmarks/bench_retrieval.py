@@ -189,6 +189,14 @@ def main(argv: list[str] | None = None) -> int:
         "retrieval": retrieval_result,
         "embedding_throughput": throughput(embedder, texts, args.texts, args.repeats),
         "near_duplicates": near_duplicates(args.bases, threshold),
+        "near_duplicates_by_threshold": [
+            {
+                k: v
+                for k, v in near_duplicates(args.bases, t).items()
+                if k in ("threshold", "precision", "recall")
+            }
+            for t in (0.4, 0.6, 0.7, 0.8)
+        ],
     }
     out = settings.data_dir / "bench" / "retrieval.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -213,6 +213,8 @@ def _positive(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """The `foundation` command; configuration mistakes print one clear line, not a traceback."""
+    from dagster_project.documents.config import DocumentsConfigError
+    from dagster_project.documents.embed import EmbedderError
     from dagster_project.landing.s3 import LandingUnavailable
     from dagster_project.quality.suites import SuiteError
     from dagster_project.registry import RegistryError
@@ -220,7 +222,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _main(argv)
-    except (SettingsError, RegistryError, SuiteError, LandingUnavailable) as exc:
+    except (
+        SettingsError,
+        RegistryError,
+        SuiteError,
+        LandingUnavailable,
+        DocumentsConfigError,
+        EmbedderError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

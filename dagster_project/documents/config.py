@@ -47,7 +47,7 @@ class DocumentsConfig:
     prefix: str = "documents/"
     description: str = "Documents."
     owner: str = "team:knowledge"
-    near_duplicate_threshold: float = 0.8
+    near_duplicate_threshold: float = 0.5
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     default_chunking: ChunkingOptions = field(default_factory=ChunkingOptions)
     rules: tuple[ChunkingRule, ...] = ()
@@ -115,7 +115,7 @@ def load_documents_config(path: Path) -> DocumentsConfig:
     prefix = str((raw.get("landing") or {}).get("prefix", "documents/"))
     if not prefix.endswith("/"):
         raise DocumentsConfigError(f"{path}: landing.prefix {prefix!r} must end with '/'")
-    threshold = float(raw.get("near_duplicate_threshold", 0.8))
+    threshold = float(raw.get("near_duplicate_threshold", 0.5))
     if not 0 < threshold <= 1:
         raise DocumentsConfigError(f"{path}: near_duplicate_threshold must be in (0, 1], got {threshold}")
     try:
