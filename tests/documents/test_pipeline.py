@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +14,7 @@ from pyiceberg.types import FloatType, ListType
 from dagster_project.defs.documents.assets import CHUNKS_KEY, DOCUMENTS_KEY, RAW_KEY, build_document_assets
 from dagster_project.defs.resources import Foundation
 from dagster_project.documents.catch_up import materialization_metadata
+from dagster_project.documents.embed import load_embedder
 from dagster_project.documents.index import SearchError, search
 from dagster_project.lakehouse.ops import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
@@ -138,6 +140,13 @@ def test_sync_reembeds_only_changed_documents_and_removes_deleted_ones(
     third = _materialize(settings, documents_config)
     assert _metadata(third, CHUNKS_KEY)["documents_embedded"] == []
     assert _metadata(third, CHUNKS_KEY)["documents_removed"] == []
+
+    # The index is derived: lost, it is rebuilt from Iceberg on the next search.
+    shutil.rmtree(settings.vector_index_dir)
+    hits = search(
+        settings, "guest checkout without an account", k=2, embedder=load_embedder(settings.embedder)
+    )
+    assert hits and hits[0].citation.document_id == "account.txt"
 
 
 def test_gate_holds_back_chunks_with_broken_vectors(settings, documents_config, knowledge_base):
