@@ -24,7 +24,6 @@ def test_definitions_load_with_assets_and_sensors_from_the_registry(settings):
     sensors = sorted(s.name for s in defs.sensors)
     assert sensors == [
         "customers_landing_sensor",
-        "documents_automation_sensor",
         "documents_landing_sensor",
         "orders_landing_sensor",
         "products_landing_sensor",

@@ -31,7 +31,9 @@ def test_documents_are_handed_out_once_and_a_sidecar_edit_is_a_new_document_vers
     assert len(files) == 13 and not any(f.endswith(".metadata.json") for f in files)
 
     ingest_documents(settings, documents_config, run_id="r1")
-    assert not _tick(settings, documents_config).run_requests  # handled, even with a fresh cursor
+    # Nothing left to ingest, even with a fresh cursor: the next request syncs the curated layer.
+    [sync] = _tick(settings, documents_config).run_requests
+    assert set(sync.asset_selection) == {DOCUMENTS_KEY, CHUNKS_KEY}
 
     sidecar = knowledge_base / "shipping.md.metadata.json"
     sidecar.write_text(json.dumps({"metadataAttributes": {"department": "logistics", "audience": "staff"}}))
@@ -42,6 +44,7 @@ def test_documents_are_handed_out_once_and_a_sidecar_edit_is_a_new_document_vers
 
 
 def test_a_deleted_document_starts_a_sync_that_removes_its_chunks(settings, documents_config, knowledge_base):
+    # (The sync after new versions is the same request: curated.documents behind raw.documents.)
     settings = type(settings)(**{**settings.__dict__, "embedder": "tests.documents.fakes:bag_of_words"})
     ingest_documents(settings, documents_config, run_id="r1")
     sync_documents(settings, documents_config, load_embedder(settings.embedder), run_id="s1")

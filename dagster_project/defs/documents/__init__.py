@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.defs.documents.assets import CHUNKS_KEY, DOCUMENTS_KEY, build_document_assets
+from dagster_project.defs.documents.assets import build_document_assets
 from dagster_project.defs.documents.sensors import build_documents_sensor
 from dagster_project.documents.config import load_documents_config
 from dagster_project.settings import Settings
@@ -14,14 +14,5 @@ def defs(settings: Settings) -> dg.Definitions:
     config = load_documents_config(settings.documents_file)
     return dg.Definitions(
         assets=build_document_assets(config, settings.expectations_dir),
-        sensors=[
-            build_documents_sensor(config, settings.sensor_interval_seconds),
-            # Evaluates the curated assets' eager conditions: a sync after new raw versions.
-            dg.AutomationConditionSensorDefinition(
-                "documents_automation_sensor",
-                target=[DOCUMENTS_KEY, CHUNKS_KEY],
-                default_status=dg.DefaultSensorStatus.RUNNING,
-                minimum_interval_seconds=settings.sensor_interval_seconds,
-            ),
-        ],
+        sensors=[build_documents_sensor(config, settings.sensor_interval_seconds)],
     )

@@ -9,23 +9,31 @@ from blake3 import blake3
 from dagster_project.defs.documents.assets import CHUNKS_KEY, DOCUMENTS_KEY, RAW_KEY
 from dagster_project.defs.raw.sensors import _handled_versions, new_files, run_key, sensor_name
 from dagster_project.defs.resources import Foundation
-from dagster_project.documents.config import DocumentsConfig
+from dagster_project.documents.config import TABLE, DocumentsConfig
 from dagster_project.documents.ingest import document_version, landed_documents
 from dagster_project.documents.tables import DOCUMENTS_TABLE
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings
 
 
-def _deleted_documents(settings: Settings, config: DocumentsConfig, present: set[str]) -> list[str]:
-    """Paths in curated.documents that are no longer in the landing zone."""
+def _sync_due(settings: Settings, config: DocumentsConfig, present: set[str]) -> str | None:
+    """A digest of the raw state when curated.documents does not reflect it (new, changed or deleted)."""
     catalog = open_catalog(settings)
-    if not catalog.table_exists(DOCUMENTS_TABLE):
-        return []
-    table = catalog.load_table(DOCUMENTS_TABLE)
-    if table.current_snapshot() is None:
-        return []
-    paths = table.scan(selected_fields=("path",)).to_arrow()["path"].to_pylist()
-    return sorted(p for p in paths if p not in present)
+    if not catalog.table_exists(TABLE) or catalog.load_table(TABLE).current_snapshot() is None:
+        return None
+    rows = catalog.load_table(TABLE).scan(selected_fields=("path", "checksum", "_ingested_at")).to_arrow()
+    latest = {
+        r["path"]: r["checksum"] for r in rows.sort_by("_ingested_at").to_pylist() if r["path"] in present
+    }
+    synced: dict[str, str] = {}
+    if catalog.table_exists(DOCUMENTS_TABLE):
+        curated = catalog.load_table(DOCUMENTS_TABLE)
+        if curated.current_snapshot() is not None:
+            for r in curated.scan(selected_fields=("path", "checksum")).to_arrow().to_pylist():
+                synced[r["path"]] = r["checksum"]
+    if latest == synced:
+        return None
+    return blake3(json.dumps(sorted(latest.items())).encode()).hexdigest()[:16]
 
 
 def build_documents_sensor(config: DocumentsConfig, interval_seconds: int) -> dg.SensorDefinition:
@@ -56,16 +64,16 @@ def build_documents_sensor(config: DocumentsConfig, interval_seconds: int) -> dg
             lookback_seconds=settings.sensor_lookback_seconds,
         )
         if not batch:
-            gone = _deleted_documents(settings, config, {f.key for f in documents})
-            if gone:
-                # No new version will start a sync, so start one to remove the deleted documents' chunks.
-                digest = blake3(json.dumps(gone).encode()).hexdigest()[:16]
+            due = _sync_due(settings, config, {f.key for f in documents})
+            if due:
+                # raw.documents holds versions (or misses deleted documents) that the curated tables
+                # do not reflect yet: one sync per raw state, queued behind ingest runs by the tag.
                 return dg.SensorResult(
                     run_requests=[
                         dg.RunRequest(
-                            run_key=f"documents:deleted:{digest}",
+                            run_key=f"documents:sync:{due}",
                             asset_selection=[DOCUMENTS_KEY, CHUNKS_KEY],
-                            tags={"foundation/dataset": dataset.name, "foundation/deleted": str(len(gone))},
+                            tags={"foundation/dataset": dataset.name},
                         )
                     ],
                     cursor=cursor,
