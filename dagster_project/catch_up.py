@@ -127,7 +127,8 @@ def build_models(
     """
     defs = build_defs(settings)
     job = defs.resolve_implicit_global_asset_job_def()
-    keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] in ("staging", "curated")]
+    graph = defs.resolve_asset_graph()
+    keys = [k for k in graph.get_all_asset_keys() if "dbt" in graph.get(k).kinds]
     with contextlib.redirect_stdout(io.StringIO()):
         result = job.execute_in_process(
             instance=instance,

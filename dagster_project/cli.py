@@ -150,6 +150,10 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
         print(f"  {m.table}: {m.rows_written:,} row(s) written{total}, gate {m.gate}{checks}{why}")
     if not built:
         print("  the dbt run failed: see it in the UI (make dev)")
+    from dagster_project.documents.catch_up import run_documents
+
+    print()
+    documents_ok = run_documents(settings, instance)
     print()
     print_status(table_status(settings))
     held = [o for o in outcomes if o.held_back]
@@ -159,7 +163,27 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     if held:
         print("Inspect, release or discard: foundation held | release TABLE BRANCH | discard TABLE BRANCH")
     print(f"\nData Docs: {settings.data_docs_dir}/<table>/latest.html")
-    return 1 if any(o.failed for o in outcomes) or not built else 0
+    print('Search the documents: foundation search "how do I return an item?" -k 5 [--where key=value]')
+    return 1 if any(o.failed for o in outcomes) or not built or not documents_ok else 0
+
+
+def _search_command(settings: Settings, args: argparse.Namespace) -> int:
+    from dagster_project.documents.index import SearchError, parse_where, search
+
+    try:
+        hits = search(settings, args.question, k=args.k, where=parse_where(args.where or []))
+    except SearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([asdict(h) for h in hits], indent=2))
+        return 0
+    if not hits:
+        print("No matching chunks (check the --where filters).")
+    for rank, hit in enumerate(hits, start=1):
+        print(f"{rank}. [{hit.score:.3f}] {hit.citation}")
+        print("   " + " ".join(hit.text.split())[:300])
+    return 0
 
 
 def _held_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -200,6 +224,8 @@ def _positive(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """The `foundation` command; configuration mistakes print one clear line, not a traceback."""
+    from dagster_project.documents.config import DocumentsConfigError
+    from dagster_project.documents.embed import EmbedderError
     from dagster_project.landing.s3 import LandingUnavailable
     from dagster_project.quality.suites import SuiteError
     from dagster_project.registry import RegistryError
@@ -207,7 +233,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _main(argv)
-    except (SettingsError, RegistryError, SuiteError, LandingUnavailable) as exc:
+    except (
+        SettingsError,
+        RegistryError,
+        SuiteError,
+        LandingUnavailable,
+        DocumentsConfigError,
+        EmbedderError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -229,6 +262,13 @@ def _main(argv: list[str] | None = None) -> int:
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--scale", type=_positive, default=1.0, help="multiply row counts (> 0)")
     commands.add_parser("held", help="batches held back by the quality gate, with their branches and files")
+    search = commands.add_parser("search", help="retrieve document chunks with citations")
+    search.add_argument("question", help="free text, e.g. 'how do I return an item?'")
+    search.add_argument("-k", type=int, default=5, help="how many chunks (default 5)")
+    search.add_argument(
+        "--where", action="append", metavar="KEY=VALUE", help="filter: sidecar attribute, path or media_type"
+    )
+    search.add_argument("--json", action="store_true", help="machine-readable output")
     for verb, text in (
         ("release", "publish a held-back batch to main"),
         ("discard", "drop a held-back batch"),
@@ -248,6 +288,8 @@ def _main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return run_demo(settings, seed=args.seed)
+    if args.command == "search":
+        return _search_command(settings, args)
     if args.command in ("held", "release", "discard"):
         return _held_command(settings, args)
     changed = sync_sample_data(settings, seed=args.seed, scale=args.scale, out=args.out)

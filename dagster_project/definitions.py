@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.defs import dbt, raw
+from dagster_project.defs import dbt, documents, raw
 from dagster_project.defs.resources import Foundation
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings, load_settings
@@ -16,6 +16,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         raw.defs(registry, settings),
         dbt.defs(settings),
+        documents.defs(settings),
         dg.Definitions(resources={"foundation": Foundation.from_settings(settings)}),
     )
 

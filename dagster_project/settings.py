@@ -60,11 +60,18 @@ class Settings:
     s3_endpoint_url: str | None = None  # MinIO or another S3 API; None: AWS (or AWS_ENDPOINT_URL)
     s3_region: str | None = None
     pii_salt: str = DEMO_PII_SALT
+    documents_file: Path = PACKAGE_DIR / "documents.yml"
+    embedder: str = "minilm"  # or "package.module:factory" (see dagster_project/documents/embed.py)
 
     @property
     def dbt_working_db(self) -> Path:
         """dbt's DuckDB working database: a cache of the staging and curated Iceberg tables."""
         return self.data_dir / "dbt" / "working.duckdb"
+
+    @property
+    def vector_index_dir(self) -> Path:
+        """The embedded vector index (LanceDB) over curated.document_chunks; rebuilt from Iceberg if lost."""
+        return self.data_dir / "vector_index"
 
     @property
     def dagster_home_dir(self) -> Path:
@@ -124,6 +131,8 @@ class Settings:
             "FOUNDATION_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "FOUNDATION_DUCKDB_THREADS": str(self.duckdb_threads),
             "FOUNDATION_PII_SALT": self.pii_salt,
+            "FOUNDATION_DOCUMENTS_FILE": str(self.documents_file),
+            "FOUNDATION_EMBEDDER": self.embedder,
             "FOUNDATION_S3_ENDPOINT_URL": self.s3_endpoint_url or "",
             "FOUNDATION_S3_REGION": self.s3_region or "",
         }
@@ -168,6 +177,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         overrides["dagster_home"] = Path(env["DAGSTER_HOME"])
     if env.get("FOUNDATION_SOURCES_FILE"):
         overrides["sources_file"] = Path(env["FOUNDATION_SOURCES_FILE"])
+    if env.get("FOUNDATION_DOCUMENTS_FILE"):
+        overrides["documents_file"] = Path(env["FOUNDATION_DOCUMENTS_FILE"])
+    if env.get("FOUNDATION_EMBEDDER"):
+        overrides["embedder"] = env["FOUNDATION_EMBEDDER"]
     if env.get("FOUNDATION_EXPECTATIONS_DIR"):
         overrides["expectations_dir"] = Path(env["FOUNDATION_EXPECTATIONS_DIR"])
     for name, key, default in (

@@ -39,6 +39,17 @@ def test_demo_twice_adds_nothing_the_second_time_and_status_reports_it(tmp_path)
     [held] = status["held_back"]
     assert held["table"] == "raw.orders" and held["files"][0][0].endswith("bad_batch.csv")
     assert status["dropped_rows"] == {"orders: status_not_null": 12}
+    # The knowledge base went through the document layer, and search answers from it with citations.
+    assert "curated: 13 document(s), 11 indexed" in first.stdout
+    assert "not indexed: shipping_copy.md: exact duplicate of shipping.md" in first.stdout
+    assert tables["curated.document_chunks"]["rows"] > 0 and tables["raw.documents"]["rows"] == 13
+    found = _foundation(tmp_path, "search", "how many days do I have to return an item?", "-k", "3")
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert found.stdout.startswith("1. [") and "documents/returns.md § Returns and refunds" in found.stdout
+    legal = json.loads(
+        _foundation(tmp_path, "search", "data", "--where", "department=legal", "--json").stdout
+    )
+    assert legal and {h["citation"]["source_file"] for h in legal} == {"documents/privacy_policy.pdf"}
     # Demo runs are recorded in the demo's Dagster instance, so `make dev` shows them.
     assert any((tmp_path / "dagster_home").rglob("*.db"))
 
@@ -46,6 +57,8 @@ def test_demo_twice_adds_nothing_the_second_time_and_status_reports_it(tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "0 new or changed file(s)" in second.stdout
     assert "0 file version(s) to ingest" in second.stdout
+    assert "documents: +0 document version(s)" in second.stdout
+    assert "0 document(s) (re)embedded, 0 removed" in second.stdout
     again = json.loads(_foundation(tmp_path, "status", "--json").stdout)
     assert {t["table"]: t["rows"] for t in again["tables"]} == {t: tables[t]["rows"] for t in tables}
     assert len(again["quarantine"]) == len(status["quarantine"])

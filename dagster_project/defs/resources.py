@@ -37,6 +37,8 @@ class Foundation(dg.ConfigurableResource):
     # The PII salt is a secret: passed as EnvVar("FOUNDATION_PII_SALT") so the UI shows the
     # variable's name, never its value; None is the documented demo salt.
     pii_salt: str | None = None
+    documents_file: str = ""
+    embedder: str = "minilm"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Foundation:
@@ -44,6 +46,7 @@ class Foundation(dg.ConfigurableResource):
         values["data_dir"] = str(settings.data_dir)
         values["sources_file"] = str(settings.sources_file)
         values["expectations_dir"] = str(settings.expectations_dir)
+        values["documents_file"] = str(settings.documents_file)
         values["dagster_home"] = str(settings.dagster_home) if settings.dagster_home else None
         values["pii_salt"] = None if settings.pii_salt == DEMO_PII_SALT else dg.EnvVar("FOUNDATION_PII_SALT")
         return cls(**values)
@@ -53,6 +56,9 @@ class Foundation(dg.ConfigurableResource):
         values["data_dir"] = Path(self.data_dir)
         values["sources_file"] = Path(self.sources_file)
         values["expectations_dir"] = Path(self.expectations_dir)
+        values["documents_file"] = (
+            Path(self.documents_file) if self.documents_file else Settings.documents_file
+        )
         values["catalog_properties"] = dict(self.catalog_properties)
         values["dagster_home"] = Path(self.dagster_home) if self.dagster_home else None
         values["pii_salt"] = self.pii_salt or DEMO_PII_SALT

@@ -14,9 +14,12 @@ def test_definitions_load_with_assets_and_sensors_from_the_registry(settings):
     # Snapshot of the asset keys: a rename here is a breaking change for users' selections.
     assert keys == [
         "curated/customer_features",
+        "curated/document_chunks",
+        "curated/documents",
         "curated/orders",
         "curated/support_tickets",
         "raw/customers",
+        "raw/documents",
         "raw/orders",
         "raw/products",
         "raw/support_tickets",
@@ -29,6 +32,7 @@ def test_definitions_load_with_assets_and_sensors_from_the_registry(settings):
     assert sensors == [
         "curated_automation",
         "customers_landing_sensor",
+        "documents_landing_sensor",
         "orders_landing_sensor",
         "products_landing_sensor",
         "support_tickets_landing_sensor",
@@ -76,6 +80,7 @@ def test_module_loads_without_touching_the_catalog_or_great_expectations(tmp_pat
     code = (
         "import sys; import dagster_project.definitions as d; "
         "assert 'great_expectations' not in sys.modules; "
+        "assert not {'torch', 'sentence_transformers', 'lancedb', 'pypdf'} & set(sys.modules); "
         "assert not (__import__('pathlib').Path(sys.argv[1]) / 'catalog.db').exists(); print('ok')"
     )
     env = {"FOUNDATION_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}

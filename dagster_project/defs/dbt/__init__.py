@@ -56,7 +56,7 @@ def defs(settings: Settings) -> dg.Definitions:
         sensors=[
             dg.AutomationConditionSensorDefinition(
                 "curated_automation",
-                target=dg.AssetSelection.all(),
+                target=selection,
                 minimum_interval_seconds=10,
                 default_status=dg.DefaultSensorStatus.RUNNING,
                 description="Runs staging and curated models when the raw tables they read were updated.",

@@ -1,0 +1,157 @@
+"""Document assets: `raw/documents` (landed files) and `curated/documents` + `curated/document_chunks`."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from dagster_project.defs.raw.assets import TRANSIENT_ERRORS, RawIngestConfig, raise_for_retry, table_columns
+from dagster_project.defs.raw.checks import check_results, check_specs
+from dagster_project.defs.raw.metadata import ingest_metadata
+from dagster_project.defs.resources import Foundation
+from dagster_project.documents.config import DocumentsConfig
+from dagster_project.documents.tables import CHUNKS_SCHEMA, CHUNKS_TABLE, DOCUMENTS_TABLE
+from dagster_project.quality.suites import Suite, load_suite
+
+RAW_KEY = dg.AssetKey(["raw", "documents"])
+DOCUMENTS_KEY = dg.AssetKey(["curated", "documents"])
+CHUNKS_KEY = dg.AssetKey(["curated", "document_chunks"])
+
+
+def build_raw_documents(documents: DocumentsConfig, suite: Suite | None) -> dg.AssetsDefinition:
+    """raw/documents: landed documents extracted into Iceberg raw.documents, one row per version."""
+    dataset = documents.dataset()
+
+    @dg.asset(
+        key=RAW_KEY,
+        group_name="raw",
+        description=f"{documents.description}\n\nMarkdown, HTML, text and PDF files under "
+        f"`{documents.prefix}` (with optional `<file>.metadata.json` sidecars), one row per "
+        "document version with its extracted text. Iceberg table `raw.documents`.",
+        kinds={"iceberg", "pdf", "html", "markdown"},
+        owners=[documents.owner],
+        tags={"layer": "raw", "dataset": dataset.name},
+        metadata={"dagster/table_name": dataset.table, "landing_prefix": documents.prefix},
+        op_tags={"foundation/dataset": dataset.name},
+        check_specs=check_specs(RAW_KEY, suite),
+    )
+    def raw_documents(context: dg.AssetExecutionContext, config: RawIngestConfig, foundation: Foundation):
+        from dagster_project.documents.ingest import ingest_documents
+
+        settings = foundation.settings()
+        try:
+            report = ingest_documents(
+                settings,
+                documents,
+                run_id=context.run.run_id,
+                keys=config.files or None,
+                retry_quarantined=config.retry_quarantined,
+                suite=suite,
+                log=context.log,
+            )
+        except TRANSIENT_ERRORS as exc:
+            raise_for_retry(context, dataset, settings, exc)
+        docs = None
+        if report.gate is not None:
+            from dagster_project.quality.docs import write_data_docs
+
+            docs = write_data_docs(
+                report.gate,
+                table=dataset.table,
+                run_id=context.run.run_id,
+                run_time=report.started_at,
+                out_dir=settings.data_docs_dir,
+            )
+        return dg.MaterializeResult(
+            metadata=ingest_metadata(settings, dataset, report, docs),
+            check_results=check_results(suite, report.gate, docs),
+        )
+
+    return raw_documents
+
+
+def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.AssetsDefinition:
+    """curated/documents and curated/document_chunks: curated, deduplicated, chunked and embedded."""
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                DOCUMENTS_KEY,
+                deps=[RAW_KEY],
+                group_name="curated",
+                description="One row per current document: normalised, PII-redacted text, duplicate "
+                "cluster, quality issues, and whether it is indexed or why not. Iceberg `curated.documents`.",
+                kinds={"iceberg", "python"},
+                owners=[config.owner],
+                metadata={"dagster/table_name": DOCUMENTS_TABLE},
+            ),
+            dg.AssetSpec(
+                CHUNKS_KEY,
+                deps=[DOCUMENTS_KEY],
+                group_name="curated",
+                description="One row per chunk of an indexed document: heading path, text, token count "
+                "and embedding (list<float>, dimension in table property foundation.embedding.dimension), "
+                "synced incrementally and mirrored in the LanceDB vector index. Iceberg "
+                "`curated.document_chunks`.",
+                kinds={"iceberg", "python", "lancedb"},
+                owners=[config.owner],
+                metadata={"dagster/table_name": CHUNKS_TABLE},
+            ),
+        ],
+        check_specs=check_specs(CHUNKS_KEY, suite),
+        can_subset=False,
+    )
+    def curated_documents(context: dg.AssetExecutionContext, foundation: Foundation):
+        from dagster_project.documents.embed import load_embedder
+        from dagster_project.documents.sync import sync_documents
+
+        settings = foundation.settings()
+        report = sync_documents(
+            settings,
+            config,
+            load_embedder(settings.embedder),
+            run_id=context.run.run_id,
+            suite=suite,
+            log=context.log,
+        )
+        gate = report.gate
+        yield dg.MaterializeResult(
+            asset_key=DOCUMENTS_KEY,
+            metadata={
+                "documents": report.documents,
+                "indexed": report.indexed,
+                "excluded": dg.MetadataValue.md(
+                    "| document | reason |\n|---|---|\n"
+                    + "\n".join(f"| {e['document']} | {e['reason']} |" for e in report.excluded)
+                )
+                if report.excluded
+                else "none",
+                "pii_redactions": dg.MetadataValue.json(report.pii_redactions),
+            },
+        )
+        metadata: dict[str, object] = {
+            "dagster/row_count": report.chunks_total,
+            "chunks_added": report.chunks_added,
+            "chunks_embedded": report.chunks_embedded,
+            "documents_embedded": dg.MetadataValue.json(report.embedded_documents),
+            "documents_removed": dg.MetadataValue.json(report.removed_documents),
+            "index_rows": report.index_rows,
+            "seconds": dg.MetadataValue.json({k: round(v, 3) for k, v in report.seconds.items()}),
+            "snapshot_id": str(report.snapshot_id),
+        }
+        if gate is not None:
+            metadata["quality_gate"] = "HELD BACK" if gate.held_back else "passed"
+            if gate.held_back:
+                metadata["audit_branch"] = gate.branch or ""
+        yield dg.MaterializeResult(
+            asset_key=CHUNKS_KEY, metadata=metadata, check_results=check_results(suite, gate, None)
+        )
+
+    return curated_documents
+
+
+def build_document_assets(config: DocumentsConfig, expectations_dir: Path) -> list[dg.AssetsDefinition]:
+    """Both document assets, gated by `expectations/raw.documents.json` and `curated.document_chunks.json`."""
+    dataset = config.dataset()
+    raw_suite = load_suite(dataset.table, table_columns(dataset), expectations_dir)
+    chunk_suite = load_suite(CHUNKS_TABLE, {f.name for f in CHUNKS_SCHEMA.fields}, expectations_dir)
+    return [build_raw_documents(config, raw_suite), build_curated_documents(config, chunk_suite)]

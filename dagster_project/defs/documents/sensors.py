@@ -1,0 +1,95 @@
+"""The documents landing sensor: one run per new or changed document version (its sidecar included)."""
+
+import json
+import time
+
+import dagster as dg
+from blake3 import blake3
+
+from dagster_project.defs.documents.assets import CHUNKS_KEY, DOCUMENTS_KEY, RAW_KEY
+from dagster_project.defs.raw.sensors import _handled_versions, new_files, run_key, sensor_name
+from dagster_project.defs.resources import Foundation
+from dagster_project.documents.config import TABLE, DocumentsConfig
+from dagster_project.documents.ingest import document_version, landed_documents
+from dagster_project.documents.tables import DOCUMENTS_TABLE
+from dagster_project.lakehouse.tables import open_catalog
+from dagster_project.settings import Settings
+
+
+def _sync_due(settings: Settings, config: DocumentsConfig, present: set[str]) -> str | None:
+    """A digest of the raw state when curated.documents does not reflect it (new, changed or deleted)."""
+    catalog = open_catalog(settings)
+    if not catalog.table_exists(TABLE) or catalog.load_table(TABLE).current_snapshot() is None:
+        return None
+    rows = catalog.load_table(TABLE).scan(selected_fields=("path", "checksum", "_ingested_at")).to_arrow()
+    latest = {
+        r["path"]: r["checksum"] for r in rows.sort_by("_ingested_at").to_pylist() if r["path"] in present
+    }
+    synced: dict[str, str] = {}
+    if catalog.table_exists(DOCUMENTS_TABLE):
+        curated = catalog.load_table(DOCUMENTS_TABLE)
+        if curated.current_snapshot() is not None:
+            for r in curated.scan(selected_fields=("path", "checksum")).to_arrow().to_pylist():
+                synced[r["path"]] = r["checksum"]
+    if latest == synced:
+        return None
+    return blake3(json.dumps(sorted(latest.items())).encode()).hexdigest()[:16]
+
+
+def build_documents_sensor(config: DocumentsConfig, interval_seconds: int) -> dg.SensorDefinition:
+    """Like the raw landing sensors, but a document and its `.metadata.json` sidecar are one unit."""
+    dataset = config.dataset()
+
+    @dg.sensor(
+        name=sensor_name(dataset),
+        description=f"Watches `{config.prefix}` (documents and sidecars); a run per document version.",
+        asset_selection=[RAW_KEY, DOCUMENTS_KEY, CHUNKS_KEY],
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def documents_landing_sensor(
+        context: dg.SensorEvaluationContext, foundation: Foundation
+    ) -> dg.SensorResult:
+        settings = foundation.settings()
+        documents, sidecars = landed_documents(settings, config)
+        handled = _handled_versions(settings, dataset)
+        files = [document_version(f, sidecars.get(f.key)) for f in documents]
+        files = [f for f in files if (f.uri, f.version) not in handled]
+        batch, cursor = new_files(
+            files,
+            context.cursor,
+            now_ns=time.time_ns(),
+            min_age_seconds=settings.sensor_min_file_age_seconds,
+            limit=settings.sensor_max_files_per_tick,
+            lookback_seconds=settings.sensor_lookback_seconds,
+        )
+        if not batch:
+            due = _sync_due(settings, config, {f.key for f in documents})
+            if due:
+                # raw.documents holds versions (or misses deleted documents) that the curated tables
+                # do not reflect yet: one sync per raw state, queued behind ingest runs by the tag.
+                return dg.SensorResult(
+                    run_requests=[
+                        dg.RunRequest(
+                            run_key=f"documents:sync:{due}",
+                            asset_selection=[DOCUMENTS_KEY, CHUNKS_KEY],
+                            tags={"foundation/dataset": dataset.name},
+                        )
+                    ],
+                    cursor=cursor,
+                )
+            return dg.SensorResult(
+                skip_reason=f"no new documents under {config.prefix} ({len(files)} to handle)"
+            )
+        requests = [
+            dg.RunRequest(
+                run_key=run_key(dataset, f),
+                asset_selection=[RAW_KEY],
+                run_config={"ops": {"raw__documents": {"config": {"files": [f.key]}}}},
+                tags={"foundation/dataset": dataset.name, "foundation/file": f.key[:200]},
+            )
+            for f in batch
+        ]
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+    return documents_landing_sensor

@@ -1,0 +1,1 @@
+"""The document layer: landed documents → raw.documents → curated, chunked, embedded, searchable."""

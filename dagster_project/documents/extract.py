@@ -1,0 +1,267 @@
+"""Text extraction: markdown, HTML, plain text and PDF become light markdown (`#` headings, paragraphs).
+
+Every format ends up in the same shape so that chunking sees headings the same way whatever the
+source: `# Title`, `## Section`, paragraphs separated by blank lines, `- ` list items.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+MEDIA_TYPES = {
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".txt": "text/plain",
+    ".pdf": "application/pdf",
+}
+SIDECAR_SUFFIX = ".metadata.json"
+# HTML elements whose text is site chrome, not content.
+_SKIPPED_TAGS = {"nav", "footer", "header", "script", "style", "aside", "noscript", "template", "form"}
+_BLOCK_TAGS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "td", "th", "dt", "dd"}
+
+
+class DocumentRejected(Exception):
+    """A landed document cannot be read; it goes to quarantine with this reason."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class Extracted:
+    """A document's text in light markdown, its title and what extraction had to work around."""
+
+    media_type: str
+    title: str
+    text: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def is_sidecar(key: str) -> bool:
+    return key.endswith(SIDECAR_SUFFIX)
+
+
+def media_type_of(key: str) -> str | None:
+    """The media type for a landing key by its extension, None when unsupported."""
+    suffix = Path(key).suffix.lower()
+    return MEDIA_TYPES.get(suffix)
+
+
+def read_sidecar(path: Path, label: str) -> dict[str, str]:
+    """Filterable attributes from a `<file>.metadata.json` sidecar (Bedrock's `metadataAttributes`).
+
+    Raises:
+        DocumentRejected: The sidecar is not JSON or not a flat mapping of attributes.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DocumentRejected(
+            "bad_sidecar", f"{label}{SIDECAR_SUFFIX}: not valid UTF-8 JSON ({exc}); fix or remove the sidecar"
+        ) from exc
+    attributes = document.get("metadataAttributes", document) if isinstance(document, dict) else None
+    if not isinstance(attributes, dict) or any(isinstance(v, dict | list) for v in attributes.values()):
+        raise DocumentRejected(
+            "bad_sidecar",
+            f'{label}{SIDECAR_SUFFIX}: expected {{"metadataAttributes": {{"key": "value", ...}}}} with '
+            "flat values; fix the sidecar",
+        )
+    return {str(k): str(v) for k, v in attributes.items()}
+
+
+def _decode(data: bytes, label: str, warnings: list[str]) -> str:
+    if b"\x00" in data[:8192]:
+        raise DocumentRejected("unreadable", f"{label}: binary content (NUL bytes); not a text document")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        warnings.append("not valid UTF-8: decoded as Windows-1252; re-save the file as UTF-8")
+        return data.decode("cp1252", errors="replace")
+
+
+def _markdown(text: str) -> tuple[str, str]:
+    title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), "")
+    return title, text
+
+
+def _plain(text: str) -> tuple[str, str]:
+    """Setext-style underlined headings (`===`, `---`) become `#`/`##`; bullets `*` become `-`."""
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        underline = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if line.strip() and len(underline) >= 3 and set(underline) in ({"="}, {"-"}):
+            out.append(("# " if underline[0] == "=" else "## ") + line.strip())
+            i += 2
+            continue
+        stripped = line.strip()
+        out.append("- " + stripped[2:] if stripped.startswith("* ") and stripped != "* * *" else line)
+        i += 1
+    text = "\n".join(out)
+    title = next((line[2:] for line in out if line.startswith("# ")), "")
+    return title, text
+
+
+class _HtmlText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self.current: list[str] = []
+        self.tag: str | None = None
+        self.skip_depth = 0
+        self.title = ""
+        self.in_title = False
+        self.skipped_text = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_TAGS:
+            self.skip_depth += 1
+        elif tag == "title":
+            self.in_title = True
+        elif tag in _BLOCK_TAGS:
+            self._flush()
+            self.tag = tag
+        elif tag == "br":
+            self.current.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_TAGS:
+            self.skip_depth = max(0, self.skip_depth - 1)
+        elif tag == "title":
+            self.in_title = False
+        elif tag in _BLOCK_TAGS:
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        if self.in_title:
+            self.title += data
+        elif self.skip_depth:
+            self.skipped_text += len(data.strip())
+        else:
+            self.current.append(data)
+
+    def _flush(self) -> None:
+        text = " ".join("".join(self.current).split())
+        if text:
+            tag = self.tag or "p"
+            prefix = "#" * int(tag[1]) + " " if tag[0] == "h" and tag[1:].isdigit() else ""
+            self.blocks.append(prefix + ("- " if tag == "li" else "") + text)
+        self.current = []
+        self.tag = None
+
+
+def _html(text: str, warnings: list[str]) -> tuple[str, str]:
+    parser = _HtmlText()
+    parser.feed(text)
+    parser.close()
+    parser._flush()
+    if parser.skipped_text:
+        warnings.append(f"removed {parser.skipped_text} characters of page chrome (nav, header, footer)")
+    body = "\n\n".join(parser.blocks)
+    h1 = next((b[2:] for b in parser.blocks if b.startswith("# ")), "")
+    # A <title> usually carries the site name after a separator; the h1 is the document's own.
+    return h1 or parser.title.split("|")[0].strip(), body
+
+
+def _pdf(path: Path, label: str, warnings: list[str]) -> tuple[str, str]:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    runs: list[tuple[int, float, float, str]] = []  # (page, y, font size, text)
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted:
+            raise DocumentRejected("unreadable", f"{label}: the PDF is encrypted; land an unencrypted copy")
+        for number, page in enumerate(reader.pages):
+
+            def visit(text, cm, tm, font, size, number=number):  # noqa: ANN001, ANN202
+                if text.strip():
+                    runs.append(
+                        (number, round(tm[5] * cm[3] + cm[5], 1), float(size) * abs(tm[3] or 1), text)
+                    )
+
+            page.extract_text(visitor_text=visit)
+        meta_title = (reader.metadata or {}).get("/Title") if reader.metadata else None
+    except DocumentRejected:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentRejected("unreadable", f"{label}: not a readable PDF ({exc}); re-export it") from exc
+    if not runs:
+        raise DocumentRejected(
+            "no_text", f"{label}: the PDF has no extractable text (scanned?); OCR it before landing"
+        )
+    sizes = Counter()
+    for _, _, size, text in runs:
+        sizes[size] += len(text)
+    body = sizes.most_common(1)[0][0]
+    heading_sizes = sorted((s for s in sizes if s > body * 1.1), reverse=True)
+    level = {s: min(i + 1, 6) for i, s in enumerate(heading_sizes)}
+    blocks: list[str] = []
+    last: tuple[int, float, float] | None = None
+    for page, y, size, text in runs:
+        text = " ".join(text.split())
+        joined = (
+            last is not None
+            and last[0] == page
+            and last[2] == size
+            and size not in level
+            and 0 < last[1] - y <= size * 1.6
+            and not text.startswith("- ")
+        )
+        if joined:
+            blocks[-1] += " " + text
+        else:
+            blocks.append(("#" * level[size] + " " if size in level else "") + text)
+        last = (page, y, size)
+    if meta_title is None and not heading_sizes:
+        warnings.append("no headings recognised (no text larger than the body text)")
+    title = str(meta_title) if meta_title else next((b.lstrip("# ") for b in blocks if b.startswith("#")), "")
+    return title, "\n\n".join(blocks)
+
+
+def extract(path: Path, label: str) -> Extracted:
+    """Extract a landed document's text as light markdown.
+
+    Args:
+        path: The local file.
+        label: Its landing key, for messages.
+
+    Returns:
+        Media type, title, text and warnings.
+
+    Raises:
+        DocumentRejected: Unsupported format, binary or unparseable bytes, or no text at all.
+    """
+    media_type = media_type_of(label)
+    if media_type is None:
+        supported = ", ".join(sorted(MEDIA_TYPES))
+        raise DocumentRejected(
+            "unsupported_format", f"{label}: unsupported document type; land one of {supported}"
+        )
+    warnings: list[str] = []
+    if media_type == "application/pdf":
+        if not path.read_bytes()[:1024].lstrip().startswith(b"%PDF"):
+            raise DocumentRejected("unreadable", f"{label}: named .pdf but is not a PDF; re-export it")
+        title, text = _pdf(path, label, warnings)
+    else:
+        raw = _decode(path.read_bytes(), label, warnings)
+        if media_type == "text/html":
+            title, text = _html(raw, warnings)
+        elif media_type == "text/markdown":
+            title, text = _markdown(raw)
+        else:
+            title, text = _plain(raw)
+    if not re.search(r"\w", text):
+        raise DocumentRejected("empty", f"{label}: no text in the document; land it with content")
+    return Extracted(media_type, title or Path(label).stem.replace("_", " "), text, warnings)

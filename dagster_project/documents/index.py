@@ -1,0 +1,273 @@
+"""The vector index (embedded LanceDB) over curated.document_chunks, and retrieval with citations.
+
+Iceberg is the source of truth; the index is a derived copy that is updated incrementally by each
+sync (deleted documents out, new chunks in) and rebuilt from Iceberg whenever it does not match
+the table's current snapshot (lost, copied from elsewhere, or written by another embedder).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.table import Table
+
+from dagster_project.documents.embed import Embedder, embed_checked
+from dagster_project.documents.tables import CHUNKS_TABLE
+from dagster_project.lakehouse.tables import open_catalog
+from dagster_project.lakehouse.wap import main_head
+from dagster_project.settings import Settings
+
+LANCE_TABLE = "document_chunks"
+STATE_FILE = "state.json"
+# Columns a --where key=value filter compares directly; any other key is a sidecar attribute.
+FILTER_COLUMNS = ("document_id", "path", "media_type", "title")
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+class SearchError(ValueError):
+    """A search cannot run: no index yet, or a malformed filter; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a retrieved chunk comes from."""
+
+    source_file: str  # landing key, e.g. documents/shipping.md
+    title: str
+    heading_path: list[str]
+    position: int
+    document_id: str
+    chunk_id: str
+
+    def __str__(self) -> str:
+        heading = " > ".join(self.heading_path) or self.title
+        return f"{self.source_file} § {heading} (chunk {self.position})"
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One retrieved chunk: cosine similarity score, text, citation and (for a child) its parent's text."""
+
+    score: float
+    text: str
+    citation: Citation
+    context: str | None = None
+    metadata: dict[str, str] | None = None
+
+
+def _lance_rows(batch: pa.Table, parents: dict[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for r in batch.to_pylist():
+        if r["level"] == "parent" or r["embedding"] is None:
+            continue
+        attributes = json.loads(r["metadata"] or "{}")
+        rows.append(
+            {
+                "chunk_id": r["chunk_id"],
+                "document_id": r["document_id"],
+                "path": r["path"],
+                "title": r["title"] or "",
+                "media_type": r["media_type"] or "",
+                "position": int(r["position"]),
+                "heading_path": list(r["heading_path"] or []),
+                "text": r["text"],
+                "context": parents.get(r["parent_id"] or "", None),
+                "metadata": r["metadata"] or "{}",
+                "attributes": [f"{k}={v}" for k, v in sorted(attributes.items())],
+                "vector": r["embedding"],
+            }
+        )
+    return rows
+
+
+def _schema(dimension: int) -> pa.Schema:
+    return pa.schema(
+        [
+            ("chunk_id", pa.string()),
+            ("document_id", pa.string()),
+            ("path", pa.string()),
+            ("title", pa.string()),
+            ("media_type", pa.string()),
+            ("position", pa.int32()),
+            ("heading_path", pa.list_(pa.string())),
+            ("text", pa.string()),
+            ("context", pa.string()),
+            ("metadata", pa.string()),
+            ("attributes", pa.list_(pa.string())),
+            ("vector", pa.list_(pa.float32(), dimension)),
+        ]
+    )
+
+
+def _connect(settings: Settings):  # noqa: ANN202 - lancedb is imported lazily
+    import lancedb
+
+    settings.vector_index_dir.mkdir(parents=True, exist_ok=True)
+    return lancedb.connect(str(settings.vector_index_dir))
+
+
+def _state_path(settings: Settings) -> Path:
+    return settings.vector_index_dir / STATE_FILE
+
+
+def _read_state(settings: Settings) -> dict[str, Any]:
+    try:
+        return json.loads(_state_path(settings).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _parents(table: Table, batch: pa.Table) -> dict[str, str]:
+    wanted = {p for p in batch["parent_id"].to_pylist() if p}
+    return {r["chunk_id"]: r["text"] for r in batch.to_pylist() if r["chunk_id"] in wanted}
+
+
+def rebuild_index(settings: Settings, table: Table) -> int:
+    """Rebuild the index from curated.document_chunks on main; returns its row count."""
+    dimension = int(table.properties.get("foundation.embedding.dimension", "0") or 0)
+    data = table.scan().to_arrow() if table.current_snapshot() is not None else None
+    db = _connect(settings)
+    rows = _lance_rows(data, _parents(table, data)) if data is not None else []
+    if rows:
+        dimension = len(rows[0]["vector"])
+    mode = "overwrite" if LANCE_TABLE in db.list_tables().tables else "create"
+    lance = db.create_table(LANCE_TABLE, schema=_schema(max(dimension, 1)), mode=mode)
+    if rows:
+        lance.add(pa.Table.from_pylist(rows, schema=_schema(dimension)))
+    _write_state(settings, table, dimension)
+    return lance.count_rows()
+
+
+def _write_state(settings: Settings, table: Table, dimension: int) -> None:
+    state = {
+        "snapshot_id": main_head(table),
+        "dimension": dimension,
+        "model": table.properties.get("foundation.embedding.model", ""),
+    }
+    _state_path(settings).write_text(json.dumps(state), encoding="utf-8")
+
+
+def sync_index(settings: Settings, table: Table, *, removed: list[str], added: pa.Table) -> int:
+    """Apply one sync's changes to the index (or rebuild it if it is behind); returns its row count."""
+    table.refresh()
+    state = _read_state(settings)
+    db = _connect(settings)
+    parent_snapshot = None
+    head = main_head(table)
+    if head is not None:
+        snapshot = table.metadata.snapshot_by_id(head)
+        parent_snapshot = snapshot.parent_snapshot_id if snapshot else None
+    incremental = (
+        LANCE_TABLE in db.list_tables().tables
+        and state.get("snapshot_id") in (parent_snapshot, head)
+        and state.get("snapshot_id") is not None
+    )
+    if not incremental:
+        return rebuild_index(settings, table)
+    lance = db.open_table(LANCE_TABLE)
+    if removed:
+        listing = ", ".join("'" + d.replace("'", "''") + "'" for d in removed)
+        lance.delete(f"document_id IN ({listing})")
+    rows = _lance_rows(added, _parents(table, added))
+    if rows:
+        lance.add(pa.Table.from_pylist(rows, schema=_schema(len(rows[0]["vector"]))))
+    _write_state(settings, table, int(state.get("dimension") or (len(rows[0]["vector"]) if rows else 0)))
+    return lance.count_rows()
+
+
+def parse_where(pairs: list[str]) -> dict[str, str]:
+    """`key=value` strings as a dict.
+
+    Raises:
+        SearchError: A pair without `=` or with an unusable key.
+    """
+    where = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not _KEY.match(key.strip()):
+            raise SearchError(f"--where {pair!r}: use key=value, e.g. --where department=legal")
+        where[key.strip()] = value.strip()
+    return where
+
+
+def _filter(where: dict[str, str]) -> str | None:
+    clauses = []
+    for key, value in where.items():
+        quoted = "'" + value.replace("'", "''") + "'"
+        if key in FILTER_COLUMNS:
+            clauses.append(f"{key} = {quoted}")
+        else:
+            pair = "'" + f"{key}={value}".replace("'", "''") + "'"
+            clauses.append(f"array_has_any(attributes, [{pair}])")
+    return " AND ".join(clauses) or None
+
+
+def search(
+    settings: Settings,
+    question: str,
+    *,
+    k: int = 5,
+    where: dict[str, str] | None = None,
+    embedder: Embedder | None = None,
+) -> list[SearchHit]:
+    """The `k` chunks nearest to the question, best first, each with its citation.
+
+    Args:
+        settings: Where the catalog and the index are.
+        question: Free text.
+        k: How many chunks.
+        where: Filters: `document_id`, `path`, `media_type`, `title`, or sidecar attributes.
+        embedder: The embedder the chunks were embedded with (default: the configured one).
+
+    Raises:
+        SearchError: No documents have been indexed yet, or k < 1.
+    """
+    if k < 1:
+        raise SearchError(f"-k {k}: ask for at least 1 result")
+    catalog = open_catalog(settings)
+    if not catalog.table_exists(CHUNKS_TABLE):
+        raise SearchError("no documents indexed yet: run `make demo` or materialize curated/document_chunks")
+    table = catalog.load_table(CHUNKS_TABLE)
+    if _read_state(settings).get("snapshot_id") != main_head(table):
+        rebuild_index(settings, table)
+    if embedder is None:
+        from dagster_project.documents.embed import load_embedder
+
+        embedder = load_embedder(settings.embedder)
+    model = table.properties.get("foundation.embedding.model")
+    if model and model != embedder.name:
+        raise SearchError(
+            f"{CHUNKS_TABLE} was embedded with {model!r} but the embedder is {embedder.name!r}; "
+            "set FOUNDATION_EMBEDDER to the same embedder, or re-sync the documents with this one"
+        )
+    lance = _connect(settings).open_table(LANCE_TABLE)
+    vector = embed_checked(embedder, [question])[0]
+    query = lance.search(vector).metric("cosine").limit(k)
+    condition = _filter(where or {})
+    if condition:
+        query = query.where(condition, prefilter=True)
+    hits = []
+    for r in query.to_list():
+        citation = Citation(
+            r["path"],
+            r["title"],
+            list(r["heading_path"] or []),
+            r["position"],
+            r["document_id"],
+            r["chunk_id"],
+        )
+        hits.append(
+            SearchHit(
+                round(1.0 - float(r["_distance"]), 4),
+                r["text"],
+                citation,
+                r["context"],
+                json.loads(r["metadata"] or "{}"),
+            )
+        )
+    return hits

@@ -1,0 +1,321 @@
+"""Curated sync: current raw.documents → curated.documents and curated.document_chunks, incrementally.
+
+Each run curates every current document (cheap: text only), then re-chunks and re-embeds only the
+documents whose version, chunking options or embedder changed, and removes the chunks of
+documents that were deleted from the landing zone or are now excluded. The chunk changes go
+through Write-Audit-Publish: committed to `audit-<run id>`, checked by the suite, then main.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.expressions import In
+from pyiceberg.table import Table
+
+from dagster_project.documents.chunking import chunk_document, chunk_id
+from dagster_project.documents.config import TABLE, DocumentsConfig
+from dagster_project.documents.curate import normalise, quality_issues, redact
+from dagster_project.documents.dedup import cluster, content_hash
+from dagster_project.documents.embed import Embedder, embed_checked, embedding_input
+from dagster_project.documents.ingest import landed_documents
+from dagster_project.documents.tables import (
+    DIMENSION_PROPERTY,
+    MODEL_PROPERTY,
+    as_table_arrow,
+    chunks_table,
+    documents_table,
+)
+from dagster_project.lakehouse.tables import open_catalog
+from dagster_project.lakehouse.wap import audit_branch, ensure_main_snapshot, main_head, reset_branch
+from dagster_project.quality.engine import evaluate
+from dagster_project.quality.gate import GateReport, suite_parameters
+from dagster_project.quality.suites import Suite
+from dagster_project.settings import Settings
+
+MAX_REBASES = 3
+
+
+@dataclass
+class SyncReport:
+    """What one sync did: documents curated, chunks added and removed, and the gate's outcome."""
+
+    documents: int = 0
+    indexed: int = 0
+    excluded: list[dict[str, str]] = field(default_factory=list)
+    embedded_documents: list[str] = field(default_factory=list)
+    removed_documents: list[str] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+    pii_redactions: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    snapshot_id: int | None = None
+    gate: GateReport | None = None
+    index_rows: int = 0
+
+
+def current_documents(settings: Settings, config: DocumentsConfig) -> list[dict[str, Any]]:
+    """The latest raw.documents version of every document still in the landing zone."""
+    catalog = open_catalog(settings)
+    if not catalog.table_exists(TABLE):
+        return []
+    table = catalog.load_table(TABLE)
+    if table.current_snapshot() is None:
+        return []
+    present = {f.key for f in landed_documents(settings, config)[0]}
+    latest: dict[str, dict[str, Any]] = {}
+    for row in table.scan().to_arrow().sort_by("_ingested_at").to_pylist():
+        if row["path"] in present and row["document_id"] is not None:
+            latest[row["document_id"]] = row
+    return [latest[k] for k in sorted(latest)]
+
+
+def _curate(config: DocumentsConfig, raw: list[dict[str, Any]], report: SyncReport) -> list[dict[str, Any]]:
+    docs = []
+    for row in raw:
+        text, removed = normalise(row["text"] or "")
+        text, counts = redact(text)
+        for kind, n in counts.items():
+            report.pii_redactions[kind] = report.pii_redactions.get(kind, 0) + n
+        issues = quality_issues(text, config.quality)
+        docs.append(
+            {
+                **{k: row[k] for k in ("document_id", "path", "checksum", "title", "media_type", "metadata")},
+                "text": text,
+                "content_hash": content_hash(text),
+                "pii_redactions": json.dumps(counts, sort_keys=True),
+                "boilerplate_lines_removed": removed,
+                "quality_issues": issues,
+                "warnings": row["warnings"],
+                "_source_file": row["_source_file"],
+            }
+        )
+    passing = [(d["document_id"], d["text"]) for d in docs if not d["quality_issues"]]
+    clusters = cluster(passing, threshold=config.near_duplicate_threshold)
+    for d in docs:
+        member = clusters.get(d["document_id"])
+        d["cluster_id"] = member.cluster_id if member else d["document_id"]
+        d["duplicate_kind"] = member.kind if member else "unique"
+        d["similarity"] = member.similarity if member else 1.0
+        if d["quality_issues"]:
+            d["status"], d["reason"] = "excluded", "quality: " + "; ".join(d["quality_issues"])
+        elif member and not member.canonical:
+            d["status"] = "excluded"
+            d["reason"] = f"{member.kind} duplicate of {member.cluster_id} (similarity {member.similarity})"
+        else:
+            d["status"], d["reason"] = "indexed", None
+    return docs
+
+
+def _chunk_rows(
+    doc: dict[str, Any], config: DocumentsConfig, embedder: Embedder, run_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    options = config.chunking_for(doc["path"])
+    chunks = chunk_document(doc["text"], options)
+    ids = {c.position: chunk_id(doc["document_id"], c.position, c.text) for c in chunks}
+    return [
+        {
+            "chunk_id": ids[c.position],
+            "document_id": doc["document_id"],
+            "path": doc["path"],
+            "checksum": doc["checksum"],
+            "title": doc["title"],
+            "media_type": doc["media_type"],
+            "position": c.position,
+            "level": c.level,
+            "parent_id": ids[c.parent_position] if c.parent_position is not None else None,
+            "heading_path": c.heading_path,
+            "text": c.text,
+            "token_count": c.token_count,
+            "metadata": doc["metadata"],
+            "embedding": None,
+            "embedding_model": embedder.name,
+            "chunker": options.fingerprint(),
+            "_source_file": doc["_source_file"],
+            "_source_checksum": doc["checksum"],
+            "_run_id": run_id,
+            "_synced_at": now,
+        }
+        for c in chunks
+    ]
+
+
+def _existing_versions(table: Table) -> dict[str, tuple[str, str, str]]:
+    """document id → (checksum, chunker, embedder) of the chunks on main."""
+    if table.current_snapshot() is None:
+        return {}
+    rows = table.scan(selected_fields=("document_id", "checksum", "chunker", "embedding_model")).to_arrow()
+    return {
+        r["document_id"]: (r["checksum"], r["chunker"], r["embedding_model"])
+        for r in rows.group_by(["document_id", "checksum", "chunker", "embedding_model"])
+        .aggregate([])
+        .to_pylist()
+    }
+
+
+def _audit(suite: Suite, batch: pa.Table, dimension: int, now: datetime) -> GateReport:
+    report = GateReport(suite)
+    con = duckdb.connect()
+    try:
+        view = batch.append_column("filename", pa.array(batch["_source_file"].to_pylist(), pa.string()))
+        view = view.append_column("file_row_number", pa.array(range(view.num_rows), pa.int64()))
+        # The embedder's dimension, for the suite's dimension check (Iceberg lists have none).
+        view = view.append_column("expected_dimension", pa.array([dimension] * view.num_rows, pa.int32()))
+        con.register("batch", view)
+        report.results = evaluate(
+            con,
+            list(suite.expectations),
+            relation="batch",
+            parameters=suite_parameters(now, None),
+            pii_columns=set(),
+        )
+    finally:
+        con.close()
+    return report
+
+
+def sync_documents(
+    settings: Settings,
+    config: DocumentsConfig,
+    embedder: Embedder,
+    *,
+    run_id: str,
+    suite: Suite | None = None,
+    log: logging.Logger | None = None,
+) -> SyncReport:
+    """Bring curated.documents and curated.document_chunks in line with the current raw documents.
+
+    Returns:
+        The report; `report.gate.held_back` when the suite held the chunk changes back (main,
+        curated.documents and the vector index are then unchanged).
+    """
+    log = log or logging.getLogger(__name__)
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    report = SyncReport()
+    catalog = open_catalog(settings)
+    docs = _curate(config, current_documents(settings, config), report)
+    report.documents = len(docs)
+    report.excluded = [{"document": d["document_id"], "reason": d["reason"]} for d in docs if d["reason"]]
+    table = chunks_table(catalog)
+    existing = _existing_versions(table)
+    wanted = {
+        d["document_id"]: (d["checksum"], config.chunking_for(d["path"]).fingerprint(), embedder.name)
+        for d in docs
+        if d["status"] == "indexed"
+    }
+    report.indexed = len(wanted)
+    todo = [
+        d
+        for d in docs
+        if d["document_id"] in wanted and existing.get(d["document_id"]) != wanted[d["document_id"]]
+    ]
+    removed = sorted(doc_id for doc_id, version in existing.items() if wanted.get(doc_id) != version)
+    rows = [row for d in todo for row in _chunk_rows(d, config, embedder, run_id, now)]
+    embedded = [r for r in rows if r["level"] != "parent"]
+    report.seconds["curate_and_chunk"] = time.perf_counter() - started
+    clock = time.perf_counter()
+    vectors = embed_checked(embedder, [embedding_input(r["heading_path"], r["text"]) for r in embedded])
+    for r, v in zip(embedded, vectors, strict=True):
+        r["embedding"] = v.tolist()
+    report.seconds["embed"] = time.perf_counter() - clock
+    report.embedded_documents = [d["document_id"] for d in todo]
+    report.removed_documents = removed
+    report.chunks_added, report.chunks_embedded = len(rows), len(embedded)
+    batch = as_table_arrow(table, rows)
+    if suite is not None:
+        report.gate = _audit(suite, batch, embedder.dimension, now)
+    if rows or removed:
+        published = _write_audit_publish(table, batch, removed, run_id, report, embedder, log)
+        if not published:
+            return report
+    chunk_counts: dict[str, int] = {}
+    table.refresh()
+    if table.current_snapshot() is not None:
+        for doc_id in table.scan(selected_fields=("document_id",)).to_arrow()["document_id"].to_pylist():
+            chunk_counts[doc_id] = chunk_counts.get(doc_id, 0) + 1
+    report.chunks_total = sum(chunk_counts.values())
+    report.snapshot_id = main_head(table)
+    curated = documents_table(catalog)
+    curated_rows = as_table_arrow(
+        curated,
+        [
+            {**d, "chunk_count": chunk_counts.get(d["document_id"], 0), "_run_id": run_id, "_synced_at": now}
+            for d in docs
+        ],
+    )
+    # One row per current document, replaced as a whole: it is small and always fully recomputed.
+    if curated.current_snapshot() is None:
+        curated.append(curated_rows)
+    else:
+        curated.overwrite(curated_rows)
+    from dagster_project.documents.index import sync_index
+
+    clock = time.perf_counter()
+    report.index_rows = sync_index(settings, table, removed=removed, added=batch)
+    report.seconds["index"] = time.perf_counter() - clock
+    report.seconds["total"] = time.perf_counter() - started
+    return report
+
+
+def _write_audit_publish(
+    table: Table,
+    batch: pa.Table,
+    removed: list[str],
+    run_id: str,
+    report: SyncReport,
+    embedder: Embedder,
+    log: logging.Logger,
+) -> bool:
+    """Delete the removed documents' chunks and append the new ones on `audit-<run id>`, then publish.
+
+    Returns:
+        Whether main now holds the changes (False: held back by the gate, branch kept).
+    """
+    branch = audit_branch(run_id)
+    properties = {"foundation.run-id": run_id}
+    for _ in range(MAX_REBASES + 1):
+        table.refresh()
+        base = ensure_main_snapshot(table)
+        reset_branch(table, branch, base)
+        with table.transaction() as tx:
+            if removed:
+                tx.delete(In("document_id", removed), snapshot_properties=properties, branch=branch)
+            if batch.num_rows:
+                tx.append(batch, snapshot_properties=properties, branch=branch)
+        table.refresh()
+        gate = report.gate
+        if gate is not None and gate.failed:
+            gate.held_back, gate.branch = True, branch
+            gate.held_snapshot_id = table.metadata.refs[branch].snapshot_id
+            log.warning(
+                "%s: chunk changes of run %s held back on %s: %s",
+                ".".join(table.name()),
+                run_id,
+                branch,
+                ", ".join(r.expectation.name for r in gate.failed),
+            )
+            return False
+        if main_head(table) != base:
+            log.info("curated.document_chunks: main moved during the audit; re-applying")
+            continue
+        try:
+            # The catalog asserts main is still `base` in this commit: a fast-forward only.
+            table.manage_snapshots().set_current_snapshot(ref_name=branch).commit()
+        except CommitFailedException:
+            continue
+        table.refresh()
+        table.manage_snapshots().remove_branch(branch).commit()
+        with table.transaction() as tx:
+            tx.set_properties(**{DIMENSION_PROPERTY: str(embedder.dimension), MODEL_PROPERTY: embedder.name})
+        return True
+    raise RuntimeError(f"curated.document_chunks: main kept moving during run {run_id}; retry the run")
