@@ -115,7 +115,8 @@ class ModelRun:
     total_rows: int | None
     held_back_because: str = ""
     checks_passed: int = 0
-    failed_checks: tuple[str, ...] = ()
+    failed_checks: tuple[str, ...] = ()  # blocking (severity ERROR)
+    warned_checks: tuple[str, ...] = ()  # failed with severity WARN: recorded, not blocking
 
 
 def build_models(
@@ -153,7 +154,20 @@ def build_models(
                 total_rows=md.get("dagster/row_count"),
                 held_back_because=str(md.get("held_back_because", "")),
                 checks_passed=sum(e.passed for e in checks),
-                failed_checks=tuple(sorted(e.check_name for e in checks if not e.passed)),
+                failed_checks=tuple(
+                    sorted(
+                        e.check_name
+                        for e in checks
+                        if not e.passed and e.severity != dg.AssetCheckSeverity.WARN
+                    )
+                ),
+                warned_checks=tuple(
+                    sorted(
+                        e.check_name
+                        for e in checks
+                        if not e.passed and e.severity == dg.AssetCheckSeverity.WARN
+                    )
+                ),
             )
         )
     return result.success, runs

@@ -144,9 +144,9 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     for m in models:
         total = f", {m.total_rows:,} rows in the table" if m.total_rows is not None else ""
         why = f" ({m.held_back_because})" if m.held_back_because else ""
-        checks = f", {m.checks_passed} check(s) passed" + (
-            f", failed: {', '.join(m.failed_checks)}" if m.failed_checks else ""
-        )
+        checks = f", {m.checks_passed} check(s) passed"
+        checks += f", failed: {', '.join(m.failed_checks)}" if m.failed_checks else ""
+        checks += f", warned: {', '.join(m.warned_checks)}" if m.warned_checks else ""
         print(f"  {m.table}: {m.rows_written:,} row(s) written{total}, gate {m.gate}{checks}{why}")
     if not built:
         print("  the dbt run failed: see it in the UI (make dev)")
