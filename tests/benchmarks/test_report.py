@@ -1,0 +1,51 @@
+"""`make bench` ends with one report: every benchmark's figure beside its same-run baseline."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from report import build_report, to_markdown  # noqa: E402
+
+
+def test_the_report_puts_each_figure_beside_its_baseline_with_the_machine(tmp_path):
+    (tmp_path / "gates.json").write_text(
+        json.dumps(
+            {
+                "validation_seconds": 0.7,
+                "ingest_seconds": 1.9,
+                "validation_to_ingest_ratio": 0.37,
+                "targets": {"validation_to_ingest_ratio": "<= 0.5"},
+                "validation_peak_rss_mib": 446.2,
+                "rows": 5_000_000,
+                "expectations": 14,
+                "pass": True,
+            }
+        )
+    )
+    (tmp_path / "incremental.json").write_text(
+        json.dumps(
+            {
+                "batches": 51,
+                "rows_per_batch": 2000,
+                "first_batch_seconds": 8.1,
+                "last_batch_seconds": 20.0,
+                "ratio_last_to_first": 2.47,
+                "peak_rss_mib": 755.0,
+                "pass": False,
+            }
+        )
+    )
+    report = build_report(tmp_path)
+    assert report["machine"]["cores"] >= 1 and report["machine"]["memory_gib"] > 0
+    rows = {r["benchmark"]: r for r in report["benchmarks"]}
+    assert rows["quality gate"]["baseline"] == "ingest 1.9 s" and rows["quality gate"]["pass"] is True
+    assert rows["incremental staging + curated"]["pass"] is False
+    markdown = to_markdown(report)
+    assert (
+        "| incremental staging + curated | batch 51: 20.0 s | batch 1: 8.1 s | 2.47 | <= 2 | NO | 755 |"
+        in markdown
+    )
+    assert "cores" in markdown and "GiB memory" in markdown
