@@ -21,27 +21,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dagster_project.lakehouse.tables import open_catalog  # noqa: E402
 from dagster_project.settings import Settings, load_settings  # noqa: E402
 from tests.conftest import customers_csv, orders_csv, products_parquet  # noqa: E402
-from tests.servers.dagster_dev import ROOT, dagster_dev  # noqa: E402
+from tests.servers.dagster_dev import dagster_dev, drop_file, embedded_env, table_rows  # noqa: E402
 
 TARGET_SECONDS = 90
-
-
-def _drop(folder: Path, name: str, content: str | bytes) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{name}.tmp"
-    tmp.write_bytes(content.encode() if isinstance(content, str) else content)
-    tmp.rename(folder / name)
-
-
-def _rows(settings: Settings, name: str) -> int:
-    try:
-        snapshot = open_catalog(settings).load_table(name).current_snapshot()
-    except Exception:  # noqa: BLE001 - not created yet
-        return 0
-    return int(snapshot.summary["total-records"]) if snapshot else 0
 
 
 def main() -> int:
@@ -51,29 +35,26 @@ def main() -> int:
     out_dir = load_settings().data_dir / "bench"
     data = out_dir / "latency-data"
     shutil.rmtree(data, ignore_errors=True)
-    home = data / "dagster_home"
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text((ROOT / "dagster_project" / "dagster.yaml").read_text())
-    env = {**os.environ, "FOUNDATION_DATA_DIR": str(data), "DAGSTER_HOME": str(home)}
-    for name in [k for k in env if k.startswith("FOUNDATION_SENSOR_")]:
-        env.pop(name)  # the shipped intervals, not the caller's
+    env = embedded_env(data)  # the shipped sensor intervals, not the caller's
     settings = Settings.for_data_dir(data)
     landing = data / "landing"
     drops = []
     with dagster_dev(env, out_dir / "latency-dagster-dev.log") as dev:
-        _drop(landing / "customers", "customers.csv", customers_csv(1, 7))
-        _drop(landing / "products", "products.parquet", products_parquet(1, 5))
-        dev.wait_for(lambda: _rows(settings, "staging.stg_customers") == 7, 300, "stg_customers (warm-up)")
-        dev.wait_for(lambda: _rows(settings, "staging.stg_products") == 5, 300, "stg_products (warm-up)")
+        drop_file(landing / "customers", "customers.csv", customers_csv(1, 7))
+        drop_file(landing / "products", "products.parquet", products_parquet(1, 5))
+        dev.wait_for(
+            lambda: table_rows(settings, "staging.stg_customers") == 7, 300, "stg_customers (warm-up)"
+        )
+        dev.wait_for(lambda: table_rows(settings, "staging.stg_products") == 5, 300, "stg_products (warm-up)")
         expected = 0
         for i in range(args.drops):
             expected += 10
             start = time.monotonic()
-            _drop(landing / "orders", f"orders_{i}.csv", orders_csv(1 + i * 10, 10))
+            drop_file(landing / "orders", f"orders_{i}.csv", orders_csv(1 + i * 10, 10))
             seen: dict[str, float] = {}
             for table in ("raw.orders", "staging.stg_orders", "curated.orders"):
                 what = f"{table} to hold drop {i + 1}"
-                dev.wait_for(lambda t=table, n=expected: _rows(settings, t) >= n, 600, what)
+                dev.wait_for(lambda t=table, n=expected: table_rows(settings, t) >= n, 600, what)
                 seen[table] = round(time.monotonic() - start, 1)
             drops.append(seen)
             print(f"drop {i + 1}: {seen}", flush=True)

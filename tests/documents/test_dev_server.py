@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.sample_data.kb_content import ARTICLES
 from dagster_project.settings import Settings
-from tests.servers.dagster_dev import ROOT, dagster_dev
+from tests.servers.dagster_dev import dagster_dev, drop_file, embedded_env
 
 pytestmark = pytest.mark.slow
 
@@ -26,23 +24,15 @@ def _chunked(settings: Settings) -> set[str]:
 
 def test_sensor_ingests_then_syncs_and_a_deletion_removes_chunks(tmp_path):
     data = tmp_path / "data"
-    home = data / "dagster_home"
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text((ROOT / "dagster_project" / "dagster.yaml").read_text())
-    env = {
-        **os.environ,
-        "FOUNDATION_DATA_DIR": str(data),
-        "DAGSTER_HOME": str(home),
-        "FOUNDATION_SENSOR_INTERVAL_SECONDS": "1",
-        "FOUNDATION_SENSOR_MIN_FILE_AGE_SECONDS": "0",
-    }
+    env = embedded_env(
+        data, FOUNDATION_SENSOR_INTERVAL_SECONDS="1", FOUNDATION_SENSOR_MIN_FILE_AGE_SECONDS="0"
+    )
     folder = data / "landing" / "documents"
     folder.mkdir(parents=True)
     settings = Settings.for_data_dir(data)
     with dagster_dev(env, tmp_path / "dev.log") as dev:
         for name in ("warranty", "care_guide"):
-            (folder / f".{name}.md.tmp").write_text(ARTICLES[name])
-            (folder / f".{name}.md.tmp").rename(folder / f"{name}.md")
+            drop_file(folder, f"{name}.md", ARTICLES[name])
         dev.wait_for(lambda: _chunked(settings) == {"warranty.md", "care_guide.md"}, 240, "ingest and sync")
         (folder / "care_guide.md").unlink()
         dev.wait_for(lambda: _chunked(settings) == {"warranty.md"}, 240, "the sync after the deletion")

@@ -90,3 +90,34 @@ def dagster_dev(env: dict[str, str], log_path: Path) -> Iterator[DagsterDev]:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+def embedded_env(data: Path, **overrides: str) -> dict[str, str]:
+    """The environment of `make dev` on the embedded default rooted at `data`, its instance file in place.
+
+    Sensor intervals are the shipped ones unless `overrides` sets FOUNDATION_SENSOR_* variables.
+    """
+    home = data / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text((ROOT / "dagster_project" / "dagster.yaml").read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOUNDATION_SENSOR_")}
+    return {**env, "FOUNDATION_DATA_DIR": str(data), "DAGSTER_HOME": str(home), **overrides}
+
+
+def drop_file(folder: Path, name: str, content: str | bytes) -> None:
+    """Land a file as writers should: under a hidden name, then renamed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.tmp"
+    tmp.write_bytes(content.encode() if isinstance(content, str) else content)
+    tmp.rename(folder / name)
+
+
+def table_rows(settings, name: str) -> int:
+    """Rows on main of an Iceberg table; 0 while it does not exist yet."""
+    from dagster_project.lakehouse.tables import open_catalog
+
+    try:
+        snapshot = open_catalog(settings).load_table(name).current_snapshot()
+    except Exception:  # noqa: BLE001 - not created yet
+        return 0
+    return int(snapshot.summary["total-records"]) if snapshot else 0

@@ -4,9 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.defs.raw.assets import TRANSIENT_ERRORS, RawIngestConfig, raise_for_retry, table_columns
+from dagster_project.defs.raw.assets import RawIngestConfig, ingest_and_report, table_columns
 from dagster_project.defs.raw.checks import check_results, check_specs
-from dagster_project.defs.raw.metadata import ingest_metadata
 from dagster_project.defs.resources import Foundation
 from dagster_project.documents.config import DocumentsConfig
 from dagster_project.documents.tables import CHUNKS_SCHEMA, CHUNKS_TABLE, DOCUMENTS_TABLE
@@ -38,8 +37,12 @@ def build_raw_documents(documents: DocumentsConfig, suite: Suite | None) -> dg.A
         from dagster_project.documents.ingest import ingest_documents
 
         settings = foundation.settings()
-        try:
-            report = ingest_documents(
+        return ingest_and_report(
+            context,
+            settings,
+            dataset,
+            suite,
+            lambda: ingest_documents(
                 settings,
                 documents,
                 run_id=context.run.run_id,
@@ -47,23 +50,7 @@ def build_raw_documents(documents: DocumentsConfig, suite: Suite | None) -> dg.A
                 retry_quarantined=config.retry_quarantined,
                 suite=suite,
                 log=context.log,
-            )
-        except TRANSIENT_ERRORS as exc:
-            raise_for_retry(context, dataset, settings, exc)
-        docs = None
-        if report.gate is not None:
-            from dagster_project.quality.docs import write_data_docs
-
-            docs = write_data_docs(
-                report.gate,
-                table=dataset.table,
-                run_id=context.run.run_id,
-                run_time=report.started_at,
-                out_dir=settings.data_docs_dir,
-            )
-        return dg.MaterializeResult(
-            metadata=ingest_metadata(settings, dataset, report, docs),
-            check_results=check_results(suite, report.gate, docs),
+            ),
         )
 
     return raw_documents

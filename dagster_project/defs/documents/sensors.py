@@ -1,13 +1,12 @@
 """The documents landing sensor: one run per new or changed document version (its sidecar included)."""
 
 import json
-import time
 
 import dagster as dg
 from blake3 import blake3
 
 from dagster_project.defs.documents.assets import CHUNKS_KEY, DOCUMENTS_KEY, RAW_KEY
-from dagster_project.defs.raw.sensors import _handled_versions, new_files, run_key, sensor_name
+from dagster_project.defs.raw.sensors import files_to_run, run_key, sensor_name
 from dagster_project.defs.resources import Foundation
 from dagster_project.documents.config import TABLE, DocumentsConfig
 from dagster_project.documents.ingest import document_version, landed_documents
@@ -52,17 +51,8 @@ def build_documents_sensor(config: DocumentsConfig, interval_seconds: int) -> dg
     ) -> dg.SensorResult:
         settings = foundation.settings()
         documents, sidecars = landed_documents(settings, config)
-        handled = _handled_versions(settings, dataset)
-        files = [document_version(f, sidecars.get(f.key)) for f in documents]
-        files = [f for f in files if (f.uri, f.version) not in handled]
-        batch, cursor = new_files(
-            files,
-            context.cursor,
-            now_ns=time.time_ns(),
-            min_age_seconds=settings.sensor_min_file_age_seconds,
-            limit=settings.sensor_max_files_per_tick,
-            lookback_seconds=settings.sensor_lookback_seconds,
-        )
+        versions = [document_version(f, sidecars.get(f.key)) for f in documents]
+        files, batch, cursor = files_to_run(settings, dataset, versions, context.cursor)
         if not batch:
             due = _sync_due(settings, config, {f.key for f in documents})
             if due:

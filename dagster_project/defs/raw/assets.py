@@ -1,5 +1,6 @@
 """Raw assets `raw/<dataset>`: one per registry dataset, landing files → Iceberg `raw.<dataset>`."""
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.raw.metadata import ingest_metadata
 from dagster_project.defs.resources import Foundation
-from dagster_project.ingest.run import ingest_dataset
+from dagster_project.ingest.run import IngestReport, ingest_dataset
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS
 from dagster_project.landing.s3 import LandingUnavailable
 from dagster_project.quality.suites import Suite, load_suite
@@ -51,6 +52,35 @@ def raise_for_retry(context: dg.AssetExecutionContext, dataset: Dataset, setting
     ) from exc
 
 
+def ingest_and_report(
+    context: dg.AssetExecutionContext,
+    settings: Settings,
+    dataset: Dataset,
+    suite: Suite | None,
+    ingest: Callable[[], IngestReport],
+) -> dg.MaterializeResult:
+    """Run one ingest (a transient failure retries the step), then report it: Data Docs, metadata, checks."""
+    try:
+        report = ingest()
+    except TRANSIENT_ERRORS as exc:
+        raise_for_retry(context, dataset, settings, exc)
+    docs = None
+    if report.gate is not None:
+        from dagster_project.quality.docs import write_data_docs
+
+        docs = write_data_docs(
+            report.gate,
+            table=dataset.table,
+            run_id=context.run.run_id,
+            run_time=report.started_at,
+            out_dir=settings.data_docs_dir,
+        )
+    return dg.MaterializeResult(
+        metadata=ingest_metadata(settings, dataset, report, docs),
+        check_results=check_results(suite, report.gate, docs),
+    )
+
+
 def asset_key(dataset: Dataset) -> dg.AssetKey:
     return dg.AssetKey(["raw", dataset.name])
 
@@ -88,8 +118,12 @@ def build_raw_asset(dataset: Dataset, suite: Suite | None = None) -> dg.AssetsDe
     )
     def raw_asset(context: dg.AssetExecutionContext, config: RawIngestConfig, foundation: Foundation):
         settings = foundation.settings()
-        try:
-            report = ingest_dataset(
+        return ingest_and_report(
+            context,
+            settings,
+            dataset,
+            suite,
+            lambda: ingest_dataset(
                 settings,
                 dataset,
                 run_id=context.run.run_id,
@@ -97,23 +131,7 @@ def build_raw_asset(dataset: Dataset, suite: Suite | None = None) -> dg.AssetsDe
                 retry_quarantined=config.retry_quarantined,
                 suite=suite,
                 log=context.log,
-            )
-        except TRANSIENT_ERRORS as exc:
-            raise_for_retry(context, dataset, settings, exc)
-        docs = None
-        if report.gate is not None:
-            from dagster_project.quality.docs import write_data_docs
-
-            docs = write_data_docs(
-                report.gate,
-                table=dataset.table,
-                run_id=context.run.run_id,
-                run_time=report.started_at,
-                out_dir=settings.data_docs_dir,
-            )
-        return dg.MaterializeResult(
-            metadata=ingest_metadata(settings, dataset, report, docs),
-            check_results=check_results(suite, report.gate, docs),
+            ),
         )
 
     return raw_asset

@@ -73,6 +73,23 @@ def _handled_versions(settings: Settings, dataset: Dataset) -> set[tuple[str, st
     return landing_versions(catalog.load_table(dataset.table)) | quarantined
 
 
+def files_to_run(
+    settings: Settings, dataset: Dataset, listed: list[LandedFile], cursor: str | None
+) -> tuple[list[LandedFile], list[LandedFile], str | None]:
+    """Listed file versions not yet handled, and of those the ones due this tick with the next cursor."""
+    handled = _handled_versions(settings, dataset)
+    files = [f for f in listed if (f.uri, f.version) not in handled]
+    batch, cursor = new_files(
+        files,
+        cursor,
+        now_ns=time.time_ns(),
+        min_age_seconds=settings.sensor_min_file_age_seconds,
+        limit=settings.sensor_max_files_per_tick,
+        lookback_seconds=settings.sensor_lookback_seconds,
+    )
+    return files, batch, cursor
+
+
 def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDefinition:
     """The landing sensor of one dataset."""
 
@@ -87,16 +104,7 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
         settings = foundation.settings()
         landing = open_landing(settings)
         files = [f for f in landing.list(dataset.prefix) if dataset.matches(f.key)]
-        handled = _handled_versions(settings, dataset)
-        files = [f for f in files if (f.uri, f.version) not in handled]
-        batch, cursor = new_files(
-            files,
-            context.cursor,
-            now_ns=time.time_ns(),
-            min_age_seconds=settings.sensor_min_file_age_seconds,
-            limit=settings.sensor_max_files_per_tick,
-            lookback_seconds=settings.sensor_lookback_seconds,
-        )
+        files, batch, cursor = files_to_run(settings, dataset, files, context.cursor)
         if not batch:
             return dg.SensorResult(skip_reason=f"no new files under {dataset.prefix} ({len(files)} seen)")
         context.log.info("%s: %d new file version(s), %d listed", dataset.name, len(batch), len(files))
