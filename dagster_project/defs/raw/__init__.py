@@ -5,13 +5,17 @@ from __future__ import annotations
 import dagster as dg
 
 from dagster_project.defs.raw.assets import build_raw_assets
+from dagster_project.defs.raw.freshness import build_freshness_checks, build_freshness_schedule
 from dagster_project.defs.raw.sensors import build_landing_sensors
 from dagster_project.registry import Registry
 from dagster_project.settings import Settings
 
 
 def defs(registry: Registry, settings: Settings) -> dg.Definitions:
+    freshness = build_freshness_checks(registry)
     return dg.Definitions(
         assets=build_raw_assets(registry, settings.expectations_dir),
+        asset_checks=freshness,
         sensors=build_landing_sensors(registry, settings.sensor_interval_seconds),
+        schedules=[build_freshness_schedule(freshness)] if freshness else [],
     )

@@ -1,0 +1,125 @@
+"""Freshness of raw datasets: a check per dataset that fails when no new file landed within its window.
+
+Dagster's own freshness policy (on the raw assets) looks at materializations, and a raw asset also
+materializes when a run found nothing new. This check looks at the data instead: the newest commit
+on main that carried landed files (`foundation.files` in its snapshot summary).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import ancestors_of
+
+from dagster_project.defs.raw.assets import asset_key
+from dagster_project.defs.resources import Foundation
+from dagster_project.lakehouse.publish import FILES_PROPERTY
+from dagster_project.lakehouse.tables import open_catalog
+from dagster_project.registry import Dataset, Registry
+
+CHECK_NAME = "freshness_window"
+JOB_NAME = "freshness_checks"
+# Windows are whole hours or days; an hourly evaluation is late by at most an hour.
+SCHEDULE_CRON = "0 * * * *"
+
+
+def last_file_committed(table: Table) -> tuple[datetime, list[str]] | None:
+    """When main last gained rows from landed files, and which files; None if it never did."""
+    head = table.current_snapshot()
+    if head is None:
+        return None
+    for snapshot in ancestors_of(head, table.metadata):
+        summary = snapshot.summary.additional_properties if snapshot.summary else {}
+        files = json.loads(summary.get(FILES_PROPERTY, "[]"))
+        if files:
+            when = datetime.fromtimestamp(snapshot.timestamp_ms / 1000, tz=UTC)
+            return when, [uri for uri, _ in files]
+    return None
+
+
+def evaluate_freshness(table: Table | None, dataset: Dataset, now: datetime) -> dg.AssetCheckResult:
+    """Pass when the dataset's newest landed file was committed within its freshness window."""
+    window = timedelta(hours=dataset.freshness_max_age_hours or 0)
+    metadata: dict[str, object] = {"max_age_hours": dg.MetadataValue.float(window.total_seconds() / 3600)}
+    last = last_file_committed(table) if table is not None else None
+    if last is None:
+        return dg.AssetCheckResult(
+            check_name=CHECK_NAME,
+            asset_key=asset_key(dataset),
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"{dataset.table}: no file has landed yet; drop one under `{dataset.prefix}`.",
+            metadata=metadata,
+        )
+    when, files = last
+    age = now - when
+    passed = age <= window
+    metadata |= {
+        "last_file_committed_at": dg.MetadataValue.timestamp(when),
+        "age_hours": dg.MetadataValue.float(round(age.total_seconds() / 3600, 3)),
+        "last_files": dg.MetadataValue.json(files[-10:]),
+    }
+    description = (
+        f"{dataset.table}: newest file committed {_hours(age)} ago, within the {_hours(window)} window."
+        if passed
+        else f"{dataset.table}: no new file for {_hours(age)}, beyond the {_hours(window)} window "
+        f"({dataset.owner} owns the export to `{dataset.prefix}`)."
+    )
+    return dg.AssetCheckResult(
+        check_name=CHECK_NAME,
+        asset_key=asset_key(dataset),
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
+        metadata=metadata,
+    )
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+
+
+def build_freshness_check(dataset: Dataset) -> dg.AssetChecksDefinition:
+    """The freshness check of one dataset that declares `freshness.max_age_hours`."""
+
+    @dg.asset_check(
+        asset=asset_key(dataset),
+        name=CHECK_NAME,
+        description=f"A new file of {dataset.name} is committed at least every "
+        f"{dataset.freshness_max_age_hours:g} h (registry `freshness.max_age_hours`).",
+        blocking=False,
+    )
+    def freshness_check(foundation: Foundation) -> dg.AssetCheckResult:
+        catalog = open_catalog(foundation.settings())
+        try:
+            table = catalog.load_table(dataset.table)
+        except NoSuchTableError:
+            table = None
+        return evaluate_freshness(table, dataset, datetime.now(UTC))
+
+    return freshness_check
+
+
+def build_freshness_checks(registry: Registry) -> list[dg.AssetChecksDefinition]:
+    return [build_freshness_check(d) for d in registry if d.freshness_max_age_hours]
+
+
+def build_freshness_schedule(checks: list[dg.AssetChecksDefinition]) -> dg.ScheduleDefinition:
+    """Evaluates every freshness check hourly, so a silent source turns red without a run of its own."""
+    job = dg.define_asset_job(
+        JOB_NAME,
+        selection=dg.AssetSelection.checks(*checks),
+        description="Evaluate every raw dataset's freshness window.",
+    )
+    return dg.ScheduleDefinition(
+        name="freshness_schedule",
+        job=job,
+        cron_schedule=SCHEDULE_CRON,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )

@@ -1,0 +1,83 @@
+"""Freshness windows: a dataset with no new file within its window shows a failing check."""
+
+import dataclasses
+
+import dagster as dg
+
+from dagster_project.defs.raw.assets import build_raw_asset
+from dagster_project.defs.raw.freshness import (
+    CHECK_NAME,
+    JOB_NAME,
+    build_freshness_check,
+    build_freshness_checks,
+    build_freshness_schedule,
+)
+from dagster_project.defs.resources import Foundation
+from dagster_project.lakehouse.tables import open_catalog
+from tests.conftest import land, orders_csv
+
+
+def _evaluate(settings, datasets, instance=None):
+    checks = [build_freshness_check(d) for d in datasets]
+    # The asset keeps its registry window (Dagster's policy wants at least a minute).
+    defs = dg.Definitions(
+        assets=[build_raw_asset(dataclasses.replace(d, freshness_max_age_hours=24)) for d in datasets],
+        asset_checks=checks,
+        schedules=[build_freshness_schedule(checks)],
+        resources={"foundation": Foundation.from_settings(settings)},
+    )
+    result = defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance)
+    return {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
+
+
+def test_every_dataset_with_a_window_gets_a_check_and_an_hourly_schedule(registry):
+    checks = build_freshness_checks(registry)
+    keys = {key.asset_key.path[-1] for c in checks for key in c.check_keys}
+    assert keys == {d.name for d in registry if d.freshness_max_age_hours}
+    schedule = build_freshness_schedule(checks)
+    assert schedule.cron_schedule == "0 * * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_fails_when_the_newest_file_is_older_than_the_window(settings, registry):
+    land(settings, "orders/a.csv", orders_csv(1, 4))
+    dg.materialize(
+        [build_raw_asset(registry["orders"])], resources={"foundation": Foundation.from_settings(settings)}
+    )
+    fresh = registry["orders"]  # 24 h window: the file was just committed
+    # A window shorter than the time since the commit: the same data, overdue.
+    stale = dataclasses.replace(registry["orders"], freshness_max_age_hours=1e-9)
+    assert _evaluate(settings, [fresh])["orders"].passed
+    with dg.instance_for_test() as instance:
+        evaluation = _evaluate(settings, [stale], instance)["orders"]
+        assert not evaluation.passed
+        assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+        assert "no new file for" in evaluation.description
+        assert evaluation.metadata["last_files"].value[-1].endswith("orders/a.csv")
+        # What the UI reads: the latest evaluation of the check on the asset.
+        key = dg.AssetCheckKey(dg.AssetKey(["raw", "orders"]), CHECK_NAME)
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+        assert record.event.dagster_event.event_specific_data.passed is False
+
+
+def test_only_commits_of_landed_files_refresh_the_dataset(settings, registry):
+    land(settings, "orders/a.csv", orders_csv(1, 4))
+    resources = {"foundation": Foundation.from_settings(settings)}
+    asset = build_raw_asset(registry["orders"])
+    dg.materialize([asset], resources=resources)
+    before_id = open_catalog(settings).load_table("raw.orders").current_snapshot().snapshot_id
+    before = _evaluate(settings, [registry["orders"]])["orders"].metadata["last_file_committed_at"].value
+    dg.materialize([asset], resources=resources)  # nothing new: a materialization, but no file
+    # A commit on main with no landed file (as table maintenance makes) is not new data either.
+    table = open_catalog(settings).load_table("raw.orders")
+    with table.transaction() as tx, tx.update_snapshot(snapshot_properties={"note": "x"}).fast_append():
+        pass
+    assert open_catalog(settings).load_table("raw.orders").current_snapshot().snapshot_id != before_id
+    after = _evaluate(settings, [registry["orders"]])["orders"].metadata["last_file_committed_at"].value
+    assert after == before
+
+
+def test_a_dataset_that_never_received_a_file_fails_and_says_where_to_drop_one(settings, registry):
+    evaluation = _evaluate(settings, [registry["customers"]])["customers"]
+    assert not evaluation.passed
+    assert "no file has landed yet" in evaluation.description and "customers/" in evaluation.description
