@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -285,6 +286,12 @@ def prepare_working_db(settings: Settings, manifest: Mapping[str, Any], building
     return actions
 
 
+def dbt_target_dir(settings: Settings) -> Path:
+    """dbt's target folder (compiled SQL, run results): one per data dir, so dbt can reuse its partial
+    parse between runs (runs never overlap: one dbt build at a time)."""
+    return settings.data_dir / "dbt" / "target"
+
+
 def run_dbt_build(
     context: dg.AssetExecutionContext,
     dbt: Any,
@@ -295,9 +302,7 @@ def run_dbt_build(
 ) -> tuple[list[Any], dict[str, Any]]:
     """Run `dbt build` for the selected models with these settings; return its events and run results."""
     args = ["build", *(["--full-refresh"] if full_refresh else [])]
-    # One target folder per data dir (runs never overlap: one dbt build at a time), so dbt can
-    # reuse its partial parse between runs.
-    target = settings.data_dir / "dbt" / "target"
+    target = dbt_target_dir(settings)
     with environment(settings.to_env()):
         invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target)
         events = list(invocation.stream())

@@ -9,7 +9,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject
 from dagster_dbt.asset_utils import build_dbt_specs
 
-from dagster_project.defs.dbt.metadata import outcome_metadata
+from dagster_project.defs.dbt.metadata import catalog_metadata, declared_columns, outcome_metadata
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.resources import Foundation
 from dagster_project.quality.suites import Suite, load_suite
@@ -78,6 +78,7 @@ class FoundationTranslator(DagsterDbtTranslator):
     def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
         metadata = dict(super().get_metadata(dbt_resource_props))
         if dbt_resource_props["resource_type"] == "model":
+            metadata["dagster/column_schema"] = declared_columns(dbt_resource_props)
             table = f"{dbt_resource_props['config']['schema']}.{dbt_resource_props['name']}"
             metadata["dagster/table_name"] = table
             metadata["iceberg_table"] = table
@@ -85,19 +86,22 @@ class FoundationTranslator(DagsterDbtTranslator):
             metadata["unique_key"] = ", ".join([key] if isinstance(key, str) else key or [])
         return metadata
 
+    def lookup_keys(self, manifest: Mapping[str, Any]) -> dict[dg.AssetKey, dg.AssetKey]:
+        """A lookup source (`raw_lookup.customer_names`) reads a raw table in full: in the asset
+        graph it is that raw table (dbt needs two source names for one table, Dagster one key)."""
+        return {
+            self.get_asset_key(s): dg.AssetKey(s["meta"]["iceberg_table"].split("."))
+            for s in manifest["sources"].values()
+            if s["meta"].get("read") == "all"
+        }
+
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         if not unique_id.startswith("model."):
             return spec
-        # A lookup source (`raw_lookup.customer_names`) reads a raw table in full: in the asset
-        # graph it is that raw table (dbt needs two source names for one table, Dagster one key).
-        lookups = {
-            self.get_asset_key(s): dg.AssetKey(s["meta"]["iceberg_table"].split("."))
-            for s in manifest["sources"].values()
-            if s["meta"].get("read") == "all"
-        }
+        lookups = self.lookup_keys(manifest)
         deps = {lookups.get(d.asset_key, d.asset_key): None for d in spec.deps}
         return spec.replace_attributes(deps=list(deps)).merge_attributes(kinds={"iceberg"})
 
@@ -168,21 +172,29 @@ def build_dbt_assets(project: DbtProject, expectations_dir: Path) -> dg.AssetsDe
             log=context.log,
         )
         by_key = {keys[uid]: outcome for uid, outcome in report.outcomes.items()}
-        for event in events:
-            if isinstance(event, dg.Output):
-                outcome = by_key.get(context.asset_key_for_output(event.output_name))
-                if outcome is not None:
-                    event = event.with_metadata({**event.metadata, **outcome_metadata(outcome)})
-            yield event
         selected_checks = context.selected_asset_check_keys
+        gx_results = []
         for table, suite in suites.items():
             key = dg.AssetKey(table.split("."))
             outcome = by_key.get(key)
             if outcome is None or outcome.status == "not built":
                 continue
-            for result in check_results(suite, outcome.gate, None, asset_key=key):
-                if dg.AssetCheckKey(key, result.check_name) in selected_checks:
-                    yield result
+            gx_results += [
+                result
+                for result in check_results(suite, outcome.gate, None, asset_key=key)
+                if dg.AssetCheckKey(key, result.check_name) in selected_checks
+            ]
+        catalog = catalog_metadata(settings, manifest, report, [*events, *gx_results], translator)
+        for event in events:
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                outcome = by_key.get(key)
+                if outcome is not None:
+                    event = event.with_metadata(
+                        {**event.metadata, **catalog.get(key, {}), **outcome_metadata(outcome)}
+                    )
+            yield event
+        yield from gx_results
         if report.errors:
             raise dg.Failure(
                 description="dbt could not build: " + "; ".join(report.errors),

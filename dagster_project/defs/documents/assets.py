@@ -4,16 +4,21 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.defs.catalog import check_summary, column_schema, table_state
 from dagster_project.defs.raw.assets import RawIngestConfig, ingest_and_report, table_columns
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.resources import Foundation
 from dagster_project.documents.config import DocumentsConfig
-from dagster_project.documents.tables import CHUNKS_SCHEMA, CHUNKS_TABLE, DOCUMENTS_TABLE
+from dagster_project.documents.tables import CHUNKS_SCHEMA, CHUNKS_TABLE, DOCUMENTS_SCHEMA, DOCUMENTS_TABLE
+from dagster_project.lakehouse.tables import open_catalog, raw_schema
 from dagster_project.quality.suites import Suite, load_suite
 
 RAW_KEY = dg.AssetKey(["raw", "documents"])
 DOCUMENTS_KEY = dg.AssetKey(["curated", "documents"])
 CHUNKS_KEY = dg.AssetKey(["curated", "document_chunks"])
+# Curated document text had its PII replaced by typed placeholders before it was stored.
+REDACTED = {"text": "free_text"}
+REDACTION = {"text": "emails, card numbers, national ids and phones replaced by [EMAIL], [CARD_NUMBER], ..."}
 
 
 def build_raw_documents(documents: DocumentsConfig, suite: Suite | None) -> dg.AssetsDefinition:
@@ -29,7 +34,11 @@ def build_raw_documents(documents: DocumentsConfig, suite: Suite | None) -> dg.A
         kinds={"iceberg", "pdf", "html", "markdown"},
         owners=[documents.owner],
         tags={"layer": "raw", "dataset": dataset.name},
-        metadata={"dagster/table_name": dataset.table, "landing_prefix": documents.prefix},
+        metadata={
+            "dagster/table_name": dataset.table,
+            "landing_prefix": documents.prefix,
+            "dagster/column_schema": column_schema(raw_schema(dataset)),
+        },
         op_tags={"foundation/dataset": dataset.name},
         check_specs=check_specs(RAW_KEY, suite),
     )
@@ -69,7 +78,10 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
                 "cluster, quality issues, and whether it is indexed or why not. Iceberg `curated.documents`.",
                 kinds={"iceberg", "python"},
                 owners=[config.owner],
-                metadata={"dagster/table_name": DOCUMENTS_TABLE},
+                metadata={
+                    "dagster/table_name": DOCUMENTS_TABLE,
+                    "dagster/column_schema": column_schema(DOCUMENTS_SCHEMA, REDACTED, REDACTION),
+                },
             ),
             dg.AssetSpec(
                 CHUNKS_KEY,
@@ -81,7 +93,10 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
                 "`curated.document_chunks`.",
                 kinds={"iceberg", "python", "lancedb"},
                 owners=[config.owner],
-                metadata={"dagster/table_name": CHUNKS_TABLE},
+                metadata={
+                    "dagster/table_name": CHUNKS_TABLE,
+                    "dagster/column_schema": column_schema(CHUNKS_SCHEMA, REDACTED, REDACTION),
+                },
             ),
         ],
         check_specs=check_specs(CHUNKS_KEY, suite),
@@ -101,9 +116,14 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             log=context.log,
         )
         gate = report.gate
+        catalog = open_catalog(settings)
+        checks = check_results(suite, gate, None)
         yield dg.MaterializeResult(
             asset_key=DOCUMENTS_KEY,
             metadata={
+                **table_state(catalog, DOCUMENTS_TABLE, REDACTED, REDACTION),
+                # Excluded documents stay in the table with their reason; none is quarantined here.
+                "quarantined_rows": dg.MetadataValue.int(0),
                 "documents": report.documents,
                 "indexed": report.indexed,
                 "excluded": dg.MetadataValue.md(
@@ -116,6 +136,12 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             },
         )
         metadata: dict[str, object] = {
+            **table_state(catalog, CHUNKS_TABLE, REDACTED, REDACTION),
+            **check_summary(c.passed for c in checks),
+            # Chunks of this sync kept off main by the gate (they wait on the audit branch).
+            "quarantined_rows": dg.MetadataValue.int(
+                report.chunks_added if gate is not None and gate.held_back else 0
+            ),
             "dagster/row_count": report.chunks_total,
             "chunks_added": report.chunks_added,
             "chunks_embedded": report.chunks_embedded,
@@ -129,9 +155,7 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             metadata["quality_gate"] = "HELD BACK" if gate.held_back else "passed"
             if gate.held_back:
                 metadata["audit_branch"] = gate.branch or ""
-        yield dg.MaterializeResult(
-            asset_key=CHUNKS_KEY, metadata=metadata, check_results=check_results(suite, gate, None)
-        )
+        yield dg.MaterializeResult(asset_key=CHUNKS_KEY, metadata=metadata, check_results=checks)
 
     return curated_documents
 

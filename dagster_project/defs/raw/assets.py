@@ -7,11 +7,12 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy.exc import OperationalError
 
+from dagster_project.defs.catalog import column_schema
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.raw.metadata import ingest_metadata
 from dagster_project.defs.resources import Foundation
 from dagster_project.ingest.run import IngestReport, ingest_dataset
-from dagster_project.lakehouse.tables import LINEAGE_FIELDS
+from dagster_project.lakehouse.tables import LINEAGE_FIELDS, raw_schema
 from dagster_project.landing.s3 import LandingUnavailable
 from dagster_project.quality.suites import Suite, load_suite
 from dagster_project.registry import Dataset, Registry
@@ -111,6 +112,9 @@ def build_raw_asset(dataset: Dataset, suite: Suite | None = None) -> dg.AssetsDe
             "format": dataset.format,
             "primary_key": ", ".join(dataset.primary_key),
             "pii_columns": ", ".join(dataset.pii_columns) or "none",
+            "dagster/column_schema": column_schema(
+                raw_schema(dataset), {c.name: c.pii for c in dataset.columns if c.pii}
+            ),
         },
         freshness_policy=freshness,
         op_tags={"foundation/dataset": dataset.name},

@@ -7,8 +7,10 @@ from pathlib import Path
 import dagster as dg
 from pyiceberg.table import Table
 
+from dagster_project.defs.catalog import check_summary
+from dagster_project.defs.catalog import column_schema as catalog_column_schema
 from dagster_project.ingest.run import IngestReport
-from dagster_project.lakehouse.tables import open_catalog, type_name_of
+from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import Dataset
 from dagster_project.settings import Settings
 
@@ -17,18 +19,7 @@ PREVIEW_ROWS = 5
 
 def column_schema(table: Table, dataset: Dataset) -> dg.TableSchema:
     """The table's columns with their descriptions, and PII kinds as tags."""
-    columns = []
-    for field in table.schema().fields:
-        declared = dataset.column(field.name)
-        tags = {"pii": declared.pii} if declared and declared.pii else {}
-        if field.name.startswith("_"):
-            tags["lineage"] = "true"
-        columns.append(
-            dg.TableColumn(
-                name=field.name, type=type_name_of(field.field_type), description=field.doc, tags=tags
-            )
-        )
-    return dg.TableSchema(columns=columns)
+    return catalog_column_schema(table.schema(), {c.name: c.pii for c in dataset.columns if c.pii})
 
 
 def _cell(value: object) -> str:
@@ -73,6 +64,8 @@ def ingest_metadata(
         "bytes_ingested": dg.MetadataValue.int(report.bytes),
         "files_skipped": dg.MetadataValue.int(len(report.skipped)),
         "files_quarantined": dg.MetadataValue.int(len(report.quarantined)),
+        # Rows this run sent to ops.quarantine (rejected by a `drop` expectation); whole files above.
+        "quarantined_rows": dg.MetadataValue.int(len(report.gate.dropped) if report.gate else 0),
         "snapshot_id": dg.MetadataValue.text(str(snapshot.snapshot_id) if snapshot else "none"),
         "committed_snapshot_id": dg.MetadataValue.text(str(report.snapshot_id or "none (nothing new)")),
         "dagster/uri": dg.MetadataValue.path(table.location()),
@@ -95,9 +88,7 @@ def ingest_metadata(
     if gate is not None:
         results = gate.results
         metadata["quality_gate"] = dg.MetadataValue.text("HELD BACK" if gate.held_back else "passed")
-        metadata["check_pass_rate"] = dg.MetadataValue.float(
-            round(sum(r.success for r in results) / len(results), 4) if results else 1.0
-        )
+        metadata |= check_summary(r.success for r in results)
         metadata["rows_dropped"] = dg.MetadataValue.int(len(gate.dropped))
         metadata["suite"] = dg.MetadataValue.path(gate.suite.file)
         if docs is not None:
