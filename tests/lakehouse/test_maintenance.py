@@ -225,3 +225,26 @@ def test_a_held_back_batch_survives_maintenance_and_can_still_be_published(setti
     release(raw, branch)
     raw.refresh()
     assert [r[0] for r in _rows(raw)] == sorted([*range(1, 31), *range(200, 205)])
+
+
+def test_a_compacted_model_table_needs_no_rebuild_of_the_working_database(settings):
+    from dagster_project.transform import working_db
+
+    catalog = open_catalog(settings)
+    catalog.create_namespace_if_not_exists("staging")
+    table = catalog.create_table("staging.things", pa.schema([pa.field("id", pa.int64())]))
+    for first in (1, 11, 21):
+        table.append(pa.table({"id": pa.array(range(first, first + 10), pa.int64())}))
+    model = working_db.Model("staging", "things")
+    con = working_db.connect(settings)
+    try:
+        assert working_db.sync(con, catalog, [model])["staging.things"].startswith("rebuilt")
+        compact(table, target_file_bytes=BIG, min_files=2)
+        assert working_db.sync(con, catalog, [model]) == {
+            "staging.things": "in step (maintenance commits only)"
+        }
+        table.append(pa.table({"id": pa.array([99], pa.int64())}))
+        assert working_db.sync(con, catalog, [model])["staging.things"].startswith("rebuilt")
+        assert con.execute("select count(*) from staging.things").fetchone()[0] == 31
+    finally:
+        con.close()
