@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.defs import dbt, documents, raw
+from dagster_project.defs import dbt, documents, maintenance, raw
 from dagster_project.defs.resources import Foundation
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings, load_settings
@@ -17,6 +17,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
         raw.defs(registry, settings),
         dbt.defs(settings),
         documents.defs(settings),
+        maintenance.defs(settings),
         dg.Definitions(resources={"foundation": Foundation.from_settings(settings)}),
     )
 

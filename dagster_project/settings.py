@@ -62,6 +62,11 @@ class Settings:
     pii_salt: str = DEMO_PII_SALT
     documents_file: Path = PACKAGE_DIR / "documents.yml"
     embedder: str = "minilm"  # or "package.module:factory" (see dagster_project/documents/embed.py)
+    maintenance_retention_days: int = 7  # snapshots younger than this stay (time travel window)
+    maintenance_keep_last: int = 10  # main's newest commits that stay whatever their age
+    maintenance_orphan_grace_hours: int = 24  # unreferenced files younger than this are in flight
+    compaction_target_file_bytes: int = 128 << 20
+    compaction_min_files: int = 5  # small files a partition needs before it is compacted
 
     @property
     def dbt_working_db(self) -> Path:
@@ -135,6 +140,11 @@ class Settings:
             "FOUNDATION_EMBEDDER": self.embedder,
             "FOUNDATION_S3_ENDPOINT_URL": self.s3_endpoint_url or "",
             "FOUNDATION_S3_REGION": self.s3_region or "",
+            "FOUNDATION_MAINTENANCE_RETENTION_DAYS": str(self.maintenance_retention_days),
+            "FOUNDATION_MAINTENANCE_KEEP_LAST": str(self.maintenance_keep_last),
+            "FOUNDATION_MAINTENANCE_ORPHAN_GRACE_HOURS": str(self.maintenance_orphan_grace_hours),
+            "FOUNDATION_COMPACTION_TARGET_FILE_BYTES": str(self.compaction_target_file_bytes),
+            "FOUNDATION_COMPACTION_MIN_FILES": str(self.compaction_min_files),
         }
         for prop, value in self.catalog_properties.items():
             name = "__".join(part.replace("-", "_") for part in prop.split(".")).upper()
@@ -189,6 +199,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("FOUNDATION_SENSOR_MIN_FILE_AGE_SECONDS", "sensor_min_file_age_seconds", 2),
         ("FOUNDATION_SENSOR_LOOKBACK_SECONDS", "sensor_lookback_seconds", 600),
         ("FOUNDATION_DUCKDB_THREADS", "duckdb_threads", 0),
+        ("FOUNDATION_MAINTENANCE_RETENTION_DAYS", "maintenance_retention_days", 7),
+        ("FOUNDATION_MAINTENANCE_KEEP_LAST", "maintenance_keep_last", 10),
+        ("FOUNDATION_MAINTENANCE_ORPHAN_GRACE_HOURS", "maintenance_orphan_grace_hours", 24),
+        ("FOUNDATION_COMPACTION_TARGET_FILE_BYTES", "compaction_target_file_bytes", 128 << 20),
+        ("FOUNDATION_COMPACTION_MIN_FILES", "compaction_min_files", 5),
     ):
         overrides[key] = _int(env, name, default)
     catalog = {
@@ -202,4 +217,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         settings = Settings.for_data_dir(data_dir, **{**overrides, "catalog_properties": catalog})
     if settings.sensor_max_files_per_tick < 1:
         raise SettingsError("FOUNDATION_SENSOR_MAX_FILES_PER_TICK must be at least 1")
+    if settings.maintenance_keep_last < 1:
+        raise SettingsError("FOUNDATION_MAINTENANCE_KEEP_LAST must be at least 1 (main's head always stays)")
+    if settings.compaction_min_files < 2:
+        raise SettingsError("FOUNDATION_COMPACTION_MIN_FILES must be at least 2 (one file is not compacted)")
+    if min(settings.maintenance_retention_days, settings.maintenance_orphan_grace_hours) < 0:
+        raise SettingsError("maintenance retention days and orphan grace hours cannot be negative")
     return settings

@@ -39,6 +39,11 @@ class Foundation(dg.ConfigurableResource):
     pii_salt: str | None = None
     documents_file: str = ""
     embedder: str = "minilm"
+    maintenance_retention_days: int = 7
+    maintenance_keep_last: int = 10
+    maintenance_orphan_grace_hours: int = 24
+    compaction_target_file_bytes: int = 128 << 20
+    compaction_min_files: int = 5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Foundation:

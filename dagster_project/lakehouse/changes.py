@@ -14,6 +14,10 @@ from pyiceberg.table.snapshots import ancestors_of
 SEQUENCE_COLUMN = "_raw_sequence_number"
 # Snapshot summary property of a consuming table: {"raw.orders": <last sequence number read>}.
 WATERMARK_PROPERTY = "foundation.watermarks"
+# Snapshot summary property of a foundation compaction (a `replace` commit, lakehouse/compaction.py):
+# its new files keep the data sequence number of the rows they hold, so sequence numbers alone
+# tell a reader whether it has read them.
+COMPACTION_PROPERTY = "foundation.compaction"
 
 
 class NotAppendOnly(RuntimeError):
@@ -49,6 +53,8 @@ def appended_since(table: Table, after_sequence: int) -> pa.Table:
         if snapshot.sequence_number <= after_sequence:
             break
         operation = snapshot.summary.operation.value if snapshot.summary else "append"
+        if operation == "replace" and COMPACTION_PROPERTY in snapshot.summary.additional_properties:
+            continue
         if operation == "replace":
             rewritten.add(snapshot.snapshot_id)
         elif operation != "append":

@@ -1,0 +1,126 @@
+"""Maintenance over a whole catalog: one operation on every table (or some), one report per table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from pyiceberg.catalog import Catalog
+
+from dagster_project.lakehouse.compaction import compact, incremental_sources, read_horizon
+from dagster_project.lakehouse.maintenance import (
+    MaintenanceConflict,
+    MaintenanceReport,
+    TableStats,
+    expire_snapshots,
+    remove_orphan_files,
+    table_stats,
+)
+from dagster_project.lakehouse.tables import open_catalog
+from dagster_project.settings import Settings
+
+OPERATIONS = ("compact", "expire_snapshots", "remove_orphan_files")
+
+
+class UnknownTable(ValueError):
+    """A table asked for is not in the catalog."""
+
+
+def catalog_tables(catalog: Catalog) -> list[str]:
+    """Every table of the catalog as `namespace.table`, sorted."""
+    return sorted(
+        ".".join(identifier)
+        for namespace in catalog.list_namespaces()
+        for identifier in catalog.list_tables(namespace)
+    )
+
+
+def run_maintenance(
+    settings: Settings,
+    operation: str,
+    *,
+    tables: Sequence[str] = (),
+    dry_run: bool = False,
+    manifest: Mapping[str, Any] | None = None,
+    log: Any = None,
+) -> list[MaintenanceReport]:
+    """Run one maintenance operation on every table of the catalog, or on `tables`.
+
+    A table that fails (or conflicts with a concurrent writer) is reported with a note and the
+    others still run.
+
+    Args:
+        settings: The deployment (catalog and maintenance settings).
+        operation: One of `OPERATIONS`.
+        tables: `namespace.table` names; empty means every table.
+        dry_run: Report what would change without changing anything.
+        manifest: The dbt manifest, to find incremental consumers of raw tables (compaction).
+        log: Where progress goes (a Dagster or `logging` logger).
+
+    Returns:
+        One report per table.
+
+    Raises:
+        UnknownTable: A name in `tables` is not in the catalog.
+    """
+    log = log or logging.getLogger(__name__)
+    if operation not in OPERATIONS:
+        raise ValueError(f"unknown maintenance operation {operation!r}; use one of {', '.join(OPERATIONS)}")
+    catalog = open_catalog(settings)
+    names = catalog_tables(catalog)
+    missing = sorted(set(tables) - set(names))
+    if missing:
+        raise UnknownTable(f"not in the catalog: {', '.join(missing)}; see `foundation status` for the names")
+    names = [n for n in names if not tables or n in tables]
+    consumers = incremental_sources(catalog, manifest) if operation == "compact" else {}
+    reports = []
+    for index, name in enumerate(names, start=1):
+        table = catalog.load_table(name)
+        try:
+            if operation == "compact":
+                horizon = read_horizon(catalog, name, consumers[name]) if name in consumers else None
+                report = compact(
+                    table,
+                    target_file_bytes=settings.compaction_target_file_bytes,
+                    min_files=settings.compaction_min_files,
+                    max_sequence=horizon,
+                    dry_run=dry_run,
+                )
+                if horizon is not None:
+                    report.notes.append(f"read incrementally: files up to sequence number {horizon} only")
+            elif operation == "expire_snapshots":
+                report = expire_snapshots(
+                    table,
+                    older_than=timedelta(days=settings.maintenance_retention_days),
+                    keep_last=settings.maintenance_keep_last,
+                    dry_run=dry_run,
+                )
+            else:
+                report = remove_orphan_files(
+                    table,
+                    older_than=timedelta(hours=settings.maintenance_orphan_grace_hours),
+                    dry_run=dry_run,
+                )
+        except MaintenanceConflict as exc:
+            stats = table_stats(table)
+            report = MaintenanceReport(name, operation, stats, stats, dry_run=dry_run, notes=[str(exc)])
+        except Exception as exc:  # noqa: BLE001 - one broken table must not stop the others
+            stats = TableStats(len(table.metadata.snapshots), 0, 0)
+            report = MaintenanceReport(
+                name, operation, stats, stats, dry_run=dry_run, notes=[f"failed: {exc}"]
+            )
+        log.info(
+            f"{operation} {index}/{len(names)} {name}: snapshots {report.before.snapshots}→"
+            f"{report.after.snapshots}, data files {report.before.data_files}→{report.after.data_files}, "
+            f"removed {report.files_removed} file(s) {report.bytes_removed} bytes"
+            + (f" ({'; '.join(report.notes)})" if report.notes else "")
+        )
+        reports.append(report)
+    return reports
+
+
+def failed(reports: Sequence[MaintenanceReport]) -> list[MaintenanceReport]:
+    """Reports of tables whose operation raised an error (conflicts are retried by the next run)."""
+    return [r for r in reports if any(n.startswith("failed:") for n in r.notes)]

@@ -1,0 +1,318 @@
+"""Table maintenance: expire old snapshots without losing what readers need, and remove orphan files."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlparse
+
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Table
+from pyiceberg.table.refs import MAIN_BRANCH
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
+from pyiceberg.table.update import AssertRefSnapshotId
+from pyiceberg.table.update.snapshot import ExpireSnapshots
+
+from dagster_project.lakehouse.changes import COMPACTION_PROPERTY, WATERMARK_PROPERTY
+from dagster_project.lakehouse.publish import FILES_PROPERTY, VERSIONS_PROPERTY
+
+log = logging.getLogger(__name__)
+
+# Summary property of a data-less commit on main that carries what expired snapshots carried.
+CHECKPOINT_PROPERTY = "foundation.checkpoint"
+# Only files Iceberg itself writes are ever deleted; anything else under a table stays.
+ICEBERG_SUFFIXES = (".parquet", ".avro", ".orc", ".metadata.json", ".puffin", ".stats")
+MAX_ATTEMPTS = 3
+
+
+class MaintenanceConflict(RuntimeError):
+    """Another writer kept committing during maintenance; nothing changed, the next run retries."""
+
+
+@dataclass(frozen=True)
+class TableStats:
+    """Size of a table at one moment: snapshots kept, and the data files main reads."""
+
+    snapshots: int
+    data_files: int
+    data_bytes: int
+
+
+@dataclass
+class MaintenanceReport:
+    """What one maintenance operation did to one table, with the table's stats before and after."""
+
+    table: str
+    operation: str
+    before: TableStats
+    after: TableStats
+    files_removed: int = 0
+    bytes_removed: int = 0
+    files_added: int = 0
+    snapshots_expired: int = 0
+    dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def table_name(table: Table) -> str:
+    return ".".join(table.name())
+
+
+def table_stats(table: Table) -> TableStats:
+    """Snapshot count plus data files and bytes of main's current snapshot."""
+    head = table.current_snapshot()
+    files = bytes_ = 0
+    if head is not None:
+        for manifest in head.manifests(table.io):
+            if manifest.content.value != 0:  # delete manifests hold no data files
+                continue
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+                files += 1
+                bytes_ += entry.data_file.file_size_in_bytes
+    return TableStats(len(table.metadata.snapshots), files, bytes_)
+
+
+def without_commit_retries(table: Table) -> Table:
+    """The same table, but pyiceberg does not retry its commits: maintenance re-plans on conflict.
+
+    pyiceberg's retry rebuilds a snapshot on the new head with the properties planned for the old
+    one; a checkpoint would then carry stale watermarks. The catalog never sees this property.
+    """
+    properties = {**table.metadata.properties, "commit.retry.num-retries": "0"}
+    metadata = table.metadata.model_copy(update={"properties": properties})
+    return Table(table.name(), metadata, table.metadata_location, table.io, table.catalog)
+
+
+def data_unchanged(snapshot: Snapshot) -> bool:
+    """Whether a commit left the rows as they were (a checkpoint or a foundation compaction)."""
+    summary = snapshot.summary
+    if summary is None:
+        return False
+    if _is_checkpoint(snapshot):
+        return True
+    return summary.operation.value == "replace" and COMPACTION_PROPERTY in summary.additional_properties
+
+
+def _is_checkpoint(snapshot: Snapshot) -> bool:
+    return bool(snapshot.summary and CHECKPOINT_PROPERTY in snapshot.summary.additional_properties)
+
+
+def _expirable(table: Table, cutoff_ms: int, keep_last: int) -> list[Snapshot]:
+    metadata = table.metadata
+    protected = {ref.snapshot_id for ref in metadata.refs.values()}
+    head = table.current_snapshot()
+    if head is not None:
+        # Checkpoints do not count: otherwise each run would expire the last one and write another.
+        commits = (s for s in ancestors_of(head, metadata) if not _is_checkpoint(s))
+        protected |= {s.snapshot_id for _, s in zip(range(keep_last), commits, strict=False)}
+    return [s for s in metadata.snapshots if s.timestamp_ms < cutoff_ms and s.snapshot_id not in protected]
+
+
+def _carried(table: Table, expiring: set[int]) -> dict[str, str]:
+    """Summary properties the expiring ancestors of main hold that no retained snapshot holds."""
+    head = table.current_snapshot()
+    if head is None:
+        return {}
+    files: dict[tuple[str, str], None] = {}
+    versions: dict[str, str] = {}
+    newest_watermarks: tuple[int, str] | None = None  # (is it expiring, payload)
+    for snapshot in ancestors_of(head, table.metadata):
+        extra = snapshot.summary.additional_properties if snapshot.summary else {}
+        if newest_watermarks is None and WATERMARK_PROPERTY in extra:
+            newest_watermarks = (snapshot.snapshot_id in expiring, extra[WATERMARK_PROPERTY])
+        if snapshot.snapshot_id not in expiring:
+            continue
+        for identity in json.loads(extra.get(FILES_PROPERTY, "[]")):
+            files[tuple(identity)] = None
+        for uri, version in json.loads(extra.get(VERSIONS_PROPERTY, "{}")).items():
+            versions.setdefault(uri, version)  # newest first: keep the newest version of a URI
+    carried: dict[str, str] = {}
+    if files:
+        carried[FILES_PROPERTY] = json.dumps([list(identity) for identity in files])
+    if versions:
+        carried[VERSIONS_PROPERTY] = json.dumps(versions)
+    if newest_watermarks and newest_watermarks[0]:
+        carried[WATERMARK_PROPERTY] = newest_watermarks[1]
+    return carried
+
+
+def expire_snapshots(
+    table: Table,
+    *,
+    older_than: timedelta,
+    keep_last: int,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> MaintenanceReport:
+    """Expire snapshots older than `older_than`, keeping ref heads and main's last `keep_last` commits.
+
+    Exactly-once ingest, the sensors and incremental dbt models read main's ancestry summaries
+    (file identities, landing versions, watermarks). What the expiring ancestors of main carry is
+    therefore committed first as one data-less checkpoint snapshot on main, in the same atomic
+    commit as the expiry: a crash leaves either both or neither. Data files are not deleted here;
+    those no retained snapshot needs become orphans for `remove_orphan_files`.
+
+    Args:
+        table: The table.
+        older_than: Snapshots committed longer ago than this may expire.
+        keep_last: main's newest commits that never expire, whatever their age (checkpoints
+            are not counted).
+        dry_run: Report what would expire without committing.
+        now: The current time (tests pass their own).
+
+    Returns:
+        The report (snapshots before and after, how many expired).
+
+    Raises:
+        MaintenanceConflict: Other commits kept moving main during `MAX_ATTEMPTS` attempts.
+    """
+    now = now or datetime.now(UTC)
+    cutoff_ms = int((now - older_than).timestamp() * 1000)
+    table.refresh()
+    report = MaintenanceReport(table_name(table), "expire_snapshots", table_stats(table), table_stats(table))
+    report.dry_run = dry_run
+    for _ in range(MAX_ATTEMPTS):
+        table.refresh()
+        expiring = _expirable(table, cutoff_ms, keep_last)
+        report.snapshots_expired = len(expiring)
+        if not expiring or dry_run:
+            return report
+        ids = {s.snapshot_id for s in expiring}
+        carried = _carried(table, ids)
+        writer = without_commit_retries(table)
+        tx = writer.transaction()
+        # Planned against this head of main: if main moves, the commit fails and is planned again.
+        head = table.current_snapshot()
+        tx._stage((), (AssertRefSnapshotId(snapshot_id=head.snapshot_id if head else None, ref=MAIN_BRANCH),))
+        if carried:
+            carried[CHECKPOINT_PROPERTY] = json.dumps({"expired": len(ids), "cutoff_ms": cutoff_ms})
+            with tx.update_snapshot(snapshot_properties=carried, branch=MAIN_BRANCH).fast_append():
+                pass
+        ExpireSnapshots(tx).by_ids(sorted(ids)).commit()
+        try:
+            tx.commit_transaction()
+        except CommitFailedException as exc:
+            log.info("%s: main moved during expiry, planning again: %s", report.table, exc)
+            continue
+        table.refresh()
+        report.after = table_stats(table)
+        if carried:
+            report.notes.append("checkpoint committed on main with the expired snapshots' summaries")
+        return report
+    raise MaintenanceConflict(
+        f"{report.table}: main moved {MAX_ATTEMPTS} times while expiring snapshots; "
+        "nothing was expired, the next maintenance run retries"
+    )
+
+
+def _key(uri: str) -> str:
+    """A location without its scheme, so `file:///a/b`, `/a/b` and `s3://b/k` vs `b/k` compare equal."""
+    parsed = urlparse(uri)
+    return f"{parsed.netloc}{parsed.path}" if parsed.scheme else uri
+
+
+def referenced_files(table: Table) -> set[str]:
+    """Every file a retained snapshot or the metadata needs (keys as `_key` makes them)."""
+    metadata = table.metadata
+    found = {table.metadata_location, *(entry.metadata_file for entry in metadata.metadata_log)}
+    found |= {s.statistics_path for s in metadata.statistics}
+    found |= {s.statistics_path for s in metadata.partition_statistics}
+    manifests_seen: set[str] = set()
+    for snapshot in metadata.snapshots:
+        found.add(snapshot.manifest_list)
+        for manifest in snapshot.manifests(table.io):
+            found.add(manifest.manifest_path)
+            if manifest.manifest_path in manifests_seen:
+                continue
+            manifests_seen.add(manifest.manifest_path)
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+                found.add(entry.data_file.file_path)
+    return {_key(uri) for uri in found}
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file under a table's location as the object store lists it."""
+
+    uri: str
+    size: int
+    modified: datetime
+
+
+def list_table_files(table: Table) -> list[StoredFile]:
+    """Every file under the table's location, through the table's own FileIO filesystem."""
+    location = table.location().rstrip("/")
+    parsed = urlparse(location)
+    scheme = parsed.scheme or "file"
+    io = table.io
+    if hasattr(io, "fs_by_scheme"):  # PyArrowFileIO
+        from pyarrow.fs import FileSelector, FileType
+
+        _, netloc, path = io.parse_location(location)
+        fs = io.fs_by_scheme(scheme, netloc)
+        infos = fs.get_file_info(FileSelector(path, recursive=True, allow_not_found=True))
+        prefix = "" if scheme == "file" else f"{scheme}://"
+        return [
+            StoredFile(f"{prefix}{i.path}", i.size or 0, i.mtime.astimezone(UTC))
+            for i in infos
+            if i.type == FileType.File and i.mtime is not None
+        ]
+    fs = io.get_fs(scheme)  # FsspecFileIO
+    found = fs.find(f"{parsed.netloc}{parsed.path}", detail=True)
+    files = []
+    for path, info in found.items():
+        modified = info.get("LastModified") or info.get("mtime") or info.get("created")
+        if isinstance(modified, int | float):
+            modified = datetime.fromtimestamp(modified, UTC)
+        if modified is None:
+            continue
+        prefix = "" if scheme == "file" else f"{scheme}://"
+        files.append(StoredFile(f"{prefix}{path}", int(info.get("size") or 0), modified.astimezone(UTC)))
+    return files
+
+
+def remove_orphan_files(
+    table: Table,
+    *,
+    older_than: timedelta,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> MaintenanceReport:
+    """Delete files under the table's location that neither the metadata nor any snapshot needs.
+
+    Files younger than `older_than` are never touched: a writer places its data files before it
+    commits them (an ingest or an audit branch in flight), so a fresh unreferenced file may be
+    about to become live. Only Iceberg file types are deleted.
+
+    Args:
+        table: The table.
+        older_than: The grace period; only files last modified before now minus this are removed.
+        dry_run: Report what would be removed without deleting.
+        now: The current time (tests pass their own).
+
+    Returns:
+        The report (files and bytes removed; data stats before and after are unchanged by design).
+    """
+    now = now or datetime.now(UTC)
+    table.refresh()
+    stats = table_stats(table)
+    report = MaintenanceReport(table_name(table), "remove_orphan_files", stats, stats, dry_run=dry_run)
+    # List first, then read references: a file committed in between is referenced, not orphaned.
+    stored = list_table_files(table)
+    table.refresh()
+    referenced = referenced_files(table)
+    cutoff = now - older_than
+    for file in stored:
+        if _key(file.uri) in referenced or not file.uri.endswith(ICEBERG_SUFFIXES):
+            continue
+        if file.modified >= cutoff:
+            continue
+        if not dry_run:
+            table.io.delete(file.uri)
+        report.files_removed += 1
+        report.bytes_removed += file.size
+    table.refresh()
+    report.after = table_stats(table)
+    return report
