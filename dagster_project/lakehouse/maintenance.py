@@ -95,6 +95,16 @@ def data_unchanged(snapshot: Snapshot) -> bool:
     return summary.operation.value == "replace" and COMPACTION_PROPERTY in summary.additional_properties
 
 
+def files_committed_ms(snapshot: Snapshot) -> int | None:
+    """When the landed files a snapshot carries were committed (a checkpoint: the newest it carries)."""
+    extra = snapshot.summary.additional_properties if snapshot.summary else {}
+    if not json.loads(extra.get(FILES_PROPERTY, "[]")):
+        return None
+    if CHECKPOINT_PROPERTY in extra:
+        return json.loads(extra[CHECKPOINT_PROPERTY]).get("files_committed_ms")
+    return None if data_unchanged(snapshot) else snapshot.timestamp_ms
+
+
 def _is_checkpoint(snapshot: Snapshot) -> bool:
     return bool(snapshot.summary and CHECKPOINT_PROPERTY in snapshot.summary.additional_properties)
 
@@ -187,7 +197,11 @@ def expire_snapshots(
         head = table.current_snapshot()
         tx._stage((), (AssertRefSnapshotId(snapshot_id=head.snapshot_id if head else None, ref=MAIN_BRANCH),))
         if carried:
-            carried[CHECKPOINT_PROPERTY] = json.dumps({"expired": len(ids), "cutoff_ms": cutoff_ms})
+            checkpoint = {"expired": len(ids), "cutoff_ms": cutoff_ms}
+            landed = [t for t in map(files_committed_ms, expiring) if t is not None]
+            if landed:  # freshness asks when files last landed, which a checkpoint must not reset
+                checkpoint["files_committed_ms"] = max(landed)
+            carried[CHECKPOINT_PROPERTY] = json.dumps(checkpoint)
             with tx.update_snapshot(snapshot_properties=carried, branch=MAIN_BRANCH).fast_append():
                 pass
         ExpireSnapshots(tx).by_ids(sorted(ids)).commit()

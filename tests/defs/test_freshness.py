@@ -81,3 +81,26 @@ def test_a_dataset_that_never_received_a_file_fails_and_says_where_to_drop_one(s
     evaluation = _evaluate(settings, [registry["customers"]])["customers"]
     assert not evaluation.passed
     assert "no file has landed yet" in evaluation.description and "customers/" in evaluation.description
+
+
+def test_snapshot_expiry_keeps_the_time_the_newest_file_landed(settings, registry):
+    from datetime import UTC, datetime, timedelta
+
+    from dagster_project.defs.raw.freshness import last_file_committed
+    from dagster_project.lakehouse.maintenance import expire_snapshots
+
+    land(settings, "orders/a.csv", orders_csv(1, 4))
+    dg.materialize(
+        [build_raw_asset(registry["orders"])], resources={"foundation": Foundation.from_settings(settings)}
+    )
+    table = open_catalog(settings).load_table("raw.orders")
+    landed_ms = table.current_snapshot().timestamp_ms
+    for note in ("x", "y"):  # commits without landed files, e.g. compactions
+        with table.transaction() as tx, tx.update_snapshot(snapshot_properties={"note": note}).fast_append():
+            pass
+    report = expire_snapshots(table, older_than=timedelta(0), keep_last=1, now=datetime.now(UTC))
+    assert report.snapshots_expired >= 2
+    table = open_catalog(settings).load_table("raw.orders")
+    when, files = last_file_committed(table)
+    assert when == datetime.fromtimestamp(landed_ms / 1000, tz=UTC)
+    assert files[-1].endswith("orders/a.csv")

@@ -17,6 +17,7 @@ from pyiceberg.table.snapshots import ancestors_of
 
 from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
+from dagster_project.lakehouse.maintenance import files_committed_ms
 from dagster_project.lakehouse.publish import FILES_PROPERTY
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import Dataset, Registry
@@ -28,16 +29,20 @@ SCHEDULE_CRON = "0 * * * *"
 
 
 def last_file_committed(table: Table) -> tuple[datetime, list[str]] | None:
-    """When main last gained rows from landed files, and which files; None if it never did."""
+    """When main last gained rows from landed files, and which files; None if it never did.
+
+    Maintenance commits are not new data: a compaction is skipped, and a checkpoint (which carries
+    the file identities of expired snapshots) counts with the time those files were committed.
+    """
     head = table.current_snapshot()
     if head is None:
         return None
     for snapshot in ancestors_of(head, table.metadata):
-        summary = snapshot.summary.additional_properties if snapshot.summary else {}
-        files = json.loads(summary.get(FILES_PROPERTY, "[]"))
-        if files:
-            when = datetime.fromtimestamp(snapshot.timestamp_ms / 1000, tz=UTC)
-            return when, [uri for uri, _ in files]
+        when_ms = files_committed_ms(snapshot)
+        if when_ms is not None:
+            summary = snapshot.summary.additional_properties if snapshot.summary else {}
+            files = [uri for uri, _ in json.loads(summary[FILES_PROPERTY])]
+            return datetime.fromtimestamp(when_ms / 1000, tz=UTC), files
     return None
 
 
