@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject
 from dagster_dbt.asset_utils import build_dbt_specs
 
+from dagster_project.cards.publish import model_cards
 from dagster_project.defs.dbt.metadata import outcome_metadata
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.resources import Foundation
@@ -168,21 +169,26 @@ def build_dbt_assets(project: DbtProject, expectations_dir: Path) -> dg.AssetsDe
             log=context.log,
         )
         by_key = {keys[uid]: outcome for uid, outcome in report.outcomes.items()}
+        gx_results = [
+            result
+            for table, suite in suites.items()
+            if (key := dg.AssetKey(table.split("."))) in by_key and by_key[key].status != "not built"
+            for result in check_results(suite, by_key[key].gate, None, asset_key=key)
+        ]
+        dbt_results = [e for e in events if isinstance(e, dg.AssetCheckResult)]
+        cards = model_cards(settings, manifest, by_key, [*dbt_results, *gx_results], context.log)
         for event in events:
             if isinstance(event, dg.Output):
-                outcome = by_key.get(context.asset_key_for_output(event.output_name))
+                key = context.asset_key_for_output(event.output_name)
+                outcome = by_key.get(key)
                 if outcome is not None:
-                    event = event.with_metadata({**event.metadata, **outcome_metadata(outcome)})
+                    extra = {**outcome_metadata(outcome), **cards.get(key, {})}
+                    event = event.with_metadata({**event.metadata, **extra})
             yield event
         selected_checks = context.selected_asset_check_keys
-        for table, suite in suites.items():
-            key = dg.AssetKey(table.split("."))
-            outcome = by_key.get(key)
-            if outcome is None or outcome.status == "not built":
-                continue
-            for result in check_results(suite, outcome.gate, None, asset_key=key):
-                if dg.AssetCheckKey(key, result.check_name) in selected_checks:
-                    yield result
+        for result in gx_results:
+            if dg.AssetCheckKey(result.asset_key, result.check_name) in selected_checks:
+                yield result
         if report.errors:
             raise dg.Failure(
                 description="dbt could not build: " + "; ".join(report.errors),

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.cards.content import QualityResults
+from dagster_project.cards.publish import publish_card
 from dagster_project.defs.raw.assets import RawIngestConfig, ingest_and_report, table_columns
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.resources import Foundation
@@ -101,9 +103,19 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             log=context.log,
         )
         gate = report.gate
+        chunk_checks = check_results(suite, gate, None)
+        cards: dict[str, dict[str, object]] = {DOCUMENTS_TABLE: {}, CHUNKS_TABLE: {}}
+        if gate is None or not gate.held_back:  # held back: main is unchanged, and so are its cards
+            chunk_quality = QualityResults.from_checks(chunk_checks, source="Great Expectations")
+            no_checks = QualityResults(0)
+            cards[DOCUMENTS_TABLE] = publish_card(settings, DOCUMENTS_TABLE, context.log, quality=no_checks)
+            cards[CHUNKS_TABLE] = publish_card(
+                settings, CHUNKS_TABLE, context.log, quality=chunk_quality, snapshot_id=report.snapshot_id
+            )
         yield dg.MaterializeResult(
             asset_key=DOCUMENTS_KEY,
             metadata={
+                **cards[DOCUMENTS_TABLE],
                 "documents": report.documents,
                 "indexed": report.indexed,
                 "excluded": dg.MetadataValue.md(
@@ -116,6 +128,7 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             },
         )
         metadata: dict[str, object] = {
+            **cards[CHUNKS_TABLE],
             "dagster/row_count": report.chunks_total,
             "chunks_added": report.chunks_added,
             "chunks_embedded": report.chunks_embedded,
@@ -129,9 +142,7 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             metadata["quality_gate"] = "HELD BACK" if gate.held_back else "passed"
             if gate.held_back:
                 metadata["audit_branch"] = gate.branch or ""
-        yield dg.MaterializeResult(
-            asset_key=CHUNKS_KEY, metadata=metadata, check_results=check_results(suite, gate, None)
-        )
+        yield dg.MaterializeResult(asset_key=CHUNKS_KEY, metadata=metadata, check_results=chunk_checks)
 
     return curated_documents
 
