@@ -6,12 +6,10 @@ import re
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from dagster_project.catch_up import build_models, catch_up
 from dagster_project.lakehouse.tables import open_catalog
-from dagster_project.settings import Settings
-from tests.conftest import customers_csv, land, orders_csv, products_parquet
+from tests.conftest import land, orders_csv
 from tests.transform.conftest import model_table_names
 
 
@@ -48,20 +46,6 @@ def test_cards_say_what_is_masked_and_where_it_comes_from(sample_built):
     features = (cards / "curated.customer_features.md").read_text()
     path = "curated.customer_features ← staging.stg_orders ← raw.orders ← landing `orders/*.csv` (csv)"
     assert path in features
-
-
-@pytest.fixture
-def platform(tmp_path):
-    """Customers, products and orders ingested and built through curated, on a small scale."""
-    settings = Settings.for_data_dir(tmp_path / "data", sensor_min_file_age_seconds=0)
-    instance = dg.DagsterInstance.ephemeral()
-    land(settings, "customers/c1.csv", customers_csv(1, 7))
-    land(settings, "products/p1.parquet", products_parquet(1, 5))
-    land(settings, "orders/o1.csv", orders_csv(1, 20))
-    catch_up(settings, instance)
-    success, models = build_models(settings, instance)
-    assert success, models
-    return settings, instance
 
 
 def test_a_new_publish_rewrites_the_card_with_the_new_snapshot(platform):
