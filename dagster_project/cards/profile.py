@@ -31,8 +31,8 @@ from dagster_project.settings import Settings
 # are listed with their shares. Above it, strings are text and get length statistics instead.
 CATEGORY_LIMIT = 20
 TOP_CATEGORIES = 10
-# Bounded cost: above this many rows the profile is computed on a uniform sample of this size
-# (the scan still streams every row once; memory stays within DuckDB's limit).
+# Bounded cost: above this many rows the profile is computed on a uniform random sample of about
+# this size (the scan still streams every row once; memory stays within DuckDB's limit).
 MAX_PROFILED_ROWS = 1_000_000
 
 
@@ -161,7 +161,9 @@ def profile_table(
     try:
         reader = table.scan(snapshot_id=snapshot.snapshot_id).to_arrow_batch_reader()
         con.register("scanned", reader)
-        sample = f" using sample reservoir({int(max_rows)} rows) repeatable (7)" if rows > max_rows else ""
+        # Bernoulli sampling streams (a reservoir of the same size took 3x longer on 2M rows).
+        share = 100 * max_rows / rows if rows else 100
+        sample = f" using sample bernoulli({share:.6f}%) repeatable (7)" if rows > max_rows else ""
         con.execute(f"create temp table profiled as select * from scanned{sample}")
         con.unregister("scanned")
         profiled = con.execute("select count(*) from profiled").fetchone()[0]

@@ -74,6 +74,6 @@ def test_sparse_constant_and_short_span_columns_are_noted(settings):
 def test_a_table_above_the_row_cap_is_profiled_on_a_sample(settings):
     data = pa.table({"x": pa.array(range(5000), pa.int64())})
     profile = profile_table(settings, iceberg_table(open_catalog(settings), "test.big", data), max_rows=1000)
-    assert (profile.rows, profile.profiled_rows, profile.sampled) == (5000, 1000, True)
-    assert profile.columns[0].nulls == 0 and profile.columns[0].distinct == 1000
-    assert any("sample of 1,000 rows" in note for note in profile_notes(profile))
+    assert profile.rows == 5000 and profile.sampled and 800 < profile.profiled_rows < 1200
+    assert profile.columns[0].nulls == 0 and profile.columns[0].distinct == profile.profiled_rows
+    assert any(f"sample of {profile.profiled_rows:,} rows" in note for note in profile_notes(profile))
