@@ -1,4 +1,4 @@
-"""The `foundation` command: status of every table, the headless demo, sample data."""
+"""The `foundation` command: status of every table, the headless demo, sample data, data cards."""
 
 from __future__ import annotations
 
@@ -215,6 +215,22 @@ def _held_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cards_command(settings: Settings, args: argparse.Namespace) -> int:
+    from dagster_project.cards.models import CardSourceError
+    from dagster_project.cards.writer import write_cards
+
+    try:
+        written = write_cards(settings, args.table or None)
+    except CardSourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not written:
+        print("No tables to describe yet. Run `make demo`, or drop files into the landing zone.")
+    for files in written:
+        print(f"{files.table}: {files.rows:,} rows, snapshot {files.snapshot_id} → {files.html}")
+    return 0
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -269,6 +285,10 @@ def _main(argv: list[str] | None = None) -> int:
         "--where", action="append", metavar="KEY=VALUE", help="filter: sidecar attribute, path or media_type"
     )
     search.add_argument("--json", action="store_true", help="machine-readable output")
+    cards = commands.add_parser("cards", help="regenerate the data cards from the current tables")
+    cards.add_argument(
+        "--table", action="append", metavar="TABLE", help="only this table, e.g. curated.orders (repeatable)"
+    )
     for verb, text in (
         ("release", "publish a held-back batch to main"),
         ("discard", "drop a held-back batch"),
@@ -290,6 +310,8 @@ def _main(argv: list[str] | None = None) -> int:
         return run_demo(settings, seed=args.seed)
     if args.command == "search":
         return _search_command(settings, args)
+    if args.command == "cards":
+        return _cards_command(settings, args)
     if args.command in ("held", "release", "discard"):
         return _held_command(settings, args)
     changed = sync_sample_data(settings, seed=args.seed, scale=args.scale, out=args.out)

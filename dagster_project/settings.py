@@ -89,6 +89,11 @@ class Settings:
         return self.data_dir / "data_docs"
 
     @property
+    def cards_dir(self) -> Path:
+        """Where data cards are written: `<namespace>.<table>.md` and `.html`, regenerated on each publish."""
+        return self.data_dir / "cards"
+
+    @property
     def work_dir(self) -> Path:
         """Local scratch space (DuckDB spill, staged Parquet before it is committed)."""
         return self.data_dir / "tmp"

@@ -41,3 +41,13 @@ def test_numeric_metadata_is_typed_so_the_ui_plots_it(settings, registry):
     assert summary["check_pass_rate"] == dg.MetadataValue.float(0.75)
     assert summary["checks_evaluated"] == dg.MetadataValue.int(4)
     assert check_summary([])["check_pass_rate"] == dg.MetadataValue.float(1.0)
+
+
+def test_dbt_model_columns_derived_from_pii_are_tagged_with_how_they_are_masked(settings):
+    nodes = _nodes(settings)
+    customers = {c.name: c for c in nodes["staging/stg_customers"].metadata["dagster/column_schema"].columns}
+    assert customers["email_hash"].tags == {"pii": "email"}
+    assert "PII masked" in customers["email_hash"].description
+    assert customers["segment"].tags == {}
+    tickets = {c.name: c for c in nodes["curated/support_tickets"].metadata["dagster/column_schema"].columns}
+    assert tickets["document_text"].tags == {"pii": "free_text"}

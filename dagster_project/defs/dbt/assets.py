@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject
 from dagster_dbt.asset_utils import build_dbt_specs
 
+from dagster_project.cards.publish import model_cards
 from dagster_project.defs.dbt.metadata import catalog_metadata, declared_columns, outcome_metadata
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.resources import Foundation
@@ -184,15 +185,16 @@ def build_dbt_assets(project: DbtProject, expectations_dir: Path) -> dg.AssetsDe
                 for result in check_results(suite, outcome.gate, None, asset_key=key)
                 if dg.AssetCheckKey(key, result.check_name) in selected_checks
             ]
-        catalog = catalog_metadata(settings, manifest, report, [*events, *gx_results], translator)
+        checks = [*(e for e in events if isinstance(e, dg.AssetCheckResult)), *gx_results]
+        catalog = catalog_metadata(settings, manifest, report, checks, translator)
+        cards = model_cards(settings, manifest, by_key, checks, context.log)
         for event in events:
             if isinstance(event, dg.Output):
                 key = context.asset_key_for_output(event.output_name)
                 outcome = by_key.get(key)
                 if outcome is not None:
-                    event = event.with_metadata(
-                        {**event.metadata, **catalog.get(key, {}), **outcome_metadata(outcome)}
-                    )
+                    extra = {**catalog.get(key, {}), **outcome_metadata(outcome), **cards.get(key, {})}
+                    event = event.with_metadata({**event.metadata, **extra})
             yield event
         yield from gx_results
         if report.errors:

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.cards.content import QualityResults
+from dagster_project.cards.publish import publish_card
 from dagster_project.defs.catalog import check_summary, column_schema, table_state
 from dagster_project.defs.raw.assets import RawIngestConfig, ingest_and_report, table_columns
 from dagster_project.defs.raw.checks import check_results, check_specs
@@ -116,12 +118,21 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             log=context.log,
         )
         gate = report.gate
+        chunk_checks = check_results(suite, gate, None)
+        cards: dict[str, dict[str, object]] = {DOCUMENTS_TABLE: {}, CHUNKS_TABLE: {}}
+        if gate is None or not gate.held_back:  # held back: main is unchanged, and so are its cards
+            chunk_quality = QualityResults.from_checks(chunk_checks, source="Great Expectations")
+            no_checks = QualityResults(0)
+            cards[DOCUMENTS_TABLE] = publish_card(settings, DOCUMENTS_TABLE, context.log, quality=no_checks)
+            cards[CHUNKS_TABLE] = publish_card(
+                settings, CHUNKS_TABLE, context.log, quality=chunk_quality, snapshot_id=report.snapshot_id
+            )
         catalog = open_catalog(settings)
-        checks = check_results(suite, gate, None)
         yield dg.MaterializeResult(
             asset_key=DOCUMENTS_KEY,
             metadata={
                 **table_state(catalog, DOCUMENTS_TABLE, REDACTED, REDACTION),
+                **cards[DOCUMENTS_TABLE],
                 # Excluded documents stay in the table with their reason; none is quarantined here.
                 "quarantined_rows": dg.MetadataValue.int(0),
                 "documents": report.documents,
@@ -137,7 +148,8 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
         )
         metadata: dict[str, object] = {
             **table_state(catalog, CHUNKS_TABLE, REDACTED, REDACTION),
-            **check_summary(c.passed for c in checks),
+            **check_summary(c.passed for c in chunk_checks),
+            **cards[CHUNKS_TABLE],
             # Chunks of this sync kept off main by the gate (they wait on the audit branch).
             "quarantined_rows": dg.MetadataValue.int(
                 report.chunks_added if gate is not None and gate.held_back else 0
@@ -155,7 +167,7 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             metadata["quality_gate"] = "HELD BACK" if gate.held_back else "passed"
             if gate.held_back:
                 metadata["audit_branch"] = gate.branch or ""
-        yield dg.MaterializeResult(asset_key=CHUNKS_KEY, metadata=metadata, check_results=checks)
+        yield dg.MaterializeResult(asset_key=CHUNKS_KEY, metadata=metadata, check_results=chunk_checks)
 
     return curated_documents
 

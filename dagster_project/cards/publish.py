@@ -1,0 +1,83 @@
+"""Cards written by the assets right after a publish, linked from their materialization metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import dagster as dg
+
+from dagster_project.cards.content import QualityResults
+from dagster_project.cards.writer import CardFiles, write_card
+from dagster_project.settings import Settings
+
+# Statuses of a dbt model after publish_build whose main snapshot the card can describe.
+DESCRIBABLE = ("published", "unchanged")
+
+
+def card_metadata(files: CardFiles) -> dict[str, Any]:
+    """Metadata linking the card: `data_card` (the HTML page, a URL) and `data_card_markdown` (a path)."""
+    return {
+        "data_card": dg.MetadataValue.url(files.html.resolve().as_uri()),
+        "data_card_markdown": dg.MetadataValue.path(str(files.markdown)),
+    }
+
+
+def publish_card(settings: Settings, table: str, log: Any, **kwargs: Any) -> dict[str, Any]:
+    """Write a table's card after a publish and return the metadata linking it; never raises.
+
+    A card is documentation: if it cannot be written, the publish still stands. The failure is
+    logged as a warning and shown in the metadata instead of the link.
+
+    Args:
+        settings: Where the catalog and the cards are.
+        table: The published table.
+        log: The run's logger.
+        **kwargs: Passed to `write_card` (quality, manifest, snapshot_id, catalog).
+
+    Returns:
+        `data_card` and `data_card_markdown`, or `data_card` saying why there is none.
+    """
+    try:
+        return card_metadata(write_card(settings, table, **kwargs))
+    except Exception as exc:  # noqa: BLE001 - any failure must leave the publish alone
+        log.warning(f"{table}: data card not written: {exc}")
+        return {"data_card": f"not written: {type(exc).__name__}: {exc}"[:500]}
+
+
+def model_cards(
+    settings: Settings,
+    manifest: Mapping[str, Any],
+    outcomes: Mapping[dg.AssetKey, Any],
+    checks: Iterable[dg.AssetCheckResult],
+    log: Any,
+) -> dict[dg.AssetKey, dict[str, Any]]:
+    """Cards of the dbt models a build published or found unchanged, with that build's checks.
+
+    Args:
+        settings: Where the catalog and the cards are.
+        manifest: The dbt manifest.
+        outcomes: Asset key → `ModelOutcome` of the build.
+        checks: The build's check results: dbt tests and GX suites.
+        log: The run's logger.
+
+    Returns:
+        Asset key → metadata linking its card.
+    """
+    checks = list(checks)
+    metadata = {}
+    for key, outcome in outcomes.items():
+        if outcome.status not in DESCRIBABLE or outcome.snapshot_id is None:
+            continue
+        quality = QualityResults.from_checks(
+            [c for c in checks if c.asset_key == key], source="dbt tests and Great Expectations"
+        )
+        metadata[key] = publish_card(
+            settings,
+            ".".join(key.path),
+            log,
+            quality=quality,
+            manifest=manifest,
+            snapshot_id=outcome.snapshot_id,
+        )
+    return metadata
