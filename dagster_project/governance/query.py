@@ -219,12 +219,16 @@ def referenced_columns(statement: exp.Expression, schemas: Mapping[str, list[str
         )
     except OptimizeError as exc:
         raise QueryRejected(f"{exc}; readable columns: {_columns_help(schemas)}") from exc
+    whole_row = qualified.find(exp.TableColumn)
+    if whole_row is not None:
+        raise QueryRejected(f"{whole_row.name!r} is a table: select its columns by name")
     used: dict[str, set[str]] = {name: set() for name in schemas}
     for scope in traverse_scope(qualified):
-        for column in scope.columns:
-            source = scope.sources.get(column.table)
+        for column in scope.expression.find_all(exp.Column):
             if not column.table and column.name in scope.sources:
                 raise QueryRejected(f"{column.name!r} is a table: select its columns by name")
+        for column in scope.columns:
+            source = scope.sources.get(column.table)
             if isinstance(source, exp.Table) and source.db:
                 used[_table_name(source)].add(column.name)
     return used
@@ -279,7 +283,16 @@ def _materialize(
     else:
         rows = table.scan(selected_fields=tuple(load), snapshot_id=snapshot_id).to_arrow()
     namespace, short = name.split(".", 1)
-    select = ", ".join(f"{rules[c].sql(c, salt)} AS {_quote(c)}" if c in rules else _quote(c) for c in wanted)
+    # Denied columns exist only as NULL placeholders, so `* EXCLUDE (denied)` binds.
+    select = ", ".join(
+        f"NULL AS {_quote(c)}"
+        if c in rules and rules[c].denied
+        else f"{rules[c].sql(c, salt)} AS {_quote(c)}"
+        if c in rules
+        else _quote(c)
+        for c in available
+        if c in wanted or (c in rules and rules[c].denied)
+    )
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
     con.register("__policy_source", rows)
     try:
