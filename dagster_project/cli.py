@@ -1,8 +1,9 @@
-"""The `foundation` command: status of every table, the headless demo, sample data, data cards."""
+"""The `foundation` command: table status, the headless demo, sample data, governed queries, data cards."""
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import tempfile
@@ -205,7 +206,19 @@ def _held_command(settings: Settings, args: argparse.Namespace) -> int:
     table = open_catalog(settings).load_table(args.table)
     try:
         if args.command == "release":
-            print(f"{args.table}: released {args.branch}; main is now snapshot {release(table, args.branch)}")
+            from dagster_project.governance.audit import AuditEvent, record_safely
+
+            snapshot_id = release(table, args.branch)
+            event = AuditEvent(
+                "publish",
+                [args.table],
+                {args.table: snapshot_id},
+                statement=f"release of held-back batch {args.branch}",
+                run_id=args.branch.removeprefix("audit-"),
+                message="released after review",
+            )
+            record_safely(settings, [event])
+            print(f"{args.table}: released {args.branch}; main is now snapshot {snapshot_id}")
         else:
             discard(table, args.branch)
             print(f"{args.table}: discarded {args.branch}; main unchanged")
@@ -231,6 +244,71 @@ def _cards_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_rows(rows, fmt: str) -> None:  # noqa: ANN001 - a pyarrow Table
+    """Print query rows as an aligned table, CSV or JSON lines."""
+    if fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        sink = io.BytesIO()
+        pacsv.write_csv(rows, sink)
+        sys.stdout.write(sink.getvalue().decode("utf-8"))
+        return
+    records = rows.to_pylist()
+    if fmt == "json":
+        print(json.dumps(records, default=str, indent=2))
+        return
+    names = rows.column_names
+    cells = [[("" if r[n] is None else str(r[n])) for n in names] for r in records]
+    widths = [max([len(n), *(len(c[i]) for c in cells)]) for i, n in enumerate(names)]
+    print("  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def _query_command(settings: Settings, args: argparse.Namespace) -> int:
+    import duckdb
+
+    from dagster_project.governance.policy import UnknownPersona
+    from dagster_project.governance.query import AsOfError, QueryDenied, QueryRejected, run_query
+
+    try:
+        result = run_query(settings, args.persona, args.sql, as_of=args.as_of, max_rows=args.max_rows)
+    except QueryDenied as exc:
+        print(f"denied: {exc}", file=sys.stderr)
+        return 3
+    except (QueryRejected, AsOfError, UnknownPersona, duckdb.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _print_rows(result.rows, args.format)
+    if args.format == "table":
+        read = ", ".join(f"{t}@{s}" for t, s in sorted(result.snapshot_ids.items()))
+        more = f" (first {args.max_rows}; more rows exist)" if result.truncated else ""
+        print(f"\n{result.rows.num_rows} row(s){more}; read {read}")
+    elif result.truncated:
+        print(f"only the first {args.max_rows} rows; raise --max-rows", file=sys.stderr)
+    return 0
+
+
+def _history_command(settings: Settings, args: argparse.Namespace) -> int:
+    from pyiceberg.exceptions import NoSuchTableError
+
+    from dagster_project.governance.history import format_history, table_history
+    from dagster_project.lakehouse.tables import open_catalog
+
+    try:
+        table = open_catalog(settings).load_table(args.table)
+    except NoSuchTableError:
+        print(f"error: no table {args.table}; `foundation status` lists them", file=sys.stderr)
+        return 2
+    entries = table_history(table, limit=args.limit)
+    if args.json:
+        print(json.dumps([asdict(e) for e in entries], indent=2))
+    else:
+        print(format_history(args.table, entries))
+    return 0
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -242,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     """The `foundation` command; configuration mistakes print one clear line, not a traceback."""
     from dagster_project.documents.config import DocumentsConfigError
     from dagster_project.documents.embed import EmbedderError
+    from dagster_project.governance.policy import PolicyError
     from dagster_project.landing.s3 import LandingUnavailable
     from dagster_project.quality.suites import SuiteError
     from dagster_project.registry import RegistryError
@@ -256,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         LandingUnavailable,
         DocumentsConfigError,
         EmbedderError,
+        PolicyError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -289,6 +369,16 @@ def _main(argv: list[str] | None = None) -> int:
     cards.add_argument(
         "--table", action="append", metavar="TABLE", help="only this table, e.g. curated.orders (repeatable)"
     )
+    query = commands.add_parser("query", help="run one SELECT as a persona (policies, masks, audit log)")
+    query.add_argument("sql", help='one SELECT, e.g. "select count(*) from curated.orders"')
+    query.add_argument("--as", dest="persona", required=True, help="persona from the personas file")
+    query.add_argument("--as-of", help="snapshot id, or ISO timestamp (each table as it was then)")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.add_argument("--max-rows", type=int, default=1000, help="print at most N rows (default 1000)")
+    history = commands.add_parser("history", help="a table's snapshots with run ids and source files")
+    history.add_argument("table", help="e.g. raw.orders")
+    history.add_argument("--limit", type=int, help="newest N snapshots of main")
+    history.add_argument("--json", action="store_true", help="machine-readable output")
     for verb, text in (
         ("release", "publish a held-back batch to main"),
         ("discard", "drop a held-back batch"),
@@ -312,6 +402,10 @@ def _main(argv: list[str] | None = None) -> int:
         return _search_command(settings, args)
     if args.command == "cards":
         return _cards_command(settings, args)
+    if args.command == "query":
+        return _query_command(settings, args)
+    if args.command == "history":
+        return _history_command(settings, args)
     if args.command in ("held", "release", "discard"):
         return _held_command(settings, args)
     changed = sync_sample_data(settings, seed=args.seed, scale=args.scale, out=args.out)

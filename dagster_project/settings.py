@@ -67,6 +67,8 @@ class Settings:
     maintenance_orphan_grace_hours: int = 24  # unreferenced files younger than this are in flight
     compaction_target_file_bytes: int = 128 << 20
     compaction_min_files: int = 5  # small files a partition needs before it is compacted
+    personas_file: Path = PACKAGE_DIR / "governance" / "personas.yml"
+    actor: str | None = None  # who the audit log names; None: the OS user
 
     @property
     def dbt_working_db(self) -> Path:
@@ -143,6 +145,8 @@ class Settings:
             "FOUNDATION_PII_SALT": self.pii_salt,
             "FOUNDATION_DOCUMENTS_FILE": str(self.documents_file),
             "FOUNDATION_EMBEDDER": self.embedder,
+            "FOUNDATION_PERSONAS_FILE": str(self.personas_file),
+            "FOUNDATION_ACTOR": self.actor or "",
             "FOUNDATION_S3_ENDPOINT_URL": self.s3_endpoint_url or "",
             "FOUNDATION_S3_REGION": self.s3_region or "",
             "FOUNDATION_MAINTENANCE_RETENTION_DAYS": str(self.maintenance_retention_days),
@@ -194,6 +198,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         overrides["sources_file"] = Path(env["FOUNDATION_SOURCES_FILE"])
     if env.get("FOUNDATION_DOCUMENTS_FILE"):
         overrides["documents_file"] = Path(env["FOUNDATION_DOCUMENTS_FILE"])
+    if env.get("FOUNDATION_PERSONAS_FILE"):
+        overrides["personas_file"] = Path(env["FOUNDATION_PERSONAS_FILE"])
+    if env.get("FOUNDATION_ACTOR"):
+        overrides["actor"] = env["FOUNDATION_ACTOR"]
     if env.get("FOUNDATION_EMBEDDER"):
         overrides["embedder"] = env["FOUNDATION_EMBEDDER"]
     if env.get("FOUNDATION_EXPECTATIONS_DIR"):

@@ -44,6 +44,8 @@ class Foundation(dg.ConfigurableResource):
     maintenance_orphan_grace_hours: int = 24
     compaction_target_file_bytes: int = 128 << 20
     compaction_min_files: int = 5
+    personas_file: str = ""
+    actor: str | None = None  # who ops.audit_log names for publishes; None: the OS user
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Foundation:
@@ -52,6 +54,7 @@ class Foundation(dg.ConfigurableResource):
         values["sources_file"] = str(settings.sources_file)
         values["expectations_dir"] = str(settings.expectations_dir)
         values["documents_file"] = str(settings.documents_file)
+        values["personas_file"] = str(settings.personas_file)
         values["dagster_home"] = str(settings.dagster_home) if settings.dagster_home else None
         values["pii_salt"] = None if settings.pii_salt == DEMO_PII_SALT else dg.EnvVar("FOUNDATION_PII_SALT")
         return cls(**values)
@@ -64,6 +67,7 @@ class Foundation(dg.ConfigurableResource):
         values["documents_file"] = (
             Path(self.documents_file) if self.documents_file else Settings.documents_file
         )
+        values["personas_file"] = Path(self.personas_file) if self.personas_file else Settings.personas_file
         values["catalog_properties"] = dict(self.catalog_properties)
         values["dagster_home"] = Path(self.dagster_home) if self.dagster_home else None
         values["pii_salt"] = self.pii_salt or DEMO_PII_SALT

@@ -176,6 +176,7 @@ def ingest_documents(
                 dataset,
                 report,
                 keys_by_identity,
+                settings=settings,
                 suite=suite,
                 run_id=run_id,
                 ingested_at=report.started_at,

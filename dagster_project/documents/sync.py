@@ -28,12 +28,17 @@ from dagster_project.documents.dedup import cluster, content_hash
 from dagster_project.documents.embed import Embedder, embed_checked, embedding_input
 from dagster_project.documents.ingest import landed_documents
 from dagster_project.documents.tables import (
+    CHUNKS_TABLE,
     DIMENSION_PROPERTY,
+    DOCUMENTS_TABLE,
     MODEL_PROPERTY,
     as_table_arrow,
     chunks_table,
     documents_table,
 )
+from dagster_project.governance.audit import AuditEvent
+from dagster_project.governance.audit import record as record_audit
+from dagster_project.lakehouse.publish import RUN_PROPERTY
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.lakehouse.wap import audit_branch, ensure_main_snapshot, main_head, reset_branch
 from dagster_project.quality.engine import evaluate
@@ -254,10 +259,35 @@ def sync_documents(
         ],
     )
     # One row per current document, replaced as a whole: it is small and always fully recomputed.
+    properties = {RUN_PROPERTY: run_id}
     if curated.current_snapshot() is None:
-        curated.append(curated_rows)
+        curated.append(curated_rows, snapshot_properties=properties)
     else:
-        curated.overwrite(curated_rows)
+        curated.overwrite(curated_rows, snapshot_properties=properties)
+    curated.refresh()
+    events = [
+        AuditEvent(
+            "publish",
+            [DOCUMENTS_TABLE],
+            {DOCUMENTS_TABLE: main_head(curated)},
+            statement=f"document sync: {len(docs)} current document(s), replaced as a whole",
+            run_id=run_id,
+            rows=curated_rows.num_rows,
+        )
+    ]
+    if rows or removed:
+        events.insert(
+            0,
+            AuditEvent(
+                "publish",
+                [CHUNKS_TABLE],
+                {CHUNKS_TABLE: report.snapshot_id},
+                statement=f"document chunks: {len(rows)} added, documents removed: {len(removed)}",
+                run_id=run_id,
+                rows=len(rows),
+            ),
+        )
+    record_audit(catalog, settings, events)
     from dagster_project.documents.index import sync_index
 
     clock = time.perf_counter()
@@ -282,7 +312,7 @@ def _write_audit_publish(
         Whether main now holds the changes (False: held back by the gate, branch kept).
     """
     branch = audit_branch(run_id)
-    properties = {"foundation.run-id": run_id}
+    properties = {RUN_PROPERTY: run_id}
     for _ in range(MAX_REBASES + 1):
         table.refresh()
         base = ensure_main_snapshot(table)

@@ -14,6 +14,8 @@ import duckdb
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
+from dagster_project.governance.audit import AuditEvent
+from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.convert import FileRejected, connect, convert_file
 from dagster_project.lakehouse.ops import QuarantineRecord, quarantined_versions, record_quarantine
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
@@ -229,6 +231,7 @@ def ingest_dataset(
                 dataset,
                 report,
                 keys_by_identity,
+                settings=settings,
                 suite=suite,
                 run_id=run_id,
                 ingested_at=ingested_at,
@@ -255,6 +258,7 @@ def _publish(
     report: IngestReport,
     keys_by_identity: dict[tuple[str, str], LandedFile],
     *,
+    settings: Settings,
     suite: Suite | None,
     run_id: str,
     ingested_at: datetime,
@@ -298,6 +302,18 @@ def _publish(
         report.skipped.append(
             {"file": keys_by_identity[s.identity].key, "why": "committed by a concurrent run"}
         )
+    if result.committed:
+        files = [keys_by_identity[s.identity].key for s in result.committed]
+        event = AuditEvent(
+            "publish",
+            [dataset.table],
+            {dataset.table: result.snapshot_id},
+            statement=f"raw ingest of {len(files)} file(s): {', '.join(files)}",
+            run_id=run_id,
+            rows=sum(s.rows for s in result.committed),
+            message="through the quality gate" if suite is not None else "",
+        )
+        record_audit(catalog, settings, [event])
     log.info(
         "%s: committed %d file(s), %d rows, snapshot %s",
         dataset.table,

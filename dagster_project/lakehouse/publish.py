@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 FILES_PROPERTY = "foundation.files"
 VERSIONS_PROPERTY = "foundation.landing-versions"
 RUN_PROPERTY = "foundation.run-id"
+# Model publishes also name the dbt invocation that wrote the rows (transform/build.py).
+INVOCATION_PROPERTY = "foundation.dbt-invocation"
 
 
 class PublishError(RuntimeError):

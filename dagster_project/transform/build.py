@@ -23,9 +23,11 @@ import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
+from dagster_project.governance.audit import AuditEvent
+from dagster_project.governance.audit import record as record_audit
 from dagster_project.lakehouse.changes import SEQUENCE_COLUMN, WATERMARK_PROPERTY, watermarks
 from dagster_project.lakehouse.merge import ensure_model_table, merge_audit_publish
-from dagster_project.lakehouse.publish import RUN_PROPERTY
+from dagster_project.lakehouse.publish import INVOCATION_PROPERTY, RUN_PROPERTY
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.lakehouse.wap import AuditFailed, Verdict, main_head
 from dagster_project.quality.engine import evaluate
@@ -34,8 +36,6 @@ from dagster_project.quality.suites import Suite
 from dagster_project.settings import Settings
 from dagster_project.transform import working_db
 from dagster_project.transform.working_db import Model
-
-INVOCATION_PROPERTY = "foundation.dbt-invocation"
 
 
 @dataclass
@@ -271,6 +271,22 @@ def publish_build(
                 )
     finally:
         con.close()
+    published = [o for o in report.outcomes.values() if o.status == "published"]
+    record_audit(
+        catalog,
+        settings,
+        [
+            AuditEvent(
+                "publish",
+                [o.model.table],
+                {o.model.table: o.snapshot_id},
+                statement=f"dbt model: {o.rows} changed row(s), invocation {report.invocation_id}",
+                run_id=run_id,
+                rows=o.rows,
+            )
+            for o in published
+        ],
+    )
     return report
 
 

@@ -1,0 +1,1 @@
+"""Governed access: persona policies, governed queries, the audit log and time travel."""

@@ -1,0 +1,135 @@
+"""The audit log, Iceberg `ops.audit_log`: who read or published what, as whom, when, at which snapshots."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.schema import Schema
+from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
+
+from dagster_project.lakehouse.tables import ensure_table
+from dagster_project.settings import Settings
+
+log = logging.getLogger(__name__)
+
+AUDIT_TABLE = "ops.audit_log"
+AUDIT_SCHEMA = Schema(
+    NestedField(1, "event_id", StringType(), required=False, doc="Unique id of the event."),
+    NestedField(2, "event_time", TimestamptzType(), required=False, doc="When it happened (UTC)."),
+    NestedField(3, "actor", StringType(), required=False, doc="FOUNDATION_ACTOR, or the OS user."),
+    NestedField(4, "persona", StringType(), required=False, doc="Persona of a query; empty for publishes."),
+    NestedField(
+        5, "action", StringType(), required=False, doc="query, query_denied, query_failed, publish, release."
+    ),
+    NestedField(6, "tables", StringType(), required=False, doc="Tables read or written (JSON list)."),
+    NestedField(7, "statement", StringType(), required=False, doc="A query's SQL; what a publish wrote."),
+    NestedField(
+        8, "snapshot_ids", StringType(), required=False, doc="Snapshot read or written per table (JSON)."
+    ),
+    NestedField(9, "run_id", StringType(), required=False, doc="Dagster run of a publish."),
+    NestedField(10, "rows", LongType(), required=False, doc="Rows returned or written."),
+    NestedField(11, "outcome", StringType(), required=False, doc="ok, denied or error."),
+    NestedField(12, "message", StringType(), required=False, doc="Why it was denied or failed."),
+)
+# Several runs may append at once: pyiceberg retries an append on a commit conflict (appends
+# never conflict with each other), so give it room beyond its default of 4.
+AUDIT_PROPERTIES = {"format-version": "2", "commit.retry.num-retries": "10"}
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audited action: a query (allowed, denied or failed) or a publish to main."""
+
+    action: str
+    tables: Sequence[str]
+    snapshot_ids: Mapping[str, int | None] = field(default_factory=dict)
+    persona: str | None = None
+    statement: str = ""
+    run_id: str | None = None
+    rows: int | None = None
+    outcome: str = "ok"
+    message: str = ""
+
+
+def actor(settings: Settings) -> str:
+    """Who the log names: FOUNDATION_ACTOR, else the OS user."""
+    if settings.actor:
+        return settings.actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "unknown"
+
+
+def record(catalog: Catalog, settings: Settings, events: Sequence[AuditEvent]) -> bool:
+    """Append events to `ops.audit_log` in one commit; a failure logs a warning and never raises.
+
+    A publish that already reached main must not look failed because its audit record could not
+    be written, so the caller carries on and the warning says what is missing.
+
+    Args:
+        catalog: The Iceberg catalog.
+        settings: For the actor.
+        events: What to record (nothing happens for an empty list).
+
+    Returns:
+        Whether the events were written.
+    """
+    if not events:
+        return True
+    now, who = datetime.now(UTC), actor(settings)
+    rows = [
+        {
+            **{k: v for k, v in asdict(e).items() if k not in ("tables", "snapshot_ids")},
+            "event_id": uuid.uuid4().hex,
+            "event_time": now,
+            "actor": who,
+            "tables": json.dumps(list(e.tables)),
+            "snapshot_ids": json.dumps(dict(e.snapshot_ids), sort_keys=True),
+        }
+        for e in events
+    ]
+    try:
+        table = ensure_table(catalog, AUDIT_TABLE, AUDIT_SCHEMA, properties=AUDIT_PROPERTIES)
+        table.append(pa.Table.from_pylist(rows, schema=table.schema().as_arrow()))
+    except Exception as exc:  # noqa: BLE001 - the audited action stands; say loudly what was not logged
+        log.warning(
+            "%s: could not record %d event(s) (%s): %s; the action itself is done",
+            AUDIT_TABLE,
+            len(rows),
+            ", ".join(sorted({e.action for e in events})),
+            exc,
+        )
+        return False
+    return True
+
+
+def record_safely(settings: Settings, events: Sequence[AuditEvent], catalog: Catalog | None = None) -> bool:
+    """`record`, opening the catalog first if needed (also never raises)."""
+    try:
+        if catalog is None:
+            from dagster_project.lakehouse.tables import open_catalog
+
+            catalog = open_catalog(settings)
+    except Exception as exc:  # noqa: BLE001 - see record()
+        log.warning("%s: catalog unavailable, %d event(s) not recorded: %s", AUDIT_TABLE, len(events), exc)
+        return False
+    return record(catalog, settings, events)
+
+
+def read_audit_log(catalog: Catalog) -> pa.Table:
+    """Every audit event (empty when nothing was recorded yet)."""
+    if not catalog.table_exists(AUDIT_TABLE):
+        return AUDIT_SCHEMA.as_arrow().empty_table()
+    table = catalog.load_table(AUDIT_TABLE)
+    if table.current_snapshot() is None:
+        return AUDIT_SCHEMA.as_arrow().empty_table()
+    return table.scan().to_arrow()

@@ -1,0 +1,209 @@
+"""Persona policies: parse and validate `personas.yml` (readable tables, column rules, row filters)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dagster_project.governance.sql import parse_expression, referenced_columns
+
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+TABLE_PATTERN = re.compile(r"^[a-z0-9_*?\[\]]+\.[a-z0-9_*?\[\]]+$")
+SIMPLE_RULES = ("deny", "null", "hash")
+RULE_HELP = "use one of deny, null, hash, {fixed: TEXT}, {keep_last: N}, {sql: EXPR}"
+
+
+class PolicyError(ValueError):
+    """The personas file is malformed; the message names the file, the persona, the key and the fix."""
+
+
+class UnknownPersona(LookupError):
+    """No persona of that name; the message lists the ones there are."""
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """What a persona sees of one column: `deny`, or a mask (`null`, `hash`, `fixed`, `keep_last`, `sql`)."""
+
+    kind: str
+    value: str | int | None = None
+
+    @property
+    def denied(self) -> bool:
+        return self.kind == "deny"
+
+    def columns_used(self, column: str) -> set[str]:
+        """Columns the masked value is computed from."""
+        if self.kind == "sql":
+            return referenced_columns(parse_expression(str(self.value)))
+        return set() if self.kind in ("deny", "null", "fixed") else {column}
+
+    def sql(self, column: str, salt: str) -> str:
+        """The DuckDB expression that replaces `column` for this persona."""
+        quoted = _quote(column)
+        if self.kind == "null":
+            return "NULL"
+        if self.kind == "hash":
+            return f"sha256({_literal(salt)} || CAST({quoted} AS VARCHAR))"
+        if self.kind == "fixed":
+            return _literal(str(self.value))
+        if self.kind == "keep_last":
+            text, n = f"CAST({quoted} AS VARCHAR)", int(self.value or 0)
+            return f"repeat('•', greatest(length({text}) - {n}, 0)) || right({text}, {n})"
+        if self.kind == "sql":
+            return f"({self.value})"
+        raise ValueError(f"a denied column has no value: {column}")
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A persona: the tables it may read, its column rules and row filters (by table pattern)."""
+
+    name: str
+    description: str
+    tables: tuple[str, ...]
+    columns: dict[str, dict[str, ColumnRule]] = field(default_factory=dict)
+    row_filters: dict[str, str] = field(default_factory=dict)
+
+    def can_read(self, table: str) -> bool:
+        return any(fnmatch.fnmatchcase(table, pattern) for pattern in self.tables)
+
+    def column_rules(self, table: str) -> dict[str, ColumnRule]:
+        """Every rule that applies to `table` (later patterns in the file win)."""
+        rules: dict[str, ColumnRule] = {}
+        for pattern, by_column in self.columns.items():
+            if fnmatch.fnmatchcase(table, pattern):
+                rules.update(by_column)
+        return rules
+
+    def row_filter(self, table: str) -> str | None:
+        """The row filter of `table` (all matching filters, AND-ed), or None."""
+        found = [f"({f})" for p, f in self.row_filters.items() if fnmatch.fnmatchcase(table, p)]
+        return " AND ".join(found) or None
+
+
+@dataclass(frozen=True)
+class Policies:
+    """Every persona of a personas file."""
+
+    path: Path
+    personas: dict[str, Persona]
+
+    def persona(self, name: str) -> Persona:
+        """The persona called `name`.
+
+        Raises:
+            UnknownPersona: There is none; the message lists the personas of the file.
+        """
+        if name not in self.personas:
+            raise UnknownPersona(
+                f"{self.path.name}: no persona {name!r}; use one of {', '.join(sorted(self.personas))}"
+            )
+        return self.personas[name]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _rule(where: str, raw: Any) -> ColumnRule:
+    if raw is None:  # YAML `null` reads as None
+        return ColumnRule("null")
+    if isinstance(raw, str) and raw in SIMPLE_RULES:
+        return ColumnRule(raw)
+    if isinstance(raw, dict) and len(raw) == 1:
+        kind, value = next(iter(raw.items()))
+        if kind == "fixed" and isinstance(value, str | int | float):
+            return ColumnRule("fixed", str(value))
+        if kind == "keep_last":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise PolicyError(f"{where}: keep_last needs a whole number >= 0, got {value!r}")
+            return ColumnRule("keep_last", value)
+        if kind == "sql" and isinstance(value, str):
+            try:
+                parse_expression(value)
+            except ValueError as exc:
+                raise PolicyError(f"{where}: sql mask {value!r}: {exc}") from exc
+            return ColumnRule("sql", value)
+    raise PolicyError(f"{where}: unknown column rule {raw!r}; {RULE_HELP}")
+
+
+def _table_key(where: str, key: Any) -> str:
+    if not isinstance(key, str) or not TABLE_PATTERN.match(key):
+        raise PolicyError(f"{where}: {key!r} is not a table or pattern like 'curated.orders' or 'staging.*'")
+    return key
+
+
+def _persona(path: Path, name: Any, raw: Any) -> Persona:
+    where = f"{path.name}: personas.{name}"
+    if not isinstance(name, str) or not NAME.match(name):
+        raise PolicyError(f"{where}: persona names are lower_snake_case")
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: expected a mapping with description and tables")
+    unknown = set(raw) - {"description", "tables", "columns", "row_filters"}
+    if unknown:
+        raise PolicyError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+            "use description, tables, columns, row_filters"
+        )
+    tables = raw.get("tables")
+    if not isinstance(tables, list) or not tables:
+        raise PolicyError(f"{where}.tables: list the readable tables, e.g. ['curated.*']")
+    patterns = tuple(_table_key(f"{where}.tables", t) for t in tables)
+    columns: dict[str, dict[str, ColumnRule]] = {}
+    for table, rules in (raw.get("columns") or {}).items():
+        key = _table_key(f"{where}.columns", table)
+        if not isinstance(rules, dict) or not rules:
+            raise PolicyError(f"{where}.columns.{table}: expected 'column: rule' lines; {RULE_HELP}")
+        columns[key] = {str(c): _rule(f"{where}.columns.{table}.{c}", r) for c, r in rules.items()}
+    filters: dict[str, str] = {}
+    for table, text in (raw.get("row_filters") or {}).items():
+        key = _table_key(f"{where}.row_filters", table)
+        if not isinstance(text, str):
+            raise PolicyError(
+                f"{where}.row_filters.{table}: expected a SQL condition, e.g. \"status <> 'solved'\""
+            )
+        try:
+            parse_expression(text)
+        except ValueError as exc:
+            raise PolicyError(f"{where}.row_filters.{table}: {text!r}: {exc}") from exc
+        filters[key] = text
+    return Persona(name, str(raw.get("description") or ""), patterns, columns, filters)
+
+
+def load_policies(path: Path) -> Policies:
+    """Read and validate a personas file.
+
+    Args:
+        path: The YAML file (`governance/personas.yml` or FOUNDATION_PERSONAS_FILE).
+
+    Returns:
+        Every persona by name.
+
+    Raises:
+        PolicyError: The file is missing or malformed; the message names the file, persona and key.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PolicyError(
+            f"{path}: personas file not found; set FOUNDATION_PERSONAS_FILE or create it"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path.name}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict) or raw.get("version") != 1 or not isinstance(raw.get("personas"), dict):
+        raise PolicyError(f"{path.name}: expected 'version: 1' and a 'personas:' mapping")
+    personas = {name: _persona(path, name, body) for name, body in raw["personas"].items()}
+    if not personas:
+        raise PolicyError(f"{path.name}: no personas declared")
+    return Policies(path, personas)
