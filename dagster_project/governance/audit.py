@@ -27,7 +27,11 @@ AUDIT_SCHEMA = Schema(
     NestedField(3, "actor", StringType(), required=False, doc="FOUNDATION_ACTOR, or the OS user."),
     NestedField(4, "persona", StringType(), required=False, doc="Persona of a query; empty for publishes."),
     NestedField(
-        5, "action", StringType(), required=False, doc="query, query_denied, query_failed, publish, release."
+        5,
+        "action",
+        StringType(),
+        required=False,
+        doc="query, query_denied, query_failed, publish, release, maintenance.",
     ),
     NestedField(6, "tables", StringType(), required=False, doc="Tables read or written (JSON list)."),
     NestedField(7, "statement", StringType(), required=False, doc="A query's SQL; what a publish wrote."),

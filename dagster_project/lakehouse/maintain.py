@@ -9,6 +9,7 @@ from typing import Any
 
 from pyiceberg.catalog import Catalog
 
+from dagster_project.governance.audit import AuditEvent, record_safely
 from dagster_project.lakehouse.compaction import compact, incremental_sources, read_horizon
 from dagster_project.lakehouse.maintenance import (
     MaintenanceConflict,
@@ -45,6 +46,7 @@ def run_maintenance(
     dry_run: bool = False,
     manifest: Mapping[str, Any] | None = None,
     log: Any = None,
+    run_id: str | None = None,
 ) -> list[MaintenanceReport]:
     """Run one maintenance operation on every table of the catalog, or on `tables`.
 
@@ -56,6 +58,7 @@ def run_maintenance(
         operation: One of `OPERATIONS`.
         tables: `namespace.table` names; empty means every table.
         dry_run: Report what would change without changing anything.
+        run_id: The Dagster run, for the audit log (every table the run changed or failed on).
         manifest: The dbt manifest, to find incremental consumers of raw tables (compaction).
         log: Where progress goes (a Dagster or `logging` logger).
 
@@ -118,7 +121,42 @@ def run_maintenance(
             + (f" ({'; '.join(report.notes)})" if report.notes else "")
         )
         reports.append(report)
+    if not dry_run:
+        record_safely(settings, audit_events(operation, reports, catalog, run_id), catalog)
     return reports
+
+
+def changed(report: MaintenanceReport) -> bool:
+    """Whether an operation committed to the table or deleted files."""
+    return bool(report.files_removed or report.files_added or report.snapshots_expired) or (
+        report.before.snapshots != report.after.snapshots
+    )
+
+
+def audit_events(
+    operation: str, reports: Sequence[MaintenanceReport], catalog: Catalog, run_id: str | None
+) -> list[AuditEvent]:
+    """One `maintenance` audit event per table the operation changed or failed on."""
+    events = []
+    for report in reports:
+        broken = any(n.startswith("failed:") for n in report.notes)
+        if not (changed(report) or broken):
+            continue
+        snapshot = None if broken else catalog.load_table(report.table).current_snapshot()
+        events.append(
+            AuditEvent(
+                "maintenance",
+                [report.table],
+                {report.table: snapshot.snapshot_id if snapshot else None},
+                statement=f"{operation}: snapshots {report.before.snapshots}→{report.after.snapshots}, "
+                f"data files {report.before.data_files}→{report.after.data_files}, "
+                f"{report.files_removed} file(s) removed ({report.bytes_removed} bytes)",
+                run_id=run_id,
+                outcome="error" if broken else "ok",
+                message="; ".join(report.notes),
+            )
+        )
+    return events
 
 
 def failed(reports: Sequence[MaintenanceReport]) -> list[MaintenanceReport]:

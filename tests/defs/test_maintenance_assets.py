@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import dagster as dg
@@ -10,6 +11,7 @@ from dagster_project.catch_up import build_models, catch_up
 from dagster_project.defs.dbt.assets import dbt_project, load_manifest
 from dagster_project.defs.maintenance.assets import build_maintenance_assets
 from dagster_project.defs.resources import Foundation
+from dagster_project.governance.audit import AUDIT_TABLE, read_audit_log
 from dagster_project.lakehouse.maintain import catalog_tables
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import PROJECT_DIR, Settings
@@ -19,9 +21,12 @@ from tests.conftest import customers_csv, land, orders_csv, products_parquet
 
 
 def _everything(settings: Settings) -> dict[str, list[str]]:
+    """Every row of every table but the audit log (which records the maintenance itself)."""
     catalog = open_catalog(settings)
     rows = {}
     for name in catalog_tables(catalog):
+        if name == AUDIT_TABLE:
+            continue
         table = catalog.load_table(name)
         data = table.scan().to_arrow().to_pylist() if table.current_snapshot() else []
         rows[name] = sorted(map(str, data))
@@ -65,6 +70,13 @@ def test_maintenance_keeps_every_row_and_the_next_build_reads_only_new_rows(tmp_
     assert expired["snapshots_after"].value < expired["snapshots_before"].value
     orphans = result.asset_materializations_for_node("maintenance__remove_orphan_files")[0].metadata
     assert orphans["files_removed"].value > 0  # the compacted-away files and expired manifests
+    # The audit log names every table each operation changed, with the run and the new snapshot.
+    audit = [e for e in read_audit_log(open_catalog(settings)).to_pylist() if e["action"] == "maintenance"]
+    assert {e["run_id"] for e in audit} == {result.run_id}
+    compacted_tables = {json.loads(e["tables"])[0] for e in audit if e["statement"].startswith("compact:")}
+    assert "raw.orders" in compacted_tables
+    assert all(e["outcome"] == "ok" for e in audit)
+    assert any(e["statement"].startswith("expire_snapshots:") for e in audit)
 
     # The working database still equals Iceberg: maintenance commits force no rebuild.
     con = working_db.connect(settings)

@@ -93,6 +93,7 @@ def _maintenance_asset(name: str, operation: str, description: str, deps: list[d
             dry_run=config.dry_run,
             manifest=_dbt_manifest() if operation == "compact" else None,
             log=context.log,
+            run_id=context.run.run_id,
         )
         metadata = report_metadata(reports)
         broken = failed(reports)
