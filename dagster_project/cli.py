@@ -163,9 +163,38 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
         print("  " + o.failed_expectations.replace("\n", "\n  "))
     if held:
         print("Inspect, release or discard: foundation held | release TABLE BRANCH | discard TABLE BRANCH")
+    show_governance(settings)
     print(f"\nData Docs: {settings.data_docs_dir}/<table>/latest.html")
     print('Search the documents: foundation search "how do I return an item?" -k 5 [--where key=value]')
     return 1 if any(o.failed for o in outcomes) or not built or not documents_ok else 0
+
+
+DEMO_QUERY = (
+    "select customer_segment, count(*) as orders, sum(amount) as revenue "
+    "from curated.orders group by 1 order by 1"
+)
+DEMO_DENIED = "select customer_id, email_hash from staging.stg_customers"
+
+
+def show_governance(settings: Settings) -> None:
+    """The demo's governance tour: data cards written, one governed query, one denied, the audit log."""
+    from dagster_project.governance.query import QueryDenied, run_query
+
+    cards = sorted(settings.cards_dir.glob("*.html"))
+    print(
+        f"\ndata cards: {len(cards)} in {settings.cards_dir}" + (f" (e.g. {cards[0].name})" if cards else "")
+    )
+    print(f'\nfoundation query --as analyst "{DEMO_QUERY}"')
+    result = run_query(settings, "analyst", DEMO_QUERY)
+    _print_rows(result.rows, "table", indent="  ")
+    print(f'\nfoundation query --as analyst "{DEMO_DENIED}"')
+    try:
+        run_query(settings, "analyst", DEMO_DENIED)
+    except QueryDenied as exc:
+        print(f"  denied: {exc}")
+    print("\nBoth queries and every publish are in ops.audit_log:")
+    print('  foundation query --as auditor "select action, count(*) from ops.audit_log group by 1"')
+    print("Time travel: foundation history raw.orders | foundation query --as-of <snapshot id> ...")
 
 
 def _search_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -244,7 +273,7 @@ def _cards_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_rows(rows, fmt: str) -> None:  # noqa: ANN001 - a pyarrow Table
+def _print_rows(rows, fmt: str, indent: str = "") -> None:  # noqa: ANN001 - a pyarrow Table
     """Print query rows as an aligned table, CSV or JSON lines."""
     if fmt == "csv":
         import pyarrow.csv as pacsv
@@ -260,10 +289,8 @@ def _print_rows(rows, fmt: str) -> None:  # noqa: ANN001 - a pyarrow Table
     names = rows.column_names
     cells = [[("" if r[n] is None else str(r[n])) for n in names] for r in records]
     widths = [max([len(n), *(len(c[i]) for c in cells)]) for i, n in enumerate(names)]
-    print("  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    for line in [names, ["-" * w for w in widths], *cells]:
+        print((indent + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True))).rstrip())
 
 
 def _query_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -50,6 +50,11 @@ def test_demo_twice_adds_nothing_the_second_time_and_status_reports_it(tmp_path)
         _foundation(tmp_path, "search", "data", "--where", "department=legal", "--json").stdout
     )
     assert legal and {h["citation"]["source_file"] for h in legal} == {"documents/privacy_policy.pdf"}
+    # The governance tour: cards for every staging and curated table, a governed query, a denial.
+    assert "data cards: 9 in " in first.stdout
+    assert len(list((tmp_path / "cards").glob("*.html"))) == 9
+    assert "customer_segment" in first.stdout and "enterprise" in first.stdout
+    assert "denied: persona 'analyst' may not read column(s) email_hash" in first.stdout
     # Demo runs are recorded in the demo's Dagster instance, so `make dev` shows them.
     assert any((tmp_path / "dagster_home").rglob("*.db"))
 
@@ -61,9 +66,22 @@ def test_demo_twice_adds_nothing_the_second_time_and_status_reports_it(tmp_path)
     assert "0 document(s) (re)embedded, 0 removed" in second.stdout
     again = json.loads(_foundation(tmp_path, "status", "--json").stdout)
     rows_again = {t["table"]: t["rows"] for t in again["tables"]}
-    # The audit log records the second run too: curated.documents is replaced on every sync.
-    assert rows_again.pop("ops.audit_log") == tables["ops.audit_log"]["rows"] + 1
+    # A second demo publishes nothing; only its two queries reach the audit log.
+    assert rows_again.pop("ops.audit_log") == tables["ops.audit_log"]["rows"] + 2
     assert rows_again == {t: tables[t]["rows"] for t in tables if t != "ops.audit_log"}
+    log = _foundation(
+        tmp_path,
+        "query",
+        "--as",
+        "auditor",
+        "select action, outcome, count(*) as n from ops.audit_log group by 1, 2 order by 1, 2",
+        "--format",
+        "json",
+    )
+    assert log.returncode == 0, log.stderr[-2000:]
+    counts = {(r["action"], r["outcome"]): r["n"] for r in json.loads(log.stdout)}
+    assert counts[("query", "ok")] == 2 and counts[("query_denied", "denied")] == 2
+    assert counts[("publish", "ok")] >= 7 + 4  # every model and raw dataset published at least once
     assert len(again["quarantine"]) == len(status["quarantine"])
     assert again["held_back"] == status["held_back"]
     text = _foundation(tmp_path, "status").stdout

@@ -259,22 +259,25 @@ def sync_documents(
         ],
     )
     # One row per current document, replaced as a whole: it is small and always fully recomputed.
-    properties = {RUN_PROPERTY: run_id}
-    if curated.current_snapshot() is None:
-        curated.append(curated_rows, snapshot_properties=properties)
-    else:
-        curated.overwrite(curated_rows, snapshot_properties=properties)
-    curated.refresh()
-    events = [
-        AuditEvent(
-            "publish",
-            [DOCUMENTS_TABLE],
-            {DOCUMENTS_TABLE: main_head(curated)},
-            statement=f"document sync: {len(docs)} current document(s), replaced as a whole",
-            run_id=run_id,
-            rows=curated_rows.num_rows,
+    # A sync that changed nothing commits nothing (and so publishes nothing to audit).
+    events = []
+    if not _unchanged(curated, curated_rows):
+        properties = {RUN_PROPERTY: run_id}
+        if curated.current_snapshot() is None:
+            curated.append(curated_rows, snapshot_properties=properties)
+        else:
+            curated.overwrite(curated_rows, snapshot_properties=properties)
+        curated.refresh()
+        events.append(
+            AuditEvent(
+                "publish",
+                [DOCUMENTS_TABLE],
+                {DOCUMENTS_TABLE: main_head(curated)},
+                statement=f"document sync: {len(docs)} current document(s), replaced as a whole",
+                run_id=run_id,
+                rows=curated_rows.num_rows,
+            )
         )
-    ]
     if rows or removed:
         events.insert(
             0,
@@ -287,7 +290,8 @@ def sync_documents(
                 rows=len(rows),
             ),
         )
-    record_audit(catalog, settings, events)
+    if events:
+        record_audit(catalog, settings, events)
     from dagster_project.documents.index import sync_index
 
     clock = time.perf_counter()
@@ -295,6 +299,17 @@ def sync_documents(
     report.seconds["index"] = time.perf_counter() - clock
     report.seconds["total"] = time.perf_counter() - started
     return report
+
+
+def _unchanged(curated: Table, rows: pa.Table) -> bool:
+    """Whether curated.documents already holds these rows (bookkeeping columns aside)."""
+    if curated.current_snapshot() is None:
+        return False
+    names = [n for n in rows.column_names if n not in ("_run_id", "_synced_at")]
+    current = curated.scan(selected_fields=tuple(names)).to_arrow().select(names)
+    if current.num_rows != rows.num_rows:
+        return False
+    return current.sort_by("document_id").to_pylist() == rows.select(names).sort_by("document_id").to_pylist()
 
 
 def _write_audit_publish(

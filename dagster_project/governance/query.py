@@ -246,7 +246,7 @@ def _check_columns(persona: Persona, used: Mapping[str, set[str]], schemas: Mapp
             readable = [c for c in schemas[table] if not (c in rules and rules[c].denied)]
             raise QueryDenied(
                 f"persona {persona.name!r} may not read column(s) {', '.join(denied)} of {table} "
-                f"(select * includes them: name the columns or use * EXCLUDE (...)); "
+                f"(a select * includes them: name the columns, or use * EXCLUDE (...)); "
                 f"readable columns: {', '.join(readable)}"
             )
 
