@@ -114,3 +114,30 @@ def products_parquet(first_id: int, count: int) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     return buffer.getvalue()
+
+
+def small_platform(tmp_path: Path, own_expectations: bool = False) -> tuple[Settings, dg.DagsterInstance]:
+    """Customers 1..7, products 1..5 and orders 1..20 ingested and built through curated.
+
+    With `own_expectations`, the suites are a copy under tmp_path that a test may edit.
+    """
+    import shutil
+
+    import dagster as dg
+
+    from dagster_project.catch_up import build_models, catch_up
+    from dagster_project.settings import PROJECT_DIR
+
+    overrides = {}
+    if own_expectations:
+        overrides["expectations_dir"] = tmp_path / "expectations"
+        shutil.copytree(PROJECT_DIR / "expectations", overrides["expectations_dir"])
+    settings = Settings.for_data_dir(tmp_path / "data", sensor_min_file_age_seconds=0, **overrides)
+    instance = dg.DagsterInstance.ephemeral()
+    land(settings, "customers/c1.csv", customers_csv(1, 7))
+    land(settings, "products/p1.parquet", products_parquet(1, 5))
+    land(settings, "orders/o1.csv", orders_csv(1, 20))
+    catch_up(settings, instance)
+    success, models = build_models(settings, instance)
+    assert success, models
+    return settings, instance

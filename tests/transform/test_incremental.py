@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 
-import dagster as dg
 import pytest
 
 from dagster_project.catch_up import build_models, catch_up
 from dagster_project.lakehouse.changes import watermarks
 from dagster_project.lakehouse.tables import open_catalog
-from dagster_project.settings import PROJECT_DIR, Settings
-from tests.conftest import customers_csv, land, orders_csv, products_parquet
+from dagster_project.settings import Settings
+from tests.conftest import customers_csv, land, orders_csv, products_parquet, small_platform
 
 
 @pytest.fixture
 def platform(tmp_path):
-    """Customers 1..7, products 1..5 and orders 1..20 ingested and built through curated."""
-    expectations = tmp_path / "expectations"
-    shutil.copytree(PROJECT_DIR / "expectations", expectations)
-    settings = Settings.for_data_dir(
-        tmp_path / "data", sensor_min_file_age_seconds=0, expectations_dir=expectations
-    )
-    instance = dg.DagsterInstance.ephemeral()
-    land(settings, "customers/c1.csv", customers_csv(1, 7))
-    land(settings, "products/p1.parquet", products_parquet(1, 5))
-    land(settings, "orders/o1.csv", orders_csv(1, 20))
-    catch_up(settings, instance)
-    success, models = build_models(settings, instance)
-    assert success, models
-    return settings, instance
+    """Customers 1..7, products 1..5 and orders 1..20 built through curated, with editable suites."""
+    return small_platform(tmp_path, own_expectations=True)
 
 
 def _written(models) -> dict[str, int]:
