@@ -2,6 +2,7 @@
 Iceberg catalog and Dagster storage on PostgreSQL 15, both started by the tests."""
 
 import contextlib
+import dataclasses
 import json
 import uuid
 from pathlib import Path
@@ -14,6 +15,10 @@ from dagster_project.catch_up import build_models, catch_up
 from dagster_project.cli import sync_sample_data, table_status
 from dagster_project.defs.raw.sensors import build_landing_sensor
 from dagster_project.defs.resources import Foundation
+from dagster_project.governance.audit import AUDIT_TABLE, read_audit_log
+from dagster_project.governance.query import run_query
+from dagster_project.lakehouse.maintain import catalog_tables, run_maintenance
+from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings
 from tests.servers.postgres import create_database
@@ -283,3 +288,51 @@ def test_staging_and_curated_models_publish_to_iceberg_on_s3_and_postgres(produc
     # Nothing new: the second build writes nothing.
     success, again = build_models(settings, instance)
     assert success and all(m.rows_written == 0 for m in again)
+
+
+def _all_rows(settings) -> dict[str, list[str]]:
+    catalog = open_catalog(settings)
+    return {
+        name: sorted(map(str, catalog.load_table(name).scan().to_arrow().to_pylist()))
+        for name in catalog_tables(catalog)
+        if name != AUDIT_TABLE
+    }
+
+
+def test_governance_on_s3_and_postgres(production):
+    """Cards, a governed query, the audit log and all three maintenance operations on S3 + PostgreSQL."""
+    settings = dataclasses.replace(
+        production["settings"],
+        maintenance_retention_days=0,
+        maintenance_keep_last=1,
+        maintenance_orphan_grace_hours=0,
+        compaction_min_files=2,
+    )
+    client, warehouse = production["client"], production["warehouse"]
+    _upload_sample(production)
+    _catch_up(production)
+    instance = dg.DagsterInstance.from_config(str(production["home"]))
+    success, _ = build_models(settings, instance)
+    assert success
+    assert (settings.cards_dir / "curated.orders.html").exists()
+
+    result = run_query(settings, "analyst", "select count(*) as n from curated.orders")
+    assert result.rows.to_pylist()[0]["n"] > 2000
+
+    # A file an aborted write left in the table's data folder on S3.
+    stray = "lake/raw/orders/data/aborted-write.parquet"
+    client.put_object(Bucket=warehouse, Key=stray, Body=b"PAR1 not referenced PAR1")
+    before = _all_rows(settings)
+    for operation in ("compact", "expire_snapshots", "remove_orphan_files"):
+        reports = run_maintenance(settings, operation, run_id=f"maintenance-{operation}")
+        assert not [r.notes for r in reports if any(n.startswith("failed:") for n in r.notes)]
+    assert _all_rows(settings) == before
+    assert "Contents" not in client.list_objects_v2(Bucket=warehouse, Prefix=stray)
+    raw_orders = open_catalog(settings).load_table("raw.orders")
+    assert len(raw_orders.metadata.snapshots) < 7  # expired down to what is kept
+
+    # Exactly once survives the expiry: the landing zone is handled, nothing is ingested again.
+    assert [o for o in catch_up(settings, instance) if o.rows] == []
+    audit = read_audit_log(open_catalog(settings)).to_pylist()
+    actions = {e["action"] for e in audit}
+    assert {"publish", "query", "maintenance"} <= actions
