@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from dagster_project.governance.commands import cards_command, history_command, query_command, show_governance
 from dagster_project.settings import Settings, load_settings
 
 
@@ -169,34 +169,6 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     return 1 if any(o.failed for o in outcomes) or not built or not documents_ok else 0
 
 
-DEMO_QUERY = (
-    "select customer_segment, count(*) as orders, sum(amount) as revenue "
-    "from curated.orders group by 1 order by 1"
-)
-DEMO_DENIED = "select customer_id, email_hash from staging.stg_customers"
-
-
-def show_governance(settings: Settings) -> None:
-    """The demo's governance tour: data cards written, one governed query, one denied, the audit log."""
-    from dagster_project.governance.query import QueryDenied, run_query
-
-    cards = sorted(settings.cards_dir.glob("*.html"))
-    print(
-        f"\ndata cards: {len(cards)} in {settings.cards_dir}" + (f" (e.g. {cards[0].name})" if cards else "")
-    )
-    print(f'\nfoundation query --as analyst "{DEMO_QUERY}"')
-    result = run_query(settings, "analyst", DEMO_QUERY)
-    _print_rows(result.rows, "table", indent="  ")
-    print(f'\nfoundation query --as analyst "{DEMO_DENIED}"')
-    try:
-        run_query(settings, "analyst", DEMO_DENIED)
-    except QueryDenied as exc:
-        print(f"  denied: {exc}")
-    print("\nBoth queries and every publish are in ops.audit_log:")
-    print('  foundation query --as auditor "select action, count(*) from ops.audit_log group by 1"')
-    print("Time travel: foundation history raw.orders | foundation query --as-of <snapshot id> ...")
-
-
 def _search_command(settings: Settings, args: argparse.Namespace) -> int:
     from dagster_project.documents.index import SearchError, parse_where, search
 
@@ -254,85 +226,6 @@ def _held_command(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
-
-
-def _cards_command(settings: Settings, args: argparse.Namespace) -> int:
-    from dagster_project.cards.models import CardSourceError
-    from dagster_project.cards.writer import write_cards
-
-    try:
-        written = write_cards(settings, args.table or None)
-    except CardSourceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not written:
-        print("No tables to describe yet. Run `make demo`, or drop files into the landing zone.")
-    for files in written:
-        print(f"{files.table}: {files.rows:,} rows, snapshot {files.snapshot_id} → {files.html}")
-    return 0
-
-
-def _print_rows(rows, fmt: str, indent: str = "") -> None:  # noqa: ANN001 - a pyarrow Table
-    """Print query rows as an aligned table, CSV or JSON lines."""
-    if fmt == "csv":
-        import pyarrow.csv as pacsv
-
-        sink = io.BytesIO()
-        pacsv.write_csv(rows, sink)
-        sys.stdout.write(sink.getvalue().decode("utf-8"))
-        return
-    records = rows.to_pylist()
-    if fmt == "json":
-        print(json.dumps(records, default=str, indent=2))
-        return
-    names = rows.column_names
-    cells = [[("" if r[n] is None else str(r[n])) for n in names] for r in records]
-    widths = [max([len(n), *(len(c[i]) for c in cells)]) for i, n in enumerate(names)]
-    for line in [names, ["-" * w for w in widths], *cells]:
-        print((indent + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True))).rstrip())
-
-
-def _query_command(settings: Settings, args: argparse.Namespace) -> int:
-    import duckdb
-
-    from dagster_project.governance.policy import UnknownPersona
-    from dagster_project.governance.query import AsOfError, QueryDenied, QueryRejected, run_query
-
-    try:
-        result = run_query(settings, args.persona, args.sql, as_of=args.as_of, max_rows=args.max_rows)
-    except QueryDenied as exc:
-        print(f"denied: {exc}", file=sys.stderr)
-        return 3
-    except (QueryRejected, AsOfError, UnknownPersona, duckdb.Error) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    _print_rows(result.rows, args.format)
-    if args.format == "table":
-        read = ", ".join(f"{t}@{s}" for t, s in sorted(result.snapshot_ids.items()))
-        more = f" (first {args.max_rows}; more rows exist)" if result.truncated else ""
-        print(f"\n{result.rows.num_rows} row(s){more}; read {read}")
-    elif result.truncated:
-        print(f"only the first {args.max_rows} rows; raise --max-rows", file=sys.stderr)
-    return 0
-
-
-def _history_command(settings: Settings, args: argparse.Namespace) -> int:
-    from pyiceberg.exceptions import NoSuchTableError
-
-    from dagster_project.governance.history import format_history, table_history
-    from dagster_project.lakehouse.tables import open_catalog
-
-    try:
-        table = open_catalog(settings).load_table(args.table)
-    except NoSuchTableError:
-        print(f"error: no table {args.table}; `foundation status` lists them", file=sys.stderr)
-        return 2
-    entries = table_history(table, limit=args.limit)
-    if args.json:
-        print(json.dumps([asdict(e) for e in entries], indent=2))
-    else:
-        print(format_history(args.table, entries))
     return 0
 
 
@@ -428,11 +321,11 @@ def _main(argv: list[str] | None = None) -> int:
     if args.command == "search":
         return _search_command(settings, args)
     if args.command == "cards":
-        return _cards_command(settings, args)
+        return cards_command(settings, args)
     if args.command == "query":
-        return _query_command(settings, args)
+        return query_command(settings, args)
     if args.command == "history":
-        return _history_command(settings, args)
+        return history_command(settings, args)
     if args.command in ("held", "release", "discard"):
         return _held_command(settings, args)
     changed = sync_sample_data(settings, seed=args.seed, scale=args.scale, out=args.out)
