@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -21,6 +23,21 @@ def card_metadata(files: CardFiles) -> dict[str, Any]:
         "data_card": dg.MetadataValue.url(files.html.resolve().as_uri()),
         "data_card_markdown": dg.MetadataValue.path(str(files.markdown)),
     }
+
+
+def existing_card(settings: Settings, table: str) -> CardFiles | None:
+    """The card already written for a table, with the snapshot it describes; None if there is none."""
+    base = settings.cards_dir / table
+    markdown, html = Path(f"{base}.md"), Path(f"{base}.html")
+    if not (markdown.exists() and html.exists()):
+        return None
+    found = re.search(r"^- \*\*Snapshot:\*\* (\d+)$", markdown.read_text(encoding="utf-8"), re.MULTILINE)
+    rows = re.search(r"^- \*\*Rows:\*\* ([\d,]+)$", markdown.read_text(encoding="utf-8"), re.MULTILINE)
+    if found is None:
+        return None
+    return CardFiles(
+        table, markdown, html, int(found.group(1)), int(rows.group(1).replace(",", "")) if rows else 0
+    )
 
 
 def publish_card(settings: Settings, table: str, log: Any, **kwargs: Any) -> dict[str, Any]:
@@ -69,12 +86,21 @@ def model_cards(
     for key, outcome in outcomes.items():
         if outcome.status not in DESCRIBABLE or outcome.snapshot_id is None:
             continue
-        quality = QualityResults.from_checks(
+        table = ".".join(key.path)
+        quality: QualityResults | None = QualityResults.from_checks(
             [c for c in checks if c.asset_key == key], source="dbt tests and Great Expectations"
         )
+        if outcome.status == "unchanged":
+            # Nothing was published: the card written by the publish of this snapshot stays, with
+            # that publish's results; this build's checks did not produce the snapshot.
+            existing = existing_card(settings, table)
+            if existing is not None and existing.snapshot_id == outcome.snapshot_id:
+                metadata[key] = card_metadata(existing)
+                continue
+            quality = None
         metadata[key] = publish_card(
             settings,
-            ".".join(key.path),
+            table,
             log,
             quality=quality,
             manifest=manifest,

@@ -31,7 +31,7 @@ AUDIT_SCHEMA = Schema(
         "action",
         StringType(),
         required=False,
-        doc="query, query_denied, query_failed, publish, release, maintenance.",
+        doc="query, query_denied, query_rejected, query_failed, publish, maintenance.",
     ),
     NestedField(6, "tables", StringType(), required=False, doc="Tables read or written (JSON list)."),
     NestedField(7, "statement", StringType(), required=False, doc="A query's SQL; what a publish wrote."),
@@ -40,7 +40,7 @@ AUDIT_SCHEMA = Schema(
     ),
     NestedField(9, "run_id", StringType(), required=False, doc="Dagster run of a publish."),
     NestedField(10, "rows", LongType(), required=False, doc="Rows returned or written."),
-    NestedField(11, "outcome", StringType(), required=False, doc="ok, denied or error."),
+    NestedField(11, "outcome", StringType(), required=False, doc="ok, denied, refused or error."),
     NestedField(12, "message", StringType(), required=False, doc="Why it was denied or failed."),
 )
 # Several runs may append at once: pyiceberg retries an append on a commit conflict (appends

@@ -23,7 +23,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
 from dagster_project.governance.audit import AuditEvent, record_safely
-from dagster_project.governance.policy import Persona, load_policies
+from dagster_project.governance.policy import Persona, UnknownPersona, load_policies
 from dagster_project.governance.sql import (
     ALLOWED_TABLE_FUNCTIONS,
     DIALECT,
@@ -177,16 +177,18 @@ def _columns_help(schemas: Mapping[str, list[str]]) -> str:
     return "; ".join(f"{t}: {', '.join(c)}" for t, c in schemas.items())
 
 
-def _check_columns(persona: Persona, used: Mapping[str, set[str]], schemas: Mapping[str, list[str]]) -> None:
+def _check_columns(
+    persona: Persona, used: Mapping[str, set[str]], schemas: Mapping[str, list[str]], starred: bool
+) -> None:
     for table, columns in sorted(used.items()):
         rules = persona.column_rules(table)
         denied = sorted(c for c in columns if c in rules and rules[c].denied)
         if denied:
             readable = [c for c in schemas[table] if not (c in rules and rules[c].denied)]
+            star = " (a select * includes them: name the columns, or use * EXCLUDE (...))" if starred else ""
             raise QueryDenied(
-                f"persona {persona.name!r} may not read column(s) {', '.join(denied)} of {table} "
-                f"(a select * includes them: name the columns, or use * EXCLUDE (...)); "
-                f"readable columns: {', '.join(readable)}"
+                f"persona {persona.name!r} may not read column(s) {', '.join(denied)} of {table}"
+                f"{star}; readable columns: {', '.join(readable)}"
             )
 
 
@@ -265,7 +267,7 @@ def execute(
     snapshots = resolve_snapshots(tables, as_of)
     schemas = {name: _schema(t, snapshots[name]) for name, t in tables.items()}
     used = referenced_columns(statement, schemas)
-    _check_columns(persona, used, schemas)
+    _check_columns(persona, used, schemas, starred=statement.find(exp.Star) is not None)
     con = duckdb.connect(":memory:")
     try:
         for name, table in tables.items():
@@ -310,28 +312,27 @@ def run_query(
     """
     from dagster_project.lakehouse.tables import open_catalog
 
-    persona = load_policies(settings.personas_file).persona(persona_name)
     catalog = open_catalog(settings)
     statement = sql.strip()
     try:
+        persona = load_policies(settings.personas_file).persona(persona_name)
         result = execute(catalog, persona, statement, salt=settings.pii_salt, as_of=as_of, max_rows=max_rows)
-    except (QueryRejected, QueryDenied, AsOfError, duckdb.Error) as exc:
-        action, outcome = (
-            ("query_denied", "denied")
-            if isinstance(exc, QueryDenied | QueryRejected)
-            else (
-                "query_failed",
-                "error",
-            )
-        )
-        tables = _tables_or_empty(statement)
+    except (UnknownPersona, QueryRejected, QueryDenied, AsOfError, duckdb.Error) as exc:
+        # denied: the policy said no; rejected: not something a governed query may be (not one
+        # SELECT, a file-reading function, an unknown persona, table or column); failed: it ran and broke.
+        if isinstance(exc, QueryDenied):
+            action, outcome = "query_denied", "denied"
+        elif isinstance(exc, UnknownPersona | QueryRejected):
+            action, outcome = "query_rejected", "refused"
+        else:
+            action, outcome = "query_failed", "error"
         record_safely(
             settings,
             [
                 AuditEvent(
                     action,
-                    tables,
-                    persona=persona.name,
+                    _tables_or_empty(statement),
+                    persona=persona_name,
                     statement=statement,
                     outcome=outcome,
                     message=str(exc),

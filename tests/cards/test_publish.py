@@ -75,3 +75,24 @@ def test_a_card_that_cannot_be_written_does_not_fail_the_publish(platform, monke
     metadata = _latest_metadata(instance, "staging.stg_orders")
     assert metadata["data_card"] == "not written: OSError: disk full"
     assert open_catalog(settings).load_table("staging.stg_orders").scan().to_arrow().num_rows == 30
+
+
+def test_a_build_with_nothing_new_keeps_the_card_of_the_publish_and_links_it(platform):
+    settings, instance = platform
+    card = settings.cards_dir / "curated.orders.md"
+    written = card.read_text()
+    assert "check(s) in the publish that produced this snapshot" in written
+    success, models = build_models(settings, instance)
+    assert success and all(m.rows_written == 0 for m in models)
+    assert card.read_text() == written  # the publish's results stay; this build published nothing
+    assert _latest_metadata(instance, "curated.orders")["data_card_markdown"] == str(card)
+    # A card lost meanwhile is written again, without claiming the checks of a build that
+    # did not produce the snapshot.
+    card.unlink()
+    success, _ = build_models(settings, instance)
+    assert success and _snapshot_on_card(card) == _snapshot_on_card_of_table(settings, "curated.orders")
+    assert "check(s) in the publish" not in card.read_text()
+
+
+def _snapshot_on_card_of_table(settings, table: str) -> int:
+    return open_catalog(settings).load_table(table).current_snapshot().snapshot_id

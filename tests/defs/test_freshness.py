@@ -104,3 +104,28 @@ def test_snapshot_expiry_keeps_the_time_the_newest_file_landed(settings, registr
     when, files = last_file_committed(table)
     assert when == datetime.fromtimestamp(landed_ms / 1000, tz=UTC)
     assert files[-1].endswith("orders/a.csv")
+
+
+def test_a_checkpoint_above_newer_file_commits_does_not_hide_them(settings, registry):
+    from datetime import UTC, datetime, timedelta
+
+    from dagster_project.defs.raw.freshness import last_file_committed
+    from dagster_project.lakehouse.maintenance import expire_snapshots
+
+    resources = {"foundation": Foundation.from_settings(settings)}
+    asset = build_raw_asset(registry["orders"])
+    for i, name in enumerate(("a", "b", "c")):
+        land(settings, f"orders/{name}.csv", orders_csv(1 + 10 * i, 4))
+        dg.materialize(
+            [asset],
+            resources=resources,
+            run_config={"ops": {"raw__orders": {"config": {"files": [f"orders/{name}.csv"]}}}},
+        )
+    table = open_catalog(settings).load_table("raw.orders")
+    newest_ms = table.current_snapshot().timestamp_ms
+    # Keep the 2 newest commits (b, c); a's identity moves to a checkpoint committed on top.
+    expire_snapshots(table, older_than=timedelta(0), keep_last=2, now=datetime.now(UTC))
+    table = open_catalog(settings).load_table("raw.orders")
+    when, files = last_file_committed(table)
+    assert when == datetime.fromtimestamp(newest_ms / 1000, tz=UTC)
+    assert files[-1].endswith("orders/c.csv")

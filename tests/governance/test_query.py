@@ -7,6 +7,7 @@ import json
 import pytest
 
 from dagster_project.governance.audit import read_audit_log
+from dagster_project.governance.policy import UnknownPersona
 from dagster_project.governance.query import AsOfError, QueryDenied, QueryRejected, run_query
 from dagster_project.lakehouse.tables import open_catalog
 
@@ -56,6 +57,26 @@ def test_denied_column_and_select_star_over_it_are_refused(sample_built):
         assert _audit_rows(sample_built.settings, sql)[0]["action"] == "query_denied"
     rows = _query(sample_built, "analyst", "select * exclude (email_hash) from staging.stg_customers")
     assert rows and "email_hash" not in rows[0]
+    # The hint about `*` only when the statement has one.
+    with pytest.raises(QueryDenied) as named:
+        run_query(sample_built.settings, "analyst", "select email_hash from staging.stg_customers")
+    assert "select *" not in str(named.value)
+    with pytest.raises(QueryDenied, match=r"a select \* includes them"):
+        run_query(sample_built.settings, "analyst", "select * from staging.stg_customers")
+
+
+def test_refusals_and_unknown_personas_are_audited_apart_from_policy_denials(sample_built):
+    typo = "select nope from curated.orders"
+    with pytest.raises(QueryRejected):
+        run_query(sample_built.settings, "analyst", typo)
+    (event,) = _audit_rows(sample_built.settings, typo)
+    assert (event["action"], event["outcome"]) == ("query_rejected", "refused")
+    sql = "select count(*) from curated.orders where 1 = 1"
+    with pytest.raises(UnknownPersona):
+        run_query(sample_built.settings, "nobody", sql)
+    (event,) = _audit_rows(sample_built.settings, sql)
+    assert (event["action"], event["persona"]) == ("query_rejected", "nobody")
+    assert "no persona 'nobody'" in event["message"]
 
 
 def test_masks_apply_compared_with_the_unrestricted_result(sample_built):

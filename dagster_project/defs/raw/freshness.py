@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
-from pyiceberg.table.snapshots import ancestors_of
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
 from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
@@ -37,13 +37,19 @@ def last_file_committed(table: Table) -> tuple[datetime, list[str]] | None:
     head = table.current_snapshot()
     if head is None:
         return None
+    # The newest time wins, not the newest snapshot: a checkpoint sits above newer file commits
+    # that expiry kept, and carries older files.
+    newest: tuple[int, Snapshot] | None = None
     for snapshot in ancestors_of(head, table.metadata):
         when_ms = files_committed_ms(snapshot)
-        if when_ms is not None:
-            summary = snapshot.summary.additional_properties if snapshot.summary else {}
-            files = [uri for uri, _ in json.loads(summary[FILES_PROPERTY])]
-            return datetime.fromtimestamp(when_ms / 1000, tz=UTC), files
-    return None
+        if when_ms is not None and (newest is None or when_ms > newest[0]):
+            newest = (when_ms, snapshot)
+    if newest is None:
+        return None
+    when_ms, snapshot = newest
+    summary = snapshot.summary.additional_properties if snapshot.summary else {}
+    files = [uri for uri, _ in json.loads(summary[FILES_PROPERTY])]
+    return datetime.fromtimestamp(when_ms / 1000, tz=UTC), files
 
 
 def evaluate_freshness(table: Table | None, dataset: Dataset, now: datetime) -> dg.AssetCheckResult:
