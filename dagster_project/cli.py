@@ -9,7 +9,13 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from dagster_project.governance.commands import cards_command, history_command, query_command, show_governance
+from dagster_project.governance.commands import (
+    cards_command,
+    history_command,
+    maintain_command,
+    query_command,
+    show_governance,
+)
 from dagster_project.settings import Settings, load_settings
 
 
@@ -229,6 +235,13 @@ def _held_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+    return value
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -294,11 +307,25 @@ def _main(argv: list[str] | None = None) -> int:
     query.add_argument("--as", dest="persona", required=True, help="persona from the personas file")
     query.add_argument("--as-of", help="snapshot id, or ISO timestamp (each table as it was then)")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    query.add_argument("--max-rows", type=int, default=1000, help="print at most N rows (default 1000)")
+    query.add_argument(
+        "--max-rows", type=_positive_int, default=1000, help="print at most N rows (default 1000)"
+    )
     history = commands.add_parser("history", help="a table's snapshots with run ids and source files")
     history.add_argument("table", help="e.g. raw.orders")
     history.add_argument("--limit", type=int, help="newest N snapshots of main")
     history.add_argument("--json", action="store_true", help="machine-readable output")
+    maintain = commands.add_parser(
+        "maintain", help="compact, expire snapshots, remove orphan files now (what the schedule runs)"
+    )
+    maintain.add_argument(
+        "operation",
+        nargs="?",
+        default="all",
+        choices=("all", "compact", "expire_snapshots", "remove_orphan_files"),
+        help="one operation, or all three in order (default)",
+    )
+    maintain.add_argument("--table", action="append", metavar="TABLE", help="only this table (repeatable)")
+    maintain.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
     for verb, text in (
         ("release", "publish a held-back batch to main"),
         ("discard", "drop a held-back batch"),
@@ -324,6 +351,8 @@ def _main(argv: list[str] | None = None) -> int:
         return cards_command(settings, args)
     if args.command == "query":
         return query_command(settings, args)
+    if args.command == "maintain":
+        return maintain_command(settings, args)
     if args.command == "history":
         return history_command(settings, args)
     if args.command in ("held", "release", "discard"):

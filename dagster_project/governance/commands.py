@@ -90,7 +90,7 @@ def query_command(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     print_rows(result.rows, args.format)
     if args.format == "table":
-        read = ", ".join(f"{t}@{s}" for t, s in sorted(result.snapshot_ids.items()))
+        read = ", ".join(f"{t}@{s}" for t, s in sorted(result.snapshot_ids.items())) or "no table"
         more = f" (first {args.max_rows}; more rows exist)" if result.truncated else ""
         print(f"\n{result.rows.num_rows} row(s){more}; read {read}")
     elif result.truncated:
@@ -104,6 +104,9 @@ def history_command(settings: Settings, args: argparse.Namespace) -> int:
     from dagster_project.governance.history import format_history, table_history
     from dagster_project.lakehouse.tables import open_catalog
 
+    if "." not in args.table:
+        print(f"error: name the table as namespace.table, e.g. raw.{args.table}", file=sys.stderr)
+        return 2
     try:
         table = open_catalog(settings).load_table(args.table)
     except NoSuchTableError:
@@ -115,3 +118,42 @@ def history_command(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(format_history(args.table, entries))
     return 0
+
+
+def maintain_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Run table maintenance now, as the `table_maintenance` schedule does (or only report: --dry-run)."""
+    from dagster_project.defs.maintenance.assets import dbt_manifest
+    from dagster_project.lakehouse.maintain import OPERATIONS, UnknownTable, failed, run_maintenance
+
+    operations = OPERATIONS if args.operation == "all" else (args.operation,)
+    broken = False
+    for operation in operations:
+        try:
+            reports = run_maintenance(
+                settings,
+                operation,
+                tables=args.table or (),
+                dry_run=args.dry_run,
+                manifest=dbt_manifest() if operation == "compact" else None,
+                run_id="cli",
+            )
+        except UnknownTable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        verb = "would change" if args.dry_run else "changed"
+        touched = [r for r in reports if r.files_removed or r.files_added or r.snapshots_expired]
+        print(f"{operation}: {len(reports)} table(s), {len(touched)} {verb}")
+        for r in touched:
+            files_after = (
+                r.before.data_files - r.files_removed + r.files_added if r.dry_run else r.after.data_files
+            )
+            print(
+                f"  {r.table}: data files {r.before.data_files} → {files_after}, "
+                f"snapshots expired {r.snapshots_expired}, "
+                f"files removed {r.files_removed} ({r.bytes_removed:,} bytes)"
+                + (f"; {'; '.join(r.notes)}" if r.notes else "")
+            )
+        for r in failed(reports):
+            print(f"  {r.table}: {'; '.join(r.notes)}", file=sys.stderr)
+            broken = True
+    return 1 if broken else 0

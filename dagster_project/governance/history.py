@@ -10,6 +10,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 
 from dagster_project.lakehouse.changes import WATERMARK_PROPERTY
+from dagster_project.lakehouse.maintenance import CHECKPOINT_PROPERTY, data_unchanged
 from dagster_project.lakehouse.publish import FILES_PROPERTY, INVOCATION_PROPERTY, RUN_PROPERTY
 from dagster_project.lakehouse.wap import held_batches, main_head
 
@@ -28,6 +29,7 @@ class SnapshotEntry:
     added_records: int | None = None
     total_records: int | None = None
     branch: str = "main"
+    maintenance: str = ""  # "compaction" or "checkpoint": a commit that left the rows as they were
 
 
 def _int(value: str | None) -> int | None:
@@ -50,6 +52,9 @@ def _entry(table: Table, snapshot_id: int, branch: str) -> SnapshotEntry:
         added_records=_int(extra.get("added-records")),
         total_records=_int(extra.get("total-records")),
         branch=branch,
+        maintenance="checkpoint"
+        if CHECKPOINT_PROPERTY in extra
+        else ("compaction" if data_unchanged(snapshot) else ""),
     )
 
 
@@ -85,7 +90,13 @@ def format_history(name: str, entries: list[SnapshotEntry]) -> str:
         f"{'added':>7}  {'total':>8}  source"
     )
     for e in entries:
-        if e.source_files:
+        if e.maintenance == "checkpoint":
+            source = (
+                f"maintenance checkpoint: carries the identities of {len(e.source_files)} expired file(s)"
+            )
+        elif e.maintenance:
+            source = "maintenance compaction: same rows, fewer files"
+        elif e.source_files:
             source = ", ".join(uri.rsplit("/", 1)[-1] for uri in e.source_files)
         elif e.watermarks:
             source = "watermarks " + ", ".join(f"{t}@{n}" for t, n in sorted(e.watermarks.items()))
@@ -95,7 +106,7 @@ def format_history(name: str, entries: list[SnapshotEntry]) -> str:
             source = ""
         if e.branch != "main":
             source = f"[held on {e.branch}] {source}"
-        added = f"+{e.added_records:,}" if e.added_records is not None else ""
+        added = f"+{e.added_records:,}" if e.added_records is not None and not e.maintenance else ""
         total = f"{e.total_records:,}" if e.total_records is not None else ""
         lines.append(
             f"{e.snapshot_id:<20}  {e.committed_at:<25}  {e.operation:<9}  {e.run_id or '-':<36}  "

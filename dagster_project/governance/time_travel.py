@@ -14,7 +14,7 @@ class AsOfError(LookupError):
 
 
 def _parse_as_of(as_of: str) -> int | datetime:
-    if re.fullmatch(r"-?\d{6,}", as_of.strip()):
+    if re.fullmatch(r"-?\d+", as_of.strip()):
         return int(as_of)
     try:
         moment = datetime.fromisoformat(as_of.strip())

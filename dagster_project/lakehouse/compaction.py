@@ -208,6 +208,7 @@ def compact(
     report.files_removed = sum(len(b) for b in bins)
     report.bytes_removed = sum(e.data_file.file_size_in_bytes for b in bins for e in b)
     if not bins or dry_run:
+        report.files_added = len(bins) if dry_run else 0  # each bin is at most one target-size file
         return report
     properties = {**table.metadata.properties, "write.target-file-size-bytes": str(target_file_bytes)}
     write_metadata = table.metadata.model_copy(update={"properties": properties})

@@ -59,7 +59,7 @@ def report_metadata(reports: Sequence[MaintenanceReport]) -> dict[str, dg.Metada
     }
 
 
-def _dbt_manifest() -> dict | None:
+def dbt_manifest() -> dict | None:
     # Which raw tables dbt reads incrementally; the consumers' watermarks say it too, so a missing
     # manifest only loses the consumers that have not been built yet.
     from dagster_project.defs.dbt.assets import dbt_project, load_manifest
@@ -91,7 +91,7 @@ def _maintenance_asset(name: str, operation: str, description: str, deps: list[d
             operation,
             tables=config.tables,
             dry_run=config.dry_run,
-            manifest=_dbt_manifest() if operation == "compact" else None,
+            manifest=dbt_manifest() if operation == "compact" else None,
             log=context.log,
             run_id=context.run.run_id,
         )
