@@ -106,7 +106,8 @@ def raw_datasets(manifest: Mapping[str, Any], uid: str, registry: Registry) -> l
     return [found[name] for name in sorted(found)]
 
 
-def _masking(meta: Mapping[str, Any]) -> list[str]:
+def column_masking(meta: Mapping[str, Any]) -> list[str]:
+    """The masking macros a column's meta names (`masking: email_hash` or a list of them)."""
     masking = meta.get("masking") or []
     return [masking] if isinstance(masking, str) else list(masking)
 
@@ -139,7 +140,7 @@ def _preprocessing(
     masked = [
         f"`{name}` ({', '.join(masks)})"
         for name, column in node["columns"].items()
-        if (masks := _masking(model_meta(column)))
+        if (masks := column_masking(model_meta(column)))
     ]
     if masked:
         blocks.append(Text("Masked columns (see PII handling): " + ", ".join(masked) + "."))
@@ -167,7 +168,7 @@ def pii_section(
             continue
         kind = str(meta["pii"])
         sources = ", ".join(f"{d.table}.{c.name}" for d, c in upstream if c.pii == kind) or "–"
-        how = "; ".join(f"{m}: {macro_doc(manifest, m)}" for m in _masking(meta)) or "not masked"
+        how = "; ".join(f"{m}: {macro_doc(manifest, m)}" for m in column_masking(meta)) or "not masked"
         rows.append([name, kind, sources, how])
     if rows:
         blocks += [
@@ -257,5 +258,5 @@ def _salt_notes(node: Mapping[str, Any]) -> list[str]:
         f"`{name}` is a salted hash (FOUNDATION_PII_SALT): it joins only with values hashed under the "
         "same salt, not across deployments or after the salt changes."
         for name, column in node["columns"].items()
-        if any("hash" in m for m in _masking(model_meta(column)))
+        if any("hash" in m for m in column_masking(model_meta(column)))
     ]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from pyiceberg.catalog import Catalog
 
 from dagster_project.cards.content import QualityResults
 from dagster_project.cards.writer import CardFiles, write_card
@@ -68,6 +69,7 @@ def model_cards(
     outcomes: Mapping[dg.AssetKey, Any],
     checks: Iterable[dg.AssetCheckResult],
     log: Any,
+    catalog: Catalog | None = None,
 ) -> dict[dg.AssetKey, dict[str, Any]]:
     """Cards of the dbt models a build published or found unchanged, with that build's checks.
 
@@ -77,6 +79,7 @@ def model_cards(
         outcomes: Asset key → `ModelOutcome` of the build.
         checks: The build's check results: dbt tests and GX suites.
         log: The run's logger.
+        catalog: An open catalog to reuse.
 
     Returns:
         Asset key → metadata linking its card.
@@ -105,5 +108,6 @@ def model_cards(
             quality=quality,
             manifest=manifest,
             snapshot_id=outcome.snapshot_id,
+            catalog=catalog,
         )
     return metadata

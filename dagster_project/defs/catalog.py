@@ -17,6 +17,18 @@ from pyiceberg.schema import Schema
 from dagster_project.lakehouse.tables import type_name_of
 
 
+def table_column(
+    name: str, type_name: str, description: str, pii: str | None = None, masking: str | None = None
+) -> dg.TableColumn:
+    """One column as the UI shows it: PII kind and lineage (`_…` columns) as tags, masking described."""
+    tags = {"pii": pii} if pii else {}
+    if name.startswith("_"):
+        tags["lineage"] = "true"
+    if masking:
+        description = f"{description} PII masked: {masking}.".strip()
+    return dg.TableColumn(name=name, type=type_name, description=description, tags=tags)
+
+
 def column_schema(
     schema: Schema, pii: Mapping[str, str] | None = None, masking: Mapping[str, str] | None = None
 ) -> dg.TableSchema:
@@ -31,23 +43,16 @@ def column_schema(
         The schema Dagster shows in the asset's Columns tab.
     """
     pii, masking = pii or {}, masking or {}
-    columns = []
-    for field in schema.fields:
-        tags = {"pii": pii[field.name]} if field.name in pii else {}
-        if field.name.startswith("_"):
-            tags["lineage"] = "true"
-        kind = field.field_type
-        description = field.doc or ""
-        if field.name in masking:
-            description = f"{description} PII masked: {masking[field.name]}.".strip()
-        columns.append(
-            dg.TableColumn(
-                name=field.name,
-                type=type_name_of(kind) if kind.is_primitive else str(kind),
-                description=description,
-                tags=tags,
-            )
+    columns = [
+        table_column(
+            field.name,
+            type_name_of(field.field_type) if field.field_type.is_primitive else str(field.field_type),
+            field.doc or "",
+            pii.get(field.name),
+            masking.get(field.name),
         )
+        for field in schema.fields
+    ]
     return dg.TableSchema(columns=columns)
 
 

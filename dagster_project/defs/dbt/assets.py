@@ -13,6 +13,7 @@ from dagster_project.cards.publish import model_cards
 from dagster_project.defs.dbt.metadata import catalog_metadata, declared_columns, outcome_metadata
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.resources import Foundation
+from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.quality.suites import Suite, load_suite
 from dagster_project.settings import DBT_PROJECT_DIR
 from dagster_project.transform.build import manifest_models, prepare_working_db, publish_build, run_dbt_build
@@ -186,8 +187,9 @@ def build_dbt_assets(project: DbtProject, expectations_dir: Path) -> dg.AssetsDe
                 if dg.AssetCheckKey(key, result.check_name) in selected_checks
             ]
         checks = [*(e for e in events if isinstance(e, dg.AssetCheckResult)), *gx_results]
-        catalog = catalog_metadata(settings, manifest, report, checks, translator)
-        cards = model_cards(settings, manifest, by_key, checks, context.log)
+        iceberg = open_catalog(settings)  # one catalog for the metadata and the cards
+        catalog = catalog_metadata(settings, iceberg, manifest, report, checks, translator)
+        cards = model_cards(settings, manifest, by_key, checks, context.log, catalog=iceberg)
         for event in events:
             if isinstance(event, dg.Output):
                 key = context.asset_key_for_output(event.output_name)

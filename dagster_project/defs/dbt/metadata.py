@@ -8,35 +8,38 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator
+from pyiceberg.catalog import Catalog
 
-from dagster_project.defs.catalog import check_summary, table_state
+from dagster_project.cards.models import column_masking, model_meta
+from dagster_project.defs.catalog import check_summary, table_column, table_state
 from dagster_project.defs.dbt.lineage import column_lineage
-from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings
 from dagster_project.transform.build import BuildReport, ModelOutcome, dbt_target_dir
 
 
 def pii_columns(dbt_resource_props: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     """PII kind and masking of a model's columns, from their YAML `meta: {pii: ..., masking: ...}`."""
-    columns = dbt_resource_props.get("columns", {})
-    pii = {n: str(c["meta"]["pii"]) for n, c in columns.items() if c.get("meta", {}).get("pii")}
-    masking = {n: str(c["meta"]["masking"]) for n, c in columns.items() if c.get("meta", {}).get("masking")}
+    pii, masking = {}, {}
+    for name, column in dbt_resource_props.get("columns", {}).items():
+        meta = model_meta(column)
+        if meta.get("pii"):
+            pii[name] = str(meta["pii"])
+        if masks := column_masking(meta):
+            masking[name] = ", ".join(masks)
     return pii, masking
 
 
 def declared_columns(dbt_resource_props: Mapping[str, Any]) -> dg.TableSchema:
     """The model's documented columns, PII-tagged, before any build (types come with the first publish)."""
     pii, masking = pii_columns(dbt_resource_props)
-    columns = []
-    for name, column in dbt_resource_props.get("columns", {}).items():
-        tags = {"pii": pii[name]} if name in pii else {}
-        description = column.get("description") or ""
-        if name in masking:
-            description = f"{description} PII masked: {masking[name]}.".strip()
-        columns.append(
-            dg.TableColumn(name=name, type=column.get("data_type") or "", description=description, tags=tags)
-        )
-    return dg.TableSchema(columns=columns)
+    return dg.TableSchema(
+        columns=[
+            table_column(
+                name, c.get("data_type") or "", c.get("description") or "", pii.get(name), masking.get(name)
+            )
+            for name, c in dbt_resource_props.get("columns", {}).items()
+        ]
+    )
 
 
 def outcome_metadata(outcome: ModelOutcome) -> dict[str, object]:
@@ -61,6 +64,7 @@ def outcome_metadata(outcome: ModelOutcome) -> dict[str, object]:
 
 def catalog_metadata(
     settings: Settings,
+    catalog: Catalog,
     manifest: Mapping[str, Any],
     report: BuildReport,
     events: Sequence[object],
@@ -69,7 +73,8 @@ def catalog_metadata(
     """Per built model: location, snapshot, typed PII-tagged columns, column lineage, check pass rate.
 
     Args:
-        settings: Where the catalog and dbt's target folder are.
+        settings: Where dbt's target folder is.
+        catalog: The Iceberg catalog.
         manifest: The dbt manifest.
         report: The build's outcome per model.
         events: The run's check results (dbt tests and GX checks), for the pass rates.
@@ -78,7 +83,6 @@ def catalog_metadata(
     Returns:
         Metadata by asset key, for every model the build ran.
     """
-    catalog = open_catalog(settings)
     checks: dict[dg.AssetKey, list[bool]] = defaultdict(list)
     for event in events:
         if isinstance(event, dg.AssetCheckResult | dg.AssetCheckEvaluation) and event.asset_key:
