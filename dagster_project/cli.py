@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from dataclasses import asdict
@@ -250,28 +251,31 @@ def _positive(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The `foundation` command; configuration mistakes print one clear line, not a traceback."""
-    from dagster_project.documents.config import DocumentsConfigError
-    from dagster_project.documents.embed import EmbedderError
-    from dagster_project.governance.policy import PolicyError
-    from dagster_project.landing.s3 import LandingUnavailable
-    from dagster_project.quality.suites import SuiteError
-    from dagster_project.registry import RegistryError
-    from dagster_project.settings import SettingsError
+    """The `foundation` command: a user's mistake or a failing service prints one line, never a traceback.
+
+    Exit codes: 0 done, 1 done with failures (e.g. a run failed), 2 a user error (the message says
+    what to fix), 3 the environment failed (disk, catalog, store: retry once it is back).
+    """
+    from dagster_project.errors import EnvironmentFailure, FoundationError
 
     try:
         return _main(argv)
-    except (
-        SettingsError,
-        RegistryError,
-        SuiteError,
-        LandingUnavailable,
-        DocumentsConfigError,
-        EmbedderError,
-        PolicyError,
-    ) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except FoundationError as exc:
+        return _fail(f"error: {exc}", 2)
+    except EnvironmentFailure as exc:
+        return _fail(f"error: {exc}", 3)
+    except BrokenPipeError:
+        # The reader went away (`foundation status | head`): stop quietly, as other Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+def _fail(message: str, code: int) -> int:
+    print(message, file=sys.stderr)
+    return code
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from dagster_project.errors import FoundationError
+
 FORMATS = ("csv", "jsonl", "parquet")
 PII_KINDS = ("name", "email", "phone", "free_text", "other")
 PRIMITIVE_TYPES = ("string", "int", "long", "float", "double", "boolean", "date", "timestamp", "timestamptz")
@@ -19,7 +21,7 @@ OWNER = re.compile(r"^(team:[A-Za-z0-9_-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
 LINEAGE_COLUMNS = ("_source_file", "_source_checksum", "_ingested_at", "_run_id")
 
 
-class RegistryError(ValueError):
+class RegistryError(FoundationError, ValueError):
     """The source registry file is malformed; the message names the file, the dataset and the fix."""
 
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dagster_project.errors import FoundationError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 
@@ -20,7 +22,7 @@ DEMO_PII_SALT = "foundation-demo-salt"
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
 
 
-class SettingsError(ValueError):
+class SettingsError(FoundationError, ValueError):
     """An environment variable has a value the platform cannot use."""
 
 
@@ -56,6 +58,15 @@ class Settings:
     sensor_lookback_seconds: int = 600
     duckdb_memory_limit: str = "1GB"
     duckdb_threads: int = 0  # 0: DuckDB's default, all cores
+    # Limits on what one landed file may be (past them: quarantine with the reason, never a crash).
+    max_columns: int = 1000  # columns in one file
+    max_new_columns_per_file: int = 20  # undeclared columns one file may add to its table
+    max_nesting_depth: int = 64  # levels of nested JSON values
+    max_record_bytes: int = 8 << 20  # one CSV line or JSON record
+    max_document_bytes: int = 64 << 20  # one document (documents layer)
+    max_rejected_rows_per_file: int = 1000  # rows of one file quarantined one by one; past it, the file
+    query_timeout_seconds: int = 60  # governed queries: wall-clock limit
+    query_memory_limit: str = "2GB"  # governed queries: DuckDB memory limit
     dagster_home: Path | None = None  # None: <data_dir>/dagster_home
     s3_endpoint_url: str | None = None  # MinIO or another S3 API; None: AWS (or AWS_ENDPOINT_URL)
     s3_region: str | None = None
@@ -142,6 +153,14 @@ class Settings:
             "FOUNDATION_EXPECTATIONS_DIR": str(self.expectations_dir),
             "FOUNDATION_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "FOUNDATION_DUCKDB_THREADS": str(self.duckdb_threads),
+            "FOUNDATION_MAX_COLUMNS": str(self.max_columns),
+            "FOUNDATION_MAX_NEW_COLUMNS_PER_FILE": str(self.max_new_columns_per_file),
+            "FOUNDATION_MAX_NESTING_DEPTH": str(self.max_nesting_depth),
+            "FOUNDATION_MAX_RECORD_BYTES": str(self.max_record_bytes),
+            "FOUNDATION_MAX_DOCUMENT_BYTES": str(self.max_document_bytes),
+            "FOUNDATION_MAX_REJECTED_ROWS_PER_FILE": str(self.max_rejected_rows_per_file),
+            "FOUNDATION_QUERY_TIMEOUT_SECONDS": str(self.query_timeout_seconds),
+            "FOUNDATION_QUERY_MEMORY_LIMIT": self.query_memory_limit,
             "FOUNDATION_PII_SALT": self.pii_salt,
             "FOUNDATION_DOCUMENTS_FILE": str(self.documents_file),
             "FOUNDATION_EMBEDDER": self.embedder,
@@ -186,6 +205,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("FOUNDATION_QUARANTINE_URI", "quarantine_uri"),
         ("FOUNDATION_CATALOG_NAME", "catalog_name"),
         ("FOUNDATION_DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit"),
+        ("FOUNDATION_QUERY_MEMORY_LIMIT", "query_memory_limit"),
         ("FOUNDATION_S3_ENDPOINT_URL", "s3_endpoint_url"),
         ("FOUNDATION_S3_REGION", "s3_region"),
         ("FOUNDATION_PII_SALT", "pii_salt"),
@@ -217,6 +237,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("FOUNDATION_MAINTENANCE_ORPHAN_GRACE_HOURS", "maintenance_orphan_grace_hours", 24),
         ("FOUNDATION_COMPACTION_TARGET_FILE_BYTES", "compaction_target_file_bytes", 128 << 20),
         ("FOUNDATION_COMPACTION_MIN_FILES", "compaction_min_files", 5),
+        ("FOUNDATION_MAX_COLUMNS", "max_columns", 1000),
+        ("FOUNDATION_MAX_NEW_COLUMNS_PER_FILE", "max_new_columns_per_file", 20),
+        ("FOUNDATION_MAX_NESTING_DEPTH", "max_nesting_depth", 64),
+        ("FOUNDATION_MAX_RECORD_BYTES", "max_record_bytes", 8 << 20),
+        ("FOUNDATION_MAX_DOCUMENT_BYTES", "max_document_bytes", 64 << 20),
+        ("FOUNDATION_MAX_REJECTED_ROWS_PER_FILE", "max_rejected_rows_per_file", 1000),
+        ("FOUNDATION_QUERY_TIMEOUT_SECONDS", "query_timeout_seconds", 60),
     ):
         overrides[key] = _int(env, name, default)
     catalog = {
@@ -234,6 +261,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("FOUNDATION_MAINTENANCE_KEEP_LAST must be at least 1 (main's head always stays)")
     if settings.compaction_min_files < 2:
         raise SettingsError("FOUNDATION_COMPACTION_MIN_FILES must be at least 2 (one file is not compacted)")
+    limits = (
+        "max_columns",
+        "max_nesting_depth",
+        "max_record_bytes",
+        "max_document_bytes",
+        "query_timeout_seconds",
+    )
+    for name in limits:
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"FOUNDATION_{name.upper()} must be at least 1")
+    if min(settings.max_new_columns_per_file, settings.max_rejected_rows_per_file) < 0:
+        raise SettingsError(
+            "FOUNDATION_MAX_NEW_COLUMNS_PER_FILE and _MAX_REJECTED_ROWS_PER_FILE cannot be negative"
+        )
     if min(settings.maintenance_retention_days, settings.maintenance_orphan_grace_hours) < 0:
         raise SettingsError("maintenance retention days and orphan grace hours cannot be negative")
     return settings

@@ -24,6 +24,7 @@ from dagster_project.cards.content import (
     quality_section,
 )
 from dagster_project.cards.profile import TableProfile
+from dagster_project.errors import FoundationError
 from dagster_project.registry import Dataset, Registry
 from dagster_project.settings import DBT_PROJECT_DIR
 
@@ -32,7 +33,7 @@ DEFAULT_OWNER = "team:data-platform"
 _MACRO_DOC = re.compile(r"\{#-?(?P<doc>(?:(?!#\}).)*?)-?#\}\s*\{%-?\s*macro\s+(?P<name>\w+)", re.DOTALL)
 
 
-class CardSourceError(ValueError):
+class CardSourceError(FoundationError, ValueError):
     """The manifest or registry lacks what a card needs; the message says what to run or fix."""
 
 

@@ -31,6 +31,14 @@ class Foundation(dg.ConfigurableResource):
     sensor_lookback_seconds: int
     duckdb_memory_limit: str
     duckdb_threads: int
+    max_columns: int = 1000
+    max_new_columns_per_file: int = 20
+    max_nesting_depth: int = 64
+    max_record_bytes: int = 8 << 20
+    max_document_bytes: int = 64 << 20
+    max_rejected_rows_per_file: int = 1000
+    query_timeout_seconds: int = 60
+    query_memory_limit: str = "2GB"
     dagster_home: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None

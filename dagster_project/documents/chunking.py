@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 
 from blake3 import blake3
 
+from dagster_project.errors import FoundationError
+
 STRATEGIES = ("fixed", "structure", "hierarchical")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _HEADING = re.compile(r"^(#{1,6}) +(.+?)\s*#*$")
 
 
-class ChunkingError(ValueError):
+class ChunkingError(FoundationError, ValueError):
     """Chunking options that cannot work; the message says which and what to use."""
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from dagster_project.documents.chunking import ChunkingError, ChunkingOptions
 from dagster_project.documents.curate import QualityThresholds
+from dagster_project.errors import FoundationError
 from dagster_project.registry import Column, Dataset
 
 NAME = "documents"
@@ -29,7 +30,7 @@ COLUMNS = (
 )
 
 
-class DocumentsConfigError(ValueError):
+class DocumentsConfigError(FoundationError, ValueError):
     """documents.yml is malformed; the message names the file, the key and the fix."""
 
 

@@ -14,12 +14,14 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from dagster_project.errors import FoundationError
+
 DEFAULT_EMBEDDER = "minilm"
 _LOADED: dict[str, Embedder] = {}
 _LOCK = threading.Lock()
 
 
-class EmbedderError(ValueError):
+class EmbedderError(FoundationError, ValueError):
     """The configured embedder cannot be loaded or returned unusable vectors."""
 
 

@@ -18,6 +18,7 @@ from pyiceberg.table import Table
 
 from dagster_project.documents.embed import Embedder, embed_checked
 from dagster_project.documents.tables import CHUNKS_TABLE
+from dagster_project.errors import FoundationError
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.lakehouse.wap import main_head
 from dagster_project.settings import Settings
@@ -29,7 +30,7 @@ FILTER_COLUMNS = ("document_id", "path", "media_type", "title")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
-class SearchError(ValueError):
+class SearchError(FoundationError, ValueError):
     """A search cannot run: no index yet, or a malformed filter; the message says what to do."""
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from dagster_project.errors import FoundationError
 from dagster_project.governance.sql import parse_expression, referenced_columns
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -18,11 +19,11 @@ SIMPLE_RULES = ("deny", "null", "hash")
 RULE_HELP = "use one of deny, null, hash, {fixed: TEXT}, {keep_last: N}, {sql: EXPR}"
 
 
-class PolicyError(ValueError):
+class PolicyError(FoundationError, ValueError):
     """The personas file is malformed; the message names the file, the persona, the key and the fix."""
 
 
-class UnknownPersona(LookupError):
+class UnknownPersona(FoundationError, LookupError):
     """No persona of that name; the message lists the ones there are."""
 
 

@@ -22,6 +22,7 @@ from sqlglot.errors import OptimizeError, ParseError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
+from dagster_project.errors import FoundationError
 from dagster_project.governance.audit import AuditEvent, record_safely
 from dagster_project.governance.policy import Persona, UnknownPersona, load_policies
 from dagster_project.governance.sql import (
@@ -37,11 +38,11 @@ from dagster_project.settings import Settings
 QUERY_ROOTS = (exp.Select, exp.SetOperation)
 
 
-class QueryRejected(ValueError):
+class QueryRejected(FoundationError, ValueError):
     """The statement is not one read-only SELECT over catalog tables; nothing ran."""
 
 
-class QueryDenied(PermissionError):
+class QueryDenied(FoundationError, PermissionError):
     """The persona may not read a table or column the statement needs; nothing ran."""
 
 

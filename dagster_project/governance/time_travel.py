@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 from pyiceberg.table import Table
 
+from dagster_project.errors import FoundationError
 
-class AsOfError(LookupError):
+
+class AsOfError(FoundationError, LookupError):
     """--as-of names no snapshot a table of the statement had (never, or expired)."""
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from pyiceberg.catalog import Catalog
 
+from dagster_project.errors import FoundationError
 from dagster_project.governance.audit import AuditEvent, record_safely
 from dagster_project.lakehouse.compaction import compact, incremental_sources, read_horizon
 from dagster_project.lakehouse.maintenance import (
@@ -25,7 +26,7 @@ from dagster_project.settings import Settings
 OPERATIONS = ("compact", "expire_snapshots", "remove_orphan_files")
 
 
-class UnknownTable(ValueError):
+class UnknownTable(FoundationError, ValueError):
     """A table asked for is not in the catalog."""
 
 

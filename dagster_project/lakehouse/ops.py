@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -38,6 +39,16 @@ QUARANTINE_SCHEMA = Schema(
         required=False,
         doc="The file's size-mtime or ETag when it landed.",
     ),
+    NestedField(
+        13,
+        "record_id",
+        StringType(),
+        required=False,
+        doc="Stable id of the record (file version, row, reason): a rerun never records it twice.",
+    ),
+    NestedField(
+        14, "scope", StringType(), required=False, doc="'file' (the whole file) or 'row' (one row of it)."
+    ),
 )
 
 
@@ -57,6 +68,23 @@ class QuarantineRecord:
     run_id: str
     row_data: str | None = None
     landing_version: str | None = None
+    record_id: str = ""
+    scope: str = "file"
+
+    def __post_init__(self) -> None:
+        if not self.record_id:
+            detail = f"{self.line}:{self.column_name}:{self.row_data}" if self.scope == "row" else ""
+            object.__setattr__(
+                self,
+                "record_id",
+                record_id(self.source_file, self.source_checksum, self.scope, self.reason, detail),
+            )
+
+
+def record_id(source_file: str, checksum: str, scope: str, reason: str, detail: str = "") -> str:
+    """The stable id of a quarantine record: same file version, scope, reason and row, same id."""
+    key = "\x1f".join((source_file, checksum, scope, reason, detail))
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def quarantine_table(catalog: Catalog) -> Table:
@@ -84,25 +112,47 @@ def quarantined_landing_versions(catalog: Catalog, dataset: str) -> set[tuple[st
     table = catalog.load_table(QUARANTINE_TABLE)
     if table.current_snapshot() is None or "landing_version" not in {f.name for f in table.schema().fields}:
         return set()
-    rows = table.scan(
-        row_filter=EqualTo("dataset", dataset), selected_fields=("source_file", "landing_version")
-    ).to_arrow()
+    fields = {f.name for f in table.schema().fields}
+    wanted = ("source_file", "landing_version", "row_data") + (("scope",) if "scope" in fields else ())
+    rows = table.scan(row_filter=EqualTo("dataset", dataset), selected_fields=wanted).to_arrow()
+    scopes = rows["scope"].to_pylist() if "scope" in fields else [None] * rows.num_rows
     return {
         (u, v)
-        for u, v in zip(rows["source_file"].to_pylist(), rows["landing_version"].to_pylist(), strict=True)
-        if v
+        for u, v, scope, row_data in zip(
+            rows["source_file"].to_pylist(),
+            rows["landing_version"].to_pylist(),
+            scopes,
+            rows["row_data"].to_pylist(),
+            strict=True,
+        )
+        if v and (scope == "file" or (scope is None and row_data is None))
     }
 
 
 def quarantined_versions(catalog: Catalog, dataset: str) -> set[tuple[str, str]]:
-    """(source URI, checksum) of every file version of `dataset` already in quarantine."""
+    """(source URI, checksum) of every file version of `dataset` quarantined whole.
+
+    Rows quarantined one by one (scope 'row': values that did not fit, rows dropped by an
+    expectation) do not count: the rest of their file is in the table, or still due.
+    """
     table = quarantine_table(catalog)
     if table.current_snapshot() is None:
         return set()
     rows = table.scan(
-        row_filter=EqualTo("dataset", dataset), selected_fields=("source_file", "source_checksum")
+        row_filter=EqualTo("dataset", dataset),
+        selected_fields=("source_file", "source_checksum", "scope", "row_data"),
     ).to_arrow()
-    return set(zip(rows["source_file"].to_pylist(), rows["source_checksum"].to_pylist(), strict=True))
+    return {
+        (uri, checksum)
+        for uri, checksum, scope, row_data in zip(
+            rows["source_file"].to_pylist(),
+            rows["source_checksum"].to_pylist(),
+            rows["scope"].to_pylist(),
+            rows["row_data"].to_pylist(),
+            strict=True,
+        )
+        if scope == "file" or (scope is None and row_data is None)  # None: recorded by an older version
+    }
 
 
 def read_quarantine(catalog: Catalog) -> pa.Table:

@@ -19,6 +19,7 @@ import botocore.exceptions
 from blake3 import blake3
 from boto3.exceptions import S3UploadFailedError
 
+from dagster_project.errors import EnvironmentFailure
 from dagster_project.landing.store import CHUNK, LandedFile
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ _NETWORK_ERRORS = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTP
 _THROTTLING_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded"}
 
 
-class LandingUnavailable(RuntimeError):
+class LandingUnavailable(EnvironmentFailure):
     """The object store could not be reached after retries.
 
     The message names the endpoint and bucket and what to check.

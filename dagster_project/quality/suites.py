@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dagster_project.errors import FoundationError
 from dagster_project.settings import PROJECT_DIR
 
 EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
@@ -42,7 +43,7 @@ PARAMETERS = ("now", "freshness_floor")
 _TABLE_REFERENCE = re.compile(r"\{(raw|staging|curated|ops)\.([a-z][a-z0-9_]*)\}")
 
 
-class SuiteError(ValueError):
+class SuiteError(FoundationError, ValueError):
     """A suite file is malformed; the message names the file, the expectation and the fix."""
 
 
