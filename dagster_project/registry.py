@@ -13,6 +13,8 @@ import yaml
 from dagster_project.errors import FoundationError
 
 FORMATS = ("csv", "jsonl", "parquet")
+# What a value that does not fit its column's type does: quarantine its row, or the whole file.
+BAD_ROW_POLICIES = ("rows", "file")
 PII_KINDS = ("name", "email", "phone", "free_text", "other")
 PRIMITIVE_TYPES = ("string", "int", "long", "float", "double", "boolean", "date", "timestamp", "timestamptz")
 DECIMAL_TYPE = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
@@ -50,6 +52,7 @@ class Dataset:
     partition_column: str | None
     freshness_max_age_hours: float | None
     csv_delimiter: str = ","
+    bad_rows: str = "rows"  # a row whose value does not fit its type: 'rows' quarantines it, 'file' the file
 
     @property
     def table(self) -> str:
@@ -164,7 +167,7 @@ def _parse_dataset(path: Path, name: Any, raw: Any) -> Dataset:
     if not isinstance(raw, dict):
         raise _fail(path, where, "expected a mapping of dataset settings")
     required = ("description", "owner", "landing", "format", "columns", "primary_key")
-    allowed = set(required) | {"partition_column", "freshness", "csv"}
+    allowed = set(required) | {"partition_column", "freshness", "csv", "bad_rows"}
     unknown = set(raw) - allowed
     if unknown:  # before 'missing': a misspelt key is both, and its name is the useful clue
         raise _fail(path, where, f"unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
@@ -206,6 +209,9 @@ def _parse_dataset(path: Path, name: Any, raw: Any) -> Dataset:
     delimiter = str(csv_options.get("delimiter", ","))
     if len(delimiter) != 1:
         raise _fail(path, where, f"csv.delimiter must be one character, got {delimiter!r}")
+    bad_rows = raw.get("bad_rows", "rows")
+    if bad_rows not in BAD_ROW_POLICIES:
+        raise _fail(path, where, f"bad_rows must be one of {', '.join(BAD_ROW_POLICIES)}, got {bad_rows!r}")
     return Dataset(
         name=name,
         description=str(raw["description"]).strip(),
@@ -218,6 +224,7 @@ def _parse_dataset(path: Path, name: Any, raw: Any) -> Dataset:
         partition_column=partition,
         freshness_max_age_hours=float(max_age) if max_age else None,
         csv_delimiter=delimiter,
+        bad_rows=bad_rows,
     )
 
 

@@ -32,6 +32,8 @@ REASONS = {
     "unreadable",
     "schema_mismatch",
     "duplicate_columns",
+    "too_large",
+    "too_many_columns",
 }
 DATASETS = {"orders", "customers", "products", "support_tickets"}
 MAX_COMMITTED_BYTES = 20_000
@@ -131,6 +133,22 @@ def _outcome(report: IngestReport, key: str, uri: str) -> tuple[list[dict], list
     return ingested, quarantined
 
 
+def _logged(settings: Settings, uri: str) -> list[dict]:
+    """ops.quarantine's records of one landed file (whole-file and row records)."""
+    return [r for r in read_quarantine(open_catalog(settings)).to_pylist() if r["source_file"] == uri]
+
+
+def _check_no_values(settings: Settings, uri: str, expect: dict) -> None:
+    """Values planted in a case (`forbid`) never reach a message, a sidecar or ops.quarantine's errors."""
+    for record in _logged(settings, uri):
+        sidecar = ""
+        if record["quarantine_file"]:
+            sidecar = Path(f"{local_path(record['quarantine_file'])}.json").read_text(encoding="utf-8")
+        for value in expect.get("forbid", []):
+            assert value not in record["message"], f"{value!r} in {record['message']!r}"
+            assert value not in sidecar, f"{value!r} in the sidecar"
+
+
 def _check_ingested(settings: Settings, dataset: Dataset, report: IngestReport, key: str, expect: dict):
     uri = (local_path(settings.landing_uri) / key).as_uri()
     ingested, quarantined = _outcome(report, key, uri)
@@ -146,6 +164,24 @@ def _check_ingested(settings: Settings, dataset: Dataset, report: IngestReport, 
     ]
     assert len(rows) == expect["ingested"]
     assert {local_path(r["_source_file"]) for r in rows} == {local_path(settings.landing_uri) / key}
+    # Every row of the file is in raw or, set apart with its reason, in ops.quarantine.
+    rejected = sorted(
+        (r for r in _logged(settings, uri) if r["scope"] == "row"), key=lambda r: r["line"] or 0
+    )
+    wanted = expect.get("rejected", [])
+    assert len(rejected) == len(wanted), [r["message"] for r in rejected]
+    if "rows" in expect:
+        assert len(rows) + len(rejected) == expect["rows"], "rows lost or duplicated"
+    for record, want in zip(rejected, wanted, strict=True):
+        assert record["reason"] == want.get("reason", "type_conflict"), record["message"]
+        assert key in record["message"] and record["row_data"], record
+        if "line" in want:
+            assert record["line"] == want["line"], record["message"]
+        if "column" in want:
+            assert record["column_name"] == want["column"], record["message"]
+        for fragment in want.get("message_contains", []):
+            assert fragment in record["message"], f"{fragment!r} not in {record['message']!r}"
+    _check_no_values(settings, uri, expect)
     pk = dataset.primary_key[0]
     rows.sort(key=lambda r: (r[pk] is None, r[pk]))
     for column, values in expect.get("values", {}).items():
@@ -172,8 +208,9 @@ def _check_quarantined(settings: Settings, report: IngestReport, key: str, conte
     sidecar = json.loads(Path(f"{copy}.json").read_text(encoding="utf-8"))
     assert sidecar["reason"] == record.reason and sidecar["landing_key"] == key
     assert sidecar["message"] == record.message
-    logged = read_quarantine(open_catalog(settings)).to_pylist()
-    assert [r["reason"] for r in logged if r["source_file"] == uri] == [record.reason]
+    logged = _logged(settings, uri)
+    assert [r["reason"] for r in logged] == [record.reason]
+    _check_no_values(settings, uri, expect)
 
 
 @pytest.mark.parametrize("case", _params(CASES))
@@ -258,6 +295,7 @@ def test_cases_file_covers_the_corpus():
         used.update(c["file"] for c in case.get("companions", []))
         expect = case["expect"]
         assert ("ingested" in expect) != ("quarantined" in expect), f"{name}: ingested or quarantined"
+        assert "rejected" not in expect or "ingested" in expect, f"{name}: rejected rows of an ingested file"
         if "quarantined" in expect:
             assert expect["quarantined"] in REASONS, f"{name}: unknown reason {expect['quarantined']}"
         assert isinstance(case.get("xfail", ""), str), f"{name}: xfail must say what is wrong"

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from dagster_project.ingest.sources import FileRejected
+
 MEDIA_TYPES = {
     ".md": "text/markdown",
     ".markdown": "text/markdown",
@@ -27,13 +29,14 @@ _SKIPPED_TAGS = {"nav", "footer", "header", "script", "style", "aside", "noscrip
 _BLOCK_TAGS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "td", "th", "dt", "dd"}
 
 
-class DocumentRejected(Exception):
+MAX_SIDECAR_BYTES = 1 << 20
+
+
+class DocumentRejected(FileRejected):
     """A landed document cannot be read; it goes to quarantine with this reason."""
 
     def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+        super().__init__(reason, message)
 
 
 @dataclass
@@ -62,11 +65,21 @@ def read_sidecar(path: Path, label: str) -> dict[str, str]:
     Raises:
         DocumentRejected: The sidecar is not JSON or not a flat mapping of attributes.
     """
+    if path.stat().st_size > MAX_SIDECAR_BYTES:
+        raise DocumentRejected(
+            "bad_sidecar",
+            f"{label}{SIDECAR_SUFFIX}: larger than {MAX_SIDECAR_BYTES // 1024} KiB; a sidecar holds a few "
+            "flat attributes",
+        )
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DocumentRejected(
             "bad_sidecar", f"{label}{SIDECAR_SUFFIX}: not valid UTF-8 JSON ({exc}); fix or remove the sidecar"
+        ) from exc
+    except RecursionError as exc:  # nested thousands of levels deep: never a flat attribute map
+        raise DocumentRejected(
+            "bad_sidecar", f"{label}{SIDECAR_SUFFIX}: JSON nested too deeply; expected flat attributes"
         ) from exc
     attributes = document.get("metadataAttributes", document) if isinstance(document, dict) else None
     if not isinstance(attributes, dict) or any(isinstance(v, dict | list) for v in attributes.values()):

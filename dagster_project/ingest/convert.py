@@ -1,89 +1,81 @@
-"""Turns one landed file into a Parquet file of the table's schema with DuckDB, streaming, or rejects it."""
+"""Turns one landed file into Parquet of its table's columns, streaming; rows that do not fit set apart.
+
+Columns are matched by name (any order); every value is cast exactly (`casts.py`) or its row is
+rejected with the column and the reason, never rounded or guessed. One pass writes the good rows
+(DuckDB's partitioned COPY splits good from bad on the way); only a file that had bad rows is read
+a second time, to number them and keep them as landed for quarantine.
+"""
 
 from __future__ import annotations
 
-import csv
 import os
-import re
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
-from dagster_project.lakehouse.tables import duckdb_type
-from dagster_project.registry import DECIMAL_TYPE, Dataset
-
-# DuckDB types a drifted (undeclared) column may arrive with, and the table type it gets.
-_SNIFFED = {
-    "VARCHAR": "string",
-    "BIGINT": "long",
-    "INTEGER": "long",
-    "SMALLINT": "long",
-    "TINYINT": "long",
-    "HUGEINT": "string",
-    "DOUBLE": "double",
-    "FLOAT": "double",
-    "BOOLEAN": "boolean",
-    "DATE": "date",
-    "TIMESTAMP": "timestamp",
-    "TIMESTAMP_NS": "timestamp",
-    "TIMESTAMP_MS": "timestamp",
-    "TIMESTAMP_S": "timestamp",
-    "TIMESTAMP WITH TIME ZONE": "timestamptz",
-}
-_LINE = re.compile(r"CSV Error on Line: (\d+)|\bin line (\d+)")
-_COLUMN = re.compile(r'column "([^"]+)"|column \'([^\']+)\'|source column ([A-Za-z0-9_]+)')
-_GLOB = re.compile(r"[*?\[\]{}]")
-_NOT_TEXT = (
-    (b"\x1f\x8b", "gzip-compressed data"),
-    (b"PK\x03\x04", "a zip archive"),
-    (b"%PDF-", "a PDF document"),
-    (b"PAR1", "a Parquet file"),
+from dagster_project.ingest.casts import Cast, cast_column, depth_exceeds, literal
+from dagster_project.ingest.sources import (
+    FileRejected,
+    LandedColumn,
+    drift_type,
+    environment_failure,
+    landed_columns,
+    normalize_name,
+    precheck,
+    quote,
+    reader_sql,
+    reject_from,
+    source_column,
 )
-_OFFSET = r"'[zZ]$|[+-][0-9]{2}:?[0-9]{2}$'"
-_DECIMAL_HEADROOM = 6  # extra digits read before checking that nothing is lost to rounding
-TYPE_CONFLICT = "type conflict: "
+from dagster_project.lakehouse.tables import duckdb_type
+from dagster_project.registry import Dataset
+
+__all__ = ["Converted", "FileRejected", "Limits", "RejectedRow", "connect", "convert_file", "normalize_name"]
+
+_GLOB = ("*", "?", "[", "]", "{", "}")
 
 
-class FileRejected(Exception):
-    """A landed file cannot be ingested; it goes to quarantine with this reason."""
+@dataclass(frozen=True)
+class Limits:
+    """What one landed file may be; past a limit it is quarantined with the limit named."""
 
-    def __init__(self, reason: str, message: str, line: int | None = None, column: str | None = None):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.line = line
-        self.column = column
+    max_columns: int = 1000
+    max_new_columns: int = 20
+    max_nesting_depth: int = 64
+    max_record_bytes: int = 8 << 20
+    max_rejected_rows: int = 1000
+    whole_file_on_bad_rows: bool = False  # the registry's `bad_rows: file` policy
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A row whose values do not fit their columns: where it is, why, and the row as landed (JSON)."""
+
+    row: int
+    line: int | None
+    problems: tuple[tuple[str, str], ...]  # (column as named in the file, why)
+    data: str
+
+    @property
+    def column(self) -> str:
+        return self.problems[0][0]
+
+    def why(self) -> str:
+        return "; ".join(f"column {column!r}: {why}" for column, why in self.problems)
 
 
 @dataclass
 class Converted:
-    """A staged Parquet file ready to be added to the table."""
+    """A staged Parquet file ready to be added to the table, and the rows set apart."""
 
     path: Path
     rows: int
     new_columns: dict[str, str] = field(default_factory=dict)
-    drifted_columns: list[str] = field(default_factory=list)
-    missing_columns: list[str] = field(default_factory=list)
-
-
-def normalize_name(name: str) -> str:
-    """Header names as column names: lower case, runs of other characters as '_'."""
-    cleaned = re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
-    return cleaned or "column"
-
-
-def _is_nested(duckdb_type_name: str) -> bool:
-    return duckdb_type_name.startswith(("STRUCT", "MAP", "UNION", "JSON")) or duckdb_type_name.endswith("]")
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    rejected: list[RejectedRow] = field(default_factory=list)
 
 
 def connect(memory_limit: str, threads: int, temp_dir: Path) -> duckdb.DuckDBPyConnection:
@@ -97,66 +89,20 @@ def connect(memory_limit: str, threads: int, temp_dir: Path) -> duckdb.DuckDBPyC
     con.execute("SET enable_progress_bar = false")
     # Timestamps with an offset are stored as UTC wall time; naive ones are taken as UTC.
     con.execute("SET TimeZone = 'UTC'")
+    # Nesting is measured iteratively in Python, and only for values with enough brackets to matter.
+    con.create_function(
+        "nested_deeper_than",
+        lambda text, limit: depth_exceeds(text, limit),
+        ["VARCHAR", "INTEGER"],
+        "BOOLEAN",
+        null_handling="special",
+    )
     return con
-
-
-def _precheck(dataset: Dataset, path: Path, label: str) -> None:
-    """Reject what DuckDB would misread or describe badly: empty, UTF-16/32, not Parquet."""
-    size = path.stat().st_size
-    if size == 0:
-        raise FileRejected("empty", f"{label}: the file is empty (0 bytes); nothing to ingest")
-    with open(path, "rb") as handle:
-        head = handle.read(65536)
-        tail = b""
-        if dataset.format == "parquet" and size >= 8:
-            handle.seek(size - 4)
-            tail = handle.read(4)
-    if dataset.format == "parquet":
-        if not (head.startswith(b"PAR1") and tail == b"PAR1"):
-            raise FileRejected(
-                "unreadable",
-                f"{label}: not a complete Parquet file (no PAR1 magic bytes at its start and end): "
-                "truncated or another format; land it again",
-            )
-        return
-    for magic, what in _NOT_TEXT:
-        if head.startswith(magic):
-            message = f"{label}: this is {what}, not {dataset.format} text; land it as plain text"
-            raise FileRejected("unreadable", message)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") > len(head) // 10:
-        raise FileRejected("encoding", f"{label}: UTF-16/UTF-32 text, not UTF-8 (re-export as UTF-8)")
-    controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
-    if controls > len(head) // 20:
-        raise FileRejected("unreadable", f"{label}: binary data, not {dataset.format} text")
-    if size <= len(head) and not head.strip():
-        raise FileRejected("empty", f"{label}: the file holds only whitespace; nothing to ingest")
-
-
-def _csv_header(dataset: Dataset, path: Path, label: str) -> list[str]:
-    """The header line, read with the registry's dialect (DuckDB's sniffer guesses; we know)."""
-    with open(path, "rb") as handle:
-        first = handle.readline(1 << 20)  # the rest of the file is DuckDB's to read (and judge)
-    try:
-        text = first.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        message = f"{label}: line 1: not UTF-8 ({exc.reason} at byte {exc.start}); re-export as UTF-8"
-        raise FileRejected("encoding", message, line=1) from exc
-    try:
-        names = next(
-            csv.reader([text.rstrip("\r\n")], delimiter=dataset.csv_delimiter, quotechar='"', strict=True)
-        )
-    except StopIteration as exc:
-        raise FileRejected("empty", f"{label}: the file has no header line") from exc
-    except csv.Error as exc:
-        raise FileRejected(
-            "unreadable", f"{label}: line 1: the header is not valid CSV ({exc})", line=1
-        ) from exc
-    return [name.strip() for name in names]
 
 
 def _readable_path(path: Path, scratch: Path) -> Path:
     """A path DuckDB reads literally: it expands glob characters (`*`, `?`, `[`) in file names."""
-    if not _GLOB.search(str(path)):
+    if not any(c in str(path) for c in _GLOB):
         return path
     scratch.mkdir(parents=True, exist_ok=True)
     link = scratch / f"input-{uuid.uuid4().hex}{''.join(path.suffixes)[-16:]}"
@@ -164,157 +110,34 @@ def _readable_path(path: Path, scratch: Path) -> Path:
     return link
 
 
-def _reader(dataset: Dataset, path: Path, columns: dict[str, str] | None = None) -> str:
-    source = _literal(str(path))
-    if dataset.format == "csv":
-        pairs = ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in (columns or {}).items())
-        return (
-            f"read_csv({source}, header = true, auto_detect = false, "
-            f"delim = {_literal(dataset.csv_delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
-            f"encoding = 'utf-8', columns = {{{pairs}}})"
-        )
-    if dataset.format == "jsonl":
-        return f"read_json({source}, format = 'newline_delimited')"
-    return f"read_parquet({source})"
-
-
-_KNOWN_CAUSE = re.compile(
-    r"^(Error when converting|Value with unterminated|Expected Number of Columns|Invalid unicode|"
-    r"Maximum line size|Could not convert|It was not possible)"
-)
-
-
-def _cause(text: str) -> str:
-    """DuckDB's cause, without the failing row (it may carry PII) or our own SQL."""
-    lines = [line.strip() for line in text.strip().splitlines()]
-    first = lines[0] if lines else ""
-    if "CSV Error on Line" not in first:
-        return re.sub(r"^[A-Za-z ]*Error: ", "", first).strip()
-    known = next((line for line in lines[1:] if _KNOWN_CAUSE.match(line)), None)
-    if known:
-        return known
-    # Otherwise the first prose after the blank line that ends the (possibly multi-line) row.
-    after_row = lines[lines.index("") + 1 :] if "" in lines else []
-    return next((line for line in after_row if line and not line.startswith(("Possible", "*"))), first)
-
-
-def _reject_from(error: Exception, label: str, paths: tuple[Path, ...] = ()) -> FileRejected:
-    text = str(error)
-    for path in paths:  # name the landed file, not our scratch copy
-        text = text.replace(str(path), label)
-    cause = _cause(text)
-    line_match = _LINE.search(text)
-    column_match = _COLUMN.search(text)
-    line = int(next(g for g in line_match.groups() if g)) if line_match else None
-    column = next((g for g in column_match.groups() if g), None) if column_match else None
-    lowered = text.lower()
-    if "invalid unicode" in lowered or "not utf-8 encoded" in lowered:
-        reason, hint = "encoding", "re-export the file as UTF-8"
-    elif (
-        isinstance(error, duckdb.ConversionException)
-        or "Could not convert" in text
-        or "Conversion Error" in text
-        or TYPE_CONFLICT in text
-    ):
-        reason, hint = (
-            "type_conflict",
-            "fix the value in the file, or change the column's type in the source registry",
-        )
-    else:
-        reason, hint = (
-            "unreadable",
-            "check the file's format, quoting and delimiter against the source registry",
-        )
-    where = "".join(
-        part for part in (f" line {line}" if line else "", f" column {column!r}" if column else "")
+def _landed_text(dataset: Dataset, source: str) -> str:
+    """The landed value as text: CSV fields are text; a JSON string unquoted, other JSON as written."""
+    if dataset.format != "jsonl":
+        return source
+    return (
+        f"CASE WHEN json_type({source}) = 'VARCHAR' THEN json_extract_string({source}, '$') "
+        f"ELSE CAST({source} AS VARCHAR) END"
     )
-    return FileRejected(reason, f"{label}:{where} {cause} ({hint})", line=line, column=column)
 
 
-def _read_type(type_name: str) -> str:
-    """How a declared column is read before the cast that checks it."""
-    decimal = DECIMAL_TYPE.match(type_name)
-    if decimal:
-        precision, scale = int(decimal.group(1)), int(decimal.group(2))
-        extra = min(_DECIMAL_HEADROOM, 38 - precision)
-        return f"DECIMAL({precision + extra},{scale + extra})"
-    return "VARCHAR" if type_name == "timestamp" else duckdb_type(type_name)
-
-
-def _select(name: str, source: str, sniffed: str | None, type_name: str) -> str:
-    """The SELECT expression that casts one landed column to its table type, refusing lossy casts."""
-    sql_type = duckdb_type(type_name)
-    value = _quote(source)
-    if sniffed == "JSON":  # a key whose values differ in type across lines: take each as text
-        value = f"json_extract_string({value}, '$')"
-    elif sql_type == "VARCHAR" and sniffed and _is_nested(sniffed):
-        value = f"to_json({value})"  # nested JSON values are kept as JSON text
-    if type_name == "timestamp" and sniffed in (None, "VARCHAR", "JSON"):
-        # Text with an offset is converted to UTC; text without one is parsed strictly as UTC
-        # (TIMESTAMPTZ's parser would also accept formats such as 01/11/2026).
-        converted = f"CAST(CAST({value} AS TIMESTAMPTZ) AS TIMESTAMP)"
-        return (
-            f"CASE WHEN regexp_matches({value}, {_OFFSET}) THEN {converted} "
-            f"ELSE CAST({value} AS TIMESTAMP) END AS {_quote(name)}"
-        )
-    if type_name == "timestamp":
-        return f"CAST(CAST({value} AS TIMESTAMPTZ) AS TIMESTAMP) AS {_quote(name)}"
-    decimal = DECIMAL_TYPE.match(type_name)
-    if decimal:
-        scale = int(decimal.group(2))
-        wide = f"CAST({value} AS {_read_type(type_name)})"
-        message = f"{TYPE_CONFLICT}column '{name}' has a value with more than {scale} decimal places: "
-        failure = f"error({_literal(message)} || CAST({value} AS VARCHAR))"
-        return (
-            f"CASE WHEN {wide} <> round({wide}, {scale}) THEN {failure} "
-            f"ELSE CAST({wide} AS {sql_type}) END AS {_quote(name)}"
-        )
-    return f"CAST({value} AS {sql_type}) AS {_quote(name)}"
-
-
-def _fails(name: str, by_name: dict[str, tuple[str, str | None]], type_name: str, expression: str) -> str:
-    """SQL true on the rows whose value of `name` does not survive its cast to the table type."""
-    source = _quote(by_name[name][0])
-    decimal = DECIMAL_TYPE.match(type_name)
-    if decimal:  # the scale check raises error(), which TRY() does not catch
-        wide = f"TRY_CAST({source} AS {_read_type(type_name)})"
-        return f"{source} IS NOT NULL AND ({wide} IS NULL OR {wide} <> round({wide}, {decimal.group(2)}))"
-    return f"{source} IS NOT NULL AND TRY({expression}) IS NULL"
-
-
-def _locate_row(
-    con: duckdb.DuckDBPyConnection,
-    reader: str,
-    selects: list[str],
-    target: dict[str, str],
-    by_name: dict[str, tuple[str, str | None]],
-    rejected: FileRejected,
-    header_lines: int,
-) -> None:
-    """Find the first row and column whose value fails a cast done in SELECT (DuckDB names neither)."""
-    names = list(target)
-    known = normalize_name(rejected.column) if rejected.column else None
-    candidates = [known] if known else [n for n in names if n in by_name]
-    con.execute("SET preserve_insertion_order = true")  # row numbers in file order, for these queries
-    try:
-        for name in candidates:
-            if name not in by_name or name not in names:
-                continue
-            expression = selects[names.index(name)].rsplit(" AS ", 1)[0]
-            predicate = _fails(name, by_name, target[name], expression)
-            try:
-                numbered = f"SELECT row_number() OVER () AS n, * FROM {reader}"
-                found = con.execute(f"SELECT n FROM ({numbered}) WHERE {predicate} LIMIT 1").fetchone()
-            except duckdb.Error:
-                continue
-            if found:
-                rejected.line = int(found[0]) + header_lines  # a quoted newline in a CSV field shifts it
-                rejected.column = rejected.column or by_name[name][0]
-                where = f" row {found[0]} (line {rejected.line}) column {rejected.column!r}:"
-                rejected.message = rejected.message.replace(":", where, 1)
-                return
-    finally:
-        con.execute("SET preserve_insertion_order = false")
+def _column_cast(dataset: Dataset, source: str, column: LandedColumn, target: str, limits: Limits) -> Cast:
+    if dataset.format != "jsonl":
+        return cast_column(source, column.source_type, target)
+    text = _landed_text(dataset, source)
+    cast = cast_column(text, None, target)
+    nested = f"json_type({source}) IN ('ARRAY', 'OBJECT')"
+    brackets = f"length({source}::VARCHAR) - length(replace(replace({source}::VARCHAR, '[', ''), '{{', ''))"
+    too_deep = (
+        f"{nested} AND {brackets} > {limits.max_nesting_depth} "
+        f"AND nested_deeper_than({source}::VARCHAR, {limits.max_nesting_depth})"
+    )
+    reason = f"nested deeper than {limits.max_nesting_depth} levels (FOUNDATION_MAX_NESTING_DEPTH)"
+    if target == "string":
+        problem = f"CASE WHEN {too_deep} THEN {literal(reason)} ELSE {cast.problem} END"
+    else:
+        not_scalar = literal(f"a JSON list or object, not {target}")
+        problem = f"CASE WHEN {nested} THEN {not_scalar} ELSE {cast.problem} END"
+    return Cast(cast.value, problem)
 
 
 def convert_file(
@@ -326,6 +149,7 @@ def convert_file(
     table_columns: dict[str, str],
     lineage: dict[str, str],
     out_path: Path,
+    limits: Limits | None = None,
 ) -> Converted:
     """Cast a landed file to the table's columns and write it as Parquet, streaming.
 
@@ -338,19 +162,26 @@ def convert_file(
             then columns added by earlier drift; a file may add more.
         lineage: Values of the lineage columns (`_source_file`, ...); `_ingested_at` is ISO 8601.
         out_path: Where to write the Parquet file.
+        limits: Columns, new columns, nesting, record size and rejected-row limits.
 
     Returns:
-        The staged file, its row count and any columns it adds to the table.
+        The staged file, its row count, any columns it adds, and the rows set apart.
 
     Raises:
-        FileRejected: Empty, unreadable, wrongly encoded, or a value conflicts with a column type.
+        FileRejected: Empty, unreadable, wrongly encoded, over a limit, or no row fits.
+        EnvironmentFailure: Memory, disk or permissions failed while reading; the file is not at fault.
     """
-    _precheck(dataset, path, source_label)
+    limits = limits or Limits()
+    label = source_label
+    try:
+        precheck(dataset, path, label)
+    except OSError as exc:
+        raise environment_failure(exc, label) or exc from exc
     out_path.parent.mkdir(parents=True, exist_ok=True)
     readable = _readable_path(path, out_path.parent)
     try:
         return _convert(
-            con, dataset, readable, source_label, table_columns, lineage, out_path, (path, readable)
+            con, dataset, readable, label, table_columns, lineage, out_path, limits, (path, readable)
         )
     finally:
         if readable != path:
@@ -365,81 +196,157 @@ def _convert(
     table_columns: dict[str, str],
     lineage: dict[str, str],
     out_path: Path,
+    limits: Limits,
     paths: tuple[Path, ...],
 ) -> Converted:
-    if dataset.format == "csv":
-        header: list[tuple[str, str | None]] = [(name, None) for name in _csv_header(dataset, path, label)]
-    else:
-        try:
-            described = con.execute(f"DESCRIBE SELECT * FROM {_reader(dataset, path)}").fetchall()
-        except duckdb.Error as exc:
-            raise _reject_from(exc, label, paths) from exc
-        header = [(row[0], row[1]) for row in described]
-    by_name: dict[str, tuple[str, str | None]] = {}
-    for original, sniffed in header:
-        name = normalize_name(original)
-        if name in by_name:
-            raise FileRejected(
-                "duplicate_columns",
-                f"{label}: columns {by_name[name][0]!r} and {original!r} both map to {name!r}; "
-                "rename one in the file",
-                column=original,
-            )
-        by_name[name] = (original, sniffed)
+    columns = landed_columns(con, dataset, path, label, limits.max_record_bytes)
+    if len(columns) > limits.max_columns:
+        raise FileRejected(
+            "too_many_columns",
+            f"{label}: {len(columns)} columns, more than the {limits.max_columns} allowed "
+            "(FOUNDATION_MAX_COLUMNS); split the file or raise the limit",
+        )
+    by_name = {c.name: (i, c) for i, c in enumerate(columns)}
     if not any(c.name in by_name for c in dataset.columns):
-        found = ", ".join(repr(o) for o, _ in header[:10])
+        expected = ", ".join(c.name for c in dataset.columns[:6])
         raise FileRejected(
             "schema_mismatch",
-            f"{label}: none of the declared columns of {dataset.name} is in the file "
-            f"(found {found}); check the file belongs to {dataset.prefix} or its delimiter/format",
+            f"{label}: none of its {len(columns)} column name(s) is a declared column of {dataset.name} "
+            f"(expected {expected}, …); check the file belongs to {dataset.prefix}, has a header line, and "
+            f"uses the registry's delimiter/format",
         )
-
-    target = dict(table_columns)
-    new_columns: dict[str, str] = {}
-    for name, (_, sniffed) in by_name.items():
-        if name not in target:
-            # A drifted CSV column arrives as text; other formats carry their own types.
-            if sniffed is None:
-                new_columns[name] = "string"
-            else:
-                new_columns[name] = (
-                    "double" if sniffed.startswith("DECIMAL") else _SNIFFED.get(sniffed, "string")
-                )
-            target[name] = new_columns[name]
-
-    selects = [
-        _select(name, by_name[name][0], by_name[name][1], type_name)
-        if name in by_name
-        else f"CAST(NULL AS {duckdb_type(type_name)}) AS {_quote(name)}"
-        for name, type_name in target.items()
+    new_columns = {c.name: drift_type(c) for c in columns if c.name not in table_columns}
+    if len(new_columns) > limits.max_new_columns:
+        raise FileRejected(
+            "too_many_columns",
+            f"{label}: {len(new_columns)} undeclared columns would be added to {dataset.table}, more than "
+            f"{limits.max_new_columns} per file (FOUNDATION_MAX_NEW_COLUMNS_PER_FILE); declare them in the "
+            "source registry, or fix the export",
+        )
+    target = {**table_columns, **new_columns}
+    casts: dict[str, Cast] = {}
+    for name, type_name in target.items():
+        if name in by_name:
+            index, column = by_name[name]
+            casts[name] = _column_cast(
+                dataset, source_column(dataset, index, column), column, type_name, limits
+            )
+    reader = reader_sql(dataset, path, columns, limits.max_record_bytes)
+    values = [
+        f"{casts[name].value} AS {quote(name)}"
+        if name in casts
+        else f"CAST(NULL AS {duckdb_type(t)}) AS {quote(name)}"
+        for name, t in target.items()
     ]
-    selects += [
-        f"{_literal(lineage['_source_file'])} AS _source_file",
-        f"{_literal(lineage['_source_checksum'])} AS _source_checksum",
-        f"CAST({_literal(lineage['_ingested_at'])} AS TIMESTAMPTZ) AS _ingested_at",
-        f"{_literal(lineage['_run_id'])} AS _run_id",
+    values += [
+        f"{literal(lineage['_source_file'])} AS _source_file",
+        f"{literal(lineage['_source_checksum'])} AS _source_checksum",
+        f"CAST({literal(lineage['_ingested_at'])} AS TIMESTAMPTZ) AS _ingested_at",
+        f"{literal(lineage['_run_id'])} AS _run_id",
     ]
-    csv_columns = {by_name[n][0]: _read_type(t) for n, t in target.items() if n in by_name}
-    reader = _reader(dataset, path, csv_columns if dataset.format == "csv" else None)
-    sql = (
-        f"COPY (SELECT {', '.join(selects)} FROM {reader}) TO {_literal(str(out_path))} "
-        "(FORMAT parquet, COMPRESSION snappy)"
+    bad = " OR ".join(f"({c.problem}) IS NOT NULL" for c in casts.values()) or "FALSE"
+    split = out_path.with_name(f"{out_path.stem}.split")
+    shutil.rmtree(split, ignore_errors=True)
+    _run(
+        con,
+        f"COPY (SELECT {', '.join(values)}, ({bad}) AS _bad FROM {reader}) TO {literal(str(split))} "
+        "(FORMAT parquet, COMPRESSION snappy, PARTITION_BY (_bad))",
+        label,
+        paths,
     )
     try:
-        rows = con.execute(sql).fetchone()[0]  # type: ignore[index]
-    except duckdb.Error as exc:
-        out_path.unlink(missing_ok=True)
-        rejected = _reject_from(exc, label, paths)
-        if rejected.reason == "type_conflict" and rejected.line is None:
-            _locate_row(con, reader, selects, target, by_name, rejected, 1 if dataset.format == "csv" else 0)
-        raise rejected from exc
-    if rows == 0:
-        out_path.unlink(missing_ok=True)
-        raise FileRejected("no_rows", f"{label}: the file has a header but no data rows")
-    return Converted(
-        path=out_path,
-        rows=int(rows),
-        new_columns=new_columns,
-        drifted_columns=list(new_columns),
-        missing_columns=[n for n in target if n not in by_name and n not in new_columns],
+        good = sorted((split / "_bad=false").glob("*.parquet"))
+        bad_files = sorted((split / "_bad=true").glob("*.parquet"))
+        good_rows = sum(pq.read_metadata(f).num_rows for f in good)
+        bad_rows = sum(pq.read_metadata(f).num_rows for f in bad_files)
+        if good_rows + bad_rows == 0:
+            raise FileRejected("no_rows", f"{label}: the file has a header but no data rows")
+        rejected: list[RejectedRow] = []
+        if bad_rows:
+            everything = limits.whole_file_on_bad_rows or bad_rows > limits.max_rejected_rows or not good_rows
+            found = _rejected_rows(con, dataset, reader, columns, casts, 1 if everything else bad_rows)
+            if everything:
+                first = found[0]
+                why = (
+                    "the registry says to quarantine such files whole (bad_rows: file)"
+                    if limits.whole_file_on_bad_rows
+                    else "no row fits"
+                    if not good_rows
+                    else f"more than {limits.max_rejected_rows} rows (FOUNDATION_MAX_REJECTED_ROWS_PER_FILE)"
+                )
+                raise FileRejected(
+                    "type_conflict",
+                    f"{label}: {bad_rows} of {good_rows + bad_rows} row(s) have values that do not fit their "
+                    f"column types, {why}; first at row {first.row}"
+                    + (f" (line {first.line})" if first.line else "")
+                    + f": {first.why()} (fix the values in the file, or the column types in the registry)",
+                    line=first.line,
+                    column=first.column,
+                )
+            rejected = found
+        _merge(con, good, out_path, label, paths)
+        return Converted(path=out_path, rows=good_rows, new_columns=new_columns, rejected=rejected)
+    finally:
+        shutil.rmtree(split, ignore_errors=True)
+
+
+def _merge(
+    con: duckdb.DuckDBPyConnection, files: list[Path], out_path: Path, label: str, paths: tuple
+) -> None:
+    """The good rows as one Parquet file (DuckDB writes one per partition, rarely several)."""
+    if len(files) == 1:
+        files[0].replace(out_path)
+        return
+    listing = ", ".join(literal(str(f)) for f in files)
+    _run(
+        con,
+        f"COPY (SELECT * FROM read_parquet([{listing}])) TO {literal(str(out_path))} (FORMAT parquet)",
+        label,
+        paths,
     )
+
+
+def _rejected_rows(
+    con: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    reader: str,
+    columns: list[LandedColumn],
+    casts: dict[str, Cast],
+    limit: int,
+) -> list[RejectedRow]:
+    """The rows that do not fit, in file order, numbered, with the landed values as JSON text."""
+    by_name = {c.name: c for c in columns}
+    problems = ", ".join(
+        f"{{'c': {literal(by_name[n].original)}, 'p': {c.problem}}}" for n, c in casts.items()
+    )
+    landed = ", ".join(
+        f"{literal(c.original)}, {_landed_text(dataset, source_column(dataset, i, c))}"
+        for i, c in enumerate(columns)
+    )
+    bad = " OR ".join(f"({c.problem}) IS NOT NULL" for c in casts.values())
+    header_lines = 1 if dataset.format == "csv" else 0
+    con.execute("SET preserve_insertion_order = true")  # row numbers in file order
+    try:
+        rows = con.execute(
+            f"SELECT n, [x FOR x IN [{problems}] IF x.p IS NOT NULL] AS problems, "
+            f"CAST(json_object({landed}) AS VARCHAR) AS data "
+            f"FROM (SELECT row_number() OVER () AS n, * FROM {reader}) WHERE {bad} LIMIT {int(limit)}"
+        ).fetchall()
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    return [
+        RejectedRow(
+            row=int(n),
+            line=int(n) + header_lines if dataset.format != "parquet" else None,
+            problems=tuple((p["c"], p["p"]) for p in found),
+            data=data,
+        )
+        for n, found, data in rows
+    ]
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, label: str, paths: tuple) -> list:
+    try:
+        return con.execute(sql).fetchall()
+    except duckdb.Error as exc:
+        raise reject_from(exc, label, paths) from exc

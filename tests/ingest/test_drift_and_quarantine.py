@@ -56,16 +56,19 @@ def test_bad_files_are_quarantined_good_files_still_land_and_originals_stay(sett
         before[key] = (path.read_bytes(), path.stat().st_mtime_ns)
     report = ingest_dataset(settings, registry["orders"], run_id="run-q")
 
-    assert [f["file"] for f in report.ingested] == ["orders/good.csv"]
+    # A value that does not fit its type sets its row apart; the rest of that file lands.
+    assert [f["file"] for f in report.ingested] == ["orders/good.csv", "orders/type_conflict.csv"]
     reasons = {q.source_file.rsplit("/", 1)[-1]: q for q in report.quarantined}
-    assert set(reasons) == {k.split("/")[1] for k in bad}
+    assert set(reasons) == {k.split("/")[1] for k in bad} - {"type_conflict.csv"}
     assert reasons["empty.csv"].reason == "empty"
     assert reasons["header_only.csv"].reason == "no_rows"
     assert reasons["latin1.csv"].reason == "encoding"
-    conflict = reasons["type_conflict.csv"]
-    assert conflict.reason == "type_conflict"
+    [conflict] = report.rejected_rows
+    assert conflict.reason == "type_conflict" and conflict.scope == "row"
     assert conflict.column_name == "quantity" and conflict.line == 5
     assert "type_conflict.csv" in conflict.message and "source registry" in conflict.message
+    assert "one" not in conflict.message  # never the value itself
+    assert json.loads(conflict.row_data)["quantity"] == "one"  # the row as landed, kept
     assert reasons["ragged.csv"].reason == "unreadable"
     assert reasons["ragged.csv"].line == 2 and "Expected Number of Columns" in reasons["ragged.csv"].message
 
@@ -81,7 +84,7 @@ def test_bad_files_are_quarantined_good_files_still_land_and_originals_stay(sett
     logged = read_quarantine(open_catalog(settings))
     assert logged.num_rows == len(bad)
     assert set(logged["reason"].to_pylist()) >= {"empty", "no_rows", "encoding", "type_conflict"}
-    assert _table(settings).scan().to_arrow().num_rows == 3
+    assert _table(settings).scan().to_arrow().num_rows == 3 + 3
 
 
 def test_quarantined_version_is_not_retried_unless_asked(settings, registry):
@@ -102,4 +105,4 @@ def test_file_for_another_dataset_is_a_schema_mismatch(settings, registry):
     land(settings, "orders/wrong.csv", "ticket_id,body\n1,hello\n")
     report = ingest_dataset(settings, registry["orders"], run_id="r")
     assert report.quarantined[0].reason == "schema_mismatch"
-    assert "none of the declared columns" in report.quarantined[0].message
+    assert "is a declared column of orders" in report.quarantined[0].message

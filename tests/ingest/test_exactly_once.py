@@ -55,12 +55,12 @@ def test_touched_file_is_skipped_but_modified_file_is_a_new_version(settings, re
 
 def test_crash_after_commit_before_bookkeeping_reruns_cleanly(settings, registry, monkeypatch):
     land(settings, "orders/a.csv", orders_csv(1, 5))
-    import dagster_project.ingest.run as run_module
+    import dagster_project.ingest.engine as engine_module
 
     def crash(*args, **kwargs):
         raise RuntimeError("process died after the commit")
 
-    monkeypatch.setattr(run_module, "record_quarantine", crash)
+    monkeypatch.setattr(engine_module, "record_audit", crash)
     with pytest.raises(RuntimeError):
         ingest_dataset(settings, registry["orders"], run_id="run-1")
     monkeypatch.undo()
@@ -130,15 +130,16 @@ KILLED_AFTER_COMMIT = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    import dagster_project.ingest.run as run_module
+    from dagster_project import faults
+    from dagster_project.ingest.run import ingest_dataset
     from dagster_project.registry import load_registry
     from dagster_project.settings import Settings
 
     settings = Settings.for_data_dir(Path(sys.argv[1]), sensor_min_file_age_seconds=0)
     dataset = load_registry(settings.sources_file)["orders"]
     # The commit has happened (rows and file identities on main); the bookkeeping after it has not.
-    run_module.record_quarantine = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
-    run_module.ingest_dataset(settings, dataset, run_id="killed-after-commit")
+    faults.install(lambda point: point == "after_publish" and os.kill(os.getpid(), signal.SIGKILL))
+    ingest_dataset(settings, dataset, run_id="killed-after-commit")
     """
 )
 

@@ -126,7 +126,7 @@ def test_pii_values_are_masked_in_check_results(settings):
 
 
 def test_main_moving_during_the_audit_keeps_both_commits(settings, registry, with_customers, monkeypatch):
-    import dagster_project.ingest.run as run_module
+    import dagster_project.ingest.engine as run_module
 
     land(settings, "orders/ours.csv", orders_csv(1, 3))
     land(settings, "orders/theirs.csv", orders_csv(20, 2))

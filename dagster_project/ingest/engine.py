@@ -1,0 +1,455 @@
+"""The one ingest engine: tables and documents go through the same per-file loop.
+
+list → identity → skip what is handled → fetch → convert, or quarantine → stage → publish.
+Each rule about landed files (what a version is, what counts as handled, content problems versus
+the environment failing, quarantine records, exactly-once commits through the quality gate) is
+written here once; a `Converter` says only how one landed file becomes rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from blake3 import blake3
+from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
+
+from dagster_project import faults
+from dagster_project.governance.audit import AuditEvent
+from dagster_project.governance.audit import record as record_audit
+from dagster_project.ingest.convert import Converted, FileRejected, connect
+from dagster_project.ingest.sources import environment_failure
+from dagster_project.lakehouse.ops import QuarantineRecord, quarantined_versions, record_quarantine
+from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
+from dagster_project.lakehouse.tables import ensure_raw_table, open_catalog
+from dagster_project.lakehouse.wap import AuditFailed, write_audit_publish
+from dagster_project.landing.store import LandedFile, open_landing, open_quarantine
+from dagster_project.quality.gate import GateReport, gate_batch, suite_parameters, table_audit
+from dagster_project.quality.suites import Suite
+from dagster_project.registry import Dataset
+from dagster_project.settings import Settings
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One landed version to ingest: a file, plus companions that belong to it (a document's sidecar).
+
+    Its version covers the companions' too, so editing only a companion is a new version.
+    """
+
+    file: LandedFile
+    companions: tuple[LandedFile, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.file.key
+
+    @property
+    def versioned(self) -> LandedFile:
+        """The file as one versioned unit (sensors and the exactly-once records use this version)."""
+        if not self.companions:
+            return self.file
+        versions = "+".join([self.file.version, *(c.version for c in self.companions)])
+        newest = max([self.file.mtime_ns, *(c.mtime_ns for c in self.companions)])
+        return replace(self.file, etag=versions, mtime_ns=newest)
+
+
+class Converter(Protocol):
+    """Turns one fetched unit into a staged Parquet file, or raises FileRejected."""
+
+    def __call__(
+        self,
+        unit: Unit,
+        paths: list[Path],
+        *,
+        lineage: dict[str, str],
+        out_path: Path,
+        table_columns: dict[str, str],
+    ) -> Converted: ...
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did to one dataset."""
+
+    dataset: str
+    table: str
+    table_location: str
+    snapshot_id: int | None
+    ingested: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    quarantined: list[QuarantineRecord] = field(default_factory=list)  # whole files
+    rejected_rows: list[QuarantineRecord] = field(default_factory=list)  # rows whose values do not fit
+    new_columns: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    gate: GateReport | None = None
+    held_back: list[dict] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def rows(self) -> int:
+        return sum(f["rows"] for f in self.ingested)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f["bytes"] for f in self.ingested)
+
+    @property
+    def quarantine_records(self) -> list[QuarantineRecord]:
+        """Every record this run writes to ops.quarantine: files, rows that did not fit, rows dropped."""
+        return self.quarantined + self.rejected_rows + (self.gate.dropped if self.gate else [])
+
+
+def _checksum(checksums: Sequence[str]) -> str:
+    """One identity for a file and its companions (a document and its sidecar)."""
+    if len(checksums) == 1:
+        return checksums[0]
+    return blake3(":".join(checksums).encode()).hexdigest()
+
+
+def _why_handled(
+    identity: tuple[str, str],
+    done: dict[tuple[str, str], int],
+    quarantined: set[tuple[str, str]],
+    staged: dict[tuple[str, str], Unit],
+) -> str | None:
+    """Why a version needs no work, or None if it does."""
+    if identity in done:
+        return f"already ingested (snapshot {done[identity]})"
+    if identity in quarantined:
+        return "already quarantined"
+    if identity in staged:
+        return f"same bytes as {staged[identity].key} in this run"
+    return None
+
+
+def quarantine_file(
+    settings: Settings,
+    dataset: Dataset,
+    file: LandedFile,
+    path: Path,
+    checksum: str,
+    rejected: FileRejected,
+    run_id: str,
+) -> QuarantineRecord:
+    """Copy a rejected file to the quarantine area with its JSON sidecar; the record for ops.quarantine."""
+    now = datetime.now(UTC)
+    key = f"{dataset.name}/{checksum[:12]}-{file.name}"
+    sidecar = {
+        "dataset": dataset.name,
+        "source_file": file.uri,
+        "landing_key": file.key,
+        "source_checksum": checksum,
+        "reason": rejected.reason,
+        "message": rejected.message,
+        "line": rejected.line,
+        "column": rejected.column,
+        "run_id": run_id,
+        "quarantined_at": now.isoformat(),
+    }
+    copy_uri = open_quarantine(settings).put(key, path, json.dumps(sidecar, indent=2))
+    return QuarantineRecord(
+        quarantined_at=now,
+        dataset=dataset.name,
+        source_file=file.uri,
+        source_checksum=checksum,
+        quarantine_file=copy_uri,
+        reason=rejected.reason,
+        message=rejected.message,
+        line=rejected.line,
+        column_name=rejected.column,
+        run_id=run_id,
+        landing_version=file.version,
+    )
+
+
+def _row_records(
+    dataset: Dataset, unit: Unit, checksum: str, converted: Converted, run_id: str
+) -> list[QuarantineRecord]:
+    now = datetime.now(UTC)
+    return [
+        QuarantineRecord(
+            quarantined_at=now,
+            dataset=dataset.name,
+            source_file=unit.file.uri,
+            source_checksum=checksum,
+            quarantine_file="",
+            reason="type_conflict",
+            message=f"{unit.key}: row {r.row}" + (f" (line {r.line})" if r.line else "") + f": {r.why()}; "
+            "the row is kept here, the rest of the file landed (fix the value and land the file again, "
+            "or change the column's type in the source registry)",
+            line=r.line,
+            column_name=r.column,
+            run_id=run_id,
+            row_data=r.data,
+            landing_version=unit.versioned.version,
+            scope="row",
+        )
+        for r in converted.rejected
+    ]
+
+
+def ingest_units(
+    settings: Settings,
+    dataset: Dataset,
+    units: Sequence[Unit],
+    convert: Converter,
+    *,
+    run_id: str,
+    retry_quarantined: bool = False,
+    suite: Suite | None = None,
+    log: logging.Logger | None = None,
+    before_commit: Callable[[], None] | None = None,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    """Ingest landed units of one dataset into `raw.<dataset>` in one atomic commit.
+
+    Args:
+        settings: Where the landing zone, warehouse and catalog are.
+        dataset: The registry entry (or the documents layer's table definition).
+        units: The landed versions to consider, oldest first.
+        convert: How one unit becomes a staged Parquet file.
+        run_id: Dagster run id (lineage column and snapshot summary).
+        retry_quarantined: Try again versions quarantined whole before.
+        suite: The table's expectation suite: the batch then goes through Write-Audit-Publish.
+        log: Where progress goes.
+        before_commit: Fault-injection hook, called right before the commit.
+        report: A report to fill in (callers may have noted skipped keys already).
+
+    Returns:
+        The report: versions ingested, skipped and quarantined, rows, snapshot id.
+
+    Raises:
+        EnvironmentFailure: Disk, memory, permissions, catalog or store failed; nothing was
+            quarantined for it and the run may be retried.
+    """
+    log = log or logging.getLogger(__name__)
+    started = time.perf_counter()
+    catalog = open_catalog(settings)
+    table = ensure_raw_table(catalog, dataset)
+    landing = open_landing(settings)
+    report = report or IngestReport(dataset.name, dataset.table, table.location(), None)
+    report.table_location = table.location()
+    done = ingested_versions(table)
+    quarantined = set() if retry_quarantined else quarantined_versions(catalog, dataset.name)
+    lineage_base = {"_ingested_at": report.started_at.isoformat(), "_run_id": run_id}
+    from dagster_project.lakehouse.tables import LINEAGE_FIELDS, type_name_of
+
+    lineage_names = {name for name, _, _ in LINEAGE_FIELDS}
+    table_columns = {
+        f.name: type_name_of(f.field_type) for f in table.schema().fields if f.name not in lineage_names
+    }
+    scratch = settings.work_dir / run_id
+    scratch.mkdir(parents=True, exist_ok=True)
+    staged: list[StagedFile] = []
+    units_by_identity: dict[tuple[str, str], Unit] = {}
+    converting = time.perf_counter()
+    report.seconds["prepare"] = converting - started
+    log.info("%s: %d file(s) to consider", dataset.table, len(units))
+    try:
+        for index, unit in enumerate(units, start=1):
+            outcome = _ingest_one(
+                settings, dataset, unit, index, convert, landing, scratch, report, run_id,
+                done=done, quarantined=quarantined, staged_units=units_by_identity,
+                lineage_base=lineage_base, table_columns=table_columns,
+            )  # fmt: skip
+            if outcome is None:
+                continue
+            staged_file, converted = outcome
+            table_columns.update(converted.new_columns)
+            staged.append(staged_file)
+            log.info("[%d/%d] %s: %d rows staged", index, len(units), unit.key, converted.rows)
+            for record in report.rejected_rows[-len(converted.rejected) :] if converted.rejected else []:
+                log.warning("row quarantined: %s", record.message)
+        faults.reached("after_staging")
+        committing = time.perf_counter()
+        report.seconds["convert"] = committing - converting
+        if staged:
+            _gate_and_publish(
+                catalog, table, staged, dataset, report, units_by_identity,
+                settings=settings, suite=suite, run_id=run_id, before_commit=before_commit, log=log,
+            )  # fmt: skip
+        else:
+            record_quarantine(catalog, report.quarantine_records)
+        report.seconds["commit"] = time.perf_counter() - committing
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return report
+
+
+def _ingest_one(
+    settings: Settings,
+    dataset: Dataset,
+    unit: Unit,
+    index: int,
+    convert: Converter,
+    landing,  # noqa: ANN001 - LocalLanding | S3Landing
+    scratch: Path,
+    report: IngestReport,
+    run_id: str,
+    *,
+    done: dict[tuple[str, str], int],
+    quarantined: set[tuple[str, str]],
+    staged_units: dict[tuple[str, str], Unit],
+    lineage_base: dict[str, str],
+    table_columns: dict[str, str],
+) -> tuple[StagedFile, Converted] | None:
+    """Fetch, identify and convert one unit; a staged file, or None when skipped or quarantined."""
+    files = [unit.file, *unit.companions]
+    try:
+        with _fetched(landing, files, scratch) as fetched:
+            paths = [path for path, _ in fetched]
+            checksum = _checksum([c for _, c in fetched])
+            identity = (unit.file.uri, checksum)
+            why = _why_handled(identity, done, quarantined, staged_units)
+            if why:
+                report.skipped.append({"file": unit.key, "why": why})
+                return None
+            lineage = {**lineage_base, "_source_file": unit.file.uri, "_source_checksum": checksum}
+            out_path = scratch / f"{index:05d}.parquet"
+            try:
+                converted = convert(
+                    unit, paths, lineage=lineage, out_path=out_path, table_columns=table_columns
+                )
+            except FileRejected as rejected:
+                versioned = unit.versioned
+                report.quarantined.append(
+                    quarantine_file(settings, dataset, versioned, paths[0], checksum, rejected, run_id)
+                )
+                logging.getLogger(__name__).warning("quarantined %s: %s", unit.key, rejected.message)
+                return None
+    except FileNotFoundError:
+        report.skipped.append({"file": unit.key, "why": "no longer in the landing zone"})
+        return None
+    except OSError as exc:  # a full disk or a permission while fetching or copying to quarantine
+        failure = environment_failure(exc, unit.key)
+        if failure is None:
+            raise
+        raise failure from exc
+    report.rejected_rows += _row_records(dataset, unit, checksum, converted, run_id)
+    staged_units[identity] = unit
+    staged = StagedFile(
+        unit.file.uri,
+        checksum,
+        converted.path,
+        converted.rows,
+        sum(f.size for f in files),
+        converted.new_columns,
+        version=unit.versioned.version,
+    )
+    return staged, converted
+
+
+class _fetched:
+    """Fetch a file and its companions together; each yields (path, checksum)."""
+
+    def __init__(self, landing, files: list[LandedFile], scratch: Path) -> None:  # noqa: ANN001
+        self._contexts = [landing.fetch(f, scratch) for f in files]
+
+    def __enter__(self) -> list[tuple[Path, str]]:
+        entered = []
+        try:
+            for context in self._contexts:
+                entered.append(context.__enter__())
+        except BaseException:
+            for context in reversed(self._contexts[: len(entered)]):
+                context.__exit__(None, None, None)
+            raise
+        return entered
+
+    def __exit__(self, *exc_info) -> bool:  # noqa: ANN002
+        suppressed = False
+        for context in reversed(self._contexts):
+            suppressed = bool(context.__exit__(*exc_info)) or suppressed
+        return suppressed
+
+
+def _gate_and_publish(
+    catalog: Catalog,
+    table: Table,
+    staged: list[StagedFile],
+    dataset: Dataset,
+    report: IngestReport,
+    units: dict[tuple[str, str], Unit],
+    *,
+    settings: Settings,
+    suite: Suite | None,
+    run_id: str,
+    before_commit: Callable[[], None] | None,
+    log: logging.Logger,
+) -> None:
+    """Drop rows by `drop` expectations, record every quarantine record, then commit the batch.
+
+    Quarantine records go to ops.quarantine before the commit (each has a stable id, so a rerun
+    after a crash records none twice): a row set apart is never lost, whatever happens next.
+    Then the batch goes straight to main, or through the suite's gate (Write-Audit-Publish).
+    """
+    day = report.started_at.date().isoformat()
+    con = connect(settings.duckdb_memory_limit, settings.duckdb_threads, settings.work_dir / "duckdb")
+    try:
+        audit = None
+        if suite is not None:
+            pii = set(dataset.pii_columns)
+            parameters = suite_parameters(report.started_at, dataset.freshness_max_age_hours)
+            report.gate = gate = GateReport(suite)
+            staged = gate_batch(
+                con, suite, staged, dataset=dataset.name, run_id=run_id, parameters=parameters,
+                pii_columns=pii, report=gate,
+            )  # fmt: skip
+            audit = table_audit(
+                catalog, con, suite, gate, run_id=run_id, parameters=parameters, pii_columns=pii
+            )
+        record_quarantine(catalog, report.quarantine_records)
+        faults.reached("after_quarantine_append")
+        if audit is None:
+            result = publish_batch(table, staged, run_id=run_id, ingest_day=day, before_commit=before_commit)
+        else:
+            try:
+                result = write_audit_publish(
+                    table, staged, run_id=run_id, ingest_day=day, audit=audit
+                ).publish
+            except AuditFailed as failed:
+                report.gate.held_back = True  # type: ignore[union-attr]
+                log.warning("%s", failed)
+                report.held_back = [{"file": units[s.identity].key, "rows": s.rows} for s in staged]
+                return
+            report.gate.branch = None  # type: ignore[union-attr]  # published: the audit branch is gone
+    finally:
+        con.close()
+    faults.reached("after_publish")
+    report.snapshot_id = result.snapshot_id
+    for s in result.committed:
+        report.ingested.append(
+            {"file": units[s.identity].key, "rows": s.rows, "bytes": s.size, "checksum": s.checksum}
+        )
+        report.new_columns.update(s.new_columns)
+    for s in result.already_ingested:
+        report.skipped.append({"file": units[s.identity].key, "why": "committed by a concurrent run"})
+    if result.committed:
+        keys = [units[s.identity].key for s in result.committed]
+        event = AuditEvent(
+            "publish",
+            [dataset.table],
+            {dataset.table: result.snapshot_id},
+            statement=f"raw ingest of {len(keys)} file(s): {', '.join(keys)}",
+            run_id=run_id,
+            rows=sum(s.rows for s in result.committed),
+            message="through the quality gate" if suite is not None else "",
+        )
+        record_audit(catalog, settings, [event])
+        faults.reached("after_audit_append")
+    log.info(
+        "%s: committed %d file(s), %d rows, snapshot %s",
+        dataset.table,
+        len(result.committed),
+        sum(s.rows for s in result.committed),
+        result.snapshot_id,
+    )

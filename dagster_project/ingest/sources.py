@@ -1,0 +1,293 @@
+"""Reading a landed file with DuckDB: check what it is, find its columns by name, and judge DuckDB's errors.
+
+Every landed column is read as text (CSV fields; JSON values as JSON) or with the Parquet file's own
+type, never with a guessed or declared type: DuckDB's reader would round or guess on its own. The
+exact casts to the declared types are in `casts.py`.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.errors import EnvironmentFailure
+from dagster_project.ingest.casts import literal
+from dagster_project.registry import Dataset
+
+_NOT_TEXT = (
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"%PDF-", "a PDF document"),
+    (b"PAR1", "a Parquet file"),
+)
+_LINE = re.compile(r"CSV Error on Line: (\d+)|\bin line (\d+)")
+_KNOWN_CAUSE = re.compile(
+    r"^(Error when converting|Value with unterminated|Expected Number of Columns|Invalid unicode|"
+    r"Maximum line size|Could not convert|It was not possible)"
+)
+# OS errors that say something about the machine, not about the file: retry, never quarantine.
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EIO,
+    errno.EROFS,
+    errno.EMFILE,
+    errno.ENFILE,
+    errno.ENOMEM,
+}
+_ENVIRONMENT_TEXT = re.compile(
+    r"No space left|Disk quota|Permission denied|Read-only file system|Too many open files|"
+    r"Input/output error|Cannot allocate memory|max_temp_directory_size|out of memory|"
+    r"failed to offload|Could not (write|create|open) (to )?(temporary|temp)",
+    re.IGNORECASE,
+)
+_QUOTED = re.compile(r"'(?:[^']|'')*'")
+
+
+class FileRejected(Exception):
+    """A landed file cannot be ingested; it goes to quarantine with this reason."""
+
+    def __init__(self, reason: str, message: str, line: int | None = None, column: str | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True)
+class LandedColumn:
+    """A column of a landed file: its name in the file, the name it maps to, and its type there."""
+
+    original: str
+    name: str
+    source_type: str | None  # None: text (CSV); JSON: a JSON value; else the Parquet column's type
+    sniffed: str | None = None  # JSON lines: the type DuckDB sees in the values (for a new column's type)
+
+
+def normalize_name(name: str) -> str:
+    """Header names as column names: lower case, runs of other characters as '_'."""
+    cleaned = re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
+    return cleaned or "column"
+
+
+def quote(identifier: str) -> str:
+    """A SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def environment_failure(exc: BaseException, label: str, settings_hint: str = "") -> EnvironmentFailure | None:
+    """The environment failure behind `exc`, or None when the file itself is the problem.
+
+    Memory limits, a full disk, permissions and I/O errors say nothing about the file: the run
+    fails and retries, and the file stays due.
+    """
+    if isinstance(exc, MemoryError | duckdb.OutOfMemoryException):
+        what = "ran out of memory"
+    elif isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
+        what = f"hit an operating-system error ({errno.errorcode.get(exc.errno or 0, exc.errno)})"
+    elif isinstance(exc, duckdb.InterruptException):
+        what = "was interrupted"
+    elif isinstance(exc, duckdb.IOException | duckdb.Error) and _ENVIRONMENT_TEXT.search(str(exc)):
+        what = "hit a machine limit"
+    else:
+        return None
+    cause = _without_values(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    return EnvironmentFailure(
+        f"{label}: reading it {what} ({cause}); this is not a problem of the file, which stays due: free "
+        f"disk or memory{settings_hint} and the next run ingests it"
+    )
+
+
+def precheck(dataset: Dataset, path: Path, label: str) -> None:
+    """Reject what DuckDB would misread or describe badly: empty, UTF-16/32, not Parquet."""
+    size = path.stat().st_size
+    if size == 0:
+        raise FileRejected("empty", f"{label}: the file is empty (0 bytes); nothing to ingest")
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+        tail = b""
+        if dataset.format == "parquet" and size >= 8:
+            handle.seek(size - 4)
+            tail = handle.read(4)
+    if dataset.format == "parquet":
+        if not (head.startswith(b"PAR1") and tail == b"PAR1"):
+            raise FileRejected(
+                "unreadable",
+                f"{label}: not a complete Parquet file (no PAR1 magic bytes at its start and end): "
+                "truncated or another format; land it again",
+            )
+        return
+    for magic, what in _NOT_TEXT:
+        if head.startswith(magic):
+            message = f"{label}: this is {what}, not {dataset.format} text; land it as plain text"
+            raise FileRejected("unreadable", message)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") > len(head) // 10:
+        raise FileRejected("encoding", f"{label}: UTF-16/UTF-32 text, not UTF-8 (re-export as UTF-8)")
+    controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
+    if controls > len(head) // 20:
+        raise FileRejected("unreadable", f"{label}: binary data, not {dataset.format} text")
+    if size <= len(head) and not head.strip():
+        raise FileRejected("empty", f"{label}: the file holds only whitespace; nothing to ingest")
+
+
+def csv_header(dataset: Dataset, path: Path, label: str, max_bytes: int) -> list[str]:
+    """The header line, read with the registry's dialect (DuckDB's sniffer guesses; we know)."""
+    with open(path, "rb") as handle:
+        first = handle.readline(max_bytes + 1)  # the rest of the file is DuckDB's to read (and judge)
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        message = f"{label}: line 1: not UTF-8 ({exc.reason} at byte {exc.start}); re-export as UTF-8"
+        raise FileRejected("encoding", message, line=1) from exc
+    try:
+        names = next(
+            csv.reader([text.rstrip("\r\n")], delimiter=dataset.csv_delimiter, quotechar='"', strict=True)
+        )
+    except StopIteration as exc:
+        raise FileRejected("empty", f"{label}: the file has no header line") from exc
+    except csv.Error as exc:
+        raise FileRejected(
+            "unreadable", f"{label}: line 1: the header is not valid CSV ({exc})", line=1
+        ) from exc
+    return [name.strip() for name in names]
+
+
+def landed_columns(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, path: Path, label: str, max_record_bytes: int
+) -> list[LandedColumn]:
+    """The file's columns, in file order, with the names they map to.
+
+    Raises:
+        FileRejected: No header, unreadable, or two columns mapping to the same name.
+    """
+    if dataset.format == "csv":
+        found = [(name, None, None) for name in csv_header(dataset, path, label, max_record_bytes)]
+    else:
+        if dataset.format == "jsonl":
+            # Every line's keys (sample_size=-1: a key first seen on line 30,000 is not dropped);
+            # maximum_depth keeps DuckDB from recursing into deeply nested values, which crashes it.
+            reader = (
+                f"read_json({literal(str(path))}, format = 'newline_delimited', maximum_depth = 2, "
+                f"sample_size = -1, maximum_object_size = {int(max_record_bytes)})"
+            )
+        else:
+            reader = f"read_parquet({literal(str(path))})"
+        try:
+            described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+        except duckdb.Error as exc:
+            raise reject_from(exc, label, (path,)) from exc
+        json = dataset.format == "jsonl"
+        found = [(row[0], "JSON" if json else row[1], row[1] if json else None) for row in described]
+    columns: dict[str, LandedColumn] = {}
+    for original, source_type, sniffed in found:
+        name = normalize_name(original)
+        if name in columns:
+            raise FileRejected(
+                "duplicate_columns",
+                f"{label}: columns {columns[name].original!r} and {original!r} both map to {name!r}; "
+                "rename one in the file",
+                column=original,
+            )
+        columns[name] = LandedColumn(original, name, source_type, sniffed)
+    return list(columns.values())
+
+
+def drift_type(column: LandedColumn) -> str:
+    """The table type of an undeclared column: text for CSV, else the type of the file's values."""
+    kind = (column.sniffed or column.source_type or "VARCHAR").upper()
+    if kind.startswith("DECIMAL") or kind in ("DOUBLE", "FLOAT"):
+        return "double"
+    if kind in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UINTEGER", "USMALLINT", "UTINYINT"):
+        return "long"
+    return {
+        "BOOLEAN": "boolean",
+        "DATE": "date",
+        "TIMESTAMP": "timestamp",
+        "TIMESTAMP_MS": "timestamp",
+        "TIMESTAMP_S": "timestamp",
+        "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    }.get(kind, "string")
+
+
+def reader_sql(dataset: Dataset, path: Path, columns: list[LandedColumn], max_record_bytes: int) -> str:
+    """The table function reading the file: CSV columns as text in header order, JSON values as JSON."""
+    source = literal(str(path))
+    if dataset.format == "csv":
+        # Positional names c0, c1, ... in header order: columns are bound by their header, never
+        # by the order of the declaration (a file may list them in any order).
+        pairs = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(columns)))
+        return (
+            f"read_csv({source}, header = true, auto_detect = false, "
+            f"delim = {literal(dataset.csv_delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
+            f"encoding = 'utf-8', max_line_size = {int(max_record_bytes)}, "
+            f"buffer_size = {max(int(max_record_bytes) * 2, 16 << 20)}, columns = {{{pairs}}})"
+        )
+    if dataset.format == "jsonl":
+        pairs = ", ".join(f"{literal(c.original)}: 'JSON'" for c in columns)
+        return (
+            f"read_json({source}, format = 'newline_delimited', columns = {{{pairs}}}, "
+            f"maximum_object_size = {int(max_record_bytes)})"
+        )
+    return f"read_parquet({source})"
+
+
+def source_column(dataset: Dataset, index: int, column: LandedColumn) -> str:
+    """SQL for a landed column in `reader_sql`'s relation."""
+    return quote(f"c{index}") if dataset.format == "csv" else quote(column.original)
+
+
+def _without_values(text: str) -> str:
+    """DuckDB's text with quoted literals (which may be row values, even personal data) blanked."""
+    return _QUOTED.sub("'…'", text)
+
+
+def _cause(text: str) -> str:
+    """DuckDB's cause, without the failing row (it may carry PII) or our own SQL."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    first = lines[0] if lines else ""
+    if "CSV Error on Line" not in first:
+        return _without_values(re.sub(r"^[A-Za-z ]*Error: ", "", first).strip())
+    known = next((line for line in lines[1:] if _KNOWN_CAUSE.match(line)), None)
+    if known:
+        return _without_values(known)
+    # Otherwise the first prose after the blank line that ends the (possibly multi-line) row.
+    after_row = lines[lines.index("") + 1 :] if "" in lines else []
+    found = next((line for line in after_row if line and not line.startswith(("Possible", "*"))), first)
+    return _without_values(found)
+
+
+def reject_from(error: Exception, label: str, paths: tuple[Path, ...] = ()) -> FileRejected:
+    """DuckDB's error on reading a file as a quarantine reason (environment failures are raised).
+
+    Raises:
+        EnvironmentFailure: The error is the machine's, not the file's.
+    """
+    environment = environment_failure(error, label)
+    if environment is not None:
+        raise environment from error
+    text = str(error)
+    for path in paths:  # name the landed file, not our scratch copy
+        text = text.replace(str(path), label)
+    cause = _cause(text)
+    line_match = _LINE.search(text)
+    line = int(next(g for g in line_match.groups() if g)) if line_match else None
+    lowered = text.lower()
+    if "invalid unicode" in lowered or "not utf-8 encoded" in lowered:
+        reason, hint = "encoding", "re-export the file as UTF-8"
+    elif "maximum line size" in lowered or "maximum_object_size" in lowered:
+        reason, hint = "too_large", "split the record, or raise FOUNDATION_MAX_RECORD_BYTES"
+    else:
+        reason, hint = (
+            "unreadable",
+            "check the file's format, quoting and delimiter against the source registry",
+        )
+    where = f" line {line}" if line else ""
+    return FileRejected(reason, f"{label}:{where} {cause} ({hint})", line=line)
