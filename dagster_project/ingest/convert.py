@@ -134,6 +134,16 @@ def _column_cast(dataset: Dataset, source: str, column: LandedColumn, target: st
     reason = f"nested deeper than {limits.max_nesting_depth} levels (FOUNDATION_MAX_NESTING_DEPTH)"
     if target == "string":
         problem = f"CASE WHEN {too_deep} THEN {literal(reason)} ELSE {cast.problem} END"
+    elif target in ("int", "long") or target.startswith("decimal"):
+        # JSON parsers read numbers as doubles: past 15 significant digits the text DuckDB gives
+        # back may already be rounded, so such a number cannot be trusted to be exact.
+        digits = f"length(trim(regexp_replace(split_part(lower({text}), 'e', 1), '[^0-9]', '', 'g'), '0'))"
+        not_scalar = literal(f"a JSON list or object, not {target}")
+        inexact = literal("a JSON number with more digits than a double keeps exactly; send it as a string")
+        problem = (
+            f"CASE WHEN {nested} THEN {not_scalar} ELSE coalesce({cast.problem}, "
+            f"CASE WHEN json_type({source}) = 'DOUBLE' AND {digits} > 15 THEN {inexact} END) END"
+        )
     else:
         not_scalar = literal(f"a JSON list or object, not {target}")
         problem = f"CASE WHEN {nested} THEN {not_scalar} ELSE {cast.problem} END"
@@ -328,7 +338,7 @@ def _rejected_rows(
     con.execute("SET preserve_insertion_order = true")  # row numbers in file order
     try:
         rows = con.execute(
-            f"SELECT n, [x FOR x IN [{problems}] IF x.p IS NOT NULL] AS problems, "
+            f"SELECT n, [e__ FOR e__ IN [{problems}] IF e__.p IS NOT NULL] AS problems, "
             f"CAST(json_object({landed}) AS VARCHAR) AS data "
             f"FROM (SELECT row_number() OVER () AS n, * FROM {reader}) WHERE {bad} LIMIT {int(limit)}"
         ).fetchall()

@@ -49,7 +49,9 @@ joined as (
         orders.quantity,
         orders.amount,
         products.unit_price,
-        cast(orders.quantity * products.unit_price - orders.amount as decimal(12, 2)) as discount_amount,
+        -- decimal(38, 2): any int quantity times any decimal(10,2) price fits; (12, 2) overflowed.
+        cast(cast(orders.quantity as decimal(38, 2)) * products.unit_price - orders.amount as decimal(38, 2))
+            as discount_amount,
 
         ---------- timestamps
         orders.ordered_at,

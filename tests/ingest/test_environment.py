@@ -1,0 +1,77 @@
+"""Transient is not bad: a full disk, a memory limit or a permission fails the run; nothing is quarantined,
+and once the cause is gone the next run ingests the file."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dagster_project.errors import EnvironmentFailure
+from dagster_project.ingest.run import ingest_dataset
+from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.tables import open_catalog
+from tests.conftest import land, orders_csv
+
+
+def _nothing_quarantined(settings) -> None:
+    catalog = open_catalog(settings)
+    assert not catalog.table_exists("ops.quarantine") or read_quarantine(catalog).num_rows == 0
+    assert not list(Path(settings.quarantine_uri.removeprefix("file://")).rglob("*"))
+
+
+def test_duckdb_memory_limit_fails_the_run_and_the_file_lands_later(settings, registry):
+    land(settings, "orders/big.csv", orders_csv(1, 20_000))
+    starved = dataclasses.replace(settings, duckdb_memory_limit="1MB", duckdb_threads=1)
+    with pytest.raises(EnvironmentFailure, match="memory") as failure:
+        ingest_dataset(starved, registry["orders"], run_id="starved")
+    assert "orders/big.csv" in str(failure.value) and "stays due" in str(failure.value)
+    _nothing_quarantined(settings)
+    report = ingest_dataset(settings, registry["orders"], run_id="after")
+    assert report.rows == 20_000 and not report.quarantined
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path):
+    """A 64 KiB tmpfs as scratch space (root only: mounting needs CAP_SYS_ADMIN)."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_scratch_disk_fails_the_run_instead_of_quarantining(settings, registry, full_disk):
+    land(settings, "orders/a.csv", orders_csv(1, 20_000))
+    small = dataclasses.replace(settings, data_dir=full_disk, duckdb_threads=1)
+    # Only the scratch space is on the small disk: landing, warehouse and catalog stay where they are.
+    assert small.work_dir.parent == full_disk
+    with pytest.raises(EnvironmentFailure) as failure:
+        ingest_dataset(small, registry["orders"], run_id="full")
+    assert "orders/a.csv" in str(failure.value)
+    assert "quoting" not in str(failure.value) and "unreadable" not in str(failure.value)
+    _nothing_quarantined(settings)
+    assert ingest_dataset(settings, registry["orders"], run_id="after").rows == 20_000
+
+
+def test_permission_denied_while_reading_is_not_a_bad_file(settings, registry, monkeypatch):
+    land(settings, "orders/a.csv", orders_csv(1, 3))
+    import dagster_project.landing.store as store
+
+    real = store.checksum_file
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(store, "checksum_file", denied)
+    with pytest.raises(EnvironmentFailure, match="EACCES"):
+        ingest_dataset(settings, registry["orders"], run_id="denied")
+    monkeypatch.setattr(store, "checksum_file", real)
+    _nothing_quarantined(settings)
+    assert ingest_dataset(settings, registry["orders"], run_id="after").rows == 3
