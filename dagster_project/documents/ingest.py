@@ -30,18 +30,21 @@ from dagster_project.ingest.run import IngestReport, _already_handled, _publish,
 from dagster_project.lakehouse.ops import quarantined_versions, record_quarantine
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions
 from dagster_project.lakehouse.tables import ensure_raw_table, open_catalog
-from dagster_project.landing.store import LandedFile, open_landing
+from dagster_project.landing.store import LandedFile, Skipped, open_landing
 from dagster_project.quality.suites import Suite
 from dagster_project.settings import Settings
 
 
 def landed_documents(
-    settings: Settings, config: DocumentsConfig
+    settings: Settings, config: DocumentsConfig, skipped: list[Skipped] | None = None
 ) -> tuple[list[LandedFile], dict[str, LandedFile]]:
-    """Documents under the prefix (oldest first) and sidecars by the key of the document they describe."""
+    """Documents under the prefix (oldest first) and sidecars by the key of the document they describe.
+
+    Entries that are not regular files (links, FIFOs, devices) are appended to `skipped`.
+    """
     dataset = config.dataset()
     documents, sidecars = [], {}
-    for file in open_landing(settings).list(config.prefix):
+    for file in open_landing(settings).list(config.prefix, skipped=skipped):
         if not dataset.matches(file.key):
             continue
         if is_sidecar(file.key):
@@ -60,7 +63,10 @@ def document_version(file: LandedFile, sidecar: LandedFile | None) -> LandedFile
     if sidecar is None:
         return file
     return replace(
-        file, etag=f"{file.version}+{sidecar.version}", mtime_ns=max(file.mtime_ns, sidecar.mtime_ns)
+        file,
+        etag=f"{file.version}+{sidecar.version}",
+        mtime_ns=max(file.mtime_ns, sidecar.mtime_ns),
+        ctime_ns=max(file.ctime_ns, sidecar.ctime_ns),  # an in-place edit of either is a change
     )
 
 

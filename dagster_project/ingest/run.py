@@ -21,7 +21,7 @@ from dagster_project.lakehouse.ops import QuarantineRecord, quarantined_versions
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, ensure_raw_table, open_catalog, type_name_of
 from dagster_project.lakehouse.wap import AuditFailed, write_audit_publish
-from dagster_project.landing.store import LandedFile, open_landing, open_quarantine
+from dagster_project.landing.store import LandedFile, open_landing, open_quarantine, quarantine_key
 from dagster_project.quality.gate import GateReport, gate_batch, suite_parameters, table_audit
 from dagster_project.quality.suites import Suite
 from dagster_project.registry import Dataset
@@ -72,7 +72,7 @@ def _quarantine(
     run_id: str,
 ) -> QuarantineRecord:
     now = datetime.now(UTC)
-    key = f"{dataset.name}/{checksum[:12]}-{file.name}"
+    key = quarantine_key(dataset.name, checksum, file.key)
     sidecar = {
         "dataset": dataset.name,
         "source_file": file.uri,
