@@ -85,7 +85,7 @@ class LocalLanding:
             for index, part in enumerate(parts):
                 try:
                     child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-                except (NotADirectoryError, OSError) as exc:
+                except OSError as exc:
                     if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
                         if isinstance(exc, PermissionError):
                             raise _not_readable(key, exc) from exc
@@ -125,28 +125,48 @@ class LocalLanding:
         except LandingEntryRefused as refused:
             skip(skipped, prefix.rstrip("/"), refused.why)
             return
-        stack = [(top, "".join(f"{p}/" for p in parts))]
+        yield from self._walk(top, "".join(f"{p}/" for p in parts), skipped)
+
+    def _walk(self, top: int, base: str, skipped: list[Skipped] | None) -> Iterator[LandedFile]:
+        """The regular files below the open folder `top` (whose key prefix is `base`), depth first.
+
+        A folder's subfolders are opened one at a time, relative to it, once its entries are
+        read: the descriptors held are one per level, however wide the tree.
+        """
+        stack: list[tuple[int, str, list[str]]] = []  # (folder, key prefix, subfolders left)
+        fd: int | None = top
+        prefix = base
         try:
-            while stack:
-                fd, base = stack.pop()
-                try:
+            while True:
+                if fd is not None:
+                    folders: list[str] = []
                     with os.scandir(fd) as entries:
                         for entry in entries:
-                            found = self._entry(fd, base, entry, skipped)
+                            found = self._entry(prefix, entry, skipped)
                             if isinstance(found, LandedFile):
                                 yield found
                             elif found is not None:
-                                stack.append(found)
-                finally:
-                    os.close(fd)
+                                folders.append(found)
+                    stack.append((fd, prefix, folders))
+                    fd = None
+                if not stack:
+                    return
+                parent, parent_prefix, folders = stack[-1]
+                if not folders:
+                    os.close(parent)
+                    stack.pop()
+                    continue
+                name = folders.pop()
+                fd = self._open_subfolder(parent, f"{parent_prefix}{name}", skipped)
+                prefix = f"{parent_prefix}{name}/"
         finally:
-            for fd, _ in stack:
+            if fd is not None:
                 os.close(fd)
+            for folder, _, _ in stack:
+                os.close(folder)
 
-    def _entry(
-        self, fd: int, base: str, entry: os.DirEntry, skipped: list[Skipped] | None
-    ) -> LandedFile | tuple[int, str] | None:
-        """A file to hand out, a folder to walk (descriptor, key prefix), or None."""
+    def _entry(self, base: str, entry: os.DirEntry, skipped: list[Skipped] | None) -> LandedFile | str | None:
+        """A file to hand out, the name of a folder to walk, or None (skipped or ignored)."""
         key = base + entry.name
         try:
             status = entry.stat(follow_symlinks=False)
@@ -156,12 +176,16 @@ class LocalLanding:
             return self._landed(key, status)
         if entry.name.startswith((".", "_")):  # writers' temporaries, whatever they are
             return None
-        if not st.S_ISDIR(status.st_mode):
-            skip(skipped, key, kind(status.st_mode))
-            return None
+        if st.S_ISDIR(status.st_mode):
+            return entry.name
+        skip(skipped, key, kind(status.st_mode))
+        return None
+
+    def _open_subfolder(self, parent: int, key: str, skipped: list[Skipped] | None) -> int | None:
+        name = key.rsplit("/", 1)[-1]
         try:
-            return os.open(entry.name, _DIR_FLAGS, dir_fd=fd), f"{key}/"
-        except FileNotFoundError:
+            return os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except FileNotFoundError:  # removed while listing
             return None
         except PermissionError as exc:
             raise _not_readable(key, exc) from exc

@@ -156,12 +156,15 @@ def checksum_file(path: Path) -> str:
 
 
 def checksum_fd(fd: int) -> str:
-    """BLAKE3 of an open file's bytes, read with `pread` (the descriptor's offset is not moved)."""
+    """BLAKE3 of an open file's bytes, read by offset (the descriptor's own offset is not moved)."""
     digest = blake3()
+    # One buffer, reused (no allocation per chunk), no larger than the file needs.
+    buffer = bytearray(min(CHUNK, max(os.fstat(fd).st_size + 1, 1 << 16)))
+    view = memoryview(buffer)
     offset = 0
-    while chunk := os.pread(fd, CHUNK, offset):
-        digest.update(chunk)
-        offset += len(chunk)
+    while count := os.preadv(fd, [buffer], offset):
+        digest.update(view[:count])
+        offset += count
     return digest.hexdigest()
 
 

@@ -110,14 +110,17 @@ def test_linked_folders_are_not_walked_and_a_linked_prefix_is_not_listed(setting
 
 
 @pytest.mark.timeout(30)
-def test_fifos_and_device_links_never_block_a_listing_a_stat_a_fetch_or_a_run(settings, registry, tmp_path):
+def test_fifos_and_device_links_never_block_a_run_a_listing_a_stat_or_a_fetch(settings, registry, tmp_path):
     root = _root(settings)
     land(settings, "orders/good.csv", orders_csv(1, 2))
     os.mkfifo(root / "orders" / "pipe.csv")  # no writer: opening it for reading would wait for ever
     (root / "orders" / "null.csv").symlink_to(os.devnull)
+
+    report = ingest_dataset(settings, registry["orders"], run_id="r1")
+
+    assert [f["file"] for f in report.ingested] == ["orders/good.csv"] and report.quarantined == []
     landing = open_landing(settings)
     skipped: list[Skipped] = []
-
     assert [f.key for f in landing.list("orders/", skipped=skipped)] == ["orders/good.csv"]
     assert sorted(skipped) == [
         Skipped("orders/null.csv", "symbolic link"),
@@ -131,9 +134,6 @@ def test_fifos_and_device_links_never_block_a_listing_a_stat_a_fetch_or_a_run(se
         forged = LandedFile(mtime_ns=0, key=key, uri=(root / key).as_uri(), size=0)
         with pytest.raises(LandingEntryRefused), landing.fetch(forged, tmp_path / "scratch"):
             pytest.fail(f"{key} was handed out")
-
-    report = ingest_dataset(settings, registry["orders"], run_id="r1")
-    assert [f["file"] for f in report.ingested] == ["orders/good.csv"] and report.quarantined == []
 
 
 def test_keys_that_escape_the_root_are_refused_and_a_missing_file_is_not_found(settings, outside):
@@ -163,7 +163,7 @@ def test_an_in_place_edit_that_keeps_size_and_mtime_is_a_new_version(settings):
     path = land(settings, "orders/a.csv", orders_csv(1, 2))
     landing = open_landing(settings)
     before = landing.stat("orders/a.csv")
-    await_file_clock_past(before.ctime_ns, path.parent)
+    await_file_clock_past(path.stat().st_ctime_ns, path.parent)
 
     path.write_text(orders_csv(1, 2).replace("placed", "PLACED"))  # same size, new bytes (`cp -p`)
     os.utime(path, ns=(path.stat().st_atime_ns, before.mtime_ns))
@@ -243,3 +243,21 @@ def test_put_if_changed_replaces_a_link_instead_of_writing_through_it(settings, 
     assert (outside / "passwd").read_text() == SECRET
     assert not (root / "orders" / "a.csv").is_symlink()
     assert (root / "orders" / "a.csv").read_text() == orders_csv(1, 1)
+
+
+def test_a_wide_and_deep_tree_is_listed_whole_with_few_descriptors(settings):
+    import resource
+
+    root = _root(settings)
+    keys = [f"orders/{i:04d}/day/f.csv" for i in range(300)] + ["orders/a/b/c/d/e/deep.csv"]
+    for key in [*keys, "orders/_tmp/part-0.csv", "orders/.staging/x.csv"]:
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_text("x")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    used = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 64
+    resource.setrlimit(resource.RLIMIT_NOFILE, (used + 32, hard))  # far fewer than 300 folders
+    try:
+        listed = sorted(f.key for f in open_landing(settings).list("orders/"))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert listed == sorted(keys)

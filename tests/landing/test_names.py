@@ -54,7 +54,6 @@ def test_label_escapes_what_cannot_be_shown_and_keeps_the_rest():
 @pytest.mark.parametrize(
     ("name", "suffix"),
     [
-        ("a.csv", "-a.csv"),
         ("x" * 400 + ".csv.gz", ".csv.gz"),
         ("é" * 200 + ".csv", "é.csv"),
         ("b\n\x00" + LATIN1, ".csv"),

@@ -378,6 +378,8 @@ def test_odd_names_ingest_end_to_end_and_a_long_one_is_quarantined_on_s3(
     assert sorted(f["file"] for f in report.ingested) == sorted(good)
     (record,) = report.quarantined
     copy_key = record.quarantine_file.removeprefix(f"s3://{bucket}/")
+    # Each part fits a filesystem too (`aws s3 sync` of the quarantine to a laptop), sidecar included.
+    assert all(len(f"{part}.json".encode()) <= 255 for part in copy_key.split("/"))
     assert client.get_object(Bucket=bucket, Key=copy_key)["Body"].read() == b""
     sidecar = json.loads(client.get_object(Bucket=bucket, Key=f"{copy_key}.json")["Body"].read())
     assert sidecar["landing_key"] == long_key
