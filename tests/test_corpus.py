@@ -17,6 +17,7 @@ import yaml
 from dagster_project.ingest.run import IngestReport, ingest_dataset
 from dagster_project.lakehouse.ops import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
+from dagster_project.landing.names import label
 from dagster_project.landing.store import local_path
 from dagster_project.registry import Dataset, load_registry
 from dagster_project.settings import Settings
@@ -174,7 +175,7 @@ def _check_ingested(settings: Settings, dataset: Dataset, report: IngestReport, 
         assert len(rows) + len(rejected) == expect["rows"], "rows lost or duplicated"
     for record, want in zip(rejected, wanted, strict=True):
         assert record["reason"] == want.get("reason", "type_conflict"), record["message"]
-        assert key in record["message"] and record["row_data"], record
+        assert label(key) in record["message"] and record["row_data"], record
         if "line" in want:
             assert record["line"] == want["line"], record["message"]
         if "column" in want:
@@ -195,7 +196,7 @@ def _check_quarantined(settings: Settings, report: IngestReport, key: str, conte
     assert len(quarantined) == 1, f"{key}: {len(quarantined)} quarantine records"
     record = quarantined[0]
     assert record.reason == expect["quarantined"], f"{record.reason}: {record.message}"
-    assert key in record.message, record.message
+    assert label(key) in record.message, record.message
     assert len(record.message) < 2000, f"message of {len(record.message)} characters"
     if "line" in expect:
         assert record.line == expect["line"], record.message
@@ -206,7 +207,7 @@ def _check_quarantined(settings: Settings, report: IngestReport, key: str, conte
     copy = local_path(record.quarantine_file)
     assert copy.read_bytes() == content
     sidecar = json.loads(Path(f"{copy}.json").read_text(encoding="utf-8"))
-    assert sidecar["reason"] == record.reason and sidecar["landing_key"] == key
+    assert sidecar["reason"] == record.reason and sidecar["landing_key"] == label(key)
     assert sidecar["message"] == record.message
     logged = _logged(settings, uri)
     assert [r["reason"] for r in logged] == [record.reason]
@@ -273,7 +274,7 @@ def test_all_orders_cases_in_one_run_with_a_good_file(tmp_path: Path):
         wanted = (kind, expect[kind])
         if outcome[0] != wanted:
             wrong.append(f"{key}: {outcome[0]}, expected {wanted}")
-        if quarantined and key not in quarantined[0].message:
+        if quarantined and label(key) not in quarantined[0].message:
             wrong.append(f"{key}: message does not name the file: {quarantined[0].message}")
     assert not wrong, "\n".join(wrong)
 

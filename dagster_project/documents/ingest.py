@@ -25,18 +25,22 @@ from dagster_project.documents.extract import (
 )
 from dagster_project.ingest.convert import Converted
 from dagster_project.ingest.engine import IngestReport, Unit, ingest_units
-from dagster_project.landing.store import LandedFile, open_landing
+from dagster_project.landing.names import label
+from dagster_project.landing.store import LandedFile, Skipped, open_landing
 from dagster_project.quality.suites import Suite
 from dagster_project.settings import Settings
 
 
 def landed_documents(
-    settings: Settings, config: DocumentsConfig
+    settings: Settings, config: DocumentsConfig, skipped: list[Skipped] | None = None
 ) -> tuple[list[LandedFile], dict[str, LandedFile]]:
-    """Documents under the prefix (oldest first) and sidecars by the key of the document they describe."""
+    """Documents under the prefix (oldest first) and sidecars by the key of the document they describe.
+
+    Entries that are not regular files (links, FIFOs, devices) are appended to `skipped`.
+    """
     dataset = config.dataset()
     documents, sidecars = [], {}
-    for file in open_landing(settings).list(config.prefix):
+    for file in open_landing(settings).list(config.prefix, skipped=skipped):
         if not dataset.matches(file.key):
             continue
         if is_sidecar(file.key):
@@ -88,8 +92,10 @@ def ingest_documents(
         The report: documents ingested, skipped and quarantined, the snapshot, the gate's outcome.
     """
     dataset = config.dataset()
-    documents, sidecars = landed_documents(settings, config)
+    entries: list[Skipped] = []
+    documents, sidecars = landed_documents(settings, config, entries)
     report = IngestReport(dataset.name, dataset.table, "", None)
+    report.skipped += [{"file": label(e.key), "why": f"not read ({e.why})"} for e in entries]
     if keys is not None:
         wanted = {k.removesuffix(SIDECAR_SUFFIX) for k in keys}
         by_key = {f.key: f for f in documents}
@@ -111,14 +117,14 @@ def ingest_documents(
         if size > settings.max_document_bytes:
             raise DocumentRejected(
                 "too_large",
-                f"{file.key}: {size:,} bytes, more than the {settings.max_document_bytes:,} a document may "
+                f"{file.label}: {size:,} bytes, more than the {settings.max_document_bytes:,} a document may "
                 "have (FOUNDATION_MAX_DOCUMENT_BYTES); split it or raise the limit",
             )
-        attributes = read_sidecar(paths[1], file.key) if len(paths) > 1 else {}
-        extracted = extract(paths[0], file.key)
+        attributes = read_sidecar(paths[1], file.label) if len(paths) > 1 else {}
+        extracted = extract(paths[0], file.label)
         row = {
-            "document_id": file.key.removeprefix(config.prefix),
-            "path": file.key,
+            "document_id": file.label.removeprefix(config.prefix),
+            "path": file.label,
             "checksum": lineage["_source_checksum"],
             "media_type": extracted.media_type,
             "title": extracted.title,

@@ -13,6 +13,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,14 @@ from dagster_project.lakehouse.ops import QuarantineRecord, quarantined_versions
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
 from dagster_project.lakehouse.tables import ensure_raw_table, open_catalog
 from dagster_project.lakehouse.wap import AuditFailed, write_audit_publish
-from dagster_project.landing.store import LandedFile, open_landing, open_quarantine
+from dagster_project.landing.store import (
+    FileChanged,
+    LandedFile,
+    LandingEntryRefused,
+    open_landing,
+    open_quarantine,
+    quarantine_key,
+)
 from dagster_project.quality.gate import GateReport, gate_batch, suite_parameters, table_audit
 from dagster_project.quality.suites import Suite
 from dagster_project.registry import Dataset
@@ -53,13 +61,22 @@ class Unit:
         return self.file.key
 
     @property
+    def label(self) -> str:
+        """The key as safe text for messages, metadata and Iceberg strings."""
+        return self.file.label
+
+    @property
     def versioned(self) -> LandedFile:
         """The file as one versioned unit (sensors and the exactly-once records use this version)."""
         if not self.companions:
             return self.file
-        versions = "+".join([self.file.version, *(c.version for c in self.companions)])
-        newest = max([self.file.mtime_ns, *(c.mtime_ns for c in self.companions)])
-        return replace(self.file, etag=versions, mtime_ns=newest)
+        files = [self.file, *self.companions]
+        return replace(
+            self.file,
+            etag="+".join(f.version for f in files),
+            mtime_ns=max(f.mtime_ns for f in files),
+            ctime_ns=max(f.ctime_ns for f in files),  # an in-place edit of either is a change
+        )
 
 
 class Converter(Protocol):
@@ -142,11 +159,11 @@ def quarantine_file(
 ) -> QuarantineRecord:
     """Copy a rejected file to the quarantine area with its JSON sidecar; the record for ops.quarantine."""
     now = datetime.now(UTC)
-    key = f"{dataset.name}/{checksum[:12]}-{file.name}"
+    key = quarantine_key(dataset.name, checksum, file.key)
     sidecar = {
         "dataset": dataset.name,
         "source_file": file.uri,
-        "landing_key": file.key,
+        "landing_key": file.label,
         "source_checksum": checksum,
         "reason": rejected.reason,
         "message": rejected.message,
@@ -183,7 +200,7 @@ def _row_records(
             source_checksum=checksum,
             quarantine_file="",
             reason="type_conflict",
-            message=f"{unit.key}: row {r.row}" + (f" (line {r.line})" if r.line else "") + f": {r.why()}; "
+            message=f"{unit.label}: row {r.row}" + (f" (line {r.line})" if r.line else "") + f": {r.why()}; "
             "the row is kept here, the rest of the file landed (fix the value and land the file again, "
             "or change the column's type in the source registry)",
             line=r.line,
@@ -266,7 +283,7 @@ def ingest_units(
             staged_file, converted = outcome
             table_columns.update(converted.new_columns)
             staged.append(staged_file)
-            log.info("[%d/%d] %s: %d rows staged", index, len(units), unit.key, converted.rows)
+            log.info("[%d/%d] %s: %d rows staged", index, len(units), unit.label, converted.rows)
             for record in report.rejected_rows[-len(converted.rejected) :] if converted.rejected else []:
                 log.warning("row quarantined: %s", record.message)
         faults.reached("after_staging")
@@ -302,38 +319,55 @@ def _ingest_one(
     lineage_base: dict[str, str],
     table_columns: dict[str, str],
 ) -> tuple[StagedFile, Converted] | None:
-    """Fetch, identify and convert one unit; a staged file, or None when skipped or quarantined."""
-    files = [unit.file, *unit.companions]
+    """Fetch, identify and convert one unit; a staged file, or None when skipped or quarantined.
+
+    The report changes only once the fetch has ended cleanly: a file that changed while it was
+    read (`FileChanged`, raised on leaving the fetch) leaves no trace but a skip.
+    """
+    log = logging.getLogger(__name__)
+    skipped: str | None = None
+    rejected: QuarantineRecord | None = None
+    converted: Converted | None = None
     try:
-        with _fetched(landing, files, scratch) as fetched:
-            paths = [path for path, _ in fetched]
-            checksum = _checksum([c for _, c in fetched])
+        with ExitStack() as stack:
+            fetched = [stack.enter_context(landing.fetch(f, scratch)) for f in (unit.file, *unit.companions)]
+            # The versions actually read (a file may have changed since it was listed).
+            unit = Unit(fetched[0].file, tuple(f.file for f in fetched[1:]))
+            paths = [f.path for f in fetched]
+            checksum = _checksum([f.checksum for f in fetched])
             identity = (unit.file.uri, checksum)
-            why = _why_handled(identity, done, quarantined, staged_units)
-            if why:
-                report.skipped.append({"file": unit.key, "why": why})
-                return None
-            lineage = {**lineage_base, "_source_file": unit.file.uri, "_source_checksum": checksum}
-            out_path = scratch / f"{index:05d}.parquet"
-            try:
-                converted = convert(
-                    unit, paths, lineage=lineage, out_path=out_path, table_columns=table_columns
-                )
-            except FileRejected as rejected:
-                versioned = unit.versioned
-                report.quarantined.append(
-                    quarantine_file(settings, dataset, versioned, paths[0], checksum, rejected, run_id)
-                )
-                logging.getLogger(__name__).warning("quarantined %s: %s", unit.key, rejected.message)
-                return None
+            skipped = _why_handled(identity, done, quarantined, staged_units)
+            if skipped is None:
+                lineage = {**lineage_base, "_source_file": unit.file.uri, "_source_checksum": checksum}
+                out_path = scratch / f"{index:05d}.parquet"
+                try:
+                    converted = convert(
+                        unit, paths, lineage=lineage, out_path=out_path, table_columns=table_columns
+                    )
+                except FileRejected as problem:
+                    rejected = quarantine_file(
+                        settings, dataset, unit.versioned, paths[0], checksum, problem, run_id
+                    )
     except FileNotFoundError:
-        report.skipped.append({"file": unit.key, "why": "no longer in the landing zone"})
-        return None
+        skipped = "no longer in the landing zone"
+    except FileChanged:
+        skipped = "changed while it was read; it will be taken again"
+        log.warning("%s: %s", unit.label, skipped)
+    except LandingEntryRefused as refused:
+        skipped = f"not read ({refused.why})"
     except OSError as exc:  # a full disk or a permission while fetching or copying to quarantine
-        failure = environment_failure(exc, unit.key)
+        failure = environment_failure(exc, unit.label)
         if failure is None:
             raise
         raise failure from exc
+    if skipped is not None:
+        report.skipped.append({"file": unit.label, "why": skipped})
+        return None
+    if rejected is not None:
+        log.warning("quarantined %s: %s", unit.label, rejected.message)
+        report.quarantined.append(rejected)
+        return None
+    assert converted is not None
     report.rejected_rows += _row_records(dataset, unit, checksum, converted, run_id)
     staged_units[identity] = unit
     staged = StagedFile(
@@ -341,35 +375,11 @@ def _ingest_one(
         checksum,
         converted.path,
         converted.rows,
-        sum(f.size for f in files),
+        sum(f.size for f in (unit.file, *unit.companions)),
         converted.new_columns,
         version=unit.versioned.version,
     )
     return staged, converted
-
-
-class _fetched:
-    """Fetch a file and its companions together; each yields (path, checksum)."""
-
-    def __init__(self, landing, files: list[LandedFile], scratch: Path) -> None:  # noqa: ANN001
-        self._contexts = [landing.fetch(f, scratch) for f in files]
-
-    def __enter__(self) -> list[tuple[Path, str]]:
-        entered = []
-        try:
-            for context in self._contexts:
-                entered.append(context.__enter__())
-        except BaseException:
-            for context in reversed(self._contexts[: len(entered)]):
-                context.__exit__(None, None, None)
-            raise
-        return entered
-
-    def __exit__(self, *exc_info) -> bool:  # noqa: ANN002
-        suppressed = False
-        for context in reversed(self._contexts):
-            suppressed = bool(context.__exit__(*exc_info)) or suppressed
-        return suppressed
 
 
 def _gate_and_publish(
@@ -419,7 +429,7 @@ def _gate_and_publish(
             except AuditFailed as failed:
                 report.gate.held_back = True  # type: ignore[union-attr]
                 log.warning("%s", failed)
-                report.held_back = [{"file": units[s.identity].key, "rows": s.rows} for s in staged]
+                report.held_back = [{"file": units[s.identity].label, "rows": s.rows} for s in staged]
                 return
             report.gate.branch = None  # type: ignore[union-attr]  # published: the audit branch is gone
     finally:
@@ -432,9 +442,9 @@ def _gate_and_publish(
         )
         report.new_columns.update(s.new_columns)
     for s in result.already_ingested:
-        report.skipped.append({"file": units[s.identity].key, "why": "committed by a concurrent run"})
+        report.skipped.append({"file": units[s.identity].label, "why": "committed by a concurrent run"})
     if result.committed:
-        keys = [units[s.identity].key for s in result.committed]
+        keys = [units[s.identity].label for s in result.committed]
         event = AuditEvent(
             "publish",
             [dataset.table],

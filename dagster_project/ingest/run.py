@@ -8,7 +8,8 @@ from pathlib import Path
 
 from dagster_project.ingest.convert import Converted, Limits, connect, convert_file
 from dagster_project.ingest.engine import IngestReport, Unit, ingest_units
-from dagster_project.landing.store import LandedFile, open_landing
+from dagster_project.landing.names import label
+from dagster_project.landing.store import LandedFile, LandingEntryRefused, Skipped, open_landing
 from dagster_project.quality.suites import Suite
 from dagster_project.registry import Dataset
 from dagster_project.settings import Settings
@@ -16,10 +17,12 @@ from dagster_project.settings import Settings
 __all__ = ["IngestReport", "ingest_dataset", "limits", "pending_files"]
 
 
-def pending_files(settings: Settings, dataset: Dataset) -> list[LandedFile]:
-    """Every file of the dataset in the landing zone, oldest first."""
+def pending_files(
+    settings: Settings, dataset: Dataset, skipped: list[Skipped] | None = None
+) -> list[LandedFile]:
+    """Every file of the dataset in the landing zone, oldest first; links and the like go to `skipped`."""
     landing = open_landing(settings)
-    return sorted(f for f in landing.list(dataset.prefix) if dataset.matches(f.key))
+    return sorted(f for f in landing.list(dataset.prefix, skipped=skipped) if dataset.matches(f.key))
 
 
 def limits(settings: Settings, dataset: Dataset) -> Limits:
@@ -67,15 +70,20 @@ def ingest_dataset(
     landing = open_landing(settings)
     skipped: list[dict] = []
     if keys is None:
-        files = pending_files(settings, dataset)
+        entries: list[Skipped] = []
+        files = pending_files(settings, dataset, entries)
+        skipped += [{"file": label(e.key), "why": f"not read ({e.why})"} for e in entries]
     else:
         files = []
         for key in keys:
             try:
                 files.append(landing.stat(key))
             except FileNotFoundError:
-                log.warning("%s: no longer in the landing zone; skipped", key)
-                skipped.append({"file": key, "why": "no longer in the landing zone"})
+                log.warning("%s: no longer in the landing zone; skipped", label(key))
+                skipped.append({"file": label(key), "why": "no longer in the landing zone"})
+            except LandingEntryRefused as refused:
+                log.warning("%s", refused)
+                skipped.append({"file": label(key), "why": f"not read ({refused.why})"})
     con = connect(settings.duckdb_memory_limit, settings.duckdb_threads, settings.work_dir / "duckdb")
     file_limits = limits(settings, dataset)
 
@@ -91,7 +99,7 @@ def ingest_dataset(
             con,
             dataset,
             paths[0],
-            source_label=unit.key,
+            source_label=unit.label,
             table_columns=table_columns,
             lineage=lineage,
             out_path=out_path,

@@ -20,7 +20,16 @@ from blake3 import blake3
 from boto3.exceptions import S3UploadFailedError
 
 from dagster_project.errors import EnvironmentFailure
-from dagster_project.landing.store import CHUNK, LandedFile
+from dagster_project.landing.names import unsafe_key, unsafe_prefix
+from dagster_project.landing.store import (
+    CHUNK,
+    Fetched,
+    LandedFile,
+    LandingEntryRefused,
+    Skipped,
+    scratch_name,
+    skip,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,15 +161,21 @@ class S3Landing(_S3Area):
 
     page_size = 1000  # ListObjectsV2's maximum
 
-    def list(self, prefix: str) -> Iterator[LandedFile]:
+    def list(self, prefix: str, skipped: list[Skipped] | None = None) -> Iterator[LandedFile]:
         """Every object under `prefix` (relative to the root, a "folder"), page by page, unordered.
 
         Directory markers (keys ending in `/`) and objects in "folders" below `prefix` whose name
         starts with `.` or `_` are skipped, as the local landing zone skips such directories.
+        S3 has no links, but a key with `.`, `..` or empty segments (`a//b`) would name another
+        path (or none) on a filesystem: it is skipped, logged and appended to `skipped`.
 
         Raises:
             LandingUnavailable: The store did not answer (possibly after some files were yielded).
         """
+        why = unsafe_prefix(prefix)
+        if why:
+            skip(skipped, prefix, why)
+            return
         base = self.root + (prefix if not prefix or prefix.endswith("/") else f"{prefix}/")
         pages = iter(
             self.client.get_paginator("list_objects_v2").paginate(
@@ -174,8 +189,14 @@ class S3Landing(_S3Area):
                 return
             for obj in page.get("Contents", []):
                 full_key: str = obj["Key"]
+                if full_key.endswith("/"):
+                    continue
+                why = unsafe_key(full_key[len(self.root) :])  # before `..` passes for a hidden folder
+                if why:
+                    skip(skipped, full_key[len(self.root) :], why)
+                    continue
                 folders = full_key[len(base) :].split("/")[:-1]
-                if full_key.endswith("/") or any(f.startswith((".", "_")) for f in folders):
+                if any(f.startswith((".", "_")) for f in folders):
                     continue
                 yield self._landed(full_key, obj["LastModified"], obj["Size"], obj["ETag"])
 
@@ -193,8 +214,12 @@ class S3Landing(_S3Area):
 
         Raises:
             FileNotFoundError: No such object in the landing zone.
+            LandingEntryRefused: The key has `.`, `..` or empty segments (see `list`).
             LandingUnavailable: The store did not answer, or the bucket does not exist.
         """
+        why = unsafe_key(key)
+        if why:
+            raise LandingEntryRefused(key, why)
         full_key = self.root + key
         with self._translated():
             try:
@@ -212,20 +237,27 @@ class S3Landing(_S3Area):
         return self._landed(full_key, head["LastModified"], head["ContentLength"], head["ETag"])
 
     @contextmanager
-    def fetch(self, file: LandedFile, scratch: Path) -> Iterator[tuple[Path, str]]:
+    def fetch(self, file: LandedFile, scratch: Path) -> Iterator[Fetched]:
         """The object streamed to a temporary file under `scratch`, plus the BLAKE3 of its bytes.
 
-        The object is read in chunks of `CHUNK` bytes, never whole; the temporary file keeps the
-        object's name as its suffix (DuckDB detects compression from it) and is deleted on exit.
-        If the object changed since it was listed, the new bytes are read and checksummed.
+        Yields a `Fetched`, which unpacks as `(path, checksum)`. The object is read in chunks of
+        `CHUNK` bytes, never whole, from one GetObject response (one object version, so it cannot
+        change half-way); the temporary file's name ends like the object's (DuckDB detects
+        compression from it) and it is deleted on exit. If the object changed since it was
+        listed, the new bytes are read, and `Fetched.file` (and `.version`) carry that response's
+        ETag, size and time: the version recorded is the one whose bytes were read.
 
         Raises:
             FileNotFoundError: The object is gone.
+            LandingEntryRefused: The key has `.`, `..` or empty segments (see `list`).
             LandingUnavailable: The store did not answer, or the download broke off.
         """
+        why = unsafe_key(file.key)
+        if why:
+            raise LandingEntryRefused(file.key, why)
         full_key = self.root + file.key
         scratch.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=scratch, prefix=".fetch-", suffix=f"-{file.name[-120:]}")
+        handle, name = tempfile.mkstemp(dir=scratch, prefix=".fetch-", suffix=f"-{scratch_name(file.name)}")
         path = Path(name)
         try:
             digest = blake3()
@@ -236,7 +268,10 @@ class S3Landing(_S3Area):
                     if _error(exc)[0] in ("NoSuchKey", "404"):
                         raise FileNotFoundError(f"{file.uri}: no such object in the landing zone") from exc
                     raise
-                if file.etag and response["ETag"].strip('"') != file.etag:
+                read = self._landed(
+                    full_key, response["LastModified"], response["ContentLength"], response["ETag"]
+                )
+                if file.etag and read.etag != file.etag:
                     log.info("%s changed since it was listed; ingesting the current version", file.uri)
                 body = response["Body"]
                 try:
@@ -245,7 +280,7 @@ class S3Landing(_S3Area):
                         out.write(chunk)
                 finally:
                     body.close()
-            yield path, digest.hexdigest()
+            yield Fetched(path, digest.hexdigest(), read)
         finally:
             path.unlink(missing_ok=True)
 

@@ -1,25 +1,80 @@
-"""The landing zone: lists landed files with a version identity and hands them out as local files."""
+"""The landing zone: lists landed files with a version identity and hands them out as local files.
+
+The landing zone is a boundary. Only regular files below the root are ever read: symbolic links
+(to anything, inside or outside the zone), FIFOs, sockets and devices are skipped without being
+opened or followed, logged and reported to the caller; keys that would leave the root (`..`, an
+absolute path, a link on the way) are refused. This module holds what every store shares (the
+types, errors and `open_landing`); `local.py` and `s3.py` are the stores.
+"""
 
 from __future__ import annotations
 
-import filecmp
+import logging
 import os
-import shutil
+import stat as st
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from blake3 import blake3
 
+from dagster_project.errors import EnvironmentFailure, FoundationError
+from dagster_project.landing.names import label
+from dagster_project.landing.names import quarantine_key as quarantine_key  # the engine imports it from here
 from dagster_project.settings import Settings
 
 if TYPE_CHECKING:
+    from dagster_project.landing.local import LocalLanding, LocalQuarantine
     from dagster_project.landing.s3 import S3Landing, S3Quarantine
 
+log = logging.getLogger(__name__)
+
 CHUNK = 4 << 20
+SYMLINK = "symbolic link"
+
+
+class LandingEntryRefused(FoundationError):
+    """A landing key that is not a regular file below the root: it is never read.
+
+    `key` is the refused key, `why` the reason in words ("symbolic link", "FIFO", "device",
+    "path escapes the landing prefix", ...).
+    """
+
+    def __init__(self, key: str, why: str) -> None:
+        self.key, self.why = key, why
+        super().__init__(
+            f"{label(key)}: not read ({why}); the landing zone only reads regular files below its "
+            "root and never follows links. Put the file itself there to ingest it."
+        )
+
+
+class LandingNotReadable(EnvironmentFailure):
+    """The platform may not read a file or folder of the landing zone (permission denied)."""
+
+
+class FileChanged(Exception):  # noqa: N818 - named for what happened, like FileNotFoundError
+    """The file was modified while it was read: nothing read from it may be used.
+
+    Not a reason to quarantine: skip the file ("changed while it was read; it will be taken
+    again"); its new version is due and is read once the writer is done.
+    """
+
+
+@dataclass(frozen=True, order=True)
+class Skipped:
+    """An entry of the landing zone that a listing did not hand out, and why (never its content)."""
+
+    key: str
+    why: str
+
+
+def skip(skipped: list[Skipped] | None, key: str, why: str) -> None:
+    """Log a skipped entry (a warning naming the key and what it is) and add it to `skipped`."""
+    log.warning("%s: skipped (%s); it is never read or followed", label(key), why)
+    if skipped is not None:
+        skipped.append(Skipped(key, why))
 
 
 @dataclass(frozen=True, order=True)
@@ -27,7 +82,9 @@ class LandedFile:
     """One version of one file in the landing zone.
 
     `key` is relative to the landing root (`orders/orders_2026-11-01.csv`); the version is the
-    ETag where the store has one (S3), else size and modification time.
+    ETag where the store has one (S3), else size, modification time, status-change time and
+    inode: an in-place edit that restores size and mtime (`cp -p`, `rsync -t`) still changes the
+    ctime, and a replacement by rename changes the inode.
     """
 
     mtime_ns: int
@@ -35,21 +92,57 @@ class LandedFile:
     uri: str
     size: int
     etag: str | None = None
+    ctime_ns: int = 0
+    inode: int = 0
 
     @property
     def version(self) -> str:
-        return self.etag or f"{self.size}-{self.mtime_ns}"
+        if self.etag:
+            return self.etag
+        if self.inode:
+            return f"{self.size}-{self.mtime_ns}-{self.ctime_ns}-{self.inode}"
+        return f"{self.size}-{self.mtime_ns}"
+
+    @property
+    def changed_ns(self) -> int:
+        """When the file last changed: the newer of mtime and ctime (sensors order by it)."""
+        return max(self.mtime_ns, self.ctime_ns)
 
     @property
     def name(self) -> str:
         return self.key.rsplit("/", 1)[-1]
 
+    @property
+    def label(self) -> str:
+        """The key as safe text for messages, logs, JSON and Iceberg strings (see `names.label`)."""
+        return label(self.key)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What `fetch` yields: unpacks as `(path, checksum)`; `file` is the version actually read.
+
+    `file` (and `version`) describe the bytes the checksum covers, which may be newer than the
+    listed `LandedFile` when the file changed in between (a new S3 ETag, a new local inode).
+    """
+
+    path: Path
+    checksum: str
+    file: LandedFile
+
+    @property
+    def version(self) -> str:
+        return self.file.version
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.path, self.checksum))
+
 
 def local_path(uri: str) -> Path:
-    """The local path of a `file://` URI (or of a plain path)."""
+    """The local path of a `file://` URI (or of a plain path); undecodable bytes survive."""
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
-        return Path(unquote(parsed.path) if parsed.scheme else uri)
+        return Path(unquote(parsed.path, errors="surrogateescape") if parsed.scheme else uri)
     raise ValueError(f"{uri} is not a local path")
 
 
@@ -62,80 +155,46 @@ def checksum_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-class LocalLanding:
-    """A landing zone on the local filesystem (the embedded default: `.data/landing`)."""
-
-    def __init__(self, uri: str) -> None:
-        self.uri = uri.rstrip("/")
-        self.root = local_path(self.uri)
-
-    def list(self, prefix: str) -> Iterator[LandedFile]:
-        """Every file under `prefix` (relative to the root), in no particular order."""
-        base = self.root / prefix
-        if not base.is_dir():
-            return
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
-            for filename in filenames:
-                path = Path(dirpath) / filename
-                try:
-                    stat = path.stat()
-                except FileNotFoundError:  # removed between listing and stat
-                    continue
-                key = path.relative_to(self.root).as_posix()
-                yield LandedFile(mtime_ns=stat.st_mtime_ns, key=key, uri=path.as_uri(), size=stat.st_size)
-
-    def stat(self, key: str) -> LandedFile:
-        """The current version of one file.
-
-        Raises:
-            FileNotFoundError: No such file in the landing zone.
-        """
-        path = self.root / key
-        stat = path.stat()
-        return LandedFile(mtime_ns=stat.st_mtime_ns, key=key, uri=path.as_uri(), size=stat.st_size)
-
-    @contextmanager
-    def fetch(self, file: LandedFile, scratch: Path) -> Iterator[tuple[Path, str]]:
-        """The file as a local path plus its checksum; the original is never changed."""
-        path = self.root / file.key
-        yield path, checksum_file(path)
-
-    def put_if_changed(self, key: str, source: Path) -> bool:
-        """Copy `source` to `key` unless the same bytes are there; returns whether it wrote.
-
-        The copy is written under a hidden name and renamed, so a sensor never sees half a file.
-        """
-        target = self.root / key
-        if target.exists() and filecmp.cmp(source, target, shallow=False):
-            return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial")
-        shutil.copyfile(source, partial)
-        partial.replace(target)
-        return True
+def checksum_fd(fd: int) -> str:
+    """BLAKE3 of an open file's bytes, read by offset (the descriptor's own offset is not moved)."""
+    digest = blake3()
+    # One buffer, reused (no allocation per chunk), no larger than the file needs.
+    buffer = bytearray(min(CHUNK, max(os.fstat(fd).st_size + 1, 1 << 16)))
+    view = memoryview(buffer)
+    offset = 0
+    while count := os.preadv(fd, [buffer], offset):
+        digest.update(view[:count])
+        offset += count
+    return digest.hexdigest()
 
 
-class LocalQuarantine:
-    """Where rejected files are copied, each with a JSON sidecar saying why."""
+def kind(mode: int) -> str:
+    """What a non-regular entry is, in words."""
+    if st.S_ISLNK(mode):
+        return SYMLINK
+    if st.S_ISFIFO(mode):
+        return "FIFO"
+    if st.S_ISSOCK(mode):
+        return "socket"
+    if st.S_ISBLK(mode) or st.S_ISCHR(mode):
+        return "device"
+    if st.S_ISDIR(mode):
+        return "directory"
+    return "not a regular file"
 
-    def __init__(self, uri: str) -> None:
-        self.uri = uri.rstrip("/")
-        self.root = local_path(self.uri)
 
-    def put(self, key: str, source: Path, sidecar: str) -> str:
-        """Copy `source` to `<root>/<key>` and write `<key>.json`; returns the copy's URI."""
-        target = self.root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        Path(f"{target}.json").write_text(sidecar, encoding="utf-8")
-        return target.as_uri()
+def scratch_name(name: str) -> str:
+    """A short, plain ASCII file name ending like `name` (DuckDB detects compression by suffix)."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    return safe[-100:]
 
 
-def _open(uri: str, variable: str, local: type, s3_name: str, settings: Settings):  # noqa: ANN202
+def _open(uri: str, variable: str, local_name: str, s3_name: str, settings: Settings):  # noqa: ANN202
     scheme = urlparse(uri).scheme
     if scheme in ("", "file"):
-        return local(uri)
+        from dagster_project.landing import local  # imports this module's types
+
+        return getattr(local, local_name)(uri)
     if scheme in ("s3", "s3a"):
         from dagster_project.landing import s3  # boto3 only when S3 is configured
 
@@ -145,11 +204,11 @@ def _open(uri: str, variable: str, local: type, s3_name: str, settings: Settings
 
 def open_landing(settings: Settings) -> LocalLanding | S3Landing:
     """The configured landing zone: a local folder, or an S3 bucket and prefix."""
-    return _open(settings.landing_uri, "FOUNDATION_LANDING_URI", LocalLanding, "S3Landing", settings)
+    return _open(settings.landing_uri, "FOUNDATION_LANDING_URI", "LocalLanding", "S3Landing", settings)
 
 
 def open_quarantine(settings: Settings) -> LocalQuarantine | S3Quarantine:
     """The configured quarantine area: a local folder, or an S3 bucket and prefix."""
     return _open(
-        settings.quarantine_uri, "FOUNDATION_QUARANTINE_URI", LocalQuarantine, "S3Quarantine", settings
+        settings.quarantine_uri, "FOUNDATION_QUARANTINE_URI", "LocalQuarantine", "S3Quarantine", settings
     )

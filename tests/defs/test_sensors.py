@@ -2,13 +2,20 @@
 
 import json
 import os
+from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from dagster_project.defs.raw.sensors import build_landing_sensor, new_files
 from dagster_project.defs.resources import Foundation
 from dagster_project.landing.store import LandedFile
 from tests.conftest import land, orders_csv
+from tests.landing.clock import await_file_clock_past
+
+
+def landing_root(settings) -> Path:
+    return Path(settings.landing_uri.removeprefix("file://"))
 
 
 def _tick(sensor, settings, cursor=None):
@@ -31,7 +38,8 @@ def test_new_files_become_one_run_each_and_a_retick_resubmits_nothing(settings, 
     files = sorted(r.run_config["ops"]["raw__orders"]["config"]["files"] for r in requests)
     assert files == [["orders/a.csv"], ["orders/b.csv"]]
     stat = a.stat()
-    assert f"orders:orders/a.csv:{stat.st_size}-{stat.st_mtime_ns}" in {r.run_key for r in requests}
+    version = f"{stat.st_size}-{stat.st_mtime_ns}-{stat.st_ctime_ns}-{stat.st_ino}"
+    assert f"orders:orders/a.csv:{version}" in {r.run_key for r in requests}
     assert all(r.tags["foundation/dataset"] == "orders" for r in requests)
 
     again, cursor_after = _tick(sensor, settings, cursor)
@@ -128,3 +136,77 @@ def test_quarantined_versions_need_no_run_either(settings, registry):
     assert len(ingest_dataset(settings, registry["orders"], run_id="demo").quarantined) == 1
     result, _ = _tick(build_landing_sensor(registry["orders"], 15), settings)
     assert result.run_requests == []
+
+
+def test_an_in_place_edit_that_keeps_size_and_mtime_is_requested_again(settings, registry):
+    sensor = build_landing_sensor(registry["orders"], 15)
+    path = land(settings, "orders/a.csv", orders_csv(1, 2))
+    day_ago = path.stat().st_mtime_ns - 86_400 * 10**9  # far below the lookback window
+    os.utime(path, ns=(day_ago, day_ago))
+    first, cursor = _tick(sensor, settings)
+    await_file_clock_past(path.stat().st_ctime_ns, path.parent)
+
+    path.write_text(orders_csv(1, 2).replace("placed", "PLACED"))  # `cp -p`: same size, old mtime
+    os.utime(path, ns=(day_ago, day_ago))
+    second, _ = _tick(sensor, settings, cursor)
+
+    assert len(first.run_requests) == 1 and len(second.run_requests) == 1
+    assert second.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+@pytest.mark.timeout(30)
+def test_links_and_fifos_are_skipped_and_counted_without_failing_the_tick(settings, registry, tmp_path):
+    sensor = build_landing_sensor(registry["orders"], 15)
+    land(settings, "orders/good.csv", orders_csv(1, 1))
+    secret = tmp_path / "secret.csv"
+    secret.write_text(orders_csv(9001, 1))
+    (landing_root(settings) / "orders" / "leak.csv").symlink_to(secret)
+    os.mkfifo(landing_root(settings) / "orders" / "pipe.csv")
+
+    first, cursor = _tick(sensor, settings)
+    second, _ = _tick(sensor, settings, cursor)
+
+    assert [r.run_config["ops"]["raw__orders"]["config"]["files"] for r in first.run_requests] == [
+        ["orders/good.csv"]
+    ]
+    assert "2 entries skipped (FIFO, symbolic link)" in second.skip_reason.skip_message
+
+
+def test_odd_names_get_valid_unique_run_keys_and_tags_and_their_exact_key_in_the_config(settings, registry):
+    sensor = build_landing_sensor(registry["orders"], 15)
+    names = ["new\nline.csv", os.fsdecode(b"caf\xe9.csv"), "caf\\xe9.csv", "q" * 251 + ".csv", "#%?*[1].csv"]
+    for index, name in enumerate(names):
+        land(settings, f"orders/{name}", orders_csv(index + 1, 1))
+
+    result, _ = _tick(sensor, settings)
+
+    requests = result.run_requests
+    assert sorted(r.run_config["ops"]["raw__orders"]["config"]["files"][0] for r in requests) == sorted(
+        f"orders/{n}" for n in names
+    )
+    assert len({r.run_key for r in requests}) == len(names)  # `caf\xe9` the byte and the text differ
+    for request in requests:
+        assert request.run_key.isprintable() and request.run_key.encode("utf-8")
+        tag = request.tags["foundation/file"]
+        assert tag.isprintable() and tag.encode("utf-8") and len(tag) <= 200
+        dg.serialize_value(request)  # what the daemon stores
+
+
+def test_the_documents_sensor_skips_and_counts_links_too(settings, tmp_path):
+    from dagster_project.defs.documents.sensors import build_documents_sensor
+    from dagster_project.documents.config import load_documents_config
+
+    config = load_documents_config(settings.documents_file)
+    secret = tmp_path / "secret.md"
+    secret.write_text("# not for the index\n")
+    land(settings, f"{config.prefix}real.md", "# Real\n\nA real document.\n")
+    (landing_root(settings) / config.prefix / "leak.md").symlink_to(secret)
+    sensor = build_documents_sensor(config, 15)
+
+    first, cursor = _tick(sensor, settings)
+    second, _ = _tick(sensor, settings, cursor)
+
+    assert [r.run_config["ops"]["raw__documents"]["config"]["files"] for r in first.run_requests] == [
+        [f"{config.prefix}real.md"]
+    ]
+    assert "1 entry skipped (symbolic link)" in second.skip_reason.skip_message

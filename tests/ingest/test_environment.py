@@ -62,16 +62,15 @@ def test_a_full_scratch_disk_fails_the_run_instead_of_quarantining(settings, reg
 
 def test_permission_denied_while_reading_is_not_a_bad_file(settings, registry, monkeypatch):
     land(settings, "orders/a.csv", orders_csv(1, 3))
-    import dagster_project.landing.store as store
+    import dagster_project.landing.local as local
 
-    real = store.checksum_file
+    def denied(fd):
+        raise PermissionError(13, "Permission denied")
 
-    def denied(path):
-        raise PermissionError(13, "Permission denied", str(path))
-
-    monkeypatch.setattr(store, "checksum_file", denied)
+    # As root the permission bits cannot deny a read, so the read itself is made to fail.
+    monkeypatch.setattr(local, "checksum_fd", denied)
     with pytest.raises(EnvironmentFailure, match="EACCES"):
         ingest_dataset(settings, registry["orders"], run_id="denied")
-    monkeypatch.setattr(store, "checksum_file", real)
+    monkeypatch.undo()
     _nothing_quarantined(settings)
     assert ingest_dataset(settings, registry["orders"], run_id="after").rows == 3

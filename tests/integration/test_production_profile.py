@@ -178,8 +178,8 @@ def test_s3_endpoint_stopped_mid_tick_fails_the_tick_and_keeps_the_cursor(produc
         client.put_object(Bucket=production["landing"], Key=key, Body=b"order_id\n1\n")
     real_list = s3_module.S3Landing.list
 
-    def list_then_lose_the_endpoint(self, prefix):
-        for index, item in enumerate(real_list(self, prefix)):
+    def list_then_lose_the_endpoint(self, prefix, skipped=None):
+        for index, item in enumerate(real_list(self, prefix, skipped)):
             if index == 10:
                 s3_server.stop()  # the endpoint dies in the middle of the tick's listing
             yield item

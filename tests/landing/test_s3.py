@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
 from dagster_project.landing.s3 import LandingBucketMissing, LandingUnavailable, S3Landing, S3Quarantine
-from dagster_project.landing.store import CHUNK, checksum_file
+from dagster_project.landing.store import CHUNK, LandingEntryRefused, Skipped, checksum_file, quarantine_key
 from tests.servers.s3 import REGION, S3Server
 
 # The fixtures, until tests/conftest.py imports them for every test (then drop these two lines).
@@ -277,3 +277,109 @@ def test_only_s3_uris_are_accepted() -> None:
     for uri in ("file:///tmp/landing", "s3://", "bucket/prefix"):
         with pytest.raises(ValueError, match="not an S3 URI"):
             S3Landing(uri, endpoint_url="http://127.0.0.1:9", region=REGION)
+
+
+def test_keys_that_would_leave_the_prefix_are_skipped_and_refused(s3_server: S3Server, bucket: str) -> None:
+    client = s3_server.client()
+    unsafe = ["orders/../outside.csv", "orders//empty-segment.csv", "orders/./dot.csv", "orders/a/../b.csv"]
+    for key in [*unsafe, "orders/ok.csv"]:
+        client.put_object(Bucket=bucket, Key=key, Body=b"id\n1\n")
+    landing = _landing(s3_server, f"s3://{bucket}")
+    skipped: list[Skipped] = []
+
+    assert [f.key for f in landing.list("orders/", skipped=skipped)] == ["orders/ok.csv"]
+
+    assert sorted(s.key for s in skipped) == sorted(unsafe)
+    assert {s.why for s in skipped} == {"path escapes the landing prefix", "empty path segment"}
+    for key in unsafe:
+        with pytest.raises(LandingEntryRefused, match=re.escape(f"{key}: not read")):
+            landing.stat(key)
+    assert list(landing.list("../", skipped=skipped)) == []
+
+
+def test_fetch_reports_the_version_whose_bytes_it_read(
+    s3_server: S3Server, bucket: str, tmp_path: Path
+) -> None:
+    client = s3_server.client()
+    client.put_object(Bucket=bucket, Key="orders/o.csv", Body=b"id\n1\n")
+    landing = _landing(s3_server, f"s3://{bucket}")
+    (listed,) = landing.list("orders/")
+    client.put_object(Bucket=bucket, Key="orders/o.csv", Body=b"id\n1\n2\n")  # replaced after listing
+
+    with landing.fetch(listed, tmp_path) as fetched:
+        path, checksum = fetched  # callers unpack it as before
+        assert path.read_bytes() == b"id\n1\n2\n" and checksum == blake3(b"id\n1\n2\n").hexdigest()
+
+    current = landing.stat("orders/o.csv")
+    assert fetched.version == current.etag != listed.etag
+    assert fetched.file == current and fetched.file.size == 7
+
+
+def test_any_legal_name_is_listed_fetched_and_quarantined(
+    s3_server: S3Server, bucket: str, tmp_path: Path
+) -> None:
+    names = [
+        "with space.csv",
+        "hash#1.csv",
+        "percent%41.csv",
+        "question?.csv",
+        "star*[1].csv",
+        "quotes'\".csv",
+        "tab\tand\x7fdel.csv",  # moto cannot store a newline in a key (S3 can)
+        "-leading-dash.csv",
+        "ünïcødé-日本語.csv",
+        "é" * 125 + ".csv",  # 254 bytes
+    ]
+    client = s3_server.client()
+    for name in names:
+        client.put_object(Bucket=bucket, Key=f"orders/{name}", Body=name.encode())
+    landing = _landing(s3_server, f"s3://{bucket}")
+    quarantine = S3Quarantine(f"s3://{bucket}/quarantine", endpoint_url=s3_server.endpoint_url, region=REGION)
+
+    listed = {f.key: f for f in landing.list("orders/")}
+
+    assert sorted(listed) == sorted(f"orders/{n}" for n in names)
+    for name in names:
+        file = listed[f"orders/{name}"]
+        assert landing.stat(file.key) == file
+        with landing.fetch(file, tmp_path / "scratch") as (path, checksum):
+            assert path.read_bytes() == name.encode()
+            key = quarantine_key("orders", checksum, file.key)
+            uri = quarantine.put(key, path, json.dumps({"landing_key": file.label}))
+        copy = client.get_object(Bucket=bucket, Key=f"quarantine/{key}")["Body"].read()
+        assert uri.endswith(key) and copy == name.encode()
+        assert all(len(f"{part}.json".encode()) <= 255 for part in key.split("/"))
+
+
+def test_odd_names_ingest_end_to_end_and_a_long_one_is_quarantined_on_s3(
+    s3_server: S3Server, bucket: str, tmp_path: Path
+) -> None:
+    from dagster_project.ingest.run import ingest_dataset
+    from dagster_project.registry import load_registry
+    from dagster_project.settings import Settings
+    from tests.conftest import orders_csv
+
+    settings = Settings.for_data_dir(
+        tmp_path / "data",
+        landing_uri=f"s3://{bucket}/landing",
+        quarantine_uri=f"s3://{bucket}/quarantine",
+        s3_endpoint_url=s3_server.endpoint_url,
+        s3_region=REGION,
+    )
+    client = s3_server.client()
+    good = ["orders/with space #1.csv", "orders/star*?[1].csv", "orders/-ünïcødé 日本語.csv"]
+    for index, key in enumerate(good):
+        client.put_object(Bucket=bucket, Key=f"landing/{key}", Body=orders_csv(index * 10 + 1, 2).encode())
+    long_key = "orders/" + "é" * 123 + ".csv"  # 250 bytes, empty: quarantined
+    client.put_object(Bucket=bucket, Key=f"landing/{long_key}", Body=b"")
+
+    report = ingest_dataset(settings, load_registry(settings.sources_file)["orders"], run_id="s3-odd")
+
+    assert sorted(f["file"] for f in report.ingested) == sorted(good)
+    (record,) = report.quarantined
+    copy_key = record.quarantine_file.removeprefix(f"s3://{bucket}/")
+    # Each part fits a filesystem too (`aws s3 sync` of the quarantine to a laptop), sidecar included.
+    assert all(len(f"{part}.json".encode()) <= 255 for part in copy_key.split("/"))
+    assert client.get_object(Bucket=bucket, Key=copy_key)["Body"].read() == b""
+    sidecar = json.loads(client.get_object(Bucket=bucket, Key=f"{copy_key}.json")["Body"].read())
+    assert sidecar["landing_key"] == long_key

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-
 from dagster_project.catch_up import build_models, catch_up
 from dagster_project.lakehouse.tables import open_catalog
 from tests.conftest import ORDERS_HEADER, land, small_platform

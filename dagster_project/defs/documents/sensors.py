@@ -6,12 +6,13 @@ import dagster as dg
 from blake3 import blake3
 
 from dagster_project.defs.documents.assets import CHUNKS_KEY, DOCUMENTS_KEY, RAW_KEY
-from dagster_project.defs.raw.sensors import files_to_run, run_key, sensor_name
+from dagster_project.defs.raw.sensors import file_tag, files_to_run, run_key, sensor_name, skipped_note
 from dagster_project.defs.resources import Foundation
 from dagster_project.documents.config import TABLE, DocumentsConfig
 from dagster_project.documents.ingest import document_version, landed_documents
 from dagster_project.documents.tables import DOCUMENTS_TABLE
 from dagster_project.lakehouse.tables import open_catalog
+from dagster_project.landing.store import Skipped
 from dagster_project.settings import Settings
 
 
@@ -50,7 +51,11 @@ def build_documents_sensor(config: DocumentsConfig, interval_seconds: int) -> dg
         context: dg.SensorEvaluationContext, foundation: Foundation
     ) -> dg.SensorResult:
         settings = foundation.settings()
-        documents, sidecars = landed_documents(settings, config)
+        skipped: list[Skipped] = []
+        documents, sidecars = landed_documents(settings, config, skipped=skipped)
+        note = skipped_note(skipped)
+        if note:  # links, FIFOs, devices: never read, and no reason to fail the tick
+            context.log.warning("documents: %s under %s; they are never read", note, config.prefix)
         versions = [document_version(f, sidecars.get(f.key)) for f in documents]
         files, batch, cursor = files_to_run(settings, dataset, versions, context.cursor)
         if not batch:
@@ -68,15 +73,14 @@ def build_documents_sensor(config: DocumentsConfig, interval_seconds: int) -> dg
                     ],
                     cursor=cursor,
                 )
-            return dg.SensorResult(
-                skip_reason=f"no new documents under {config.prefix} ({len(files)} to handle)"
-            )
+            seen = f"{len(files)} to handle" + (f"; {note}" if note else "")
+            return dg.SensorResult(skip_reason=f"no new documents under {config.prefix} ({seen})")
         requests = [
             dg.RunRequest(
                 run_key=run_key(dataset, f),
                 asset_selection=[RAW_KEY],
                 run_config={"ops": {"raw__documents": {"config": {"files": [f.key]}}}},
-                tags={"foundation/dataset": dataset.name, "foundation/file": f.key[:200]},
+                tags={"foundation/dataset": dataset.name, "foundation/file": file_tag(f)},
             )
             for f in batch
         ]

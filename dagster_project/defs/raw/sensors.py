@@ -4,13 +4,14 @@ import json
 import time
 
 import dagster as dg
+from blake3 import blake3
 
 from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
 from dagster_project.lakehouse.ops import quarantined_landing_versions
 from dagster_project.lakehouse.publish import landing_versions
 from dagster_project.lakehouse.tables import open_catalog
-from dagster_project.landing.store import LandedFile, open_landing
+from dagster_project.landing.store import LandedFile, Skipped, open_landing
 from dagster_project.registry import Dataset, Registry
 from dagster_project.settings import Settings
 
@@ -20,8 +21,29 @@ def sensor_name(dataset: Dataset) -> str:
 
 
 def run_key(dataset: Dataset, file: LandedFile) -> str:
-    """One run key per file version: a re-tick never resubmits it, a modified file gets a new one."""
-    return f"{dataset.name}:{file.key}:{file.version}"
+    """One run key per file version: a re-tick never resubmits it, a modified file gets a new one.
+
+    The key appears as its label (valid, printable text, as run keys are stored); when the label
+    differs from the key (undecodable bytes, control characters), a hash of the key's bytes keeps
+    the run key unique to the file.
+    """
+    name = file.label
+    if name != file.key:
+        name += "#" + blake3(file.key.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"{dataset.name}:{name}:{file.version}"
+
+
+def file_tag(file: LandedFile) -> str:
+    """The `foundation/file` tag: the key's label (tags must be text of at most 200 characters)."""
+    return file.label[:200]
+
+
+def skipped_note(skipped: list[Skipped]) -> str:
+    """`2 entries skipped (FIFO, symbolic link)`, or "" when the listing skipped nothing."""
+    if not skipped:
+        return ""
+    whys = ", ".join(sorted({s.why for s in skipped}))
+    return f"{len(skipped)} {'entry' if len(skipped) == 1 else 'entries'} skipped ({whys})"
 
 
 def new_files(
@@ -35,8 +57,10 @@ def new_files(
 ) -> tuple[list[LandedFile], str | None]:
     """The next file versions to ingest, oldest first, at most `limit`; and the cursor after them.
 
-    The cursor holds the newest modification time handed out (the watermark) and the versions
-    handed out within `lookback_seconds` below it. Files are taken in modification-time order,
+    The cursor holds the newest change time handed out (the watermark; a file's change time is
+    the newer of its mtime and ctime, so an in-place edit that restores an old mtime counts as
+    now) and the versions handed out within `lookback_seconds` below it. Files are taken in
+    change-time order,
     so a backlog drains in order across ticks; a modified file has a new version and is taken
     again; a file that shows up late with an older time (an S3 multipart upload carries its start
     time, `cp -p` keeps the old one) is still taken if it is within the lookback window. The
@@ -49,16 +73,19 @@ def new_files(
     horizon = watermark - lookback_seconds * 1_000_000_000
     settled_before = now_ns - min_age_seconds * 1_000_000_000
     fresh = sorted(
-        f
-        for f in files
-        if horizon < f.mtime_ns <= settled_before and (recent.get(f.key) or [None])[0] != f.version
+        (
+            f
+            for f in files
+            if horizon < f.changed_ns <= settled_before and (recent.get(f.key) or [None])[0] != f.version
+        ),
+        key=lambda f: (f.changed_ns, f.key),
     )
     batch = fresh[:limit]
     if not batch:
         return [], cursor
     for f in batch:
-        recent[f.key] = [f.version, f.mtime_ns]
-    watermark = max(watermark, batch[-1].mtime_ns)
+        recent[f.key] = [f.version, f.changed_ns]
+    watermark = max(watermark, batch[-1].changed_ns)
     horizon = watermark - lookback_seconds * 1_000_000_000
     recent = {key: value for key, value in recent.items() if value[1] > horizon}
     return batch, json.dumps({"watermark_ns": watermark, "recent": recent}, separators=(",", ":"))
@@ -103,17 +130,22 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
     def landing_sensor(context: dg.SensorEvaluationContext, foundation: Foundation) -> dg.SensorResult:
         settings = foundation.settings()
         landing = open_landing(settings)
-        files = [f for f in landing.list(dataset.prefix) if dataset.matches(f.key)]
+        skipped: list[Skipped] = []
+        files = [f for f in landing.list(dataset.prefix, skipped=skipped) if dataset.matches(f.key)]
+        note = skipped_note(skipped)
+        if note:  # links, FIFOs, devices: never read, and no reason to fail the tick
+            context.log.warning("%s: %s under %s; they are never read", dataset.name, note, dataset.prefix)
         files, batch, cursor = files_to_run(settings, dataset, files, context.cursor)
         if not batch:
-            return dg.SensorResult(skip_reason=f"no new files under {dataset.prefix} ({len(files)} seen)")
+            seen = f"{len(files)} seen" + (f"; {note}" if note else "")
+            return dg.SensorResult(skip_reason=f"no new files under {dataset.prefix} ({seen})")
         context.log.info("%s: %d new file version(s), %d listed", dataset.name, len(batch), len(files))
         op_name = "__".join(asset_key(dataset).path)
         requests = [
             dg.RunRequest(
                 run_key=run_key(dataset, f),
                 run_config={"ops": {op_name: {"config": {"files": [f.key]}}}},
-                tags={"foundation/dataset": dataset.name, "foundation/file": f.key[:200]},
+                tags={"foundation/dataset": dataset.name, "foundation/file": file_tag(f)},
             )
             for f in batch
         ]
