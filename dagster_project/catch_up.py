@@ -29,6 +29,7 @@ class Outcome:
     materialized: bool
     rows: int = 0
     quarantined: int = 0
+    set_apart: int = 0  # rows whose values do not fit their column's type (in ops.quarantine)
     dropped: int = 0
     gate: str = "-"
     audit_branch: str = ""
@@ -96,6 +97,7 @@ def catch_up(settings: Settings, instance: dg.DagsterInstance) -> list[Outcome]:
                 True,
                 rows=int(value("rows_ingested")),
                 quarantined=int(value("files_quarantined")),
+                set_apart=int(value("rows_set_apart")),
                 dropped=int(value("rows_dropped")),
                 gate=str(value("quality_gate", "-")),
                 audit_branch=str(value("audit_branch", "")),

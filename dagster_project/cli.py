@@ -142,7 +142,9 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
         print(
             f"  {o.key}: "
             + (
-                f"+{o.rows} rows, {o.quarantined} quarantined, {o.dropped} rows dropped, gate {o.gate}"
+                f"+{o.rows} rows, {o.quarantined} quarantined, "
+                + (f"{o.set_apart} rows set apart, " if o.set_apart else "")
+                + f"{o.dropped} rows dropped, gate {o.gate}"
                 if o.materialized
                 else "RUN FAILED (see the run in the UI)"
             )
@@ -256,12 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     Exit codes: 0 done, 1 done with failures (e.g. a run failed), 2 a user error (the message says
     what to fix), 3 the environment failed (disk, catalog, store: retry once it is back).
     """
+    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
     from dagster_project.errors import EnvironmentFailure, FoundationError
 
     try:
         return _main(argv)
     except FoundationError as exc:
         return _fail(f"error: {exc}", 2)
+    except (NoSuchTableError, NoSuchNamespaceError) as exc:
+        return _fail(f"error: {exc}; `foundation status` lists the tables", 2)
     except EnvironmentFailure as exc:
         return _fail(f"error: {exc}", 3)
     except BrokenPipeError:

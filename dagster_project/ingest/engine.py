@@ -274,7 +274,7 @@ def ingest_units(
     try:
         for index, unit in enumerate(units, start=1):
             outcome = _ingest_one(
-                settings, dataset, unit, index, convert, landing, scratch, report, run_id,
+                settings, dataset, unit, index, convert, landing, scratch, report, run_id, log,
                 done=done, quarantined=quarantined, staged_units=units_by_identity,
                 lineage_base=lineage_base, table_columns=table_columns,
             )  # fmt: skip
@@ -312,6 +312,7 @@ def _ingest_one(
     scratch: Path,
     report: IngestReport,
     run_id: str,
+    log: logging.Logger,
     *,
     done: dict[tuple[str, str], int],
     quarantined: set[tuple[str, str]],
@@ -324,7 +325,6 @@ def _ingest_one(
     The report changes only once the fetch has ended cleanly: a file that changed while it was
     read (`FileChanged`, raised on leaving the fetch) leaves no trace but a skip.
     """
-    log = logging.getLogger(__name__)
     skipped: str | None = None
     rejected: QuarantineRecord | None = None
     converted: Converted | None = None

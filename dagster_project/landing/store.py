@@ -23,7 +23,7 @@ from blake3 import blake3
 from dagster_project.errors import EnvironmentFailure, FoundationError
 from dagster_project.landing.names import label
 from dagster_project.landing.names import quarantine_key as quarantine_key  # the engine imports it from here
-from dagster_project.settings import Settings
+from dagster_project.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from dagster_project.landing.local import LocalLanding, LocalQuarantine
@@ -199,7 +199,7 @@ def _open(uri: str, variable: str, local_name: str, s3_name: str, settings: Sett
         from dagster_project.landing import s3  # boto3 only when S3 is configured
 
         return getattr(s3, s3_name)(uri, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
-    raise ValueError(f"{variable}={uri}: scheme {scheme!r} is not supported; use file:// or s3://")
+    raise SettingsError(f"{variable}={uri}: scheme {scheme!r} is not supported; use file:// or s3://")
 
 
 def open_landing(settings: Settings) -> LocalLanding | S3Landing:

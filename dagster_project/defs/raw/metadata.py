@@ -64,8 +64,12 @@ def ingest_metadata(
         "bytes_ingested": dg.MetadataValue.int(report.bytes),
         "files_skipped": dg.MetadataValue.int(len(report.skipped)),
         "files_quarantined": dg.MetadataValue.int(len(report.quarantined)),
-        # Rows this run sent to ops.quarantine (rejected by a `drop` expectation); whole files above.
-        "quarantined_rows": dg.MetadataValue.int(len(report.gate.dropped) if report.gate else 0),
+        # Rows this run sent to ops.quarantine one by one (values that do not fit their column's
+        # type, rows rejected by a `drop` expectation); whole files are counted above.
+        "quarantined_rows": dg.MetadataValue.int(
+            len(report.rejected_rows) + (len(report.gate.dropped) if report.gate else 0)
+        ),
+        "rows_set_apart": dg.MetadataValue.int(len(report.rejected_rows)),
         "snapshot_id": dg.MetadataValue.text(str(snapshot.snapshot_id) if snapshot else "none"),
         "committed_snapshot_id": dg.MetadataValue.text(str(report.snapshot_id or "none (nothing new)")),
         "dagster/uri": dg.MetadataValue.path(table.location()),
@@ -81,6 +85,15 @@ def ingest_metadata(
     if quarantined:
         metadata["quarantined"] = dg.MetadataValue.md(
             "| file | reason | message |\n|---|---|---|\n" + "\n".join(quarantined)
+        )
+    if report.rejected_rows:
+        # Where and why, never the values (they may be personal data; the rows are in ops.quarantine).
+        metadata["rows_set_apart_detail"] = dg.MetadataValue.md(
+            "| line | column | message |\n|---|---|---|\n"
+            + "\n".join(
+                f"| {r.line or ''} | {r.column_name or ''} | {r.message.replace('|', '/')} |"
+                for r in report.rejected_rows[:50]
+            )
         )
     if report.new_columns:
         metadata["schema_drift"] = dg.MetadataValue.json(report.new_columns)

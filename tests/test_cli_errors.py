@@ -1,0 +1,70 @@
+"""The CLI never prints a traceback for a user's mistake or a closed pipe: one line, an exit code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dagster_project.ingest.run import ingest_dataset
+from dagster_project.registry import load_registry
+from dagster_project.settings import Settings
+from tests.conftest import land, orders_csv
+
+
+def _foundation(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "FOUNDATION_DATA_DIR": str(data_dir), **env}
+    environment.pop("DAGSTER_HOME", None)
+    return subprocess.run(
+        [sys.executable, "-m", "dagster_project", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (("release", "raw.nosuch", "audit-x"), {}, "raw.nosuch"),
+        (("discard", "raw.orders", "audit-x"), {}, "raw.orders"),
+        (("generate", "--out", "ftp://bucket/x"), {}, "scheme 'ftp' is not supported"),
+        (("query", "--as", "nobody", "select 1"), {}, "no persona 'nobody'"),
+        (("query", "--as", "analyst", "selec 1 frm"), {}, "could not parse"),
+        (("status",), {"FOUNDATION_SENSOR_INTERVAL_SECONDS": "soon"}, "FOUNDATION_SENSOR_INTERVAL_SECONDS"),
+        (("maintain", "--table", "raw.nosuch"), {}, "raw.nosuch"),
+    ],
+    ids=["release", "discard", "generate", "persona", "parse", "setting", "maintain"],
+)
+def test_a_user_error_is_one_line_and_exit_code_2(tmp_path, args, env, says):
+    done = _foundation(tmp_path / "data", *args, **env)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], done.stderr
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    settings = Settings.for_data_dir(tmp_path / "data", sensor_min_file_age_seconds=0)
+    registry = load_registry(settings.sources_file)
+    for i in range(40):  # enough tables and snapshots for `history` to print well past a pipe's buffer
+        land(settings, f"orders/o{i}.csv", orders_csv(i * 10 + 1, 10))
+        ingest_dataset(settings, registry["orders"], run_id=f"run-{i}")
+    environment = {**os.environ, "FOUNDATION_DATA_DIR": str(settings.data_dir)}
+    environment.pop("DAGSTER_HOME", None)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "dagster_project", "history", "raw.orders", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.read(10)
+    child.stdout.close()  # the reader goes away, like `foundation ... | head -c 10`
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) in (0, 141), stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
