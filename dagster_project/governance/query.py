@@ -180,8 +180,6 @@ def referenced_columns(statement: exp.Expression, schemas: Mapping[str, list[str
         )
     except SqlglotError as exc:
         raise QueryRejected(f"{exc}; readable columns: {_columns_help(schemas)}") from None
-    except RecursionError:
-        raise QueryRejected("the statement is nested too deeply to check; simplify it") from None
     whole_row = qualified.find(exp.TableColumn)
     if whole_row is not None:
         raise QueryRejected(f"{whole_row.name!r} is a table: select its columns by name")
@@ -278,11 +276,14 @@ def execute(
     """
     started = time.monotonic()
     statement = parse_statement(sql)
-    tables = _check_tables(persona, catalog, referenced_tables(statement))
-    snapshots = resolve_snapshots(tables, as_of, persona=persona.name, read_held=persona.read_held)
-    schemas = {name: _schema(t, snapshots[name]) for name, t in tables.items()}
-    used = referenced_columns(statement, schemas)
-    _check_columns(persona, used, schemas, starred=statement.find(exp.Star) is not None)
+    try:
+        tables = _check_tables(persona, catalog, referenced_tables(statement))
+        snapshots = resolve_snapshots(tables, as_of, persona=persona.name, read_held=persona.read_held)
+        schemas = {name: _schema(t, snapshots[name]) for name, t in tables.items()}
+        used = referenced_columns(statement, schemas)
+        _check_columns(persona, used, schemas, starred=statement.find(exp.Star) is not None)
+    except RecursionError:  # sqlglot walks the tree recursively; a parse may get deeper than a walk
+        raise QueryRejected("the statement is nested too deeply to check; simplify it") from None
     views = [_view(persona, name, t, snapshots[name], used[name], salt) for name, t in tables.items()]
     rows = run_governed(views, sql, limits or QueryLimits(), max_rows, started)
     truncated = max_rows is not None and rows.num_rows > max_rows
@@ -389,5 +390,5 @@ def _outcome(exc: Exception) -> tuple[str, str, str]:
 def _tables_or_empty(sql: str) -> list[str]:
     try:
         return sorted(referenced_tables(parse_statement(sql)))
-    except FoundationError:
+    except (FoundationError, RecursionError):
         return []

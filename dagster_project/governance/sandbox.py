@@ -168,26 +168,17 @@ def run_governed(
     deadline = started + limits.timeout_seconds
     with _ONE_AT_A_TIME:
         con = duckdb.connect(":memory:")
-        fired = threading.Event()
-
-        def interrupt() -> None:
-            fired.set()
-            con.interrupt()
-
-        timer = threading.Timer(max(deadline - time.monotonic(), 0), interrupt)
-        timer.daemon = True
+        watchdog = _Watchdog(con, deadline)
         step = "load"
         try:
             con.execute(f"SET memory_limit = '{memory}B'")
             # An in-memory database would spill to ./.tmp (the working directory), past every limit.
             con.execute("SET temp_directory = ''")
-            timer.start()
+            watchdog.start()  # before the ceiling: its thread's stack is not the query's
             with _memory_ceiling(memory):
                 for view in views:
                     step = f"view:{view.namespace}.{view.name}"
-                    _load(con, view)
-                    if fired.is_set() or time.monotonic() > deadline:
-                        raise limits.exceeded("time")
+                    _load(con, view, lambda: watchdog.check(limits))
                 # Nothing outside the policy-shaped tables may be read from here on.
                 con.execute("SET enable_external_access = false")
                 con.execute("SET lock_configuration = true")
@@ -198,14 +189,51 @@ def run_governed(
                 step = "run"
                 return relation.fetch_arrow_table()
         except (duckdb.Error, MemoryError, pa.ArrowMemoryError) as exc:
-            raise _translate(exc, step, limits, fired.is_set()) from None
+            raise _translate(exc, step, limits, watchdog.fired.is_set()) from None
         finally:
-            timer.cancel()
+            watchdog.stop()
             con.close()
 
 
-def _load(con: duckdb.DuckDBPyConnection, view: TableView) -> None:
+class _Watchdog:
+    """Interrupts the connection from the deadline on, again and again until the query is over.
+
+    One interrupt could land between two statements (while a table loads in pyiceberg, say) and
+    be lost; repeating it until `stop` means the statement running then is stopped too.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, deadline: float):
+        self.fired = threading.Event()
+        self._con, self._deadline, self._done = con, deadline, threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="governed-query-watchdog", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _watch(self) -> None:
+        if self._done.wait(max(self._deadline - time.monotonic(), 0)):
+            return
+        self.fired.set()
+        while True:
+            self._con.interrupt()
+            if self._done.wait(0.05):
+                return
+
+    def check(self, limits: QueryLimits) -> None:
+        """Raise the time limit's error once the deadline has passed (between loading steps)."""
+        if self.fired.is_set() or time.monotonic() > self._deadline:
+            raise limits.exceeded("time")
+
+    def stop(self) -> None:
+        """End the watch; the connection may be closed once this returns."""
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+def _load(con: duckdb.DuckDBPyConnection, view: TableView, check_time: Callable[[], None]) -> None:
     rows = view.fetch()
+    check_time()  # the Iceberg scan is not DuckDB's to interrupt
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(view.namespace)}")
     con.register("__policy_source", rows)
     try:
@@ -216,20 +244,27 @@ def _load(con: duckdb.DuckDBPyConnection, view: TableView) -> None:
     finally:
         con.unregister("__policy_source")
         del rows
+    check_time()
+
+
+# DuckDB errors raised while parsing or binding SQL, before any row is read.
+STATEMENT_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
 
 
 def _translate(exc: BaseException, step: str, limits: QueryLimits, timed_out: bool) -> FoundationError:
     """Our error for what went wrong in `step`: load, view:<table>, bind or run."""
-    if timed_out or (isinstance(exc, duckdb.InterruptException) and timed_out):
+    if timed_out:
         return limits.exceeded("time")
     if isinstance(exc, duckdb.OutOfMemoryException | MemoryError | pa.ArrowMemoryError):
         return limits.exceeded("memory")
     if isinstance(exc, duckdb.InterruptException):
         return QueryFailed("the query was interrupted")
     kind, first = _kind_and_first_line(str(exc))
-    if step == "bind":
-        # Binding reads no rows: the message is about the statement (names, types), so it stays.
-        return QueryFailed(f"DuckDB could not run the statement: {kind}: {first[:300]}")
+    if step == "bind" or isinstance(exc, STATEMENT_ERRORS):
+        # Raised while binding, before any row is read: about the SQL (names, types), so it stays.
+        table = step.removeprefix("view:")
+        where = f"the persona's view of {table}" if step.startswith("view:") else "the statement"
+        return QueryFailed(f"DuckDB could not run {where}: {kind}: {first[:300]}")
     what = value_free_description(exc, first)
     if step.startswith("view:"):
         return QueryFailed(

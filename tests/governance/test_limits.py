@@ -111,3 +111,26 @@ def test_nothing_spills_into_the_working_directory(lake, tmp_path, monkeypatch):
     with pytest.raises(QueryLimitExceeded):
         run_query(settings, "data_engineer", sql)
     assert not any(p.name == ".tmp" for p in tmp_path.iterdir()), os.listdir(tmp_path)
+
+
+def test_time_spent_loading_tables_counts_and_a_late_interrupt_is_not_lost():
+    import pyarrow as pa
+
+    from dagster_project.governance.sandbox import QueryLimits, TableView, run_governed
+
+    limits = QueryLimits(timeout_seconds=1)
+    loaded = []
+
+    def fetch() -> pa.Table:  # an Iceberg scan DuckDB cannot interrupt
+        loaded.append(True)
+        return pa.table({"id": [1, 2]})
+
+    view = TableView("raw", "people", fetch, '"id"')
+    past = time.monotonic() - 5  # the deadline went by while the statement was checked and loaded
+    with pytest.raises(QueryLimitExceeded, match="time limit"):
+        run_governed([view], ENDLESS, limits, None, past)
+    assert loaded == [True]
+    # With no table to load, the deadline has passed before DuckDB starts the statement: the
+    # interrupt is repeated until it lands, so the endless statement still stops.
+    with pytest.raises(QueryLimitExceeded, match="time limit"):
+        run_governed([], ENDLESS, limits, None, past)
