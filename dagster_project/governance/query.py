@@ -46,12 +46,7 @@ from dagster_project.governance.time_travel import AsOfError, resolve_snapshots
 from dagster_project.settings import Settings
 
 QUERY_ROOTS = (exp.Select, exp.SetOperation)
-
-
-class QueryRejected(FoundationError, ValueError):
-    """The statement is not one read-only SELECT over catalog tables; nothing ran."""
-
-
+# What callers catch comes from here too (the errors live with the parts that raise them).
 __all__ = [
     "AsOfError",
     "QueryDenied",
@@ -62,6 +57,10 @@ __all__ = [
     "execute",
     "run_query",
 ]
+
+
+class QueryRejected(FoundationError, ValueError):
+    """The statement is not one read-only SELECT over catalog tables; nothing ran."""
 
 
 @dataclass

@@ -247,7 +247,7 @@ def _load(con: duckdb.DuckDBPyConnection, view: TableView, check_time: Callable[
     check_time()
 
 
-# DuckDB errors raised while parsing or binding SQL, before any row is read.
+# DuckDB errors of parsing or binding SQL (a persona's mask or filter that names no column, say).
 STATEMENT_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
 
 
@@ -260,8 +260,9 @@ def _translate(exc: BaseException, step: str, limits: QueryLimits, timed_out: bo
     if isinstance(exc, duckdb.InterruptException):
         return QueryFailed("the query was interrupted")
     kind, first = _kind_and_first_line(str(exc))
-    if step == "bind" or isinstance(exc, STATEMENT_ERRORS):
+    if step == "bind" or (step.startswith("view:") and isinstance(exc, STATEMENT_ERRORS)):
         # Raised while binding, before any row is read: about the SQL (names, types), so it stays.
+        # (A view's mask or filter is bound and run in one call, hence the check of the class.)
         table = step.removeprefix("view:")
         where = f"the persona's view of {table}" if step.startswith("view:") else "the statement"
         return QueryFailed(f"DuckDB could not run {where}: {kind}: {first[:300]}")
