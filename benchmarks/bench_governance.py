@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from dagster_project.governance.policy import load_policies
 from dagster_project.governance.query import execute, run_query
+from dagster_project.governance.salt import pii_salt
 from dagster_project.lakehouse.compaction import compact
 from dagster_project.lakehouse.maintenance import expire_snapshots, remove_orphan_files, table_stats
 from dagster_project.lakehouse.tables import ensure_namespace, open_catalog
@@ -72,7 +73,7 @@ def governed_query(settings: Settings, repeats: int) -> dict:
     for _ in range(repeats):
         seconds, result = _timed(lambda: run_query(settings, "analyst", SQL).rows)
         ours.append(seconds)
-        seconds, _ = _timed(lambda: execute(catalog, persona, SQL, salt=settings.pii_salt))
+        seconds, _ = _timed(lambda: execute(catalog, persona, SQL, salt=pii_salt(settings)))
         policy_only.append(seconds)
         seconds, expected = _timed(baseline)
         base.append(seconds)

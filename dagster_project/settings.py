@@ -16,9 +16,6 @@ PROJECT_DIR = PACKAGE_DIR.parent
 # "__" inside PROP becomes "." and "_" becomes "-", so FOUNDATION_CATALOG__S3__PATH_STYLE_ACCESS
 # sets "s3.path-style-access".
 CATALOG_PREFIX = "FOUNDATION_CATALOG__"
-# Salt of the PII hashes in staging tables. Fine for the demo; set FOUNDATION_PII_SALT anywhere
-# real (hashes made with different salts do not join).
-DEMO_PII_SALT = "foundation-demo-salt"
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
 
 
@@ -70,7 +67,9 @@ class Settings:
     dagster_home: Path | None = None  # None: <data_dir>/dagster_home
     s3_endpoint_url: str | None = None  # MinIO or another S3 API; None: AWS (or AWS_ENDPOINT_URL)
     s3_region: str | None = None
-    pii_salt: str = DEMO_PII_SALT
+    # Salt of PII hashes (FOUNDATION_PII_SALT); None: the installation's own secret, made at first
+    # use under <data_dir>/secrets (dagster_project/governance/salt.py). There is no public default.
+    pii_salt: str | None = None
     documents_file: Path = PACKAGE_DIR / "documents.yml"
     embedder: str = "minilm"  # or "package.module:factory" (see dagster_project/documents/embed.py)
     maintenance_retention_days: int = 7  # snapshots younger than this stay (time travel window)
@@ -79,7 +78,6 @@ class Settings:
     compaction_target_file_bytes: int = 128 << 20
     compaction_min_files: int = 5  # small files a partition needs before it is compacted
     personas_file: Path = PACKAGE_DIR / "governance" / "personas.yml"
-    actor: str | None = None  # who the audit log names; None: the OS user
 
     @property
     def dbt_working_db(self) -> Path:
@@ -161,11 +159,10 @@ class Settings:
             "FOUNDATION_MAX_REJECTED_ROWS_PER_FILE": str(self.max_rejected_rows_per_file),
             "FOUNDATION_QUERY_TIMEOUT_SECONDS": str(self.query_timeout_seconds),
             "FOUNDATION_QUERY_MEMORY_LIMIT": self.query_memory_limit,
-            "FOUNDATION_PII_SALT": self.pii_salt,
+            "FOUNDATION_PII_SALT": self.pii_salt or "",
             "FOUNDATION_DOCUMENTS_FILE": str(self.documents_file),
             "FOUNDATION_EMBEDDER": self.embedder,
             "FOUNDATION_PERSONAS_FILE": str(self.personas_file),
-            "FOUNDATION_ACTOR": self.actor or "",
             "FOUNDATION_S3_ENDPOINT_URL": self.s3_endpoint_url or "",
             "FOUNDATION_S3_REGION": self.s3_region or "",
             "FOUNDATION_MAINTENANCE_RETENTION_DAYS": str(self.maintenance_retention_days),
@@ -220,8 +217,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         overrides["documents_file"] = Path(env["FOUNDATION_DOCUMENTS_FILE"])
     if env.get("FOUNDATION_PERSONAS_FILE"):
         overrides["personas_file"] = Path(env["FOUNDATION_PERSONAS_FILE"])
-    if env.get("FOUNDATION_ACTOR"):
-        overrides["actor"] = env["FOUNDATION_ACTOR"]
     if env.get("FOUNDATION_EMBEDDER"):
         overrides["embedder"] = env["FOUNDATION_EMBEDDER"]
     if env.get("FOUNDATION_EXPECTATIONS_DIR"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.settings import DEMO_PII_SALT, Settings
+from dagster_project.settings import Settings
 
 
 class Foundation(dg.ConfigurableResource):
@@ -43,7 +43,8 @@ class Foundation(dg.ConfigurableResource):
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     # The PII salt is a secret: passed as EnvVar("FOUNDATION_PII_SALT") so the UI shows the
-    # variable's name, never its value; None is the documented demo salt.
+    # variable's name, never its value; None is the installation's own salt file, read where
+    # it is used (governance/salt.py), so its value never reaches the run config either.
     pii_salt: str | None = None
     documents_file: str = ""
     embedder: str = "minilm"
@@ -53,7 +54,6 @@ class Foundation(dg.ConfigurableResource):
     compaction_target_file_bytes: int = 128 << 20
     compaction_min_files: int = 5
     personas_file: str = ""
-    actor: str | None = None  # who ops.audit_log names for publishes; None: the OS user
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Foundation:
@@ -64,7 +64,7 @@ class Foundation(dg.ConfigurableResource):
         values["documents_file"] = str(settings.documents_file)
         values["personas_file"] = str(settings.personas_file)
         values["dagster_home"] = str(settings.dagster_home) if settings.dagster_home else None
-        values["pii_salt"] = None if settings.pii_salt == DEMO_PII_SALT else dg.EnvVar("FOUNDATION_PII_SALT")
+        values["pii_salt"] = dg.EnvVar("FOUNDATION_PII_SALT") if settings.pii_salt else None
         return cls(**values)
 
     def settings(self) -> Settings:
@@ -78,5 +78,5 @@ class Foundation(dg.ConfigurableResource):
         values["personas_file"] = Path(self.personas_file) if self.personas_file else Settings.personas_file
         values["catalog_properties"] = dict(self.catalog_properties)
         values["dagster_home"] = Path(self.dagster_home) if self.dagster_home else None
-        values["pii_salt"] = self.pii_salt or DEMO_PII_SALT
+        values["pii_salt"] = self.pii_salt or None
         return Settings(**values)

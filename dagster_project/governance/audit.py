@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import uuid
@@ -15,6 +14,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
+from dagster_project.governance.identity import current_identity
 from dagster_project.lakehouse.tables import ensure_table
 from dagster_project.settings import Settings
 
@@ -24,7 +24,7 @@ AUDIT_TABLE = "ops.audit_log"
 AUDIT_SCHEMA = Schema(
     NestedField(1, "event_id", StringType(), required=False, doc="Unique id of the event."),
     NestedField(2, "event_time", TimestamptzType(), required=False, doc="When it happened (UTC)."),
-    NestedField(3, "actor", StringType(), required=False, doc="FOUNDATION_ACTOR, or the OS user."),
+    NestedField(3, "actor", StringType(), required=False, doc="OS account, or the user a service bound."),
     NestedField(4, "persona", StringType(), required=False, doc="Persona of a query; empty for publishes."),
     NestedField(
         5,
@@ -40,7 +40,7 @@ AUDIT_SCHEMA = Schema(
     ),
     NestedField(9, "run_id", StringType(), required=False, doc="Dagster run of a publish."),
     NestedField(10, "rows", LongType(), required=False, doc="Rows returned or written."),
-    NestedField(11, "outcome", StringType(), required=False, doc="ok, denied, refused or error."),
+    NestedField(11, "outcome", StringType(), required=False, doc="ok, denied, refused, error or limit."),
     NestedField(12, "message", StringType(), required=False, doc="Why it was denied or failed."),
 )
 # Several runs may append at once: pyiceberg retries an append on a commit conflict (appends
@@ -64,13 +64,12 @@ class AuditEvent:
 
 
 def actor(settings: Settings) -> str:
-    """Who the log names: FOUNDATION_ACTOR, else the OS user."""
-    if settings.actor:
-        return settings.actor
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        return "unknown"
+    """Who the log names: the identity a service bound (`identity.acting_as`), else the OS account.
+
+    Never a setting or an environment variable (USER, LOGNAME, the former FOUNDATION_ACTOR): whoever
+    starts a process can set those to anything. `settings` stays in the signature for callers.
+    """
+    return current_identity()
 
 
 def record(catalog: Catalog, settings: Settings, events: Sequence[AuditEvent]) -> bool:

@@ -75,19 +75,15 @@ def print_rows(rows, fmt: str, indent: str = "") -> None:  # noqa: ANN001 - a py
 
 
 def query_command(settings: Settings, args: argparse.Namespace) -> int:
-    import duckdb
-
-    from dagster_project.governance.policy import UnknownPersona
-    from dagster_project.governance.query import AsOfError, QueryDenied, QueryRejected, run_query
+    """`foundation query`: rows, or one line saying why not (denied: exit 3; refused or failed: exit 2)."""
+    from dagster_project.governance.query import QueryDenied, run_query
 
     try:
         result = run_query(settings, args.persona, args.sql, as_of=args.as_of, max_rows=args.max_rows)
     except QueryDenied as exc:
         print(f"denied: {exc}", file=sys.stderr)
         return 3
-    except (QueryRejected, AsOfError, UnknownPersona, duckdb.Error) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    # Any other FoundationError (refused, past a limit, failed) reaches `main`: `error: ...`, exit 2.
     print_rows(result.rows, args.format)
     if args.format == "table":
         read = ", ".join(f"{t}@{s}" for t, s in sorted(result.snapshot_ids.items())) or "no table"

@@ -11,12 +11,16 @@ from typing import Any
 import yaml
 
 from dagster_project.errors import FoundationError
+from dagster_project.governance.identity import ANYONE, OWNER
 from dagster_project.governance.sql import parse_expression, referenced_columns
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 TABLE_PATTERN = re.compile(r"^[a-z0-9_*?\[\]]+\.[a-z0-9_*?\[\]]+$")
 SIMPLE_RULES = ("deny", "null", "hash")
 RULE_HELP = "use one of deny, null, hash, {fixed: TEXT}, {keep_last: N}, {sql: EXPR}"
+PERSONA_KEYS = ("description", "identities", "read_held", "tables", "columns", "row_filters")
+# Who may assume a persona that does not say: the owner of the data directory only.
+DEFAULT_IDENTITIES = (OWNER,)
 
 
 class PolicyError(FoundationError, ValueError):
@@ -25,6 +29,14 @@ class PolicyError(FoundationError, ValueError):
 
 class UnknownPersona(FoundationError, LookupError):
     """No persona of that name; the message lists the ones there are."""
+
+
+class QueryDenied(FoundationError, PermissionError):
+    """The policy does not allow the query (a table, column or snapshot; the persona itself); nothing ran."""
+
+
+class IdentityNotAllowed(QueryDenied):
+    """The identity asking may not assume the persona (its `identities` list); nothing ran."""
 
 
 @dataclass(frozen=True)
@@ -63,16 +75,43 @@ class ColumnRule:
 
 @dataclass(frozen=True)
 class Persona:
-    """A persona: the tables it may read, its column rules and row filters (by table pattern)."""
+    """A persona: who may assume it, the tables it may read, its column rules and row filters."""
 
     name: str
     description: str
     tables: tuple[str, ...]
     columns: dict[str, dict[str, ColumnRule]] = field(default_factory=dict)
     row_filters: dict[str, str] = field(default_factory=dict)
+    identities: tuple[str, ...] = DEFAULT_IDENTITIES
+    read_held: bool = False  # may --as-of read snapshots that were never on main (held batches)
 
     def can_read(self, table: str) -> bool:
         return any(fnmatch.fnmatchcase(table, pattern) for pattern in self.tables)
+
+    def may_be_assumed_by(self, identity: str, owner: str) -> bool:
+        """Whether `identity` may act as this persona; `owner` is the data directory's owner."""
+        return any(
+            allowed == ANYONE or allowed == identity or (allowed == OWNER and identity == owner)
+            for allowed in self.identities
+        )
+
+    def check_identity(self, identity: str, owner: str) -> None:
+        """Raise unless `identity` may act as this persona.
+
+        Raises:
+            IdentityNotAllowed: It may not; the message names the persona's identities.
+        """
+        if self.may_be_assumed_by(identity, owner):
+            return
+        named = ", ".join(f"{OWNER} ({owner})" if i == OWNER else i for i in self.identities)
+        raise IdentityNotAllowed(
+            f"{identity!r} may not act as persona {self.name!r} (its identities: {named}); "
+            "ask the owner of the personas file to add you to its identities, or use another persona"
+        )
+
+    def hashes(self) -> bool:
+        """Whether any column rule is `hash` (then queries need the PII salt)."""
+        return any(rule.kind == "hash" for rules in self.columns.values() for rule in rules.values())
 
     def column_rules(self, table: str) -> dict[str, ColumnRule]:
         """Every rule that applies to `table` (later patterns in the file win)."""
@@ -150,11 +189,10 @@ def _persona(path: Path, name: Any, raw: Any) -> Persona:
         raise PolicyError(f"{where}: persona names are lower_snake_case")
     if not isinstance(raw, dict):
         raise PolicyError(f"{where}: expected a mapping with description and tables")
-    unknown = set(raw) - {"description", "tables", "columns", "row_filters"}
+    unknown = set(raw) - set(PERSONA_KEYS)
     if unknown:
         raise PolicyError(
-            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
-            "use description, tables, columns, row_filters"
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(PERSONA_KEYS)}"
         )
     tables = raw.get("tables")
     if not isinstance(tables, list) or not tables:
@@ -178,7 +216,27 @@ def _persona(path: Path, name: Any, raw: Any) -> Persona:
         except ValueError as exc:
             raise PolicyError(f"{where}.row_filters.{table}: {text!r}: {exc}") from exc
         filters[key] = text
-    return Persona(name, str(raw.get("description") or ""), patterns, columns, filters)
+    read_held = raw.get("read_held", False)
+    if not isinstance(read_held, bool):
+        raise PolicyError(f"{where}.read_held: expected true or false, got {read_held!r}")
+    return Persona(
+        name,
+        str(raw.get("description") or ""),
+        patterns,
+        columns,
+        filters,
+        identities=_identities(where, raw.get("identities", list(DEFAULT_IDENTITIES))),
+        read_held=read_held,
+    )
+
+
+def _identities(where: str, raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw or not all(isinstance(i, str) and i.strip() for i in raw):
+        raise PolicyError(
+            f"{where}.identities: list who may assume the persona: account names, "
+            f"'{OWNER}' (the owner of the data directory) or '{ANYONE}' (anyone), e.g. [{OWNER}, alice]"
+        )
+    return tuple(i.strip() for i in raw)
 
 
 def load_policies(path: Path) -> Policies:

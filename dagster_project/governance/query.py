@@ -3,28 +3,38 @@
 Each table a statement reads is loaded from Iceberg (only the columns it needs) into an
 in-memory DuckDB as the persona may see it: row filter applied, masks applied, denied columns
 absent. The raw rows are dropped before the user's SQL runs, and DuckDB is locked against
-reading files, so the checks below give clear messages and the data itself cannot leak.
+reading files, so the checks below give clear messages and the data itself cannot leak. It runs
+under a time and a memory limit (`sandbox.py`), and every outcome is one row in `ops.audit_log`.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import duckdb
 import pyarrow as pa
 import sqlglot
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 from sqlglot import exp
-from sqlglot.errors import OptimizeError, ParseError
+from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
 from dagster_project.errors import FoundationError
 from dagster_project.governance.audit import AuditEvent, record_safely
-from dagster_project.governance.policy import Persona, UnknownPersona, load_policies
+from dagster_project.governance.identity import acting_as, current_identity, data_dir_owner
+from dagster_project.governance.policy import Persona, QueryDenied, load_policies
+from dagster_project.governance.salt import pii_salt
+from dagster_project.governance.sandbox import (
+    QueryFailed,
+    QueryLimitExceeded,
+    QueryLimits,
+    TableView,
+    run_governed,
+)
 from dagster_project.governance.sql import (
     ALLOWED_TABLE_FUNCTIONS,
     DIALECT,
@@ -36,14 +46,21 @@ from dagster_project.governance.time_travel import AsOfError, resolve_snapshots
 from dagster_project.settings import Settings
 
 QUERY_ROOTS = (exp.Select, exp.SetOperation)
+# What callers catch comes from here too (the errors live with the parts that raise them).
+__all__ = [
+    "AsOfError",
+    "QueryDenied",
+    "QueryFailed",
+    "QueryLimitExceeded",
+    "QueryRejected",
+    "QueryResult",
+    "execute",
+    "run_query",
+]
 
 
 class QueryRejected(FoundationError, ValueError):
     """The statement is not one read-only SELECT over catalog tables; nothing ran."""
-
-
-class QueryDenied(FoundationError, PermissionError):
-    """The persona may not read a table or column the statement needs; nothing ran."""
 
 
 @dataclass
@@ -96,8 +113,11 @@ def parse_statement(sql: str) -> exp.Expression:
     """
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
-    except ParseError as exc:
-        raise QueryRejected(f"could not parse the statement: {str(exc).splitlines()[0]}") from exc
+    except SqlglotError as exc:  # a parse error, or one in tokenizing (an unclosed quote or comment)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise QueryRejected(f"could not parse the statement: {first}") from None
+    except RecursionError:
+        raise QueryRejected("could not parse the statement: it is nested too deeply") from None
     if len(statements) != 1:
         raise QueryRejected(f"give exactly one SELECT statement, got {len(statements)}")
     statement = statements[0]
@@ -157,8 +177,8 @@ def referenced_columns(statement: exp.Expression, schemas: Mapping[str, list[str
             validate_qualify_columns=True,
             quote_identifiers=False,
         )
-    except OptimizeError as exc:
-        raise QueryRejected(f"{exc}; readable columns: {_columns_help(schemas)}") from exc
+    except SqlglotError as exc:
+        raise QueryRejected(f"{exc}; readable columns: {_columns_help(schemas)}") from None
     whole_row = qualified.find(exp.TableColumn)
     if whole_row is not None:
         raise QueryRejected(f"{whole_row.name!r} is a table: select its columns by name")
@@ -197,16 +217,10 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _materialize(
-    con: duckdb.DuckDBPyConnection,
-    persona: Persona,
-    name: str,
-    table: Table,
-    snapshot_id: int | None,
-    columns: set[str],
-    salt: str,
-) -> None:
-    """Create `name` in DuckDB as the persona sees it: filtered, masked, only the columns needed."""
+def _view(
+    persona: Persona, name: str, table: Table, snapshot_id: int | None, columns: set[str], salt: str
+) -> TableView:
+    """`name` as the persona sees it: filtered, masked, only the columns needed."""
     rules = persona.column_rules(name)
     available = _schema(table, snapshot_id)
     row_filter = persona.row_filter(name)
@@ -219,12 +233,13 @@ def _materialize(
             needed |= rules[c].columns_used(c)
     if row_filter:
         needed |= columns_of(parse_expression(row_filter))
-    load = [c for c in available if c in needed]
-    if snapshot_id is None:
-        rows = table.schema().select(*load).as_arrow().empty_table()
-    else:
-        rows = table.scan(selected_fields=tuple(load), snapshot_id=snapshot_id).to_arrow()
-    namespace, short = name.split(".", 1)
+    load = tuple(c for c in available if c in needed)
+
+    def fetch() -> pa.Table:
+        if snapshot_id is None:
+            return table.schema().select(*load).as_arrow().empty_table()
+        return table.scan(selected_fields=load, snapshot_id=snapshot_id).to_arrow()
+
     # Denied columns exist only as NULL placeholders, so `* EXCLUDE (denied)` binds.
     select = ", ".join(
         f"NULL AS {_quote(c)}"
@@ -235,15 +250,8 @@ def _materialize(
         for c in available
         if c in wanted or (c in rules and rules[c].denied)
     )
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
-    con.register("__policy_source", rows)
-    try:
-        con.execute(
-            f"CREATE TABLE {_quote(namespace)}.{_quote(short)} AS SELECT {select} FROM __policy_source"
-            + (f" WHERE {row_filter}" if row_filter else "")
-        )
-    finally:
-        con.unregister("__policy_source")
+    namespace, short = name.split(".", 1)
+    return TableView(namespace, short, fetch, select, row_filter)
 
 
 def execute(
@@ -254,34 +262,29 @@ def execute(
     salt: str,
     as_of: str | None = None,
     max_rows: int | None = None,
+    limits: QueryLimits | None = None,
 ) -> QueryResult:
-    """Check `sql` against `persona` and run it (no audit record; see `run_query`).
+    """Check `sql` against `persona` and run it under `limits` (no audit record; see `run_query`).
 
     Raises:
         QueryRejected: Not a single read-only SELECT over catalog tables.
-        QueryDenied: A table or column the persona may not read.
+        QueryDenied: A table, column or snapshot the persona may not read.
         AsOfError: No snapshot for --as-of.
-        duckdb.Error: The SQL failed in DuckDB.
+        QueryLimitExceeded: Past the time or memory limit (loading the tables included).
+        QueryFailed: DuckDB failed (the message carries no row value).
     """
+    started = time.monotonic()
     statement = parse_statement(sql)
-    tables = _check_tables(persona, catalog, referenced_tables(statement))
-    snapshots = resolve_snapshots(tables, as_of)
-    schemas = {name: _schema(t, snapshots[name]) for name, t in tables.items()}
-    used = referenced_columns(statement, schemas)
-    _check_columns(persona, used, schemas, starred=statement.find(exp.Star) is not None)
-    con = duckdb.connect(":memory:")
     try:
-        for name, table in tables.items():
-            _materialize(con, persona, name, table, snapshots[name], used[name], salt)
-        # Nothing outside the policy-shaped tables may be read from here on.
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-        relation = con.sql(sql)
-        if max_rows is not None:
-            relation = relation.limit(max_rows + 1)
-        rows = relation.fetch_arrow_table()
-    finally:
-        con.close()
+        tables = _check_tables(persona, catalog, referenced_tables(statement))
+        snapshots = resolve_snapshots(tables, as_of, persona=persona.name, read_held=persona.read_held)
+        schemas = {name: _schema(t, snapshots[name]) for name, t in tables.items()}
+        used = referenced_columns(statement, schemas)
+        _check_columns(persona, used, schemas, starred=statement.find(exp.Star) is not None)
+    except RecursionError:  # sqlglot walks the tree recursively; a parse may get deeper than a walk
+        raise QueryRejected("the statement is nested too deeply to check; simplify it") from None
+    views = [_view(persona, name, t, snapshots[name], used[name], salt) for name, t in tables.items()]
+    rows = run_governed(views, sql, limits or QueryLimits(), max_rows, started)
     truncated = max_rows is not None and rows.num_rows > max_rows
     return QueryResult(rows.slice(0, max_rows) if truncated else rows, truncated, snapshots)
 
@@ -293,54 +296,57 @@ def run_query(
     *,
     as_of: str | None = None,
     max_rows: int | None = None,
+    identity: str | None = None,
 ) -> QueryResult:
-    """Run a governed query as `persona_name` and record it in `ops.audit_log` (also when denied or failed).
+    """Run a governed query as `persona_name` and record it in `ops.audit_log` (also when refused or failed).
 
     Args:
-        settings: Catalog, personas file, salt and actor.
+        settings: Catalog, personas file, salt and limits.
         persona_name: A persona of the personas file.
         sql: One SELECT over `namespace.table` names.
         as_of: A snapshot id (its table is read as of it) or an ISO timestamp (every table as of
-            its latest snapshot at or before it).
+            its latest main snapshot at or before it).
         max_rows: Return at most this many rows (`truncated` says if there were more).
+        identity: Who asks, when a service authenticated them; default: the OS account (see
+            `identity.acting_as`). The persona's `identities` must allow it; the audit row names it.
 
     Returns:
         The rows and the snapshot read per table.
 
     Raises:
-        UnknownPersona, QueryRejected, QueryDenied, AsOfError: Nothing ran; the message says why.
-        duckdb.Error: The SQL failed.
+        FoundationError: Refused, denied (`QueryDenied`), past a limit (`QueryLimitExceeded`) or
+            failed (`QueryFailed`); one line saying why, with no row value. Recorded either way.
     """
+    if identity is not None:
+        with acting_as(identity):
+            return run_query(settings, persona_name, sql, as_of=as_of, max_rows=max_rows)
     from dagster_project.lakehouse.tables import open_catalog
 
     catalog = open_catalog(settings)
     statement = sql.strip()
     try:
         persona = load_policies(settings.personas_file).persona(persona_name)
-        result = execute(catalog, persona, statement, salt=settings.pii_salt, as_of=as_of, max_rows=max_rows)
-    except (UnknownPersona, QueryRejected, QueryDenied, AsOfError, duckdb.Error) as exc:
-        # denied: the policy said no; rejected: not something a governed query may be (not one
-        # SELECT, a file-reading function, an unknown persona, table or column); failed: it ran and broke.
-        if isinstance(exc, QueryDenied):
-            action, outcome = "query_denied", "denied"
-        elif isinstance(exc, UnknownPersona | QueryRejected):
-            action, outcome = "query_rejected", "refused"
-        else:
-            action, outcome = "query_failed", "error"
-        record_safely(
-            settings,
-            [
-                AuditEvent(
-                    action,
-                    _tables_or_empty(statement),
-                    persona=persona_name,
-                    statement=statement,
-                    outcome=outcome,
-                    message=str(exc),
-                )
-            ],
+        persona.check_identity(current_identity(), data_dir_owner(settings))
+        result = execute(
             catalog,
+            persona,
+            statement,
+            salt=pii_salt(settings) if persona.hashes() else "",
+            as_of=as_of,
+            max_rows=max_rows,
+            limits=QueryLimits.from_settings(settings),
         )
+    except Exception as exc:
+        action, outcome, message = _outcome(exc)
+        event = AuditEvent(
+            action,
+            _tables_or_empty(statement),
+            persona=persona_name,
+            statement=statement,
+            outcome=outcome,
+            message=message,
+        )
+        record_safely(settings, [event], catalog)
         raise
     record_safely(
         settings,
@@ -360,8 +366,28 @@ def run_query(
     return result
 
 
+def _outcome(exc: Exception) -> tuple[str, str, str]:
+    """Action, outcome and message of a query that did not return rows.
+
+    denied: the policy said no (a table, column or snapshot; the identity may not act as the
+    persona); rejected: not something a governed query may be (not one SELECT, unparsable, a
+    file-reading function, an unknown persona, table or column, a broken personas file); failed:
+    it ran and stopped (a limit, a DuckDB error, no snapshot for --as-of). Our errors never carry
+    row values; anything else is recorded by its type only.
+    """
+    if isinstance(exc, QueryDenied):
+        return "query_denied", "denied", str(exc)
+    if isinstance(exc, QueryLimitExceeded):
+        return "query_failed", "limit", str(exc)
+    if isinstance(exc, AsOfError | QueryFailed):
+        return "query_failed", "error", str(exc)
+    if isinstance(exc, FoundationError):
+        return "query_rejected", "refused", str(exc)
+    return "query_failed", "error", f"internal error ({type(exc).__name__}); see the logs"
+
+
 def _tables_or_empty(sql: str) -> list[str]:
     try:
         return sorted(referenced_tables(parse_statement(sql)))
-    except (QueryRejected, QueryDenied):
+    except (FoundationError, RecursionError):
         return []

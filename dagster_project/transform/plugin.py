@@ -19,6 +19,7 @@ from dbt.adapters.duckdb.utils import SourceConfig
 from dbt.adapters.events.logging import AdapterLogger
 from pyiceberg.exceptions import NoSuchTableError
 
+from dagster_project.governance.salt import pii_salt
 from dagster_project.lakehouse.changes import appended_since, watermarks
 from dagster_project.lakehouse.tables import ensure_raw_table, open_catalog
 from dagster_project.registry import load_registry
@@ -44,7 +45,7 @@ class Plugin(BasePlugin):
     def _prepare(self, conn) -> None:
         conn.execute("SET TimeZone = 'UTC'")
         conn.execute(f"SET memory_limit = '{self._settings.duckdb_memory_limit}'")
-        salt = self._settings.pii_salt.replace("'", "''")
+        salt = pii_salt(self._settings).replace("'", "''")
         conn.execute(f"SET VARIABLE pii_salt = '{salt}'")
 
     def configure_connection(self, conn) -> None:

@@ -1,11 +1,16 @@
 {#- PII masking, one macro per kind of PII in the source registry (sources.yml `pii:`).
     The salt is the DuckDB variable pii_salt, set by the foundation plugin from
-    FOUNDATION_PII_SALT, so it never appears in compiled SQL or logs. -#}
+    FOUNDATION_PII_SALT or else the installation's own secret (<data_dir>/secrets/pii_salt, the
+    salt `foundation query` hash masks use too), so it never appears in compiled SQL or logs. -#}
 
 {#- email → salted SHA-256 of the normalised address: joinable across tables, not reversible
-    without the salt. -#}
+    without the salt. Without a salt the build fails rather than write unsalted or NULL hashes. -#}
 {% macro email_hash(column) -%}
-    sha256(getvariable('pii_salt') || lower(trim({{ column }})))
+    case
+        when getvariable('pii_salt') is null
+            then error('the PII salt is not set: run dbt through the foundation plugin (profiles.yml)')
+        else sha256(getvariable('pii_salt') || lower(trim({{ column }})))
+    end
 {%- endmacro %}
 
 {#- email → its domain only (example.net): useful for features, identifies no one. -#}

@@ -11,6 +11,7 @@ import pytest
 from dagster_project.cli import main
 from dagster_project.governance.audit import AuditEvent, read_audit_log, record
 from dagster_project.governance.history import table_history
+from dagster_project.governance.identity import os_account
 from dagster_project.lakehouse.publish import FILES_PROPERTY, RUN_PROPERTY
 from dagster_project.lakehouse.tables import open_catalog
 
@@ -64,7 +65,6 @@ def test_raw_ingest_and_dbt_build_write_publish_rows_with_their_snapshots(sample
 
 def test_cli_prints_rows_and_exits_non_zero_with_the_message_on_denial(sample_built, monkeypatch, capsys):
     monkeypatch.setenv("FOUNDATION_DATA_DIR", str(sample_built.settings.data_dir))
-    monkeypatch.setenv("FOUNDATION_ACTOR", "alice@example.com")
     sql = "select segment, count(*) n from curated.customer_features group by 1 order by 1"
     assert main(["query", "--as", "analyst", sql]) == 0
     out = capsys.readouterr().out
@@ -77,7 +77,7 @@ def test_cli_prints_rows_and_exits_non_zero_with_the_message_on_denial(sample_bu
     assert main(["query", "--as", "nobody", sql]) == 2
     assert "no persona 'nobody'" in capsys.readouterr().err
     rows = read_audit_log(open_catalog(sample_built.settings)).to_pylist()
-    assert any(r["actor"] == "alice@example.com" and r["action"] == "query_denied" for r in rows)
+    assert any(r["actor"] == os_account() and r["action"] == "query_denied" for r in rows)
 
 
 def test_concurrent_audit_appends_lose_nothing(settings):
