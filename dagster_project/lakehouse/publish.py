@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Sequence
@@ -110,14 +111,20 @@ def _data_location(table: Table, run_id: str, day: str, index: int) -> str:
 
 
 def _place(table: Table, staged: Path, target: str) -> None:
+    """Put a staged file at its place in the table; the staged file stays (the audit reads it there).
+
+    A local warehouse gets a hard link (no copy) where it can; the caller removes its scratch space.
+    """
     if target.startswith("file:") or "://" not in target:
         destination = local_path(target)
         destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(staged, destination)
+        try:
+            os.link(staged, destination)
+        except OSError:  # another filesystem, or links not supported
+            shutil.copyfile(staged, destination)
         return
     with open(staged, "rb") as source, table.io.new_output(target).create(overwrite=True) as sink:
         shutil.copyfileobj(source, sink, 8 << 20)
-    staged.unlink()
 
 
 def _delete(table: Table, uri: str) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.expressions import EqualTo
 from pyiceberg.table import Table
 
 from dagster_project.lakehouse.ops import QuarantineRecord
@@ -33,6 +32,8 @@ class GateReport:
     results: list[ExpectationResult] = field(default_factory=list)
     dropped: list[QuarantineRecord] = field(default_factory=list)
     held_back: bool = False
+    # Why the batch may not publish although no `fail` expectation failed (e.g. too many rows to drop).
+    refused: list[str] = field(default_factory=list)
     branch: str | None = None
     held_snapshot_id: int | None = None
     docs: Path | None = None
@@ -72,8 +73,13 @@ def gate_batch(
     parameters: dict[str, Any],
     pii_columns: set[str],
     report: GateReport,
+    max_dropped_rows: int | None = None,
 ) -> list[StagedFile]:
     """Apply `drop` expectations (rewriting the staged files) and evaluate every batch-level one.
+
+    Args:
+        max_dropped_rows: More rows than this to drop is not a few bad rows but a bad batch: nothing
+            is dropped and the batch is held back for review (`report.refused` says why).
 
     Returns:
         The staged files with rejected rows removed (their row counts updated).
@@ -88,7 +94,15 @@ def gate_batch(
         con, drops + batch_level, relation=BATCH, parameters=parameters, pii_columns=pii_columns
     )
     drop_results = results[: len(drops)]
-    if any(r.unexpected_count for r in drop_results):
+    to_drop = sum(r.unexpected_count or 0 for r in drop_results)
+    if max_dropped_rows is not None and to_drop > max_dropped_rows:
+        report.results += results
+        report.refused.append(
+            f"{to_drop} rows would be dropped, more than {max_dropped_rows} "
+            "(FOUNDATION_MAX_REJECTED_ROWS_PER_FILE): held back whole for review"
+        )
+        return staged
+    if to_drop:
         report.results += drop_results
         staged = _drop_rows(
             con, drops, staged, dataset=dataset, run_id=run_id, parameters=parameters, report=report
@@ -193,22 +207,34 @@ def table_audit(
                 table,
                 table_level,
                 snapshot_id,
-                run_id=run_id,
+                [s.parquet for s in result.committed],
                 parameters=parameters,
                 pii_columns=pii_columns,
             )
         failed = report.failed
-        if not failed:
+        if not failed and not report.refused:
             return Verdict(True)
         reasons = "; ".join(
-            f"{r.expectation.name}: {r.unexpected_count} unexpected"
-            if r.unexpected_count is not None
-            else f"{r.expectation.name}: observed {r.observed_value}"
-            for r in failed
+            [
+                f"{r.expectation.name}: {r.unexpected_count} unexpected"
+                if r.unexpected_count is not None
+                else f"{r.expectation.name}: observed {r.observed_value}"
+                for r in failed
+            ]
+            + report.refused
         )
         return Verdict(False, reasons)
 
     return audit
+
+
+def _stream_into(con: duckdb.DuckDBPyConnection, name: str, reader: pa.RecordBatchReader) -> None:
+    """Copy an Arrow stream into a DuckDB temp table: batch by batch, spilling past DuckDB's memory limit."""
+    con.register("__stream", reader)
+    try:
+        con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM __stream')
+    finally:
+        con.unregister("__stream")
 
 
 def _audit_against_tables(
@@ -217,44 +243,44 @@ def _audit_against_tables(
     table: Table,
     expectations: list[Expectation],
     branch_snapshot: int,
+    batch_files: list[Path],
     *,
-    run_id: str,
     parameters: dict[str, Any],
     pii_columns: set[str],
 ) -> list[ExpectationResult]:
-    # The batch as committed on the branch: this run's rows (pruned by the _run_id statistics).
-    batch = table.scan(row_filter=EqualTo("_run_id", run_id), snapshot_id=branch_snapshot).to_arrow()
-    batch = batch.append_column("filename", batch["_source_file"]).append_column(
-        "file_row_number", pa.array(range(batch.num_rows), pa.int64())
-    )
-    con.register("branch_batch", batch)
+    # The batch as committed on the branch is exactly its staged files (those the commit took):
+    # DuckDB reads them where they are, instead of loading the batch into memory from the table.
+    _view_staged(con, batch_files)
     published: dict[str, str] = {}
     missing: list[ExpectationResult] = []
     runnable = []
     parent = table.snapshot_by_id(branch_snapshot).parent_snapshot_id
     for e in expectations:
         if e.against_table and e.column and parent is not None:
-            values = table.scan(snapshot_id=parent, selected_fields=(e.column,)).to_arrow()
             name = f"published_{e.column}"
-            con.register(name, values)
+            scan = table.scan(snapshot_id=parent, selected_fields=(e.column,))
+            _stream_into(con, name, scan.to_arrow_batch_reader())
             published[e.column] = name
         absent = [other for other in e.tables_read if not catalog.table_exists(other)]
         if absent:
             # What the batch must be consistent with is not there yet: that is a failure too.
             note = f"{absent[0]} does not exist yet"
-            missing.append(ExpectationResult(e, False, batch.num_rows, observed_value=note))
+            rows = con.execute(f"SELECT count(*) FROM {BATCH}").fetchone()[0]  # type: ignore[index]
+            missing.append(ExpectationResult(e, False, int(rows), observed_value=note))
             continue
         for other in e.tables_read:
             other_table = catalog.load_table(other)
-            data = other_table.scan().to_arrow() if other_table.current_snapshot() else None
-            if data is None:
-                data = other_table.schema().as_arrow().empty_table()
-            con.register(table_view(other).strip('"'), data)
+            view = table_view(other).strip('"')
+            if other_table.current_snapshot() is None:
+                empty = other_table.schema().as_arrow()
+                _stream_into(con, view, pa.RecordBatchReader.from_batches(empty, []))
+            else:
+                _stream_into(con, view, other_table.scan().to_arrow_batch_reader())
         runnable.append(e)
     results = evaluate(
         con,
         runnable,
-        relation="branch_batch",
+        relation=BATCH,
         parameters=parameters,
         pii_columns=pii_columns,
         published=published,
