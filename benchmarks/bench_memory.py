@@ -1,4 +1,4 @@
-"""Memory benchmark: peak RSS of ingesting one ~2 GB file of each format, against DuckDB reading the same file.
+"""Memory benchmark: peak RSS of ingesting a ~2 GB file of each format, against DuckDB reading it alone.
 
 The platform's promise is that no single file up to 2 GB takes the ingest past 1 GiB of memory:
 every format streams. Each measurement runs in a fresh child process (peak RSS via wait4); the
@@ -49,7 +49,8 @@ start = time.perf_counter()
 con = duckdb.connect(config={"memory_limit": "1GB"})
 con.execute("SET enable_progress_bar = false")
 con.execute("SET preserve_insertion_order = false")
-rows = con.execute(f"COPY (SELECT * FROM {reader}('{sys.argv[1]}')) TO '{sys.argv[3]}' (FORMAT parquet)").fetchone()[0]
+sql = f"COPY (SELECT * FROM {reader}('{sys.argv[1]}')) TO '{sys.argv[3]}' (FORMAT parquet)"
+rows = con.execute(sql).fetchone()[0]
 print(time.perf_counter() - start, rows)
 """
 

@@ -45,6 +45,21 @@ def _ingest(d: dict) -> list[Row]:
     ]
 
 
+def _memory(d: dict) -> list[Row]:
+    return [
+        {
+            "benchmark": f"memory, one {r['format']} file",
+            "ours": f"{r['ours_peak_rss_mib']} MiB peak RSS, {r['ours_seconds']} s",
+            "baseline": f"DuckDB alone {r['duckdb_peak_rss_mib']} MiB" if "duckdb_peak_rss_mib" in r else "",
+            "ratio": f"{r['rss_ratio']}× RSS" if "rss_ratio" in r else "",
+            "target": "<= 1024 MiB",
+            "peak_rss_mib": r["ours_peak_rss_mib"],
+            "input": f"{r['bytes'] / 2**30:.2f} GiB" + (f", {r['rows']:,} rows" if "rows" in r else ""),
+        }
+        for r in d["rounds"]
+    ]
+
+
 def _gates(d: dict) -> list[Row]:
     return [
         {
@@ -174,6 +189,7 @@ def _generic(name: str, d: dict) -> list[Row]:
 
 READERS: dict[str, Callable[[dict], list[Row]]] = {
     "ingest": _ingest,
+    "memory": _memory,
     "gates": _gates,
     "incremental": _incremental,
     "latency": _latency,

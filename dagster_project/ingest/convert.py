@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from dagster_project.ingest.casts import Cast, cast_column, depth_exceeds, literal
+from dagster_project.ingest.casts import Cast, cast_column, depth_exceeds, literal, missing_if_blank
 from dagster_project.ingest.sources import (
     FileRejected,
     LandedColumn,
@@ -110,26 +110,46 @@ def _readable_path(path: Path, scratch: Path) -> Path:
     return link
 
 
-def _landed_text(dataset: Dataset, source: str) -> str:
-    """The landed value as text: CSV fields are text; a JSON string unquoted, other JSON as written."""
-    if dataset.format != "jsonl":
-        return source
+def _landed_text(source: str) -> str:
+    """A JSON value as text: a string unquoted, anything else as written."""
     return (
         f"CASE WHEN json_type({source}) = 'VARCHAR' THEN json_extract_string({source}, '$') "
         f"ELSE CAST({source} AS VARCHAR) END"
     )
 
 
-def _column_cast(dataset: Dataset, source: str, column: LandedColumn, target: str, limits: Limits) -> Cast:
+def _prepared(dataset: Dataset, reader: str, columns: list[LandedColumn]) -> str:
+    """The file as a relation with, per landed column i, its text `x<i>` and `t<i>` (blank as NULL).
+
+    Each is computed once here, however many checks and casts read it above.
+    """
+    if dataset.format == "parquet":
+        return reader
+    sources = [source_column(dataset, i, c) for i, c in enumerate(columns)]
+    if dataset.format == "jsonl":
+        sources = [_landed_text(source) for source in sources]
+    texts = ", ".join(f"{source} AS {quote(f'x{i}')}" for i, source in enumerate(sources))
+    blanks = ", ".join(f"{missing_if_blank(quote(f'x{i}'))} AS {quote(f't{i}')}" for i in range(len(columns)))
+    return f"(SELECT *, {blanks} FROM (SELECT *, {texts} FROM {reader}))"
+
+
+def _column_cast(dataset: Dataset, index: int, column: LandedColumn, target: str, limits: Limits) -> Cast:
+    """The exact cast of landed column `index` (see `_prepared`), with JSON's own checks."""
+    if dataset.format == "parquet":
+        return cast_column(source_column(dataset, index, column), column.source_type, target)
+    text, blank_null = quote(f"x{index}"), quote(f"t{index}")
+    if target == "string":
+        cast = cast_column(text, None, target)
+    else:
+        cast = cast_column(blank_null, None, target, blanks_are_null=True)
     if dataset.format != "jsonl":
-        return cast_column(source, column.source_type, target)
-    text = _landed_text(dataset, source)
-    cast = cast_column(text, None, target)
+        return cast
+    source = source_column(dataset, index, column)
     nested = f"json_type({source}) IN ('ARRAY', 'OBJECT')"
-    brackets = f"length({source}::VARCHAR) - length(replace(replace({source}::VARCHAR, '[', ''), '{{', ''))"
+    brackets = f"length({text}) - length(replace(replace({text}, '[', ''), '{{', ''))"
     too_deep = (
         f"{nested} AND {brackets} > {limits.max_nesting_depth} "
-        f"AND nested_deeper_than({source}::VARCHAR, {limits.max_nesting_depth})"
+        f"AND nested_deeper_than({text}, {limits.max_nesting_depth})"
     )
     reason = f"nested deeper than {limits.max_nesting_depth} levels (FOUNDATION_MAX_NESTING_DEPTH)"
     if target == "string":
@@ -238,10 +258,8 @@ def _convert(
     for name, type_name in target.items():
         if name in by_name:
             index, column = by_name[name]
-            casts[name] = _column_cast(
-                dataset, source_column(dataset, index, column), column, type_name, limits
-            )
-    reader = reader_sql(dataset, path, columns, limits.max_record_bytes)
+            casts[name] = _column_cast(dataset, index, column, type_name, limits)
+    reader = _prepared(dataset, reader_sql(dataset, path, columns, limits.max_record_bytes), columns)
     values = [
         f"{casts[name].value} AS {quote(name)}"
         if name in casts
@@ -329,10 +347,11 @@ def _rejected_rows(
     problems = ", ".join(
         f"{{'c': {literal(by_name[n].original)}, 'p': {c.problem}}}" for n, c in casts.items()
     )
-    landed = ", ".join(
-        f"{literal(c.original)}, {_landed_text(dataset, source_column(dataset, i, c))}"
+    texts = [
+        source_column(dataset, i, c) if dataset.format == "parquet" else quote(f"x{i}")
         for i, c in enumerate(columns)
-    )
+    ]
+    landed = ", ".join(f"{literal(c.original)}, {text}" for c, text in zip(columns, texts, strict=True))
     bad = " OR ".join(f"({c.problem}) IS NOT NULL" for c in casts.values())
     header_lines = 1 if dataset.format == "csv" else 0
     con.execute("SET preserve_insertion_order = true")  # row numbers in file order
