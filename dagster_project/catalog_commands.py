@@ -11,7 +11,8 @@ from dagster_project.settings import Settings
 def catalog_command(settings: Settings, args: argparse.Namespace, out=None) -> int:  # noqa: ANN001
     """Run `catalog check` or `catalog recover`; 0 when every table loads, 1 when some do not."""
     out = out or sys.stdout
-    from dagster_project.lakehouse.recovery import check_catalog, recover_catalog
+    from dagster_project.lakehouse.catalog_check import check_catalog
+    from dagster_project.lakehouse.recovery import recover_catalog
 
     if args.catalog_command == "check":
         checks = check_catalog(settings)
@@ -39,7 +40,7 @@ def catalog_command(settings: Settings, args: argparse.Namespace, out=None) -> i
         if t.ok:
             where = f"{t.metadata} ({t.snapshots} snapshot(s))"
             verb = t.action if t.action == "unchanged" else f"{would}{t.action}"
-            print(f"  {t.table}: {verb}, {where}", file=out)
+            print(f"  {t.table}: {verb}, {where}" + (f"; NOTE: {t.note}" if t.note else ""), file=out)
         else:
             print(f"  {t.table}: {t.action.upper()}: {t.note}", file=out)
         for passed in t.passed_over:

@@ -1,9 +1,8 @@
-"""Rebuilding a lost or broken catalog from the warehouse, and checking that every table loads.
+"""Rebuilding a lost or broken catalog from the warehouse (`foundation catalog recover`).
 
 The warehouse keeps every metadata file each table wrote; the catalog only points at the current
 one. `recover_catalog` points the catalog back at each table's newest readable metadata file
 (pyiceberg `register_table`), never deleting anything: a corrupt catalog file is moved aside.
-`check_catalog` says which tables would fail to load, and which are in the warehouse only.
 """
 
 from __future__ import annotations
@@ -212,7 +211,8 @@ def _point(catalog: Catalog, table: str, metadata: str, registered: bool) -> Non
     catalog.register_table(table, metadata, overwrite=True)
 
 
-def _registered(catalog: Catalog | None) -> set[str]:
+def registered_tables(catalog: Catalog | None) -> set[str]:
+    """Every table of the catalog as `namespace.table` (none without a catalog)."""
     if catalog is None:
         return set()
     return {".".join(i) for ns in catalog.list_namespaces() for i in catalog.list_tables(ns)}
@@ -288,7 +288,7 @@ def recover_catalog(
         catalog = load_catalog_checked(settings.catalog_name, {**props, "uri": f"sqlite:///{building}"})
     elif not rebuild:
         catalog = load_catalog_checked(settings.catalog_name, props)
-    registered = _registered(catalog)
+    registered = registered_tables(catalog)
     found = {t.identifier: t for t in warehouse_tables(props, warehouse)} if warehouse else {}
     names = list(tables) or sorted(set(found) | registered)
     io = warehouse_io(props, warehouse or metadata or "")
@@ -317,7 +317,11 @@ def _recover_table(
     is_registered = name in registered
     if is_registered and metadata is None and _loads(catalog, name):
         current = load_table(catalog, name)
-        return TableRecovery(name, "unchanged", current.metadata_location, len(current.metadata.snapshots))
+        outcome = TableRecovery(name, "unchanged", current.metadata_location, len(current.metadata.snapshots))
+        if name in found:
+            uuid = current.metadata.table_uuid
+            outcome.note = _other_tables_note(io, name, uuid, found[name].metadata_files)
+        return outcome
     if metadata is not None:
         outcome = choose_metadata(name, io, [MetadataFile(metadata, metadata_version(metadata), 0, _EPOCH)])
         if outcome.action == "unrecoverable":
@@ -344,69 +348,15 @@ def _recover_table(
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
-@dataclass(frozen=True)
-class TableCheck:
-    """One table's state: 'ok', 'broken' (does not load) or 'unregistered' (in the warehouse only)."""
-
-    table: str
-    state: str
-    detail: str = ""
-
-
-def check_catalog(settings: Settings) -> list[TableCheck]:
-    """Every table of the catalog loads (metadata, manifest list, manifests), and none is missing from it.
-
-    Raises:
-        CatalogCorrupt: The catalog itself is unusable (the message names the recovery step).
-    """
-    catalog = open_catalog(settings)
-    props = settings.resolved_catalog_properties()
-    checks = []
-    registered = _registered(catalog)
-    for name in sorted(registered):
-        try:
-            table = load_table(catalog, name)
-        except TableUnreadable as exc:
-            checks.append(TableCheck(name, "broken", str(exc)))
-            continue
-        problem = _missing_files(table)
-        checks.append(
-            TableCheck(name, "broken", problem)
-            if problem
-            else TableCheck(name, "ok", table.metadata_location.rsplit("/", 1)[-1])
-        )
-    warehouse = props.get("warehouse", "")
-    for found in warehouse_tables(props, warehouse) if warehouse else []:
-        if found.identifier not in registered and found.has_commits:
-            checks.append(
-                TableCheck(
-                    found.identifier,
-                    "unregistered",
-                    f"in the warehouse ({found.location}, newest metadata version {found.newest_version}) "
-                    "but not in the catalog; `foundation catalog recover` registers it",
-                )
-            )
-    return checks
-
-
-def _missing_files(table) -> str:  # noqa: ANN001 - a pyiceberg Table
-    """What of the current snapshot's metadata tree is missing ('' when complete)."""
-    head = table.current_snapshot()
-    if head is None:
+def _other_tables_note(io: FileIO, name: str, uuid: object, files: Sequence[MetadataFile]) -> str:
+    """A warning when the table's folder also holds the metadata of another table with data."""
+    loaded, _ = _candidates(io, files)
+    others = [c for c in loaded if c.metadata.table_uuid != uuid and c.metadata.snapshots]
+    if not others:
         return ""
-    name = ".".join(table.name())
-    advice = (
-        f"restore it from a backup, or point the table at an older metadata file with `foundation catalog "
-        f"recover --table {name} --metadata FILE`"
+    newest = max(others, key=lambda c: c.file.version)
+    return (
+        f"its folder also holds the metadata of another table with data (newest {newest.file.uri}, "
+        f"{len(newest.metadata.snapshots)} snapshot(s)): a table created again over an old one? To switch "
+        f"to the old one: `foundation catalog recover --table {name} --metadata {newest.file.uri}`"
     )
-    listing = f"table {name}: the manifest list {head.manifest_list} of its current snapshot"
-    if not table.io.new_input(head.manifest_list).exists():
-        return f"{listing} is missing; {advice}"
-    try:
-        manifests = head.manifests(table.io)
-    except READ_ERRORS as exc:
-        return f"{listing} does not load ({type(exc).__name__}); {advice}"
-    for manifest in manifests:
-        if not table.io.new_input(manifest.manifest_path).exists():
-            return f"table {name}: the manifest {manifest.manifest_path} is missing; {advice}"
-    return ""

@@ -11,8 +11,9 @@ import pytest
 from dagster_project.catch_up import pending_work
 from dagster_project.cli import main, table_status
 from dagster_project.ingest.run import ingest_dataset
+from dagster_project.lakehouse.catalog_check import check_catalog
 from dagster_project.lakehouse.maintain import run_maintenance
-from dagster_project.lakehouse.recovery import check_catalog, recover_catalog
+from dagster_project.lakehouse.recovery import RecoveryRefused, recover_catalog
 from dagster_project.lakehouse.tables import CatalogCorrupt, TableUnreadable, load_table, open_catalog
 from tests.conftest import customers_csv, land, orders_csv
 
@@ -122,9 +123,12 @@ def test_recover_brings_every_table_back_and_ingest_stays_exactly_once(landed, r
     assert _tree(settings) == before
     assert _catalog_db(settings).exists() == (how != "deleted")
 
+    with pytest.raises(RecoveryRefused):  # one table of a catalog that is itself broken: not alone
+        recover_catalog(settings, tables=["raw.orders"])
     planned = recover_catalog(settings, dry_run=True)
     assert {t.table: t.action for t in planned.tables} == dict.fromkeys(expected, "registered")
     assert _tree(settings) == before  # a dry run changes nothing
+    assert _catalog_db(settings).exists() == (how != "deleted")
 
     report = recover_catalog(settings)
     assert report.ok and {t.table for t in report.tables} == set(expected)
@@ -269,3 +273,24 @@ def test_a_new_postgresql_catalog_beside_old_data_is_an_error_until_recovered(
     assert report.ok and not report.moved_aside
     assert _state(second) == expected
     assert ingest_dataset(second, registry["orders"], run_id="after").ingested == []
+
+
+def test_recover_does_not_guess_between_two_newest_metadata_files(landed, registry, monkeypatch, capsys):
+    settings = landed
+    expected = _state(settings)
+    head = Path(load_table(open_catalog(settings), "raw.orders").metadata_location.removeprefix("file://"))
+    # A commit that lost a race after writing its metadata file: same table, same version.
+    twin = head.with_name(head.name.split("-", 1)[0] + "-00000000-0000-0000-0000-000000000000.metadata.json")
+    twin.write_bytes(head.read_bytes())
+    _catalog_db(settings).unlink()
+
+    monkeypatch.setenv("FOUNDATION_DATA_DIR", str(settings.data_dir))
+    assert main(["catalog", "recover"]) == 1
+    out = capsys.readouterr().out
+    assert "raw.orders: AMBIGUOUS: 2 metadata files at version" in out and str(twin) in out
+    assert "raw.customers: registered" in out
+    assert not open_catalog(settings).table_exists("raw.orders")  # nothing chosen for it
+
+    assert main(["catalog", "recover", "--table", "raw.orders", "--metadata", f"file://{head}"]) == 0
+    assert _state(settings) == expected
+    assert main(["catalog", "check"]) == 0
