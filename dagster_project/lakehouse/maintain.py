@@ -11,6 +11,7 @@ from pyiceberg.catalog import Catalog
 
 from dagster_project.errors import FoundationError
 from dagster_project.governance.audit import AuditEvent, record_safely
+from dagster_project.lakehouse.catalog import TableUnreadable, load_table, open_catalog
 from dagster_project.lakehouse.compaction import compact, incremental_sources, read_horizon
 from dagster_project.lakehouse.maintenance import (
     MaintenanceConflict,
@@ -21,7 +22,6 @@ from dagster_project.lakehouse.maintenance import (
     remove_orphan_files,
     table_stats,
 )
-from dagster_project.lakehouse.tables import TableUnreadable, load_table, open_catalog
 from dagster_project.lakehouse.warehouse import warehouse_tables
 from dagster_project.settings import Settings
 

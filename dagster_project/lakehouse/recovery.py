@@ -22,7 +22,7 @@ from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from dagster_project.errors import FoundationError
-from dagster_project.lakehouse.tables import (
+from dagster_project.lakehouse.catalog import (
     CatalogCorrupt,
     TableUnreadable,
     catalog_metadata_location,
