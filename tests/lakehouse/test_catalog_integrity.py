@@ -294,3 +294,20 @@ def test_recover_does_not_guess_between_two_newest_metadata_files(landed, regist
     assert main(["catalog", "recover", "--table", "raw.orders", "--metadata", f"file://{head}"]) == 0
     assert _state(settings) == expected
     assert main(["catalog", "check"]) == 0
+
+
+def test_catch_up_reports_a_broken_table_and_ingests_the_other_datasets(landed):
+    import dagster as dg
+
+    from dagster_project.catch_up import catch_up
+
+    settings = landed
+    _break_metadata(settings, "raw.orders", "truncated")
+    land(settings, "orders/o3.csv", orders_csv(11, 5))
+    land(settings, "customers/c2.csv", customers_csv(8, 3))
+    outcomes = catch_up(settings, dg.DagsterInstance.ephemeral())
+    [blocked] = [o for o in outcomes if o.dataset == "orders"]
+    assert blocked.failed and not blocked.materialized and "raw.orders" in blocked.error
+    assert "foundation catalog recover --table raw.orders" in blocked.error
+    [customers] = [o for o in outcomes if o.dataset == "customers"]
+    assert customers.key == "customers/c2.csv" and customers.success and customers.rows == 3
