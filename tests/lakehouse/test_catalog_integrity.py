@@ -311,3 +311,34 @@ def test_catch_up_reports_a_broken_table_and_ingests_the_other_datasets(landed):
     assert "foundation catalog recover --table raw.orders" in blocked.error
     [customers] = [o for o in outcomes if o.dataset == "customers"]
     assert customers.key == "customers/c2.csv" and customers.success and customers.rows == 3
+
+
+def test_on_an_s3_warehouse_a_lost_catalog_is_found_out_and_recovered(
+    tmp_path, registry, s3_server, s3_credentials
+):
+    import uuid
+
+    from dagster_project.settings import Settings
+
+    bucket = f"warehouse-{uuid.uuid4().hex[:8]}"
+    s3_server.client().create_bucket(Bucket=bucket)
+    settings = Settings.for_data_dir(
+        tmp_path / "data",
+        warehouse_uri=f"s3://{bucket}/lake",
+        catalog_properties={"type": "sql", "uri": f"sqlite:///{tmp_path / 'data' / 'catalog.db'}"},
+        s3_endpoint_url=s3_server.endpoint_url,
+        s3_region="us-east-1",
+        sensor_min_file_age_seconds=0,
+    )
+    land(settings, "orders/o1.csv", orders_csv(1, 5))
+    ingest_dataset(settings, registry["orders"], run_id="first")
+    expected = _state(settings)
+    _catalog_db(settings).unlink()
+
+    with pytest.raises(CatalogCorrupt) as error:
+        ingest_dataset(settings, registry["orders"], run_id="would-reset")
+    assert f"s3://{bucket}/lake" in str(error.value) and "raw.orders" in str(error.value)
+    report = recover_catalog(settings)
+    assert report.ok and all(t.metadata.startswith(f"s3://{bucket}/lake/") for t in report.tables)
+    assert _state(settings) == expected
+    assert ingest_dataset(settings, registry["orders"], run_id="after").ingested == []
