@@ -15,7 +15,6 @@ from pathlib import Path
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
-from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.io import FileIO
 from pyiceberg.table.metadata import TableMetadata
 from sqlalchemy import text, update
@@ -288,14 +287,20 @@ def recover_catalog(
         catalog = load_catalog_checked(settings.catalog_name, {**props, "uri": f"sqlite:///{building}"})
     elif not rebuild:
         catalog = load_catalog_checked(settings.catalog_name, props)
-    registered = registered_tables(catalog)
-    found = {t.identifier: t for t in warehouse_tables(props, warehouse)} if warehouse else {}
-    names = list(tables) or sorted(set(found) | registered)
-    io = warehouse_io(props, warehouse or metadata or "")
-    for name in names:
-        report.tables.append(
-            _recover_table(catalog, io, name, found, registered, metadata if tables else None, dry_run)
-        )
+    try:
+        registered = registered_tables(catalog)
+        found = {t.identifier: t for t in warehouse_tables(props, warehouse)} if warehouse else {}
+        names = list(tables) or sorted(set(found) | registered)
+        io = warehouse_io(props, warehouse or metadata or "")
+        for name in names:
+            report.tables.append(
+                _recover_table(catalog, io, name, found, registered, metadata if tables else None, dry_run)
+            )
+    except BaseException:
+        if building is not None and catalog is not None:  # our half-built catalog; the old file is untouched
+            catalog.engine.dispose()
+            building.unlink(missing_ok=True)
+        raise
     if building is not None and not dry_run:
         catalog.engine.dispose()
         report.moved_aside = _move_aside(sqlite_file, stamp)
@@ -337,10 +342,7 @@ def _recover_table(
         return outcome
     outcome.action = "repointed" if is_registered else "registered"
     if not dry_run:
-        try:
-            _point(catalog, name, outcome.metadata, is_registered)
-        except NoSuchTableError:
-            _point(catalog, name, outcome.metadata, False)
+        _point(catalog, name, outcome.metadata, is_registered)
         load_table(catalog, name)  # it loads now, or the error names the file
     return outcome
 
