@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -12,10 +13,12 @@ from dagster_project.definitions import build_defs
 from dagster_project.ingest.run import pending_files
 from dagster_project.lakehouse.ops import quarantined_versions
 from dagster_project.lakehouse.publish import held_versions, ingested_versions
-from dagster_project.lakehouse.tables import ensure_raw_table, open_catalog
-from dagster_project.landing.store import open_landing
+from dagster_project.lakehouse.tables import CatalogCorrupt, TableUnreadable, ensure_raw_table, open_catalog
+from dagster_project.landing.store import FileChanged, open_landing
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Outcome:
     gate: str = "-"
     audit_branch: str = ""
     failed_expectations: str = ""
+    error: str = ""  # why no run was started (e.g. the dataset's table does not load)
 
     @property
     def held_back(self) -> bool:
@@ -45,28 +49,67 @@ class Outcome:
         return not self.success and not self.held_back
 
 
-def unhandled_files(settings: Settings) -> list[tuple[str, str]]:
-    """(dataset, landing key) of every file version not on main, not quarantined and not held back."""
+@dataclass
+class Pending:
+    """What catch-up has to do: file versions due per dataset, and datasets whose table does not load."""
+
+    files: list[tuple[str, str]] = field(default_factory=list)  # (dataset, landing key)
+    blocked: dict[str, str] = field(default_factory=dict)  # dataset -> the error
+
+
+def pending_work(settings: Settings) -> Pending:
+    """Every file version not on main, quarantined or held back; a broken table blocks its own dataset only.
+
+    Raises:
+        CatalogCorrupt: The catalog itself is unusable (nothing is ingested anywhere).
+    """
     catalog = open_catalog(settings)
     landing = open_landing(settings)
-    batches = []
+    pending = Pending()
     for dataset in load_registry(settings.sources_file):
-        table = ensure_raw_table(catalog, dataset)
-        known = (
-            set(ingested_versions(table)) | held_versions(table) | quarantined_versions(catalog, dataset.name)
-        )
+        try:
+            table = ensure_raw_table(catalog, dataset)
+            known = (
+                set(ingested_versions(table))
+                | held_versions(table)
+                | quarantined_versions(catalog, dataset.name)
+            )
+        except (TableUnreadable, CatalogCorrupt) as exc:
+            # CatalogCorrupt here is one table missing beside its old metadata, not the whole catalog.
+            log.error("%s: skipped: %s", dataset.name, exc)
+            pending.blocked[dataset.name] = str(exc)
+            continue
         for file in pending_files(settings, dataset):
-            with landing.fetch(file, settings.work_dir / "catch-up") as (_, checksum):
-                if (file.uri, checksum) not in known:
-                    batches.append((dataset.name, file.key))
-    return batches
+            try:
+                with landing.fetch(file, settings.work_dir / "catch-up") as (_, checksum):
+                    handled = (file.uri, checksum) in known
+            except FileChanged:  # being written right now: a new version, due anyway
+                handled = False
+            except FileNotFoundError:  # gone since it was listed
+                continue
+            if not handled:
+                pending.files.append((dataset.name, file.key))
+    return pending
+
+
+def unhandled_files(settings: Settings) -> list[tuple[str, str]]:
+    """(dataset, landing key) of every file version not handled yet (datasets with broken tables left out)."""
+    return pending_work(settings).files
 
 
 def catch_up(settings: Settings, instance: dg.DagsterInstance) -> list[Outcome]:
-    """Run the raw asset once per unhandled file, in registry order (customers before orders)."""
+    """Run the raw asset once per unhandled file, in registry order (customers before orders).
+
+    A dataset whose table does not load gets one failed outcome with the error, and no run; the
+    other datasets go on.
+    """
     job = build_defs(settings).resolve_implicit_global_asset_job_def()
-    outcomes = []
-    for dataset, key in unhandled_files(settings):
+    pending = pending_work(settings)
+    outcomes = [
+        Outcome(dataset, f"{dataset}/", "", False, False, error=error)
+        for dataset, error in pending.blocked.items()
+    ]
+    for dataset, key in pending.files:
         op = f"raw__{dataset}"
         result = job.execute_in_process(
             instance=instance,

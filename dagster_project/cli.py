@@ -21,16 +21,24 @@ from dagster_project.settings import Settings, load_settings
 
 
 def table_status(settings: Settings) -> dict:
-    """Every Iceberg table with rows, snapshots and current snapshot; and the quarantine log."""
+    """Every Iceberg table with rows, snapshots and current snapshot; the quarantine log; tables that fail.
+
+    A table whose metadata does not load is listed under `broken` with its error; the others are
+    reported as usual. A corrupt or missing catalog raises `CatalogCorrupt` (nothing is created).
+    """
     from dagster_project.lakehouse.ops import QUARANTINE_TABLE, read_quarantine
-    from dagster_project.lakehouse.tables import open_catalog
+    from dagster_project.lakehouse.tables import TableUnreadable, load_table, open_catalog
     from dagster_project.lakehouse.wap import held_batches
 
     catalog = open_catalog(settings)
-    tables, held = [], []
+    tables, held, broken = [], [], []
     for namespace in sorted(catalog.list_namespaces()):
         for identifier in sorted(catalog.list_tables(namespace)):
-            table = catalog.load_table(identifier)
+            try:
+                table = load_table(catalog, identifier)
+            except TableUnreadable as exc:
+                broken.append({"table": ".".join(identifier), "error": str(exc)})
+                continue
             held += [asdict(b) for b in held_batches(table)]
             snapshot = table.current_snapshot()
             tables.append(
@@ -65,13 +73,21 @@ def table_status(settings: Settings) -> dict:
         "quarantine": quarantine,
         "dropped_rows": dropped_rows,
         "held_back": held,
+        "broken": broken,
     }
 
 
-def print_status(status: dict, out=sys.stdout) -> None:
-    tables = status["tables"]
+def print_status(status: dict, out=None) -> None:
+    out = out or sys.stdout  # looked up per call: a captured or replaced stdout is honoured
+    tables, broken = status["tables"], status.get("broken", [])
+    if broken:
+        print(f"tables that do not load (their work is blocked, the others go on): {len(broken)}", file=out)
+        for b in broken:
+            print(f"  BROKEN {b['error']}", file=out)
+        print(file=out)
     if not tables:
-        print("No tables yet. Run `make demo`, or drop files into the landing zone.", file=out)
+        if not broken:
+            print("No tables yet. Run `make demo`, or drop files into the landing zone.", file=out)
         return
     width = max(len(t["table"]) for t in tables)
     print(f"{'table'.ljust(width)}  {'rows':>10}  {'snapshots':>9}  current snapshot", file=out)
@@ -146,7 +162,7 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
                 + (f"{o.set_apart} rows set apart, " if o.set_apart else "")
                 + f"{o.dropped} rows dropped, gate {o.gate}"
                 if o.materialized
-                else "RUN FAILED (see the run in the UI)"
+                else o.error or "RUN FAILED (see the run in the UI)"
             )
         )
     print("\nstaging and curated models (dbt, one run; only what changed is written):")
@@ -336,6 +352,19 @@ def _main(argv: list[str] | None = None) -> int:
     )
     maintain.add_argument("--table", action="append", metavar="TABLE", help="only this table (repeatable)")
     maintain.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
+    catalog = commands.add_parser(
+        "catalog", help="check the Iceberg catalog, or rebuild it from the warehouse"
+    )
+    catalog_verbs = catalog.add_subparsers(dest="catalog_command", required=True)
+    catalog_verbs.add_parser("check", help="every table's current metadata loads; tables missing from it")
+    recover = catalog_verbs.add_parser(
+        "recover", help="register the warehouse's tables from their newest readable metadata file"
+    )
+    recover.add_argument("--table", action="append", metavar="TABLE", help="only this table (repeatable)")
+    recover.add_argument(
+        "--metadata", metavar="FILE", help="with one --table: point it at this metadata file"
+    )
+    recover.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     for verb, text in (
         ("release", "publish a held-back batch to main"),
         ("discard", "drop a held-back batch"),
@@ -352,7 +381,11 @@ def _main(argv: list[str] | None = None) -> int:
             print(json.dumps(result, indent=2))
         else:
             print_status(result)
-        return 0
+        return 1 if result["broken"] else 0
+    if args.command == "catalog":
+        from dagster_project.catalog_commands import catalog_command
+
+        return catalog_command(settings, args)
     if args.command == "demo":
         return run_demo(settings, seed=args.seed)
     if args.command == "search":

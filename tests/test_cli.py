@@ -92,3 +92,29 @@ def test_status_on_an_empty_platform_says_what_to_do(tmp_path):
     result = _foundation(tmp_path, "status")
     assert result.returncode == 0
     assert "make demo" in result.stdout
+
+
+def test_an_emptied_catalog_is_a_one_line_error_and_catalog_recover_restores_every_table(tmp_path):
+    from dagster_project.ingest.run import ingest_dataset
+    from dagster_project.registry import load_registry
+    from dagster_project.settings import Settings
+    from tests.conftest import land, orders_csv
+
+    settings = Settings.for_data_dir(tmp_path, sensor_min_file_age_seconds=0)
+    land(settings, "orders/o1.csv", orders_csv(1, 5))
+    ingest_dataset(settings, load_registry(settings.sources_file)["orders"], run_id="first")
+    before = json.loads(_foundation(tmp_path, "status", "--json").stdout)["tables"]
+    (tmp_path / "catalog.db").write_bytes(b"")  # e.g. a full disk while it was written
+
+    status = _foundation(tmp_path, "status")
+    assert status.returncode == 2 and status.stdout == ""
+    assert status.stderr.count("\n") == 1 and "Traceback" not in status.stderr
+    assert "catalog.db is empty (0 bytes)" in status.stderr and "foundation catalog recover" in status.stderr
+    assert (tmp_path / "catalog.db").stat().st_size == 0  # nothing was created in it
+
+    recovered = _foundation(tmp_path, "catalog", "recover")
+    assert recovered.returncode == 0, recovered.stderr[-2000:]
+    assert "moved aside (not deleted)" in recovered.stdout and "raw.orders: registered" in recovered.stdout
+    assert json.loads(_foundation(tmp_path, "status", "--json").stdout)["tables"] == before
+    checked = _foundation(tmp_path, "catalog", "check")
+    assert checked.returncode == 0 and "0 broken, 0 not in the catalog" in checked.stdout

@@ -11,16 +11,18 @@ from pyiceberg.catalog import Catalog
 
 from dagster_project.errors import FoundationError
 from dagster_project.governance.audit import AuditEvent, record_safely
+from dagster_project.lakehouse.catalog import TableUnreadable, load_table, open_catalog
 from dagster_project.lakehouse.compaction import compact, incremental_sources, read_horizon
 from dagster_project.lakehouse.maintenance import (
     MaintenanceConflict,
     MaintenanceReport,
+    OrphanRemovalRefused,
     TableStats,
     expire_snapshots,
     remove_orphan_files,
     table_stats,
 )
-from dagster_project.lakehouse.tables import open_catalog
+from dagster_project.lakehouse.warehouse import warehouse_tables
 from dagster_project.settings import Settings
 
 OPERATIONS = ("compact", "expire_snapshots", "remove_orphan_files")
@@ -51,8 +53,8 @@ def run_maintenance(
 ) -> list[MaintenanceReport]:
     """Run one maintenance operation on every table of the catalog, or on `tables`.
 
-    A table that fails (or conflicts with a concurrent writer) is reported with a note and the
-    others still run.
+    A table that fails (or does not load, or conflicts with a concurrent writer) is reported with
+    a note and the others still run.
 
     Args:
         settings: The deployment (catalog and maintenance settings).
@@ -68,6 +70,8 @@ def run_maintenance(
 
     Raises:
         UnknownTable: A name in `tables` is not in the catalog.
+        OrphanRemovalRefused: (remove_orphan_files) The warehouse holds committed tables the catalog
+            does not list; nothing was deleted. Per table, the same refusal is a failed report.
     """
     log = log or logging.getLogger(__name__)
     if operation not in OPERATIONS:
@@ -78,10 +82,19 @@ def run_maintenance(
     if missing:
         raise UnknownTable(f"not in the catalog: {', '.join(missing)}; see `foundation status` for the names")
     names = [n for n in names if not tables or n in tables]
+    if operation == "remove_orphan_files":
+        refuse_unknown_table_folders(settings, catalog)
     consumers = incremental_sources(catalog, manifest) if operation == "compact" else {}
     reports = []
     for index, name in enumerate(names, start=1):
-        table = catalog.load_table(name)
+        try:
+            table = load_table(catalog, name)
+        except TableUnreadable as exc:  # skipped and reported: the other tables are maintained
+            none = TableStats(0, 0, 0)
+            notes = [f"failed: {exc}"]
+            reports.append(MaintenanceReport(name, operation, none, none, dry_run=dry_run, notes=notes))
+            log.warning(f"{operation} {index}/{len(names)} {name}: skipped: {exc}")
+            continue
         try:
             if operation == "compact":
                 horizon = read_horizon(catalog, name, consumers[name]) if name in consumers else None
@@ -125,6 +138,32 @@ def run_maintenance(
     if not dry_run:
         record_safely(settings, audit_events(operation, reports, catalog, run_id), catalog)
     return reports
+
+
+def refuse_unknown_table_folders(settings: Settings, catalog: Catalog) -> None:
+    """Refuse orphan removal when the warehouse holds committed tables this catalog does not know.
+
+    Table folders with committed metadata that no catalog table has are what a new catalog beside
+    old data looks like; deleting "orphans" then would delete the old tables' data and audit trail.
+
+    Raises:
+        OrphanRemovalRefused: Such folders exist; nothing was deleted.
+    """
+    props = settings.resolved_catalog_properties()
+    warehouse = props.get("warehouse", "")
+    if not warehouse:
+        return
+    known = set(catalog_tables(catalog))
+    unknown = [t for t in warehouse_tables(props, warehouse) if t.has_commits and t.identifier not in known]
+    if unknown:
+        names = ", ".join(f"{t.identifier} ({t.location})" for t in unknown[:5])
+        raise OrphanRemovalRefused(
+            f"refusing to remove orphan files: the warehouse holds {len(unknown)} table(s) with committed "
+            f"metadata that the catalog does not list: {names}{', ...' if len(unknown) > 5 else ''}. That "
+            "is what a new catalog beside old data looks like. Nothing was deleted. Run `foundation catalog "
+            "check`, then `foundation catalog recover` to register them; move folders of tables that are "
+            "really unwanted out of the warehouse"
+        )
 
 
 def changed(report: MaintenanceReport) -> bool:

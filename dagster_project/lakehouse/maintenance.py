@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -15,8 +16,18 @@ from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from pyiceberg.table.update import AssertRefSnapshotId
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
+from dagster_project.errors import FoundationError
 from dagster_project.lakehouse.changes import COMPACTION_PROPERTY, WATERMARK_PROPERTY
 from dagster_project.lakehouse.publish import FILES_PROPERTY, VERSIONS_PROPERTY
+from dagster_project.lakehouse.warehouse import (
+    METADATA_SUFFIX,
+    READ_ERRORS,
+    StoredFile,
+    files_referenced,
+    list_files,
+    metadata_version,
+    read_metadata,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +38,18 @@ ICEBERG_SUFFIXES = (".parquet", ".avro", ".orc", ".metadata.json", ".puffin", ".
 MAX_ATTEMPTS = 3
 
 
+# Past this share of a table's files (and this many), files that no metadata file of the table ever
+# named are not leftovers of aborted writes but someone else's data: orphan removal refuses.
+BULK_UNREFERENCED_SHARE = 0.5
+BULK_UNREFERENCED_MIN_FILES = 10
+
+
 class MaintenanceConflict(RuntimeError):
     """Another writer kept committing during maintenance; nothing changed, the next run retries."""
+
+
+class OrphanRemovalRefused(FoundationError):
+    """The warehouse holds files no table of the catalog ever referenced, in bulk: nothing is deleted."""
 
 
 @dataclass(frozen=True)
@@ -246,45 +267,72 @@ def referenced_files(table: Table) -> set[str]:
     return {_key(uri) for uri in found}
 
 
-@dataclass(frozen=True)
-class StoredFile:
-    """A file under a table's location as the object store lists it."""
-
-    uri: str
-    size: int
-    modified: datetime
-
-
 def list_table_files(table: Table) -> list[StoredFile]:
     """Every file under the table's location, through the table's own FileIO filesystem."""
-    location = table.location().rstrip("/")
-    parsed = urlparse(location)
-    scheme = parsed.scheme or "file"
-    io = table.io
-    if hasattr(io, "fs_by_scheme"):  # PyArrowFileIO
-        from pyarrow.fs import FileSelector, FileType
+    return list_files(table.io, table.location())
 
-        _, netloc, path = io.parse_location(location)
-        fs = io.fs_by_scheme(scheme, netloc)
-        infos = fs.get_file_info(FileSelector(path, recursive=True, allow_not_found=True))
-        prefix = "" if scheme == "file" else f"{scheme}://"
-        return [
-            StoredFile(f"{prefix}{i.path}", i.size or 0, i.mtime.astimezone(UTC))
-            for i in infos
-            if i.type == FileType.File and i.mtime is not None
-        ]
-    fs = io.get_fs(scheme)  # FsspecFileIO
-    found = fs.find(f"{parsed.netloc}{parsed.path}", detail=True)
-    files = []
-    for path, info in found.items():
-        modified = info.get("LastModified") or info.get("mtime") or info.get("created")
-        if isinstance(modified, int | float):
-            modified = datetime.fromtimestamp(modified, UTC)
-        if modified is None:
+
+def _deletion_rank(file: StoredFile) -> int:
+    """Data files first, metadata files last: a crash midway never leaves a data file whose metadata is gone.
+
+    Files only a deleted metadata file named would look never referenced to the next run's check.
+    """
+    name = file.uri.rsplit("/", 1)[-1]
+    if name.endswith(METADATA_SUFFIX):
+        return 3
+    if name.startswith("snap-"):
+        return 2
+    return 1 if name.endswith(".avro") else 0
+
+
+def refuse_foreign_files(table: Table, stored: list[StoredFile], referenced: set[str]) -> None:
+    """Refuse orphan removal when the unreferenced files look like another table's data, not leftovers.
+
+    Two signs of a new catalog beside old data: metadata files of another table (another table
+    uuid, with snapshots) under this table's location; or, in bulk, files that no metadata file
+    of this table ever referenced (the current one, those in its metadata log, and unreferenced
+    ones of the same table, such as a commit that lost a race).
+
+    Raises:
+        OrphanRemovalRefused: Either sign was found; nothing was deleted.
+    """
+    name, io, uuid = table_name(table), table.io, table.metadata.table_uuid
+    known = [table.metadata]
+    for entry in table.metadata.metadata_log:
+        with contextlib.suppress(*READ_ERRORS):
+            known.append(read_metadata(io, entry.metadata_file))
+    foreign: dict[str, tuple[str, int]] = {}  # table uuid -> (newest file, snapshots)
+    for file in stored:
+        if not file.uri.endswith(METADATA_SUFFIX) or _key(file.uri) in referenced:
             continue
-        prefix = "" if scheme == "file" else f"{scheme}://"
-        files.append(StoredFile(f"{prefix}{path}", int(info.get("size") or 0), modified.astimezone(UTC)))
-    return files
+        try:
+            metadata = read_metadata(io, file.uri)
+        except READ_ERRORS:
+            continue  # a metadata file a crash left half written: a leftover like any other
+        if metadata.table_uuid == uuid:
+            known.append(metadata)
+        elif metadata.snapshots:
+            newest = foreign.get(str(metadata.table_uuid))
+            if newest is None or metadata_version(file.uri) > metadata_version(newest[0]):
+                foreign[str(metadata.table_uuid)] = (file.uri, len(metadata.snapshots))
+    if foreign:
+        found = "; ".join(f"table uuid {u}: newest {f} ({n} snapshot(s))" for u, (f, n) in foreign.items())
+        raise OrphanRemovalRefused(
+            f"{name}: refusing to remove orphan files: {table.location()} also holds the metadata of "
+            f"another table ({found}), the sign of a new catalog created beside old data. Nothing was "
+            f"deleted. If the old table is the right one: `foundation catalog recover --table {name} "
+            "--metadata FILE` with its newest file; if it is really unwanted, move its files away by hand"
+        )
+    ever = referenced | {_key(uri) for uri in files_referenced(io, known)}
+    never = [f for f in stored if _key(f.uri) not in ever and not f.uri.endswith(METADATA_SUFFIX)]
+    if len(never) >= BULK_UNREFERENCED_MIN_FILES and len(never) > BULK_UNREFERENCED_SHARE * len(stored):
+        raise OrphanRemovalRefused(
+            f"{name}: refusing to remove orphan files: {len(never)} of the {len(stored)} files under "
+            f"{table.location()} (e.g. {never[0].uri}) were never referenced by any metadata file of this "
+            "table, the sign of data written by another catalog or restored without its metadata. Nothing "
+            "was deleted. Run `foundation catalog check`; `foundation catalog recover` registers tables "
+            "from their own metadata. Move files that are really unwanted away by hand"
+        )
 
 
 def remove_orphan_files(
@@ -298,7 +346,8 @@ def remove_orphan_files(
 
     Files younger than `older_than` are never touched: a writer places its data files before it
     commits them (an ingest or an audit branch in flight), so a fresh unreferenced file may be
-    about to become live. Only Iceberg file types are deleted.
+    about to become live. Only Iceberg file types are deleted, and nothing at all when the
+    location looks like it holds another table's data (`refuse_foreign_files`).
 
     Args:
         table: The table.
@@ -308,6 +357,9 @@ def remove_orphan_files(
 
     Returns:
         The report (files and bytes removed; data stats before and after are unchanged by design).
+
+    Raises:
+        OrphanRemovalRefused: Another table's data seems to be under the location; nothing deleted.
     """
     now = now or datetime.now(UTC)
     table.refresh()
@@ -318,11 +370,14 @@ def remove_orphan_files(
     table.refresh()
     referenced = referenced_files(table)
     cutoff = now - older_than
-    for file in stored:
-        if _key(file.uri) in referenced or not file.uri.endswith(ICEBERG_SUFFIXES):
-            continue
-        if file.modified >= cutoff:
-            continue
+    orphans = [
+        f
+        for f in stored
+        if _key(f.uri) not in referenced and f.uri.endswith(ICEBERG_SUFFIXES) and f.modified < cutoff
+    ]
+    if orphans:
+        refuse_foreign_files(table, stored, referenced)
+    for file in sorted(orphans, key=_deletion_rank):
         if not dry_run:
             table.io.delete(file.uri)
         report.files_removed += 1

@@ -1,10 +1,12 @@
-"""Iceberg catalog and table helpers: open the catalog, create tables idempotently, map types."""
+"""Iceberg table helpers: create tables idempotently (never over old data), map types.
+
+`open_catalog`, `load_table` and the catalog errors live in `lakehouse/catalog.py` and are
+re-exported here, where most callers import them from.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
@@ -25,8 +27,16 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
+from dagster_project.lakehouse.catalog import (  # noqa: F401 - re-exported: callers import them from here
+    CatalogBesideOldData,
+    CatalogCorrupt,
+    CatalogUnavailable,
+    TableUnreadable,
+    load_table,
+    open_catalog,
+)
+from dagster_project.lakehouse.warehouse import WarehouseUnavailable, metadata_files, warehouse_io
 from dagster_project.registry import DECIMAL_TYPE, Dataset
-from dagster_project.settings import Settings
 
 _PRIMITIVES: dict[str, IcebergType] = {
     "string": StringType(),
@@ -91,18 +101,6 @@ def type_name_of(iceberg: IcebergType) -> str:
     return "string"
 
 
-def open_catalog(settings: Settings) -> Catalog:
-    """Load the configured catalog (`load_catalog(name, **properties)`: SQL, REST, Glue alike)."""
-    props = settings.resolved_catalog_properties()
-    uri = props.get("uri", "")
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    warehouse = props.get("warehouse", "")
-    if warehouse.startswith("file://"):
-        Path(warehouse[len("file://") :]).mkdir(parents=True, exist_ok=True)
-    return load_catalog(settings.catalog_name, **props)
-
-
 def ensure_namespace(catalog: Catalog, namespace: str) -> None:
     try:
         catalog.create_namespace(namespace)
@@ -117,11 +115,24 @@ def ensure_table(
     partition_spec: PartitionSpec = UNPARTITIONED_PARTITION_SPEC,
     properties: dict[str, str] | None = None,
 ) -> Table:
-    """Create the table if it does not exist, then load it (safe under concurrent creators)."""
+    """Create the table if it does not exist, then load it (safe under concurrent creators).
+
+    Raises:
+        TableUnreadable: The table exists but its metadata file is missing or broken; it is never
+            re-created over its old data.
+    """
     try:
-        return catalog.load_table(identifier)
+        return load_table(catalog, identifier)
     except NoSuchTableError:
         pass
+    try:
+        _refuse_table_beside_old_data(catalog, identifier)
+    except CatalogCorrupt:
+        try:  # a concurrent creator registers the table before its first commit: it may exist now
+            return load_table(catalog, identifier)
+        except NoSuchTableError:
+            pass
+        raise
     ensure_namespace(catalog, identifier.split(".")[0])
     try:
         table = catalog.create_table(
@@ -131,12 +142,33 @@ def ensure_table(
             properties=properties or {"format-version": "2"},
         )
     except TableAlreadyExistsError:
-        return catalog.load_table(identifier)
+        return load_table(catalog, identifier)
     # add_files maps Parquet columns to fields by name; keep the mapping in the table from
     # the start so that every later schema change updates it in the same commit.
     with table.transaction() as tx:
         tx.set_properties(**{"schema.name-mapping.default": table.schema().name_mapping.model_dump_json()})
-    return catalog.load_table(identifier)
+    return load_table(catalog, identifier)
+
+
+def _refuse_table_beside_old_data(catalog: Catalog, identifier: str) -> None:
+    """A table missing from the catalog is never created over the committed metadata of its folder."""
+    warehouse = catalog.properties.get("warehouse", "").rstrip("/")
+    if not warehouse:
+        return
+    namespace, _, name = identifier.rpartition(".")
+    location = f"{warehouse}/{namespace}/{name}"
+    try:
+        found = metadata_files(warehouse_io(dict(catalog.properties), location), location)
+    except OSError as exc:
+        raise WarehouseUnavailable(f"the warehouse {warehouse} could not be listed: {exc}") from exc
+    committed = [m for m in found if m.version > 0]
+    if committed:
+        raise CatalogCorrupt(
+            f"table {identifier} is not in the catalog, but {location} holds its metadata (newest "
+            f"{committed[-1].uri}); nothing was created. Recover with `foundation catalog recover --table "
+            f"{identifier}` (registers it from its newest readable metadata file), or move the folder away "
+            "if that table is really unwanted"
+        )
 
 
 def raw_schema(dataset: Dataset) -> Schema:

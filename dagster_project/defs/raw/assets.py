@@ -11,6 +11,7 @@ from dagster_project.defs.catalog import column_schema
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.raw.metadata import ingest_metadata
 from dagster_project.defs.resources import Foundation
+from dagster_project.errors import EnvironmentFailure
 from dagster_project.ingest.run import IngestReport, ingest_dataset
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, raw_schema
 from dagster_project.landing.s3 import LandingUnavailable
@@ -28,7 +29,7 @@ class RawIngestConfig(dg.Config):
 
 # The catalog database or the object store not answering: worth retrying the whole step, which
 # is safe because ingest is exactly-once (a retry skips what a failed attempt committed).
-TRANSIENT_ERRORS = (OperationalError, LandingUnavailable)
+TRANSIENT_ERRORS = (OperationalError, EnvironmentFailure)  # EnvironmentFailure: LandingUnavailable, catalog
 MAX_RETRIES = 3
 
 
