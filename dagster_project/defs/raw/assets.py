@@ -27,9 +27,10 @@ class RawIngestConfig(dg.Config):
     retry_quarantined: bool = False  # try again file versions quarantined before (e.g. after a registry fix)
 
 
-# The catalog database or the object store not answering: worth retrying the whole step, which
-# is safe because ingest is exactly-once (a retry skips what a failed attempt committed).
-TRANSIENT_ERRORS = (OperationalError, EnvironmentFailure)  # EnvironmentFailure: LandingUnavailable, catalog
+# The catalog database or the object store not answering, a full disk, a memory limit: worth
+# retrying the whole step, which is safe because ingest is exactly-once (a retry skips what a
+# failed attempt committed) and nothing was quarantined for them.
+TRANSIENT_ERRORS = (OperationalError, EnvironmentFailure)
 MAX_RETRIES = 3
 
 
@@ -42,14 +43,16 @@ def raise_for_retry(context: dg.AssetExecutionContext, dataset: Dataset, setting
             f"{dataset.table}: {type(exc).__name__}: {exc}; retry {attempt + 1}/{MAX_RETRIES} in {wait} s"
         )
         raise dg.RetryRequested(max_retries=MAX_RETRIES, seconds_to_wait=wait) from exc
-    where = (
-        f"the object store ({settings.landing_uri})"
-        if isinstance(exc, LandingUnavailable)
-        else f"the Iceberg catalog database ({settings.catalog_properties.get('uri', settings.catalog_name)})"
-    )
+    if isinstance(exc, LandingUnavailable):
+        what = f"the object store ({settings.landing_uri}) still failing"
+    elif isinstance(exc, OperationalError):
+        uri = settings.catalog_properties.get("uri", settings.catalog_name)
+        what = f"the Iceberg catalog database ({uri}) still failing"
+    else:  # the machine (disk, memory, permissions) or a table that needs recovering: its own words
+        what = "still failing"
     raise dg.Failure(
-        description=f"{dataset.table}: {where} still failing after {MAX_RETRIES} retries: {exc}. "
-        "Check that it is running and reachable, then re-run; nothing was published twice.",
+        description=f"{dataset.table}: {what} after {MAX_RETRIES} retries: {exc}. Nothing was quarantined "
+        "for it and nothing was published twice: once the cause is gone, re-run (the files stay due).",
         metadata={"error": str(exc)[:2000]},
     ) from exc
 
