@@ -14,13 +14,14 @@ import duckdb
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
-from dagster_project.governance.audit import AuditEvent
+from dagster_project import faults
+from dagster_project.governance.audit import AuditEvent, record_missing_publishes
 from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.convert import FileRejected, connect, convert_file
 from dagster_project.lakehouse.ops import QuarantineRecord, quarantined_versions, record_quarantine
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, ensure_raw_table, open_catalog, type_name_of
-from dagster_project.lakehouse.wap import AuditFailed, write_audit_publish
+from dagster_project.lakehouse.wap import AuditFailed, recover_unfinished, write_audit_publish
 from dagster_project.landing.store import LandedFile, open_landing, open_quarantine
 from dagster_project.quality.gate import GateReport, gate_batch, suite_parameters, table_audit
 from dagster_project.quality.suites import Suite
@@ -147,6 +148,10 @@ def ingest_dataset(
     started = time.perf_counter()
     catalog = open_catalog(settings)
     table = ensure_raw_table(catalog, dataset)
+    recover_unfinished(
+        table, current_run_id=run_id, grace_seconds=settings.unfinished_audit_grace_seconds, logger=log
+    )
+    record_missing_publishes(catalog, settings, table)
     landing = open_landing(settings)
     report = IngestReport(dataset.name, dataset.table, table.location(), None)
 
@@ -222,6 +227,7 @@ def ingest_dataset(
             log.info("[%d/%d] %s: %d rows staged", index, len(files), file.key, converted.rows)
         committing = time.perf_counter()
         report.seconds["convert"] = committing - converting
+        faults.reached("ingest.staged")
         if staged:
             _publish(
                 catalog,
@@ -241,7 +247,8 @@ def ingest_dataset(
     finally:
         con.close()
     report.seconds["commit"] = time.perf_counter() - committing
-    record_quarantine(catalog, report.quarantined + (report.gate.dropped if report.gate else []))
+    if not staged:  # otherwise _publish recorded it, before the commit
+        record_quarantine(catalog, report.quarantined)
     if scratch.exists():
         for leftover in scratch.iterdir():
             leftover.unlink()
@@ -268,6 +275,7 @@ def _publish(
     """Commit the staged batch: straight to main, or through the suite's gate (Write-Audit-Publish)."""
     day = ingested_at.date().isoformat()
     if suite is None:
+        record_quarantine(catalog, report.quarantined)
         result = publish_batch(table, staged, run_id=run_id, ingest_day=day, before_commit=before_commit)
     else:
         pii = set(dataset.pii_columns)
@@ -283,6 +291,8 @@ def _publish(
             pii_columns=pii,
             report=gate,
         )
+        # Before the commit: a run stopped after it leaves nothing unrecorded (reruns add nothing).
+        record_quarantine(catalog, report.quarantined + gate.dropped)
         audit = table_audit(catalog, con, suite, gate, run_id=run_id, parameters=parameters, pii_columns=pii)
         try:
             wap = write_audit_publish(table, staged, run_id=run_id, ingest_day=day, audit=audit)

@@ -60,7 +60,7 @@ def test_crash_after_commit_before_bookkeeping_reruns_cleanly(settings, registry
     def crash(*args, **kwargs):
         raise RuntimeError("process died after the commit")
 
-    monkeypatch.setattr(run_module, "record_quarantine", crash)
+    monkeypatch.setattr(run_module, "record_audit", crash)  # the bookkeeping left after the commit
     with pytest.raises(RuntimeError):
         ingest_dataset(settings, registry["orders"], run_id="run-1")
     monkeypatch.undo()
@@ -137,7 +137,7 @@ KILLED_AFTER_COMMIT = textwrap.dedent(
     settings = Settings.for_data_dir(Path(sys.argv[1]), sensor_min_file_age_seconds=0)
     dataset = load_registry(settings.sources_file)["orders"]
     # The commit has happened (rows and file identities on main); the bookkeeping after it has not.
-    run_module.record_quarantine = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+    run_module.record_audit = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
     run_module.ingest_dataset(settings, dataset, run_id="killed-after-commit")
     """
 )
