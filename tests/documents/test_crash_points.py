@@ -39,7 +39,7 @@ PASSING = [
     "audit_log.appended",
 ]
 # A sync of a new document, after a first one: the vector index is then updated, not rebuilt.
-UPDATING = ["wap.published", "wap.branch_removed", "sync.documents_committed", "audit_log.appended"]
+UPDATING = ["wap.published", "sync.documents_committed"]
 ADDED = "# Privacy\n\n" + "We keep your address only as long as we need it to deliver your order. " * 12
 # Before the verdict is recorded: the rerun holds the batch back, once.
 FAILING = ["sync.staged", "wap.branch_committed", "wap.auditing"]
