@@ -131,7 +131,7 @@ def record(catalog: Catalog, settings: Settings, events: Sequence[AuditEvent]) -
 
 
 def _event_id(event: AuditEvent) -> str:
-    snapshot = next(iter(event.snapshot_ids.values()), None) if len(event.tables) == 1 else None
+    snapshot = event.snapshot_ids.get(event.tables[0]) if len(event.tables) == 1 else None
     if event.action == "publish" and event.outcome == "ok" and snapshot is not None:
         return publish_event_id(event.tables[0], snapshot)
     return uuid.uuid4().hex

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pyiceberg.table import Table
 
 from dagster_project.lakehouse.branches import (
+    OWNER_PROPERTY,
+    Hold,
     audit_branches,
     branch_head,
     held_branches,
@@ -108,11 +110,15 @@ class Recovery:
 
     table: str
     removed: dict[str, str] = field(default_factory=dict)  # branch -> why it was removed
-    in_progress: list[str] = field(default_factory=list)  # unfinished audits left alone
+    kept: dict[str, str] = field(default_factory=dict)  # unfinished audits left alone -> why
+
+    @property
+    def in_progress(self) -> list[str]:
+        return sorted(self.kept)
 
     def describe(self) -> list[str]:
         lines = [f"{self.table}: removed {b} ({why})" for b, why in sorted(self.removed.items())]
-        lines += [f"{self.table}: {b} is an audit still in progress; left alone" for b in self.in_progress]
+        lines += [f"{self.table}: left {b} alone ({why})" for b, why in sorted(self.kept.items())]
         return lines
 
 
@@ -124,28 +130,35 @@ def _unfinished_state(
     alive: RunAlive | None,
     grace_seconds: float,
     now_ms: int,
-) -> str | None:
-    """Why an unfinished audit branch can go, or None while its audit may still be in progress."""
+    on_main: set[tuple[str, str]],
+) -> tuple[bool, str]:
+    """Whether an audit branch without a verdict goes, and why (or why it stays)."""
     head = branch_head(table, branch)
     assert head is not None
     if head in lineage(table, main_head(table)):
-        return "published; only the branch was left"
+        return True, "published; only the branch was left"
     run = run_of(branch)
     if run == current_run_id:
-        return "left by an earlier attempt of this run"
+        return True, "left by an earlier attempt of this run"
+    snapshot = table.metadata.snapshot_by_id(head)
+    summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
+    if summary.get(RUN_PROPERTY) != run or OWNER_PROPERTY not in summary:
+        # Written before verdicts were recorded: maybe a batch someone still means to release.
+        # Its files are due again all the same; once they are on main it is a phantom.
+        if _phantom(table, head, on_main):
+            return True, "written by an older version; its files are all on main since"
+        return False, "written by an older version (no verdict): `foundation release` or `discard` it"
     known = alive(run) if alive is not None else None
     if known is None:
-        snapshot = table.metadata.snapshot_by_id(head)
-        summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
-        known = owner_alive(snapshot) if summary.get(RUN_PROPERTY) == run else None
+        known = owner_alive(snapshot)
     if known is True:
-        return None
+        return False, "an audit still in progress"
     if known is False:
-        return "its run stopped before the audit decided"
-    age_s = (now_ms - table.metadata.snapshot_by_id(head).timestamp_ms) / 1000
+        return True, "its run stopped before the audit decided"
+    age_s = (now_ms - snapshot.timestamp_ms) / 1000
     if age_s > grace_seconds:
-        return f"no commit for {int(age_s)} s and its run cannot be checked"
-    return None
+        return True, f"no commit for {int(age_s)} s and its run cannot be checked"
+    return False, "an audit still in progress, or its run stopped less than the grace period ago"
 
 
 def recover_unfinished(
@@ -192,16 +205,17 @@ def recover_unfinished(
                 remove_branch(table, branch, only_at=hold.snapshot_id)
                 recovery.removed[branch] = why
             continue
-        why = _unfinished_state(
+        remove, why = _unfinished_state(
             table,
             branch,
             current_run_id=current_run_id,
             alive=alive,
             grace_seconds=grace_seconds,
             now_ms=now_ms,
+            on_main=on_main,
         )
-        if why is None:
-            recovery.in_progress.append(branch)
+        if not remove:
+            recovery.kept[branch] = why
             continue
         remove_branch(table, branch, only_at=branch_head(table, branch))
         recovery.removed[branch] = f"unfinished audit: {why}"
@@ -211,6 +225,18 @@ def recover_unfinished(
     for line in recovery.describe():
         (logger or log).info("%s", line)
     return recovery
+
+
+def _legacy_hold(table: Table, branch: str) -> Hold | None:
+    """An audit branch written before verdicts were recorded (no owner either): releasable as before."""
+    head = branch_head(table, branch)
+    if head is None or not branch.startswith("audit-"):
+        return None
+    snapshot = table.metadata.snapshot_by_id(head)
+    summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
+    if OWNER_PROPERTY in summary:
+        return None  # a current run's unfinished audit is not a batch to release
+    return Hold(branch, head, summary.get(RUN_PROPERTY, run_of(branch)), "")
 
 
 def discard(table: Table, branch: str) -> None:
@@ -230,7 +256,7 @@ def release(table: Table, branch: str) -> int:
         ValueError: No such held batch, or some of its file versions are on main already.
     """
     name = ".".join(table.name())
-    hold = verdict(table, branch)
+    hold = verdict(table, branch) or _legacy_hold(table, branch)
     if hold is None:
         raise ValueError(f"{name}: no held-back batch on {branch!r}; see `foundation held`")
     files = _files(table, hold.snapshot_id)

@@ -20,6 +20,7 @@ from dagster_project.lakehouse.wap import Verdict, held_batches, main_head, writ
 from tests.conftest import customers_csv, land, orders_csv
 from tests.crash_child import run_child
 from tests.ingest.test_crash_points import (
+    NO_ORDER_ID,
     NO_STATUS,
     assert_publish_events_once,
     audit_branches,
@@ -131,6 +132,25 @@ def test_only_a_failed_audit_holds_a_batch_back_and_its_verdict_says_why(table, 
     assert batch.files == [("file:///landing/orders/bad.csv", "sum-bad.csv-1")]
 
 
+def test_foundation_held_lists_the_batch_a_failed_check_held_back_and_why(
+    settings, registry, monkeypatch, capsys
+):
+    from dagster_project.cli import main
+
+    _land_orders(settings, registry)
+    _rerun(settings, registry)  # a.csv passes
+    land(settings, "orders/bad.csv", orders_csv(30, 2) + NO_ORDER_ID)
+    suite = suite_of(settings, registry["orders"])
+    ingest_dataset(settings, registry["orders"], run_id="bad", keys=["orders/bad.csv"], suite=suite)
+    monkeypatch.setenv("FOUNDATION_DATA_DIR", str(settings.data_dir))
+    for name in ("FOUNDATION_LANDING_URI", "FOUNDATION_WAREHOUSE_URI", "FOUNDATION_QUARANTINE_URI"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["held"]) == 0
+    out = capsys.readouterr().out
+    assert "raw.orders  audit-bad" in out and "held back because: order_id_not_null" in out
+    assert "orders/bad.csv" in out and "orders/a.csv" not in out
+
+
 def test_an_audit_still_in_progress_is_never_disturbed(table, stage, settings):  # noqa: F811
     from dagster_project.lakehouse.held import recover_unfinished
 
@@ -178,6 +198,21 @@ def test_an_unfinished_audit_goes_when_its_run_is_known_to_have_stopped(table, s
     assert recover_unfinished(table, grace_seconds=3600).in_progress == ["audit-r2"]
     assert "audit-r2" in recover_unfinished(table, grace_seconds=0).removed
     assert ingested_versions(table) == {}  # nothing ever reached main
+
+
+def test_an_audit_branch_of_an_older_version_is_kept_until_its_files_are_on_main(table, stage):  # noqa: F811
+    from dagster_project.lakehouse.held import recover_unfinished, release
+
+    base = publish_batch(table, [stage("a.csv", 1, 2)], run_id="r0", ingest_day=DAY).snapshot_id
+    table.manage_snapshots().create_branch(base, "audit-old").commit()  # as older versions held a batch
+    old = stage("b.csv", 5, 2)
+    publish_batch(table, [old], run_id="old", ingest_day=DAY, branch="audit-old")
+    table.refresh()
+    assert held_batches(table) == [] and held_versions(table) == set()  # not held: its file is due
+    recovery = recover_unfinished(table, grace_seconds=0)
+    assert "audit-old" in recovery.kept and "older version" in recovery.kept["audit-old"]
+    assert release(table, "audit-old") == main_head(table)  # still releasable after review
+    assert ("file:///landing/orders/b.csv", "sum-b.csv-5") in ingested_versions(table)
 
 
 # Bug "Concurrency": a commit to one audit branch while another run commits to its own.
