@@ -223,6 +223,8 @@ def _held_command(settings: Settings, args: argparse.Namespace) -> int:
             print("Nothing is held back.")
         for b in held:
             print(f"{b['table']}  {b['branch']}  snapshot {b['snapshot_id']}  run {b['run_id']}")
+            if b.get("reason"):
+                print(f"    held back because: {b['reason']}")
             for uri, checksum in b["files"]:
                 print(f"    {uri}  ({checksum[:12]})")
             print(

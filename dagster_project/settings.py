@@ -77,6 +77,8 @@ class Settings:
     maintenance_orphan_grace_hours: int = 24  # unreferenced files younger than this are in flight
     compaction_target_file_bytes: int = 128 << 20
     compaction_min_files: int = 5  # small files a partition needs before it is compacted
+    # An audit branch of a run on another machine with no commit for this long is abandoned.
+    unfinished_audit_grace_seconds: int = 3600
     personas_file: Path = PACKAGE_DIR / "governance" / "personas.yml"
 
     @property
@@ -170,6 +172,7 @@ class Settings:
             "FOUNDATION_MAINTENANCE_ORPHAN_GRACE_HOURS": str(self.maintenance_orphan_grace_hours),
             "FOUNDATION_COMPACTION_TARGET_FILE_BYTES": str(self.compaction_target_file_bytes),
             "FOUNDATION_COMPACTION_MIN_FILES": str(self.compaction_min_files),
+            "FOUNDATION_UNFINISHED_AUDIT_GRACE_SECONDS": str(self.unfinished_audit_grace_seconds),
         }
         for prop, value in self.catalog_properties.items():
             name = "__".join(part.replace("-", "_") for part in prop.split(".")).upper()
@@ -232,6 +235,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("FOUNDATION_MAINTENANCE_ORPHAN_GRACE_HOURS", "maintenance_orphan_grace_hours", 24),
         ("FOUNDATION_COMPACTION_TARGET_FILE_BYTES", "compaction_target_file_bytes", 128 << 20),
         ("FOUNDATION_COMPACTION_MIN_FILES", "compaction_min_files", 5),
+        ("FOUNDATION_UNFINISHED_AUDIT_GRACE_SECONDS", "unfinished_audit_grace_seconds", 3600),
         ("FOUNDATION_MAX_COLUMNS", "max_columns", 1000),
         ("FOUNDATION_MAX_NEW_COLUMNS_PER_FILE", "max_new_columns_per_file", 20),
         ("FOUNDATION_MAX_NESTING_DEPTH", "max_nesting_depth", 64),
@@ -270,6 +274,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             "FOUNDATION_MAX_NEW_COLUMNS_PER_FILE and _MAX_REJECTED_ROWS_PER_FILE cannot be negative"
         )
+    if settings.unfinished_audit_grace_seconds < 0:
+        raise SettingsError("FOUNDATION_UNFINISHED_AUDIT_GRACE_SECONDS cannot be negative")
     if min(settings.maintenance_retention_days, settings.maintenance_orphan_grace_hours) < 0:
         raise SettingsError("maintenance retention days and orphan grace hours cannot be negative")
     return settings

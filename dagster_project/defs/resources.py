@@ -53,6 +53,7 @@ class Foundation(dg.ConfigurableResource):
     maintenance_orphan_grace_hours: int = 24
     compaction_target_file_bytes: int = 128 << 20
     compaction_min_files: int = 5
+    unfinished_audit_grace_seconds: int = 3600
     personas_file: str = ""
 
     @classmethod

@@ -163,10 +163,14 @@ def sync_index(settings: Settings, table: Table, *, removed: list[str], added: p
     if head is not None:
         snapshot = table.metadata.snapshot_by_id(head)
         parent_snapshot = snapshot.parent_snapshot_id if snapshot else None
+    # Incremental only when these changes are exactly what main gained since the index was
+    # written: a sync that stopped after its publish left main ahead with no changes to apply.
+    changes = bool(removed) or added.num_rows > 0
+    indexed = state.get("snapshot_id")
     incremental = (
         LANCE_TABLE in db.list_tables().tables
-        and state.get("snapshot_id") in (parent_snapshot, head)
-        and state.get("snapshot_id") is not None
+        and indexed is not None
+        and ((indexed == head and not changes) or (indexed == parent_snapshot and changes))
     )
     if not incremental:
         return rebuild_index(settings, table)

@@ -17,10 +17,10 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import In
-from pyiceberg.table import Table
+from pyiceberg.table import Table, Transaction
 
+from dagster_project import faults
 from dagster_project.documents.chunking import chunk_document, chunk_id
 from dagster_project.documents.config import TABLE, DocumentsConfig
 from dagster_project.documents.curate import normalise, quality_issues, redact
@@ -36,17 +36,24 @@ from dagster_project.documents.tables import (
     chunks_table,
     documents_table,
 )
-from dagster_project.governance.audit import AuditEvent
+from dagster_project.governance.audit import AuditEvent, record_missing_publishes
 from dagster_project.governance.audit import record as record_audit
+from dagster_project.lakehouse.branches import owner_properties
+from dagster_project.lakehouse.held import RunAlive
 from dagster_project.lakehouse.publish import RUN_PROPERTY
 from dagster_project.lakehouse.tables import open_catalog
-from dagster_project.lakehouse.wap import audit_branch, ensure_main_snapshot, main_head, reset_branch
+from dagster_project.lakehouse.wap import (
+    AuditFailed,
+    Verdict,
+    audited_publish,
+    branch_commit,
+    main_head,
+    recover_unfinished,
+)
 from dagster_project.quality.engine import evaluate
 from dagster_project.quality.gate import GateReport, suite_parameters
 from dagster_project.quality.suites import Suite
 from dagster_project.settings import Settings
-
-MAX_REBASES = 3
 
 
 @dataclass
@@ -196,8 +203,22 @@ def sync_documents(
     run_id: str,
     suite: Suite | None = None,
     log: logging.Logger | None = None,
+    alive: RunAlive | None = None,
 ) -> SyncReport:
     """Bring curated.documents and curated.document_chunks in line with the current raw documents.
+
+    A sync that stopped anywhere (killed, crashed) is made good by the next one: it cleans up
+    the unfinished audit, records the publish events the stopped one could not, and recomputes
+    what is still missing from main, curated.documents and the vector index.
+
+    Args:
+        settings: Where the catalog and the vector index are.
+        config: The documents configuration (chunking, quality, near-duplicates).
+        embedder: Turns chunk text into vectors.
+        run_id: The Dagster run (audit branch, lineage columns).
+        suite: The chunk table's suite: the chunk changes go through Write-Audit-Publish.
+        log: Where progress goes.
+        alive: Whether another run is still running (see `recover_unfinished`).
 
     Returns:
         The report; `report.gate.held_back` when the suite held the chunk changes back (main,
@@ -208,10 +229,20 @@ def sync_documents(
     now = datetime.now(UTC)
     report = SyncReport()
     catalog = open_catalog(settings)
+    table = chunks_table(catalog)
+    recover_unfinished(
+        table,
+        current_run_id=run_id,
+        alive=alive,
+        grace_seconds=settings.unfinished_audit_grace_seconds,
+        logger=log,
+    )
+    record_missing_publishes(catalog, settings, table)
+    if catalog.table_exists(DOCUMENTS_TABLE):
+        record_missing_publishes(catalog, settings, catalog.load_table(DOCUMENTS_TABLE))
     docs = _curate(config, current_documents(settings, config), report)
     report.documents = len(docs)
     report.excluded = [{"document": d["document_id"], "reason": d["reason"]} for d in docs if d["reason"]]
-    table = chunks_table(catalog)
     existing = _existing_versions(table)
     wanted = {
         d["document_id"]: (d["checksum"], config.chunking_for(d["path"]).fingerprint(), embedder.name)
@@ -239,10 +270,12 @@ def sync_documents(
     batch = as_table_arrow(table, rows)
     if suite is not None:
         report.gate = _audit(suite, batch, embedder.dimension, now)
+    faults.reached("sync.staged")
     if rows or removed:
-        published = _write_audit_publish(table, batch, removed, run_id, report, embedder, log)
+        published = _write_audit_publish(table, batch, removed, run_id, report, log)
         if not published:
             return report
+    _describe_embedder(table, embedder)
     chunk_counts: dict[str, int] = {}
     table.refresh()
     if table.current_snapshot() is not None:
@@ -268,6 +301,7 @@ def sync_documents(
         else:
             curated.overwrite(curated_rows, snapshot_properties=properties)
         curated.refresh()
+        faults.reached("sync.documents_committed")
         events.append(
             AuditEvent(
                 "publish",
@@ -312,55 +346,52 @@ def _unchanged(curated: Table, rows: pa.Table) -> bool:
     return current.sort_by("document_id").to_pylist() == rows.select(names).sort_by("document_id").to_pylist()
 
 
+def _describe_embedder(table: Table, embedder: Embedder) -> None:
+    """Record the embedder of the chunks on main in the table's properties (search reads them)."""
+    table.refresh()
+    wanted = {DIMENSION_PROPERTY: str(embedder.dimension), MODEL_PROPERTY: embedder.name}
+    if table.current_snapshot() is not None and any(
+        table.metadata.properties.get(k) != v for k, v in wanted.items()
+    ):
+        with table.transaction() as tx:
+            tx.set_properties(**wanted)
+
+
 def _write_audit_publish(
     table: Table,
     batch: pa.Table,
     removed: list[str],
     run_id: str,
     report: SyncReport,
-    embedder: Embedder,
     log: logging.Logger,
 ) -> bool:
     """Delete the removed documents' chunks and append the new ones on `audit-<run id>`, then publish.
 
     Returns:
-        Whether main now holds the changes (False: held back by the gate, branch kept).
+        Whether main now holds the changes (False: held back by the gate, branch and verdict kept).
     """
-    branch = audit_branch(run_id)
-    properties = {RUN_PROPERTY: run_id}
-    for _ in range(MAX_REBASES + 1):
-        table.refresh()
-        base = ensure_main_snapshot(table)
-        reset_branch(table, branch, base)
-        with table.transaction() as tx:
+    properties = {RUN_PROPERTY: run_id, **owner_properties()}
+
+    def write(branch: str, base: int) -> int:
+        def fill(tx: Transaction) -> None:
             if removed:
                 tx.delete(In("document_id", removed), snapshot_properties=properties, branch=branch)
             if batch.num_rows:
                 tx.append(batch, snapshot_properties=properties, branch=branch)
-        table.refresh()
+
+        return branch_commit(table, branch, base, fill)
+
+    def audit(branch: str, head: int) -> Verdict:
         gate = report.gate
-        if gate is not None and gate.failed:
-            gate.held_back, gate.branch = True, branch
-            gate.held_snapshot_id = table.metadata.refs[branch].snapshot_id
-            log.warning(
-                "%s: chunk changes of run %s held back on %s: %s",
-                ".".join(table.name()),
-                run_id,
-                branch,
-                ", ".join(r.expectation.name for r in gate.failed),
-            )
-            return False
-        if main_head(table) != base:
-            log.info("curated.document_chunks: main moved during the audit; re-applying")
-            continue
-        try:
-            # The catalog asserts main is still `base` in this commit: a fast-forward only.
-            table.manage_snapshots().set_current_snapshot(ref_name=branch).commit()
-        except CommitFailedException:
-            continue
-        table.refresh()
-        table.manage_snapshots().remove_branch(branch).commit()
-        with table.transaction() as tx:
-            tx.set_properties(**{DIMENSION_PROPERTY: str(embedder.dimension), MODEL_PROPERTY: embedder.name})
-        return True
-    raise RuntimeError(f"curated.document_chunks: main kept moving during run {run_id}; retry the run")
+        if gate is None or not gate.failed:
+            return Verdict(True)
+        gate.held_back, gate.branch, gate.held_snapshot_id = True, branch, head
+        failed = tuple(r.expectation.name for r in gate.failed)
+        return Verdict(False, "expectations failed: " + ", ".join(failed), failed)
+
+    try:
+        audited_publish(table, run_id, write=write, audit=audit, what="chunk changes")
+    except AuditFailed as failed:
+        log.warning("%s", failed)
+        return False
+    return True

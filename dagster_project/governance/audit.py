@@ -11,10 +11,15 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
+from pyiceberg.expressions import And, EqualTo, In
 from pyiceberg.schema import Schema
+from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
+from dagster_project import faults
 from dagster_project.governance.identity import current_identity
+from dagster_project.lakehouse.ops import append_once, publish_event_id
+from dagster_project.lakehouse.publish import RUN_PROPERTY, publish_points
 from dagster_project.lakehouse.tables import ensure_table
 from dagster_project.settings import Settings
 
@@ -92,7 +97,7 @@ def record(catalog: Catalog, settings: Settings, events: Sequence[AuditEvent]) -
     rows = [
         {
             **{k: v for k, v in asdict(e).items() if k not in ("tables", "snapshot_ids")},
-            "event_id": uuid.uuid4().hex,
+            "event_id": _event_id(e),
             "event_time": now,
             "actor": who,
             "tables": json.dumps(list(e.tables)),
@@ -100,9 +105,17 @@ def record(catalog: Catalog, settings: Settings, events: Sequence[AuditEvent]) -
         }
         for e in events
     ]
+    # A publish has a deterministic id (table and snapshot), so that a rerun, or the next run
+    # recording what a crashed one could not (record_missing_publishes), never logs it twice.
+    publish_ids = sorted(r["event_id"] for r in rows if r["event_id"].startswith("publish:"))
+    faults.reached("audit_log.before_append")
     try:
         table = ensure_table(catalog, AUDIT_TABLE, AUDIT_SCHEMA, properties=AUDIT_PROPERTIES)
-        table.append(pa.Table.from_pylist(rows, schema=table.schema().as_arrow()))
+        batch = pa.Table.from_pylist(rows, schema=table.schema().as_arrow())
+        if publish_ids:
+            append_once(table, batch, id_column="event_id", scope=In("event_id", publish_ids))
+        else:
+            table.append(batch)
     except Exception as exc:  # noqa: BLE001 - the audited action stands; say loudly what was not logged
         log.warning(
             "%s: could not record %d event(s) (%s): %s; the action itself is done",
@@ -112,7 +125,68 @@ def record(catalog: Catalog, settings: Settings, events: Sequence[AuditEvent]) -
             exc,
         )
         return False
+    faults.reached("audit_log.appended")
     return True
+
+
+def _event_id(event: AuditEvent) -> str:
+    snapshot = event.snapshot_ids.get(event.tables[0]) if len(event.tables) == 1 else None
+    if event.action == "publish" and event.outcome == "ok" and snapshot is not None:
+        return publish_event_id(event.tables[0], snapshot)
+    return uuid.uuid4().hex
+
+
+def record_missing_publishes(catalog: Catalog, settings: Settings, table: Table, *, limit: int = 100) -> int:
+    """Record the publish events main's latest publishes lack (a run stopped between publish and log).
+
+    Walks main's publishes from the head back to the first one the audit log has (at most
+    `limit`), and records the missing ones, oldest first, under the publishing run's id. Never
+    raises (see `record`).
+
+    Returns:
+        How many events were missing.
+    """
+    name = ".".join(table.name())
+    try:
+        points = publish_points(table, limit)
+        if not points:
+            return 0
+        recorded: set[int] = set()
+        if catalog.table_exists(AUDIT_TABLE):
+            log_table = catalog.load_table(AUDIT_TABLE)
+            if log_table.current_snapshot() is not None:
+                logged = log_table.scan(
+                    row_filter=And(EqualTo("action", "publish"), EqualTo("tables", json.dumps([name]))),
+                    selected_fields=("snapshot_ids",),
+                ).to_arrow()
+                for ids in logged["snapshot_ids"].to_pylist():
+                    recorded |= {v for v in json.loads(ids or "{}").values() if v is not None}
+    except Exception as exc:  # noqa: BLE001 - see record()
+        log.warning("%s: could not check the publish events of %s: %s", AUDIT_TABLE, name, exc)
+        return 0
+    missing = []
+    for snapshot in points:
+        if snapshot.snapshot_id in recorded:
+            break
+        missing.append(snapshot)
+    events = []
+    for snapshot in reversed(missing):
+        summary = snapshot.summary.additional_properties if snapshot.summary else {}
+        added = snapshot.summary.get("added-records") if snapshot.summary else None
+        events.append(
+            AuditEvent(
+                "publish",
+                [name],
+                {name: snapshot.snapshot_id},
+                statement=f"publish of run {summary.get(RUN_PROPERTY)} to {name}",
+                run_id=summary.get(RUN_PROPERTY),
+                rows=int(added) if added is not None else None,
+                message="recorded by a later run: the publishing run stopped before its audit record",
+            )
+        )
+    if events:
+        record(catalog, settings, events)
+    return len(events)
 
 
 def record_safely(settings: Settings, events: Sequence[AuditEvent], catalog: Catalog | None = None) -> bool:

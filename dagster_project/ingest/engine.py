@@ -24,14 +24,14 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from dagster_project import faults
-from dagster_project.governance.audit import AuditEvent
+from dagster_project.governance.audit import AuditEvent, record_missing_publishes
 from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.convert import Converted, FileRejected, connect
 from dagster_project.ingest.sources import environment_failure
 from dagster_project.lakehouse.ops import QuarantineRecord, quarantined_versions, record_quarantine
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
 from dagster_project.lakehouse.tables import ensure_raw_table, open_catalog
-from dagster_project.lakehouse.wap import AuditFailed, write_audit_publish
+from dagster_project.lakehouse.wap import AuditFailed, recover_unfinished, write_audit_publish
 from dagster_project.landing.store import (
     FileChanged,
     LandedFile,
@@ -252,6 +252,12 @@ def ingest_units(
     started = time.perf_counter()
     catalog = open_catalog(settings)
     table = ensure_raw_table(catalog, dataset)
+    # Finish what a crashed run left: an audit that never reached a verdict is removed (its files
+    # are due again), and publishes whose audit-log event was lost get it now.
+    recover_unfinished(
+        table, current_run_id=run_id, grace_seconds=settings.unfinished_audit_grace_seconds, logger=log
+    )
+    record_missing_publishes(catalog, settings, table)
     landing = open_landing(settings)
     report = report or IngestReport(dataset.name, dataset.table, table.location(), None)
     report.table_location = table.location()
@@ -286,7 +292,7 @@ def ingest_units(
             log.info("[%d/%d] %s: %d rows staged", index, len(units), unit.label, converted.rows)
             for record in report.rejected_rows[-len(converted.rejected) :] if converted.rejected else []:
                 log.warning("row quarantined: %s", record.message)
-        faults.reached("after_staging")
+        faults.reached("ingest.staged")
         committing = time.perf_counter()
         report.seconds["convert"] = committing - converting
         if staged:
@@ -418,7 +424,6 @@ def _gate_and_publish(
                 catalog, con, suite, gate, run_id=run_id, parameters=parameters, pii_columns=pii
             )
         record_quarantine(catalog, report.quarantine_records)
-        faults.reached("after_quarantine_append")
         if audit is None:
             result = publish_batch(table, staged, run_id=run_id, ingest_day=day, before_commit=before_commit)
         else:
@@ -434,7 +439,6 @@ def _gate_and_publish(
             report.gate.branch = None  # type: ignore[union-attr]  # published: the audit branch is gone
     finally:
         con.close()
-    faults.reached("after_publish")
     report.snapshot_id = result.snapshot_id
     for s in result.committed:
         report.ingested.append(
@@ -455,7 +459,6 @@ def _gate_and_publish(
             message="through the quality gate" if suite is not None else "",
         )
         record_audit(catalog, settings, [event])
-        faults.reached("after_audit_append")
     log.info(
         "%s: committed %d file(s), %d rows, snapshot %s",
         dataset.table,

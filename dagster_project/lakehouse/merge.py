@@ -12,16 +12,9 @@ from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.expressions import AlwaysFalse, AlwaysTrue, And, BooleanExpression, EqualTo, In, Or
 from pyiceberg.table import Table
 
-from dagster_project.lakehouse.publish import PublishError
+from dagster_project.lakehouse.branches import owner_properties
 from dagster_project.lakehouse.tables import ensure_namespace
-from dagster_project.lakehouse.wap import (
-    AuditFailed,
-    Verdict,
-    audit_branch,
-    ensure_main_snapshot,
-    fast_forward,
-    reset_branch,
-)
+from dagster_project.lakehouse.wap import Verdict, audit_branch, audited_publish, branch_commit
 
 # Decides on the rows as committed on `branch` (snapshot id given).
 RowsAudit = Callable[[Table, str, int], Verdict]
@@ -105,28 +98,25 @@ def merge_audit_publish(
         AuditFailed: The audit said no; main is untouched and the branch is kept.
         PublishError: main kept moving.
     """
-    branch = audit_branch(run_id)
     overwrite_filter = key_filter(rows, key) if key else AlwaysTrue()
     rows = rows.cast(_nullable(rows.schema))
-    for rebase in range(max_rebases + 1):
-        table.refresh()
-        base = ensure_main_snapshot(table)
-        reset_branch(table, branch, base)
-        with table.transaction() as tx:
-            tx.overwrite(rows, overwrite_filter, snapshot_properties=summary, branch=branch)
-        table.refresh()
-        head = table.metadata.refs[branch].snapshot_id
-        verdict = audit(table, branch, head)
-        if not verdict.passed:
-            raise AuditFailed(
-                f"{'.'.join(table.name())}: rows of run {run_id} held back on branch {branch!r} "
-                f"(snapshot {head}); main is unchanged: {verdict.reason}",
-                branch,
-                head,
-            )
-        if fast_forward(table, branch, base):
-            return MergeResult(head, branch, rebase, rows.num_rows)
-    raise PublishError(
-        f"{'.'.join(table.name())}: main moved {max_rebases + 1} times during the audit of run {run_id}; "
-        "retry the run"
+    properties = {**summary, **owner_properties()}
+
+    def write(branch: str, base: int) -> int:
+        return branch_commit(
+            table,
+            branch,
+            base,
+            lambda tx: tx.overwrite(rows, overwrite_filter, snapshot_properties=properties, branch=branch),
+        )
+
+    head, rebases = audited_publish(
+        table,
+        run_id,
+        write=write,
+        audit=lambda branch, head: audit(table, branch, head),
+        what="rows",
+        max_rebases=max_rebases,
     )
+    assert head is not None
+    return MergeResult(head, audit_branch(run_id), rebases, rows.num_rows)

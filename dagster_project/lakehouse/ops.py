@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.expressions import EqualTo
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.expressions import BooleanExpression, EqualTo, In
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
+from dagster_project import faults
+from dagster_project.errors import EnvironmentFailure
+from dagster_project.lakehouse.branches import single_attempt
 from dagster_project.lakehouse.tables import ensure_table
+
+log = logging.getLogger(__name__)
+APPEND_ATTEMPTS = 10
 
 QUARANTINE_TABLE = "ops.quarantine"
 QUARANTINE_SCHEMA = Schema(
@@ -69,9 +79,11 @@ class QuarantineRecord:
     row_data: str | None = None
     landing_version: str | None = None
     record_id: str = ""
-    scope: str = "file"
+    scope: str = ""  # empty: 'row' when the record carries a row, else 'file'
 
     def __post_init__(self) -> None:
+        if not self.scope:
+            object.__setattr__(self, "scope", "row" if self.row_data is not None else "file")
         if not self.record_id:
             detail = f"{self.line}:{self.column_name}:{self.row_data}" if self.scope == "row" else ""
             object.__setattr__(
@@ -95,14 +107,81 @@ def quarantine_table(catalog: Catalog) -> Table:
     return table
 
 
-def record_quarantine(catalog: Catalog, records: list[QuarantineRecord]) -> None:
-    """Append quarantine records in one commit."""
+def append_once(table: Table, rows: pa.Table, *, id_column: str, scope: BooleanExpression) -> int:
+    """Append the rows whose id is not in the table yet, safe under concurrent writers.
+
+    Optimistic concurrency: read the ids present (only rows matching `scope`, to keep the scan
+    small), append the others in one commit tried once, and on a concurrent commit read again.
+    pyiceberg's own retry would re-append on top of the other writer's rows, so it is off.
+
+    Args:
+        table: An append-only table with a string id column.
+        rows: Rows to add, in the table's Arrow schema.
+        id_column: The column that identifies a row.
+        scope: A filter that matches every existing row that may share an id with `rows`.
+
+    Returns:
+        How many rows were appended.
+
+    Raises:
+        EnvironmentFailure: Other writers kept committing (the run fails and retries).
+    """
+    for attempt in range(1, APPEND_ATTEMPTS + 1):
+        table.refresh()
+        present: set[str] = set()
+        if table.current_snapshot() is not None:
+            existing = table.scan(row_filter=scope, selected_fields=(id_column,)).to_arrow()
+            present = set(existing[id_column].to_pylist())
+        wanted = [i not in present for i in rows[id_column].to_pylist()]
+        todo = rows.filter(pa.array(wanted, pa.bool_()))
+        if todo.num_rows == 0:
+            return 0
+        try:
+            single_attempt(table).append(todo)
+        except CommitFailedException as exc:
+            log.info("%s: append conflicted (attempt %d): %s", ".".join(table.name()), attempt, exc)
+            continue
+        table.refresh()
+        return todo.num_rows
+    raise EnvironmentFailure(
+        f"{'.'.join(table.name())}: other writers kept committing during {APPEND_ATTEMPTS} attempts; "
+        "retry the run"
+    )
+
+
+def distinct_ids(records: Sequence[QuarantineRecord]) -> list[QuarantineRecord]:
+    """The records, each repeat of an id given its own id (identical rows of one file are each a record).
+
+    Repeats are numbered in order, so the same records give the same ids on every run.
+    """
+    seen: Counter[str] = Counter()
+    out = []
+    for r in records:
+        seen[r.record_id] += 1
+        n = seen[r.record_id]
+        out.append(r if n == 1 else replace(r, record_id=record_id(r.record_id, "", "repeat", str(n))))
+    return out
+
+
+def record_quarantine(catalog: Catalog, records: Sequence[QuarantineRecord]) -> int:
+    """Append quarantine records in one commit, each `record_id` once however often this is called.
+
+    A rerun or a concurrent run recording the same records adds nothing, so a run records its
+    quarantine before it commits its batch and any rerun may safely record it again.
+
+    Returns:
+        How many records were new.
+    """
     if not records:
-        return
+        return 0
+    records = distinct_ids(records)
     table = quarantine_table(catalog)
-    arrow_schema = table.schema().as_arrow()
-    rows = pa.Table.from_pylist([asdict(r) for r in records], schema=arrow_schema)
-    table.append(rows)
+    rows = pa.Table.from_pylist([asdict(r) for r in records], schema=table.schema().as_arrow())
+    checksums = sorted({r.source_checksum for r in records})
+    faults.reached("quarantine.before_append")
+    added = append_once(table, rows, id_column="record_id", scope=In("source_checksum", checksums))
+    faults.reached("quarantine.appended")
+    return added
 
 
 def quarantined_landing_versions(catalog: Catalog, dataset: str) -> set[tuple[str, str]]:
@@ -160,3 +239,8 @@ def read_quarantine(catalog: Catalog) -> pa.Table:
     if table.current_snapshot() is None:
         return QUARANTINE_SCHEMA.as_arrow().empty_table()
     return table.scan().to_arrow()
+
+
+def publish_event_id(table: str, snapshot_id: int) -> str:
+    """The audit log's id of the publish that moved `table`'s main to `snapshot_id`: one event per publish."""
+    return f"publish:{table}:{snapshot_id}"

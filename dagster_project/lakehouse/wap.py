@@ -1,29 +1,61 @@
-"""Write-Audit-Publish: a batch is committed to an audit branch, audited there, and only then becomes main."""
+"""Write-Audit-Publish: a batch is committed to an audit branch, audited there, and only then becomes main.
+
+Every step boundary is a named crash point (`dagster_project.faults`); whatever the step a run
+stops at, the next run of the table recovers (`lakehouse/held.py`): a batch is on main exactly
+once, held back only when its audit failed, and no branch is stranded.
+"""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.table import Table
-from pyiceberg.table.refs import MAIN_BRANCH
-from pyiceberg.table.snapshots import ancestors_of
+from pyiceberg.table import Table, Transaction
 
+from dagster_project import faults
+from dagster_project.lakehouse.branches import (
+    METADATA_ATTEMPTS,
+    Hold,
+    audit_branch,
+    branch_head,
+    create_branch,
+    lineage,
+    main_head,
+    owner_properties,
+    record_verdict,
+    remove_branch,
+    single_attempt,
+)
+from dagster_project.lakehouse.held import HeldBatch, discard, held_batches, recover_unfinished, release
 from dagster_project.lakehouse.publish import (
-    FILES_PROPERTY,
-    RUN_PROPERTY,
-    VERSIONS_PROPERTY,
     PublishError,
     PublishResult,
     StagedFile,
-    ingested_versions,
+    moved_since,
     publish_batch,
 )
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "AuditFailed",
+    "HeldBatch",
+    "Verdict",
+    "WapResult",
+    "audit_branch",
+    "audited_publish",
+    "branch_commit",
+    "discard",
+    "ensure_main_snapshot",
+    "held_batches",
+    "main_head",
+    "recover_unfinished",
+    "release",
+    "write_audit_publish",
+]
 
 
 class AuditFailed(RuntimeError):
@@ -37,10 +69,11 @@ class AuditFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class Verdict:
-    """An audit's answer: whether the batch may be published, and why not."""
+    """An audit's answer: whether the batch may be published, and why not (the failed checks)."""
 
     passed: bool
     reason: str = ""
+    failed: tuple[str, ...] = ()
 
 
 # An audit looks at the batch committed on `branch` (snapshot `snapshot_id`) and decides.
@@ -57,16 +90,6 @@ class WapResult:
     rebases: int
 
 
-def audit_branch(run_id: str) -> str:
-    """The audit branch of a run (named after it, so a held-back batch is easy to find)."""
-    return f"audit-{run_id}"
-
-
-def main_head(table: Table) -> int | None:
-    ref = table.metadata.refs.get(MAIN_BRANCH)
-    return ref.snapshot_id if ref else None
-
-
 def ensure_main_snapshot(table: Table) -> int:
     """main's head, first committing an empty snapshot to a table that has none.
 
@@ -77,7 +100,7 @@ def ensure_main_snapshot(table: Table) -> int:
     if head is not None:
         return head
     try:
-        with table.transaction() as tx:
+        with single_attempt(table).transaction() as tx:
             with tx.update_snapshot(snapshot_properties={"foundation.note": "empty start"}).fast_append():
                 pass
     except CommitFailedException:  # another writer made the first commit: use theirs
@@ -88,32 +111,134 @@ def ensure_main_snapshot(table: Table) -> int:
     return head
 
 
-def reset_branch(table: Table, branch: str, base: int) -> None:
-    """Point `branch` at `base`, dropping what a previous attempt of the same run left on it."""
-    if branch in table.metadata.refs:
-        table.manage_snapshots().remove_branch(branch).commit()
-    table.manage_snapshots().create_branch(base, branch).commit()
+def branch_commit(table: Table, branch: str, base: int, fill: Callable[[Transaction], None]) -> int:
+    """Create `branch` at `base` and commit `fill`'s changes to it, in one commit (tried once).
 
-
-def fast_forward(table: Table, branch: str, base: int) -> bool:
-    """Move main to the head of `branch` if main is still `base`, then remove the branch.
+    A branch therefore never exists without its batch, and its head's time is when the audit
+    began. Raises CommitFailedException when another writer committed meanwhile (the catalog's
+    refusal, or its ValueError for a stale sequence number): the caller starts over.
 
     Returns:
-        False when main moved since `base` (the caller re-applies its batch on the new main).
+        The branch's head.
+    """
+    loaded = table.metadata_location
+    try:
+        with single_attempt(table).transaction() as tx:
+            create_branch(tx, branch, base)
+            fill(tx)
+    except ValueError as exc:
+        if moved_since(table, loaded):
+            raise CommitFailedException(f"{'.'.join(table.name())}: raced another writer: {exc}") from exc
+        raise
+    table.refresh()
+    head = branch_head(table, branch)
+    assert head is not None
+    return head
+
+
+def fast_forward(table: Table, branch: str, base: int, head: int) -> bool:
+    """Move main from `base` to the audited `head`, then remove the branch.
+
+    Returns:
+        False when main moved since `base`, or the branch no longer descends from it (the caller
+        re-applies its batch on the new main and audits again).
     """
     table.refresh()
-    if main_head(table) != base:
-        log.info("%s: main moved during the audit; re-applying on the new main", table.name())
+    if branch_head(table, branch) != head or base not in lineage(table, head):
+        log.warning("%s: %s changed under its audit; re-applying", ".".join(table.name()), branch)
         return False
-    try:
-        # The catalog asserts main is still `base` in this commit: a fast-forward only.
-        table.manage_snapshots().set_current_snapshot(ref_name=branch).commit()
-    except CommitFailedException:
-        log.info("%s: main moved while publishing; re-applying on the new main", table.name())
+    for _ in range(METADATA_ATTEMPTS):
+        if main_head(table) != base:
+            log.info("%s: main moved during the audit; re-applying on the new main", ".".join(table.name()))
+            return False
+        try:
+            # The catalog asserts main is still `base` in this commit: a fast-forward only.
+            single_attempt(table).manage_snapshots().set_current_snapshot(snapshot_id=head).commit()
+            break
+        except CommitFailedException:
+            table.refresh()  # some commit landed: decide again whether main moved
+    else:
         return False
     table.refresh()
-    table.manage_snapshots().remove_branch(branch).commit()
+    faults.reached("wap.published")
+    try:
+        remove_branch(table, branch, only_at=head)
+    except CommitFailedException as exc:  # published all the same; the next run removes the branch
+        log.warning("%s: published, but %s stays until the next run: %s", ".".join(table.name()), branch, exc)
+    faults.reached("wap.branch_removed")
     return True
+
+
+def audited_publish(
+    table: Table,
+    run_id: str,
+    *,
+    write: Callable[[str, int], int | None],
+    audit: Callable[[str, int], Verdict],
+    what: str,
+    max_rebases: int = 3,
+    before_publish: Callable[[], None] | None = None,
+) -> tuple[int | None, int]:
+    """The Write-Audit-Publish loop shared by raw batches, model rows and document chunks.
+
+    Args:
+        table: The target table.
+        run_id: The run (branch `audit-<run id>`).
+        write: Commits the batch to a new branch at a base snapshot (`branch_commit`); returns
+            the branch head, or None when there is nothing new to publish.
+        audit: Decides on the branch head.
+        what: How messages name the batch ("batch", "rows", "chunk changes").
+        max_rebases: How often main may move under the audit before giving up.
+        before_publish: Called right before each publish attempt (fault-injection hook for tests).
+
+    Returns:
+        main's new snapshot (None when nothing was new) and how often main moved.
+
+    Raises:
+        AuditFailed: The audit said no; its verdict is recorded, main is untouched, the branch kept.
+        PublishError: main kept moving.
+    """
+    name = ".".join(table.name())
+    branch = audit_branch(run_id)
+    for rebase in range(max_rebases + 1):
+        table.refresh()
+        base = ensure_main_snapshot(table)
+        remove_branch(table, branch)  # an earlier attempt of this run, and its verdict
+        try:
+            head = write(branch, base)
+        except CommitFailedException as exc:
+            log.info("%s: commit to %s conflicted; starting over: %s", name, branch, exc)
+            continue
+        if head is None:
+            return None, rebase
+        faults.reached("wap.branch_committed")
+        try:
+            faults.reached("wap.auditing")
+            verdict = audit(branch, head)
+            if not verdict.passed:
+                record_verdict(table, Hold(branch, head, run_id, verdict.reason, verdict.failed))
+                faults.reached("wap.verdict_recorded")
+                raise AuditFailed(
+                    f"{name}: {what} of run {run_id} held back on branch {branch!r} (snapshot {head}); "
+                    f"main is unchanged: {verdict.reason}",
+                    branch,
+                    head,
+                )
+            faults.reached("wap.audit_passed")
+            if before_publish:
+                before_publish()
+            if fast_forward(table, branch, base, head):
+                return head, rebase
+        except AuditFailed:
+            raise
+        except Exception:
+            # The run fails (and retries): leave no unfinished audit behind when it can be helped.
+            with contextlib.suppress(Exception):
+                remove_branch(table, branch, only_at=head)
+            raise
+    raise PublishError(
+        f"{name}: main moved {max_rebases + 1} times during the audit of run {run_id}; retry the run"
+    )
 
 
 def write_audit_publish(
@@ -146,116 +271,33 @@ def write_audit_publish(
         The published snapshot (None when every file version was already on main).
 
     Raises:
-        AuditFailed: The audit said no; main is untouched and the branch is kept.
+        AuditFailed: The audit said no; main is untouched and the branch is kept with its verdict.
         PublishError: main kept moving, or the files do not fit the table.
     """
-    branch = audit_branch(run_id)
     placed: dict[tuple[str, str], str] = {}
-    for rebase in range(max_rebases + 1):
-        table.refresh()
-        base = ensure_main_snapshot(table)
-        reset_branch(table, branch, base)
+    results: list[PublishResult] = []
+
+    def write(branch: str, base: int) -> int | None:
         result = publish_batch(
-            table, staged, run_id=run_id, ingest_day=ingest_day, branch=branch, placed=placed
+            table,
+            staged,
+            run_id=run_id,
+            ingest_day=ingest_day,
+            branch=branch,
+            branch_base=base,
+            placed=placed,
+            properties=owner_properties(),
         )
-        if result.snapshot_id is None or not result.committed:
-            table.refresh()
-            if branch in table.metadata.refs:
-                table.manage_snapshots().remove_branch(branch).commit()
-            return WapResult(None, result, branch, rebase)
-        verdict = audit(table, branch, result.snapshot_id, result)
-        if not verdict.passed:
-            raise AuditFailed(
-                f"{'.'.join(table.name())}: batch of run {run_id} held back on branch {branch!r} "
-                f"(snapshot {result.snapshot_id}); main is unchanged: {verdict.reason}",
-                branch,
-                result.snapshot_id,
-            )
-        if before_publish:
-            before_publish()
-        if fast_forward(table, branch, base):
-            return WapResult(result.snapshot_id, result, branch, rebase)
-    raise PublishError(
-        f"{'.'.join(table.name())}: main moved {max_rebases + 1} times during the audit of run {run_id}; "
-        "retry the run"
+        results.append(result)
+        return result.snapshot_id if result.committed else None
+
+    published, rebases = audited_publish(
+        table,
+        run_id,
+        write=write,
+        audit=lambda branch, head: audit(table, branch, head, results[-1]),
+        what="batch",
+        max_rebases=max_rebases,
+        before_publish=before_publish,
     )
-
-
-@dataclass(frozen=True)
-class HeldBatch:
-    """A batch held back by its audit: its branch, snapshot, run and landed file versions."""
-
-    table: str
-    branch: str
-    snapshot_id: int
-    run_id: str
-    files: list[tuple[str, str]]
-
-
-def held_batches(table: Table) -> list[HeldBatch]:
-    """Every audit branch of the table with the batch it holds."""
-    held = []
-    for name, ref in sorted(table.metadata.refs.items()):
-        if not name.startswith("audit-"):
-            continue
-        snapshot = table.metadata.snapshot_by_id(ref.snapshot_id)
-        summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
-        files = [tuple(f) for f in json.loads(summary.get(FILES_PROPERTY, "[]"))]
-        held.append(
-            HeldBatch(".".join(table.name()), name, ref.snapshot_id, summary.get(RUN_PROPERTY, ""), files)
-        )
-    return held
-
-
-def discard(table: Table, branch: str) -> None:
-    """Drop a held-back batch: remove its branch (its data files become orphans for maintenance)."""
-    if branch not in table.metadata.refs or not branch.startswith("audit-"):
-        raise ValueError(f"{'.'.join(table.name())}: no audit branch {branch!r}; see `foundation held`")
-    table.manage_snapshots().remove_branch(branch).commit()
-
-
-def release(table: Table, branch: str) -> int:
-    """Publish a held-back batch after review: fast-forward main, or re-apply it on a moved main.
-
-    Returns:
-        main's new snapshot id.
-
-    Raises:
-        ValueError: No such audit branch, or some of its file versions are on main already.
-    """
-    name = ".".join(table.name())
-    batch = next((b for b in held_batches(table) if b.branch == branch), None)
-    if batch is None:
-        raise ValueError(f"{name}: no audit branch {branch!r}; see `foundation held`")
-    on_main = set(ingested_versions(table)) & set(batch.files)
-    if on_main:
-        raise ValueError(
-            f"{name}: {len(on_main)} file version(s) of {branch} are on main already; discard it"
-        )
-    head = main_head(table)
-    ancestors = {
-        s.snapshot_id for s in ancestors_of(table.metadata.snapshot_by_id(batch.snapshot_id), table.metadata)
-    }
-    if head in ancestors:
-        table.manage_snapshots().set_current_snapshot(ref_name=branch).commit()
-    else:
-        # main moved since the audit: add the batch's data files on top of main, same identities.
-        snapshot = table.metadata.snapshot_by_id(batch.snapshot_id)
-        paths = [
-            entry.data_file.file_path
-            for manifest in snapshot.manifests(table.io)
-            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
-            if entry.snapshot_id == batch.snapshot_id
-        ]
-        summary = snapshot.summary.additional_properties if snapshot.summary else {}
-        properties = {
-            FILES_PROPERTY: json.dumps([list(f) for f in batch.files]),
-            VERSIONS_PROPERTY: summary.get(VERSIONS_PROPERTY, "{}"),
-            RUN_PROPERTY: batch.run_id,
-        }
-        with table.transaction() as tx:
-            tx.add_files(paths, snapshot_properties=properties, check_duplicate_files=False)
-    table.refresh()
-    table.manage_snapshots().remove_branch(branch).commit()
-    table.refresh()
-    return main_head(table)  # type: ignore[return-value]
+    return WapResult(published, results[-1], audit_branch(run_id), rebases)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,9 +23,11 @@ import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
-from dagster_project.governance.audit import AuditEvent
+from dagster_project import faults
+from dagster_project.governance.audit import AuditEvent, record_missing_publishes
 from dagster_project.governance.audit import record as record_audit
 from dagster_project.lakehouse.changes import SEQUENCE_COLUMN, WATERMARK_PROPERTY, watermarks
+from dagster_project.lakehouse.held import RunAlive, recover_unfinished
 from dagster_project.lakehouse.merge import ensure_model_table, merge_audit_publish
 from dagster_project.lakehouse.publish import INVOCATION_PROPERTY, RUN_PROPERTY
 from dagster_project.lakehouse.tables import open_catalog
@@ -125,8 +127,8 @@ def _suite_audit(suite: Suite | None, report: ModelOutcome, rows: pa.Table, tabl
         report.gate = gate
         if gate.failed:
             gate.held_back, gate.branch, gate.held_snapshot_id = True, branch, snapshot_id
-            names = ", ".join(r.expectation.name for r in gate.failed)
-            return Verdict(False, f"expectations failed: {names}")
+            names = tuple(r.expectation.name for r in gate.failed)
+            return Verdict(False, f"expectations failed: {', '.join(names)}", names)
         return Verdict(True)
 
     return audit
@@ -219,13 +221,20 @@ def publish_build(
     suites: Mapping[str, Suite],
     full_refresh: bool = False,
     log: Any = None,
+    alive: RunAlive | None = None,
 ) -> BuildReport:
-    """Publish what one `dbt build` wrote, model by model in build order (upstream first)."""
+    """Publish what one `dbt build` wrote, model by model in build order (upstream first).
+
+    First makes good what a stopped build left (`recover`); a model whose publish was lost is
+    rebuilt by this build, as its table's main (and so its watermark) never moved.
+    """
     models = manifest_models(manifest)
     results = run_results["results"]
     report = BuildReport(run_results["metadata"]["invocation_id"])
     failing = _failing_tests(manifest, results)
     catalog = open_catalog(settings)
+    recover(settings, catalog, models.values(), run_id=run_id, alive=alive, log=log)
+    faults.reached("dbt.built")
     con = working_db.connect(settings)
     try:
         for r in results:
@@ -288,6 +297,29 @@ def publish_build(
         ],
     )
     return report
+
+
+def recover(
+    settings: Settings,
+    catalog: Catalog,
+    models: Iterable[Model],
+    *,
+    run_id: str,
+    alive: RunAlive | None = None,
+    log: Any = None,
+) -> None:
+    """Clean up unfinished audits of the model tables and record publish events a stopped build lost."""
+    for model in models:
+        if not catalog.table_exists(model.table):
+            continue
+        table = catalog.load_table(model.table)
+        recovery = recover_unfinished(
+            table, current_run_id=run_id, alive=alive, grace_seconds=settings.unfinished_audit_grace_seconds
+        )
+        if log:
+            for line in recovery.describe():
+                log.info(line)
+        record_missing_publishes(catalog, settings, table)
 
 
 def prepare_working_db(settings: Settings, manifest: Mapping[str, Any], building: set[str]) -> dict[str, str]:

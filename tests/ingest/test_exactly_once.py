@@ -138,7 +138,7 @@ KILLED_AFTER_COMMIT = textwrap.dedent(
     settings = Settings.for_data_dir(Path(sys.argv[1]), sensor_min_file_age_seconds=0)
     dataset = load_registry(settings.sources_file)["orders"]
     # The commit has happened (rows and file identities on main); the bookkeeping after it has not.
-    faults.install(lambda point: point == "after_publish" and os.kill(os.getpid(), signal.SIGKILL))
+    faults.install(lambda point: point == "publish.committed" and os.kill(os.getpid(), signal.SIGKILL))
     ingest_dataset(settings, dataset, run_id="killed-after-commit")
     """
 )

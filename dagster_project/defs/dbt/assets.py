@@ -13,6 +13,7 @@ from dagster_project.cards.publish import model_cards
 from dagster_project.defs.dbt.metadata import catalog_metadata, declared_columns, outcome_metadata
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.resources import Foundation
+from dagster_project.defs.runs import dagster_run_alive
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.quality.suites import Suite, load_suite
 from dagster_project.settings import DBT_PROJECT_DIR
@@ -172,6 +173,7 @@ def build_dbt_assets(project: DbtProject, expectations_dir: Path) -> dg.AssetsDe
             suites=suites,
             full_refresh=config.full_refresh,
             log=context.log,
+            alive=dagster_run_alive(context.instance),
         )
         by_key = {keys[uid]: outcome for uid, outcome in report.outcomes.items()}
         selected_checks = context.selected_asset_check_keys

@@ -105,6 +105,7 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
         can_subset=False,
     )
     def curated_documents(context: dg.AssetExecutionContext, foundation: Foundation):
+        from dagster_project.defs.runs import dagster_run_alive
         from dagster_project.documents.embed import load_embedder
         from dagster_project.documents.sync import sync_documents
 
@@ -116,6 +117,7 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             run_id=context.run.run_id,
             suite=suite,
             log=context.log,
+            alive=dagster_run_alive(context.instance),
         )
         gate = report.gate
         chunk_checks = check_results(suite, gate, None)
