@@ -162,6 +162,7 @@ def _drop_rows(
                 column_name=e.column,
                 run_id=run_id,
                 row_data=json.dumps(row, default=str),
+                scope="row",  # the rest of the file publishes
             )
         )
     for result in report.results:
