@@ -263,6 +263,7 @@ def _convert(
         "(FORMAT parquet, COMPRESSION snappy, PARTITION_BY (_bad))",
         label,
         paths,
+        dataset,
     )
     try:
         good = sorted((split / "_bad=false").glob("*.parquet"))
@@ -294,14 +295,19 @@ def _convert(
                     column=first.column,
                 )
             rejected = found
-        _merge(con, good, out_path, label, paths)
+        _merge(con, good, out_path, label, paths, dataset)
         return Converted(path=out_path, rows=good_rows, new_columns=new_columns, rejected=rejected)
     finally:
         shutil.rmtree(split, ignore_errors=True)
 
 
 def _merge(
-    con: duckdb.DuckDBPyConnection, files: list[Path], out_path: Path, label: str, paths: tuple
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    out_path: Path,
+    label: str,
+    paths: tuple,
+    dataset: Dataset,
 ) -> None:
     """The good rows as one Parquet file (DuckDB writes one per partition, rarely several)."""
     if len(files) == 1:
@@ -313,6 +319,7 @@ def _merge(
         f"COPY (SELECT * FROM read_parquet([{listing}])) TO {literal(str(out_path))} (FORMAT parquet)",
         label,
         paths,
+        dataset,
     )
 
 
@@ -355,8 +362,8 @@ def _rejected_rows(
     ]
 
 
-def _run(con: duckdb.DuckDBPyConnection, sql: str, label: str, paths: tuple) -> list:
+def _run(con: duckdb.DuckDBPyConnection, sql: str, label: str, paths: tuple, dataset: Dataset) -> list:
     try:
         return con.execute(sql).fetchall()
     except duckdb.Error as exc:
-        raise reject_from(exc, label, paths) from exc
+        raise reject_from(exc, label, paths, dataset.format, dataset.csv_delimiter) from exc

@@ -8,15 +8,16 @@ exact casts to the declared types are in `casts.py`.
 from __future__ import annotations
 
 import csv
-import errno
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from dagster_project.errors import EnvironmentFailure
 from dagster_project.ingest.casts import literal
+from dagster_project.ingest.read_errors import FileRejected as FileRejected
+from dagster_project.ingest.read_errors import environment_failure as environment_failure
+from dagster_project.ingest.read_errors import reject_from
 from dagster_project.registry import Dataset
 
 _NOT_TEXT = (
@@ -25,41 +26,6 @@ _NOT_TEXT = (
     (b"%PDF-", "a PDF document"),
     (b"PAR1", "a Parquet file"),
 )
-_LINE = re.compile(r"CSV Error on Line: (\d+)|\bin line (\d+)")
-_KNOWN_CAUSE = re.compile(
-    r"^(Error when converting|Value with unterminated|Expected Number of Columns|Invalid unicode|"
-    r"Maximum line size|Could not convert|It was not possible)"
-)
-# OS errors that say something about the machine, not about the file: retry, never quarantine.
-_ENVIRONMENT_ERRNOS = {
-    errno.ENOSPC,
-    errno.EDQUOT,
-    errno.EACCES,
-    errno.EPERM,
-    errno.EIO,
-    errno.EROFS,
-    errno.EMFILE,
-    errno.ENFILE,
-    errno.ENOMEM,
-}
-_ENVIRONMENT_TEXT = re.compile(
-    r"No space left|Disk quota|Permission denied|Read-only file system|Too many open files|"
-    r"Input/output error|Cannot allocate memory|max_temp_directory_size|out of memory|"
-    r"failed to offload|Could not (write|create|open) (to )?(temporary|temp)",
-    re.IGNORECASE,
-)
-_QUOTED = re.compile(r"'(?:[^']|'')*'")
-
-
-class FileRejected(Exception):
-    """A landed file cannot be ingested; it goes to quarantine with this reason."""
-
-    def __init__(self, reason: str, message: str, line: int | None = None, column: str | None = None):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.line = line
-        self.column = column
 
 
 @dataclass(frozen=True)
@@ -81,29 +47,6 @@ def normalize_name(name: str) -> str:
 def quote(identifier: str) -> str:
     """A SQL identifier."""
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def environment_failure(exc: BaseException, label: str, settings_hint: str = "") -> EnvironmentFailure | None:
-    """The environment failure behind `exc`, or None when the file itself is the problem.
-
-    Memory limits, a full disk, permissions and I/O errors say nothing about the file: the run
-    fails and retries, and the file stays due.
-    """
-    if isinstance(exc, MemoryError | duckdb.OutOfMemoryException):
-        what = "ran out of memory"
-    elif isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
-        what = f"hit an operating-system error ({errno.errorcode.get(exc.errno or 0, exc.errno)})"
-    elif isinstance(exc, duckdb.InterruptException):
-        what = "was interrupted"
-    elif isinstance(exc, duckdb.IOException | duckdb.Error) and _ENVIRONMENT_TEXT.search(str(exc)):
-        what = "hit a machine limit"
-    else:
-        return None
-    cause = _without_values(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-    return EnvironmentFailure(
-        f"{label}: reading it {what} ({cause}); this is not a problem of the file, which stays due: free "
-        f"disk or memory{settings_hint} and the next run ingests it"
-    )
 
 
 def precheck(dataset: Dataset, path: Path, label: str) -> None:
@@ -174,16 +117,17 @@ def landed_columns(
         if dataset.format == "jsonl":
             # Every line's keys (sample_size=-1: a key first seen on line 30,000 is not dropped);
             # maximum_depth keeps DuckDB from recursing into deeply nested values, which crashes it.
+            # records = true: a line that is not an object is an error, not a file of one 'json' column.
             reader = (
                 f"read_json({literal(str(path))}, format = 'newline_delimited', maximum_depth = 2, "
-                f"sample_size = -1, maximum_object_size = {int(max_record_bytes)})"
+                f"sample_size = -1, records = true, maximum_object_size = {int(max_record_bytes)})"
             )
         else:
             reader = f"read_parquet({literal(str(path))})"
         try:
             described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
         except duckdb.Error as exc:
-            raise reject_from(exc, label, (path,)) from exc
+            raise reject_from(exc, label, (path,), dataset.format, dataset.csv_delimiter) from exc
         json = dataset.format == "jsonl"
         found = [(row[0], "JSON" if json else row[1], row[1] if json else None) for row in described]
     columns: dict[str, LandedColumn] = {}
@@ -242,52 +186,3 @@ def reader_sql(dataset: Dataset, path: Path, columns: list[LandedColumn], max_re
 def source_column(dataset: Dataset, index: int, column: LandedColumn) -> str:
     """SQL for a landed column in `reader_sql`'s relation."""
     return quote(f"c{index}") if dataset.format == "csv" else quote(column.original)
-
-
-def _without_values(text: str) -> str:
-    """DuckDB's text with quoted literals (which may be row values, even personal data) blanked."""
-    return _QUOTED.sub("'…'", text)
-
-
-def _cause(text: str) -> str:
-    """DuckDB's cause, without the failing row (it may carry PII) or our own SQL."""
-    lines = [line.strip() for line in text.strip().splitlines()]
-    first = lines[0] if lines else ""
-    if "CSV Error on Line" not in first:
-        return _without_values(re.sub(r"^[A-Za-z ]*Error: ", "", first).strip())
-    known = next((line for line in lines[1:] if _KNOWN_CAUSE.match(line)), None)
-    if known:
-        return _without_values(known)
-    # Otherwise the first prose after the blank line that ends the (possibly multi-line) row.
-    after_row = lines[lines.index("") + 1 :] if "" in lines else []
-    found = next((line for line in after_row if line and not line.startswith(("Possible", "*"))), first)
-    return _without_values(found)
-
-
-def reject_from(error: Exception, label: str, paths: tuple[Path, ...] = ()) -> FileRejected:
-    """DuckDB's error on reading a file as a quarantine reason (environment failures are raised).
-
-    Raises:
-        EnvironmentFailure: The error is the machine's, not the file's.
-    """
-    environment = environment_failure(error, label)
-    if environment is not None:
-        raise environment from error
-    text = str(error)
-    for path in paths:  # name the landed file, not our scratch copy
-        text = text.replace(str(path), label)
-    cause = _cause(text)
-    line_match = _LINE.search(text)
-    line = int(next(g for g in line_match.groups() if g)) if line_match else None
-    lowered = text.lower()
-    if "invalid unicode" in lowered or "not utf-8 encoded" in lowered:
-        reason, hint = "encoding", "re-export the file as UTF-8"
-    elif "maximum line size" in lowered or "maximum_object_size" in lowered:
-        reason, hint = "too_large", "split the record, or raise FOUNDATION_MAX_RECORD_BYTES"
-    else:
-        reason, hint = (
-            "unreadable",
-            "check the file's format, quoting and delimiter against the source registry",
-        )
-    where = f" line {line}" if line else ""
-    return FileRejected(reason, f"{label}:{where} {cause} ({hint})", line=line)

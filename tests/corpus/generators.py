@@ -244,7 +244,8 @@ def parquet_magic_only() -> bytes:
 
 def parquet_footer_damaged() -> bytes:
     data = bytearray(_parquet(_products(5)))
-    for i in range(len(data) - 60, len(data) - 12):
+    footer = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    for i in range(footer, footer + 24):  # the schema's first elements
         data[i] ^= 0x5A
     return bytes(data)
 
