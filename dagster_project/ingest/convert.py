@@ -18,6 +18,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from dagster_project.ingest.casts import Cast, cast_column, depth_exceeds, literal
+from dagster_project.ingest.lines import record_lines
 from dagster_project.ingest.sources import (
     FileRejected,
     LandedColumn,
@@ -275,7 +276,7 @@ def _convert(
         rejected: list[RejectedRow] = []
         if bad_rows:
             everything = limits.whole_file_on_bad_rows or bad_rows > limits.max_rejected_rows or not good_rows
-            found = _rejected_rows(con, dataset, reader, columns, casts, 1 if everything else bad_rows)
+            found = _rejected_rows(con, dataset, path, reader, columns, casts, 1 if everything else bad_rows)
             if everything:
                 first = found[0]
                 why = (
@@ -326,6 +327,7 @@ def _merge(
 def _rejected_rows(
     con: duckdb.DuckDBPyConnection,
     dataset: Dataset,
+    path: Path,
     reader: str,
     columns: list[LandedColumn],
     casts: dict[str, Cast],
@@ -341,7 +343,6 @@ def _rejected_rows(
         for i, c in enumerate(columns)
     )
     bad = " OR ".join(f"({c.problem}) IS NOT NULL" for c in casts.values())
-    header_lines = 1 if dataset.format == "csv" else 0
     con.execute("SET preserve_insertion_order = true")  # row numbers in file order
     try:
         rows = con.execute(
@@ -351,10 +352,23 @@ def _rejected_rows(
         ).fetchall()
     finally:
         con.execute("SET preserve_insertion_order = false")
+    # Row n is not line n + 1 once a value spans lines or blank lines come first: the line is looked up.
+    header = 1 if dataset.format == "csv" else 0
+    lines = (
+        record_lines(
+            path,
+            dataset.format,
+            [int(n) + header for n, _, _ in rows],
+            delimiter=dataset.csv_delimiter,
+            skip_blank=dataset.format == "jsonl" or len(columns) > 1,  # DuckDB's one-column CSV keeps them
+        )
+        if dataset.format in ("csv", "jsonl")
+        else {}
+    )
     return [
         RejectedRow(
             row=int(n),
-            line=int(n) + header_lines if dataset.format != "parquet" else None,
+            line=lines.get(int(n) + header),
             problems=tuple((p["c"], p["p"]) for p in found),
             data=data,
         )
