@@ -77,29 +77,55 @@ def precheck(dataset: Dataset, path: Path, label: str) -> None:
     controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
     if controls > len(head) // 20:
         raise FileRejected("unreadable", f"{label}: binary data, not {dataset.format} text")
-    if size <= len(head) and not head.strip():
+    if size <= len(head) and not head.removeprefix(b"\xef\xbb\xbf").strip():
         raise FileRejected("empty", f"{label}: the file holds only whitespace; nothing to ingest")
 
 
+_HEADER_PROBLEMS = (  # Python's csv errors on the header line, in words
+    ("unexpected end of data", "a quoted name is not closed on the line"),
+    ("expected after", "text follows the closing quote of a name"),
+    ("field larger than field limit", "a name longer than the 131,072 characters a header name may have"),
+)
+
+
 def csv_header(dataset: Dataset, path: Path, label: str, max_bytes: int) -> list[str]:
-    """The header line, read with the registry's dialect (DuckDB's sniffer guesses; we know)."""
+    """The header line, read with the registry's dialect (DuckDB's sniffer guesses; we know).
+
+    The line ends at the first \\n, \\r\\n or \\r (old Mac exports end lines with \\r alone, which
+    DuckDB reads too); a header longer than a record may be is rejected, never cut short.
+    """
     with open(path, "rb") as handle:
-        first = handle.readline(max_bytes + 1)  # the rest of the file is DuckDB's to read (and judge)
+        first = handle.readline(max_bytes + 6)  # the rest of the file is DuckDB's to read (and judge)
+    first = first.removeprefix(b"\xef\xbb\xbf")
+    header = re.split(rb"\r\n|\r|\n", first, maxsplit=1)[0]
+    if len(header) > max_bytes:
+        raise FileRejected(
+            "too_large",
+            f"{label}: line 1: the header is longer than the {max_bytes:,} bytes one record may have "
+            "(FOUNDATION_MAX_RECORD_BYTES); check the file has line breaks, or raise the limit",
+            line=1,
+        )
     try:
-        text = first.decode("utf-8-sig")
+        text = header.decode("utf-8")
     except UnicodeDecodeError as exc:
         message = f"{label}: line 1: not UTF-8 ({exc.reason} at byte {exc.start}); re-export as UTF-8"
         raise FileRejected("encoding", message, line=1) from exc
-    try:
-        names = next(
-            csv.reader([text.rstrip("\r\n")], delimiter=dataset.csv_delimiter, quotechar='"', strict=True)
-        )
-    except StopIteration as exc:
-        raise FileRejected("empty", f"{label}: the file has no header line") from exc
-    except csv.Error as exc:
+    if re.fullmatch(r"sep=.", text.strip()):
         raise FileRejected(
-            "unreadable", f"{label}: line 1: the header is not valid CSV ({exc})", line=1
-        ) from exc
+            "unreadable",
+            f"{label}: line 1: Excel's delimiter line ({text.strip()!r}), not a header; delete the line "
+            f"or export without it (the registry's delimiter is {dataset.csv_delimiter!r})",
+            line=1,
+        )
+    try:
+        names = next(csv.reader([text], delimiter=dataset.csv_delimiter, quotechar='"', strict=True), [])
+    except csv.Error as exc:
+        cause = next((words for known, words in _HEADER_PROBLEMS if known in str(exc)), "not valid CSV")
+        message = f"{label}: line 1: the header: {cause}; fix the header's quoting"
+        raise FileRejected("unreadable", message, line=1) from exc
+    if not names:
+        message = f"{label}: line 1 is blank; the header must be the first line"
+        raise FileRejected("schema_mismatch", message, line=1)
     return [name.strip() for name in names]
 
 
