@@ -18,7 +18,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from dagster_project.ingest.casts import Cast, cast_column, depth_exceeds, literal
-from dagster_project.ingest.lines import record_lines
+from dagster_project.ingest.lines import first_line_over, record_lines
 from dagster_project.ingest.sources import (
     FileRejected,
     LandedColumn,
@@ -210,6 +210,15 @@ def _convert(
     limits: Limits,
     paths: tuple[Path, ...],
 ) -> Converted:
+    if dataset.format == "jsonl":  # DuckDB enforces its maximum_object_size only from about 16 MiB
+        line = first_line_over(path, limits.max_record_bytes)
+        if line is not None:
+            raise FileRejected(
+                "too_large",
+                f"{label}: line {line}: a record longer than the {limits.max_record_bytes:,} bytes one "
+                "record may have (FOUNDATION_MAX_RECORD_BYTES); split the record, or raise the limit",
+                line=line,
+            )
     columns = landed_columns(con, dataset, path, label, limits.max_record_bytes)
     if len(columns) > limits.max_columns:
         raise FileRejected(

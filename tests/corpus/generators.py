@@ -92,6 +92,13 @@ def jsonl_record_past_limit() -> bytes:
     return "\n".join(json.dumps(r) for r in (TICKET, big)).encode() + b"\n"
 
 
+def jsonl_record_at_limit() -> bytes:
+    shell = json.dumps({**TICKET, "ticket_id": 2, "body": ""})
+    exact = json.dumps({**TICKET, "ticket_id": 2, "body": "x" * (4096 - len(shell))})
+    assert len(exact) == 4096
+    return "\n".join([json.dumps(TICKET), exact, json.dumps({**TICKET, "ticket_id": 3})]).encode() + b"\n"
+
+
 def wide_value_under_limit() -> bytes:
     return _orders([_order(1, status="w" * 1_000_000), _order(2)])
 
