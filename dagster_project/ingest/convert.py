@@ -133,14 +133,19 @@ def _column_cast(dataset: Dataset, source: str, column: LandedColumn, target: st
         f"AND nested_deeper_than({source}::VARCHAR, {limits.max_nesting_depth})"
     )
     reason = f"nested deeper than {limits.max_nesting_depth} levels (FOUNDATION_MAX_NESTING_DEPTH)"
+    # JSON parsers read numbers as doubles: past 15 significant digits the text DuckDB gives back may
+    # already be rounded, so such a number cannot be trusted to be exact (whole numbers it keeps as
+    # written: their text has no point or exponent).
+    digits = f"length(trim(regexp_replace(split_part(lower({text}), 'e', 1), '[^0-9]', '', 'g'), '0'))"
+    inexact = literal("a JSON number with more digits than a double keeps exactly; send it as a string")
     if target == "string":
-        problem = f"CASE WHEN {too_deep} THEN {literal(reason)} ELSE {cast.problem} END"
+        rounded = f"json_type({source}) = 'DOUBLE' AND regexp_matches({text}, '[.eE]') AND {digits} > 15"
+        problem = (
+            f"CASE WHEN {too_deep} THEN {literal(reason)} WHEN {rounded} THEN {inexact} "
+            f"ELSE {cast.problem} END"
+        )
     elif target in ("int", "long") or target.startswith("decimal"):
-        # JSON parsers read numbers as doubles: past 15 significant digits the text DuckDB gives
-        # back may already be rounded, so such a number cannot be trusted to be exact.
-        digits = f"length(trim(regexp_replace(split_part(lower({text}), 'e', 1), '[^0-9]', '', 'g'), '0'))"
         not_scalar = literal(f"a JSON list or object, not {target}")
-        inexact = literal("a JSON number with more digits than a double keeps exactly; send it as a string")
         problem = (
             f"CASE WHEN {nested} THEN {not_scalar} ELSE coalesce({cast.problem}, "
             f"CASE WHEN json_type({source}) = 'DOUBLE' AND {digits} > 15 THEN {inexact} END) END"
