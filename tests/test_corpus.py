@@ -18,8 +18,8 @@ import yaml
 from dagster_project.documents.config import load_documents_config
 from dagster_project.documents.ingest import ingest_documents
 from dagster_project.ingest.run import IngestReport, ingest_dataset
-from dagster_project.lakehouse.ops import read_quarantine
-from dagster_project.lakehouse.tables import open_catalog
+from dagster_project.lakehouse.ops import quarantine_table, read_quarantine
+from dagster_project.lakehouse.tables import ensure_raw_table, open_catalog
 from dagster_project.landing.names import label
 from dagster_project.landing.store import local_path
 from dagster_project.registry import Dataset, load_registry
@@ -158,18 +158,20 @@ def _land_entry(settings: Settings, key: str, case: dict, outside: Path) -> None
         raise AssertionError(f"unknown entry {entry!r}")
 
 
-def _land_case(settings: Settings, dataset: Dataset, case: dict, folder: str = "") -> tuple[str, list[str]]:
+def _land_case(
+    settings: Settings, dataset: Dataset, case: dict, folder: str = "", content: bytes | None = None
+) -> tuple[str, list[str]]:
     """Land a case (companions and copies beside it); returns its key and the other keys it landed."""
     key = f"{dataset.prefix}{folder}{_landing_name(case)}"
     if "entry" in case:
         _land_entry(settings, key, case, settings.data_dir.parent / f"outside_{case['name']}")
         return key, []
-    content = _content(case)
+    content = _content(case) if content is None else content
     _land(settings, key, content)
     others = []
     for companion in case.get("companions", []):
         other = f"{dataset.prefix}{folder}{companion['landing_name']}"
-        _land(settings, other, (CORPUS / companion["file"]).read_bytes())
+        _land(settings, other, _content(companion))
         others.append(other)
     for copy in case.get("copies", []):  # the same bytes under another name
         other = f"{dataset.prefix}{folder}{copy}"
@@ -348,7 +350,14 @@ def _check(settings: Settings, dataset: Dataset, report: IngestReport, key: str,
 
 
 def _concurrent_runs(settings: Settings, dataset: Dataset, runs: int) -> list[IngestReport]:
-    """`runs` ingests of the same landed files at once; both convert, then meet right before committing."""
+    """`runs` ingests of the same landed files at once; both convert, then meet right before committing.
+
+    The catalog, the namespaces and the tables exist beforehand: two runs creating them at once on a
+    fresh platform is another race (pyiceberg's SQL catalog), not this one.
+    """
+    catalog = open_catalog(settings)
+    ensure_raw_table(catalog, dataset)
+    quarantine_table(catalog)
     meet = threading.Barrier(runs)
     waited = threading.local()
 
@@ -379,11 +388,16 @@ def _concurrent_runs(settings: Settings, dataset: Dataset, runs: int) -> list[In
 
 
 def _merged(reports: list[IngestReport], key: str, uri: str) -> IngestReport:
-    """The run that ingested or quarantined the file; the other run says why it did not."""
-    doing = [r for r in reports if any(_outcome(r, key, uri)[:2])]
-    assert len(doing) == 1, f"{key}: ingested or quarantined by {len(doing)} of {len(reports)} runs"
+    """The run that ingested (or a run that quarantined) the file; the others say why they did not.
+
+    Both runs may find a file bad (ops.quarantine must still hold it once); only one may commit it.
+    """
+    ingesting = [r for r in reports if _outcome(r, key, uri)[0]]
+    assert len(ingesting) <= 1, f"{key}: committed by {len(ingesting)} of {len(reports)} runs"
+    doing = ingesting or [r for r in reports if _outcome(r, key, uri)[1]]
+    assert doing, f"{key}: neither ingested nor quarantined by any run"
     for other in reports:
-        if other is not doing[0]:
+        if other is not doing[0] and not _outcome(other, key, uri)[1]:
             _, _, skipped = _outcome(other, key, uri)
             assert skipped and skipped[0]["why"], f"{key}: the other run neither did it nor said why"
     return doing[0]
@@ -406,10 +420,10 @@ def test_case(case: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)  # a name that ran as a shell command would leave ./pwned here
     settings, registry = _platform(tmp_path, case.get("settings"))
     dataset = registry[case["dataset"]]
-    key, others = _land_case(settings, dataset, case)
+    content = _content(case)  # once: an encrypted PDF differs each time it is made
+    key, others = _land_case(settings, dataset, case, content=content)
     landing = local_path(settings.landing_uri)
     before = _snapshot(landing)
-    content = _content(case)
 
     if case.get("concurrent"):
         reports = _concurrent_runs(settings, dataset, case["concurrent"])
@@ -511,7 +525,10 @@ def test_cases_file_covers_the_corpus():
             assert case["generate"] in GENERATORS and case.get("landing_name"), name
         if "file" in case:
             used.add(case["file"])
-        used.update(c["file"] for c in case.get("companions", []))
+        for companion in case.get("companions", []):
+            assert ("file" in companion) != ("generate" in companion), f"{name}: companion file or generate"
+            used.update([companion["file"]] if "file" in companion else [])
+            assert companion.get("generate", "ok") == "ok" or companion["generate"] in GENERATORS, name
         expect = case["expect"]
         kinds = [k for k in ("ingested", "quarantined", "skipped", "ignored") if k in expect]
         assert len(kinds) == 1, f"{name}: exactly one of ingested/quarantined/skipped/ignored"

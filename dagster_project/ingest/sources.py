@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.ingest.casts import literal
+from dagster_project.ingest.lines import first_non_object_line
 from dagster_project.ingest.read_errors import FileRejected as FileRejected
 from dagster_project.ingest.read_errors import environment_failure as environment_failure
 from dagster_project.ingest.read_errors import reject_from
@@ -140,22 +141,21 @@ def landed_columns(
     if dataset.format == "csv":
         found = [(name, None, None) for name in csv_header(dataset, path, label, max_record_bytes)]
     else:
-        if dataset.format == "jsonl":
-            # Every line's keys (sample_size=-1: a key first seen on line 30,000 is not dropped);
-            # maximum_depth keeps DuckDB from recursing into deeply nested values, which crashes it.
-            # records = true: a line that is not an object is an error, not a file of one 'json' column.
-            reader = (
-                f"read_json({literal(str(path))}, format = 'newline_delimited', maximum_depth = 2, "
-                f"sample_size = -1, records = true, maximum_object_size = {int(max_record_bytes)})"
-            )
-        else:
-            reader = f"read_parquet({literal(str(path))})"
         try:
-            described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+            found = _json_keys(con, path, max_record_bytes) if dataset.format == "jsonl" else None
+            if found is None:
+                found = _described(con, dataset, path, max_record_bytes)
         except duckdb.Error as exc:
             raise reject_from(exc, label, (path,), dataset.format, dataset.csv_delimiter) from exc
-        json = dataset.format == "jsonl"
-        found = [(row[0], "JSON" if json else row[1], row[1] if json else None) for row in described]
+        if found and found[0][0] is None:  # a line that is not a JSON object
+            line = first_non_object_line(path)
+            where = f" line {line}:" if line else ""
+            raise FileRejected(
+                "unreadable",
+                f"{label}:{where} a line that is not a JSON object (a list, string or number); give each "
+                "line one JSON object (lines end with \\n)",
+                line=line,
+            )
     columns: dict[str, LandedColumn] = {}
     for original, source_type, sniffed in found:
         name = normalize_name(original)
@@ -168,6 +168,57 @@ def landed_columns(
             )
         columns[name] = LandedColumn(original, name, source_type, sniffed)
     return list(columns.values())
+
+
+# DuckDB's JSON schema detection recurses into objects whatever its maximum_depth, and overflows the
+# stack somewhere past 15,000 nested objects: a line with more '{' than this is never sniffed.
+_SNIFF_MAX_OBJECTS = 1000
+
+
+def _described(con: duckdb.DuckDBPyConnection, dataset: Dataset, path: Path, max_record_bytes: int) -> list:
+    """(name, source type, sniffed type) of each column, from DuckDB's own look at the file."""
+    if dataset.format == "jsonl":
+        # Every line's keys (sample_size=-1: a key first seen on line 30,000 is not dropped);
+        # records = true: a line that is not an object is an error, not a file of one 'json' column.
+        reader = (
+            f"read_json({literal(str(path))}, format = 'newline_delimited', maximum_depth = 2, "
+            f"sample_size = -1, records = true, maximum_object_size = {int(max_record_bytes)})"
+        )
+    else:
+        reader = f"read_parquet({literal(str(path))})"
+    described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+    json = dataset.format == "jsonl"
+    return [
+        (name, "JSON" if json else row[1], row[1] if json else None)
+        for name, row in zip([row[0] for row in described], described, strict=True)
+    ]
+
+
+def _json_keys(con: duckdb.DuckDBPyConnection, path: Path, max_record_bytes: int) -> list | None:
+    """The keys of a JSON-lines file with deeply nested objects, unsniffed; None when it has none.
+
+    [(None, ...)] when a line is not an object.
+    """
+    objects = f"read_ndjson_objects({literal(str(path))}, maximum_object_size = {int(max_record_bytes)})"
+    braces, not_objects = con.execute(
+        "SELECT max(length(json::VARCHAR) - length(replace(json::VARCHAR, '{', ''))), "
+        f"count(*) FILTER (WHERE json_type(json) <> 'OBJECT') FROM {objects}"
+    ).fetchone()
+    if (braces or 0) <= _SNIFF_MAX_OBJECTS:
+        return None
+    if not_objects:
+        return [(None, None, None)]
+    return _json_key_order(con, path, max_record_bytes)
+
+
+def _json_key_order(con: duckdb.DuckDBPyConnection, path: Path, max_record_bytes: int) -> list:
+    """Every key of a JSON-lines file as written, by first appearance; undeclared ones become text."""
+    objects = f"read_ndjson_objects({literal(str(path))}, maximum_object_size = {int(max_record_bytes)})"
+    keys = con.execute(
+        "SELECT k FROM (SELECT n, unnest(json_keys(json)) AS k, generate_subscripts(json_keys(json), 1) AS i "
+        f"FROM (SELECT row_number() OVER () AS n, json FROM {objects})) GROUP BY k ORDER BY min(n), min(i)"
+    ).fetchall()
+    return [(key, "JSON", None) for (key,) in keys]
 
 
 def drift_type(column: LandedColumn) -> str:

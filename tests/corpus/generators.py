@@ -146,7 +146,8 @@ def jsonl_nested_at_limit() -> bytes:
 
 
 def jsonl_nested_past_limit() -> bytes:
-    deep = json.dumps({**TICKET, "ticket_id": 2})[:-1] + ', "body": ' + _nested(65) + "}"
+    without_body = {k: v for k, v in TICKET.items() if k != "body"}
+    deep = json.dumps({**without_body, "ticket_id": 2})[:-1] + ', "body": ' + _nested(65) + "}"
     return (json.dumps(TICKET) + "\n" + deep + "\n" + json.dumps({**TICKET, "ticket_id": 3}) + "\n").encode()
 
 
@@ -322,6 +323,16 @@ def pdf_encrypted() -> bytes:
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
+
+
+def binary_md() -> bytes:
+    """Binary bytes named .md (generated: tools that read markdown choke on a committed copy)."""
+    return bytes(range(256)) * 8
+
+
+def utf16_no_bom_md() -> bytes:
+    text = "# Returns\n\nReturns are accepted within thirty days of delivery. Contact Ann Example for help.\n"
+    return text.encode("utf-16-le")
 
 
 def sidecar_nested_100000() -> bytes:
