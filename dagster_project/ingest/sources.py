@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from dagster_project.ingest.casts import literal
 from dagster_project.ingest.lines import first_non_object_line
@@ -187,11 +188,29 @@ def _described(con: duckdb.DuckDBPyConnection, dataset: Dataset, path: Path, max
     else:
         reader = f"read_parquet({literal(str(path))})"
     described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+    names = [row[0] for row in described]
+    if _renamed(names):
+        # DuckDB's names are case-insensitive: of 'id' and 'ID' it makes 'id' and 'ID_1', and a JSON
+        # reader asked for 'ID_1' finds nothing (the value was lost). The file's own names decide.
+        if dataset.format == "jsonl":
+            return _json_key_order(con, path, max_record_bytes)
+        names = pq.read_schema(path).names
     json = dataset.format == "jsonl"
     return [
         (name, "JSON" if json else row[1], row[1] if json else None)
-        for name, row in zip([row[0] for row in described], described, strict=True)
+        for name, row in zip(names, described, strict=True)
     ]
+
+
+def _renamed(names: list[str]) -> bool:
+    """Whether DuckDB renamed a name that differs from an earlier one only in case ('ID' -> 'ID_1')."""
+    seen: set[str] = set()
+    for name in names:
+        match = re.fullmatch(r"(.+)_[0-9]+", name)
+        if match and match.group(1).lower() in seen:
+            return True
+        seen.add(name.lower())
+    return False
 
 
 def _json_keys(con: duckdb.DuckDBPyConnection, path: Path, max_record_bytes: int) -> list | None:
