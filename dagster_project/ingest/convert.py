@@ -215,16 +215,11 @@ def _convert(
     limits: Limits,
     paths: tuple[Path, ...],
 ) -> Converted:
-    if dataset.format == "jsonl":  # DuckDB enforces its maximum_object_size only from about 16 MiB
-        line = first_line_over(path, limits.max_record_bytes)
-        if line is not None:
-            raise FileRejected(
-                "too_large",
-                f"{label}: line {line}: a record longer than the {limits.max_record_bytes:,} bytes one "
-                "record may have (FOUNDATION_MAX_RECORD_BYTES); split the record, or raise the limit",
-                line=line,
-            )
+    if dataset.format == "jsonl":  # before DuckDB reads every record to find the keys
+        _check_line_lengths(path, label, limits.max_record_bytes)
     columns = landed_columns(con, dataset, path, label, limits.max_record_bytes)
+    if dataset.format == "csv":  # after the header's own check, which names the header
+        _check_line_lengths(path, label, limits.max_record_bytes)
     if len(columns) > limits.max_columns:
         raise FileRejected(
             "too_many_columns",
@@ -314,6 +309,19 @@ def _convert(
         return Converted(path=out_path, rows=good_rows, new_columns=new_columns, rejected=rejected)
     finally:
         shutil.rmtree(split, ignore_errors=True)
+
+
+def _check_line_lengths(path: Path, label: str, limit: int) -> None:
+    """FOUNDATION_MAX_RECORD_BYTES, exactly: DuckDB enforces maximum_object_size for JSON only from about
+    16 MiB, and counts a CSV line's break or not depending on where the line is."""
+    line = first_line_over(path, limit)
+    if line is not None:
+        raise FileRejected(
+            "too_large",
+            f"{label}: line {line}: a record longer than the {limit:,} bytes one record may have "
+            "(FOUNDATION_MAX_RECORD_BYTES); split the record, or raise the limit",
+            line=line,
+        )
 
 
 def _merge(

@@ -262,12 +262,14 @@ def reader_sql(dataset: Dataset, path: Path, columns: list[LandedColumn], max_re
     source = literal(str(path))
     if dataset.format == "csv":
         # Positional names c0, c1, ... in header order: columns are bound by their header, never
-        # by the order of the declaration (a file may list them in any order).
+        # by the order of the declaration (a file may list them in any order). max_line_size has
+        # room for the line break, which DuckDB counts for some lines only: the limit itself is
+        # checked line by line in convert.py.
         pairs = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(columns)))
         return (
             f"read_csv({source}, header = true, auto_detect = false, "
             f"delim = {literal(dataset.csv_delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
-            f"encoding = 'utf-8', max_line_size = {int(max_record_bytes)}, "
+            f"encoding = 'utf-8', max_line_size = {int(max_record_bytes) + 2}, "
             f"buffer_size = {max(int(max_record_bytes) * 2, 16 << 20)}, columns = {{{pairs}}})"
         )
     if dataset.format == "jsonl":
