@@ -53,23 +53,25 @@ def _orders_csv() -> bytes:
     lines = [header]
     for i in range(1, 21):
         status = f'"{_marker(i)}, ""quoted""\nline"' if i % 4 == 0 else _marker(i)
-        lines.append(f"{i},{i % 7 + 1},{i % 5 + 1},{i % 3 + 1},{i}.50,EUR,{status},2026-11-01 10:{i:02d}:00")
-    return ("\r\n" if False else "\n").join(lines).encode() + b"\n"
+        currency = _marker(200 + i)
+        lines.append(
+            f"{i},{i % 7 + 1},{i % 5 + 1},{i % 3 + 1},{i}.50,{currency},{status},2026-11-01 10:{i:02d}:00"
+        )
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _tickets_jsonl() -> bytes:
     lines = []
     for i in range(1, 21):
+        body = _marker(100 + i)
         record = {
             "ticket_id": i,
             "customer_id": i % 7 + 1,
-            "channel": "email",
-            "priority": "low",
+            "channel": _marker(200 + i),
+            "priority": _marker(300 + i),
             "status": "open",
             "subject": _marker(i),
-            "body": {"text": _marker(100 + i), "tags": [1, [2, {"x": "y"}]]}
-            if i % 5 == 0
-            else _marker(100 + i),
+            "body": {"text": body, "tags": [1, [2, {"x": _marker(400 + i)}]]} if i % 5 == 0 else body,
             "created_at": f"2026-11-01T09:{i:02d}:00Z",
         }
         lines.append(json.dumps(record, ensure_ascii=i % 2 == 0))
@@ -81,9 +83,9 @@ def _products_parquet() -> bytes:
     table = pa.table(
         {
             "product_id": pa.array(ids, pa.int64()),
-            "sku": [f"SKU-{i:05d}" for i in ids],
+            "sku": [_marker(100 + i) for i in ids],
             "name": [_marker(i) for i in ids],
-            "category": ["home"] * len(ids),
+            "category": [_marker(200 + i) for i in ids],
             "unit_price": pa.array([Decimal(f"{i}.50") for i in ids], pa.decimal128(10, 2)),
             "active": [True] * len(ids),
             "updated_at": [datetime(2026, 10, 1, 12, 0, i) for i in ids],
@@ -106,7 +108,10 @@ def _document(fmt: str) -> bytes:
 
 SPLICES = [b'"', b'""', b",", b";", b"\n", b"\r", b"\r\n", b"\x00", b"\xef\xbb\xbf", b"\xff\xfe", b"\\",
            b'\\u', b"\\ud800", b"\xc0\xaf", b"\xed\xa0\x80", b"\xff", b"}", b"{", b"[", b"]", b":", b"NaN",
-           b"-", b"e", b".", b" ", b"\t", b"%PDF-", b"PAR1", b"<script>", b"</p>"]  # fmt: skip
+           b"-", b"e", b".", b" ", b"\t", b"%PDF-", b"PAR1", b"<script>", b"</p>",
+           # values that parse but may not fit a column: they exercise the casts and rows set apart
+           b"1e400", b"1e-400", b"-0", b"2026-02-30", b"0000-01-01", b"+99:00", b"1.5", b"true", b"null",
+           b".1234567", b"9223372036854775808", b"3.14159265358979323846"]  # fmt: skip
 
 
 def _splice(rng: random.Random) -> tuple[bytes, str]:
@@ -294,6 +299,8 @@ def _check_batch(batch: list[Mutant], dataset: str, root: Path, outcome: dict, s
             )
             continue
         for record in records:
+            if m.key.rsplit("/", 1)[-1] not in (record["message"] or ""):
+                problems.append(f"{where}: the message does not name the file: {record['message']!r}")
             if MARK in (record["message"] or ""):
                 problems.append(f"{where}: a planted value in the message {record['message']!r}")
             if record["quarantine_file"]:
@@ -315,6 +322,7 @@ def _check_batch(batch: list[Mutant], dataset: str, root: Path, outcome: dict, s
         stats["ingested"] += 1
         rows = ingested[0]["rows"]
         set_apart = sum(r["scope"] == "row" for r in records)
+        stats["rows set apart"] = stats.get("rows set apart", 0) + set_apart
         if outcome["raw"].get(uri, 0) != rows:
             problems.append(f"{where}: report says {rows} rows, raw has {outcome['raw'].get(uri, 0)}")
         if any(r["scope"] == "file" for r in records):
