@@ -285,7 +285,9 @@ def _convert(
         rejected: list[RejectedRow] = []
         if bad_rows:
             everything = limits.whole_file_on_bad_rows or bad_rows > limits.max_rejected_rows or not good_rows
-            found = _rejected_rows(con, dataset, path, reader, columns, casts, 1 if everything else bad_rows)
+            found = _rejected_rows(
+                con, dataset, path, label, reader, columns, casts, 1 if everything else bad_rows
+            )
             if everything:
                 first = found[0]
                 why = (
@@ -350,6 +352,7 @@ def _rejected_rows(
     con: duckdb.DuckDBPyConnection,
     dataset: Dataset,
     path: Path,
+    label: str,
     reader: str,
     columns: list[LandedColumn],
     casts: dict[str, Cast],
@@ -367,11 +370,15 @@ def _rejected_rows(
     bad = " OR ".join(f"({c.problem}) IS NOT NULL" for c in casts.values())
     con.execute("SET preserve_insertion_order = true")  # row numbers in file order
     try:
-        rows = con.execute(
+        rows = _run(
+            con,
             f"SELECT n, [e__ FOR e__ IN [{problems}] IF e__.p IS NOT NULL] AS problems, "
             f"CAST(json_object({landed}) AS VARCHAR) AS data "
-            f"FROM (SELECT row_number() OVER () AS n, * FROM {reader}) WHERE {bad} LIMIT {int(limit)}"
-        ).fetchall()
+            f"FROM (SELECT row_number() OVER () AS n, * FROM {reader}) WHERE {bad} LIMIT {int(limit)}",
+            label,
+            (path,),
+            dataset,
+        )
     finally:
         con.execute("SET preserve_insertion_order = false")
     # Row n is not line n + 1 once a value spans lines or blank lines come first: the line is looked up.

@@ -143,8 +143,9 @@ def landed_columns(
         found = [(name, None, None) for name in csv_header(dataset, path, label, max_record_bytes)]
     else:
         try:
-            found = _json_keys(con, path, max_record_bytes) if dataset.format == "jsonl" else None
-            if found is None:
+            if dataset.format == "jsonl":
+                found = _json_columns(con, dataset, path, max_record_bytes)
+            else:
                 found = _described(con, dataset, path, max_record_bytes)
         except duckdb.Error as exc:
             raise reject_from(exc, label, (path,), dataset.format, dataset.csv_delimiter) from exc
@@ -159,6 +160,9 @@ def landed_columns(
             )
     columns: dict[str, LandedColumn] = {}
     for original, source_type, sniffed in found:
+        if "\x00" in original or (dataset.format == "jsonl" and not original):
+            what = 'a key with no name ("")' if not original else "a column name holding a NUL character"
+            raise FileRejected("unreadable", f"{label}: {what}; name the column in the export")
         name = normalize_name(original)
         if name in columns:
             raise FileRejected(
@@ -189,11 +193,9 @@ def _described(con: duckdb.DuckDBPyConnection, dataset: Dataset, path: Path, max
         reader = f"read_parquet({literal(str(path))})"
     described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
     names = [row[0] for row in described]
-    if _renamed(names):
-        # DuckDB's names are case-insensitive: of 'id' and 'ID' it makes 'id' and 'ID_1', and a JSON
-        # reader asked for 'ID_1' finds nothing (the value was lost). The file's own names decide.
-        if dataset.format == "jsonl":
-            return _json_key_order(con, path, max_record_bytes)
+    if dataset.format == "parquet" and _renamed(names):
+        # DuckDB's names are case-insensitive: of 'id' and 'ID' it makes 'id' and 'ID_1'. The
+        # file's own names decide (and make them duplicates).
         names = pq.read_schema(path).names
     json = dataset.format == "jsonl"
     return [
@@ -213,21 +215,31 @@ def _renamed(names: list[str]) -> bool:
     return False
 
 
-def _json_keys(con: duckdb.DuckDBPyConnection, path: Path, max_record_bytes: int) -> list | None:
-    """The keys of a JSON-lines file with deeply nested objects, unsniffed; None when it has none.
+def _json_columns(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, path: Path, max_record_bytes: int
+) -> list:
+    """The keys of a JSON-lines file as written; [(None, ...)] when a line is not an object.
 
-    [(None, ...)] when a line is not an object.
+    DuckDB's names are not always the file's: it renames 'ID' beside 'id' to 'ID_1' and an empty
+    key to 'c<n>', and a reader asked for those finds nothing (the values were lost). When its
+    names differ from the keys, or the file nests objects too deep for its sniffer, the keys as
+    written are taken, unsniffed (undeclared ones become text columns).
     """
     objects = f"read_ndjson_objects({literal(str(path))}, maximum_object_size = {int(max_record_bytes)})"
-    braces, not_objects = con.execute(
-        "SELECT max(length(json::VARCHAR) - length(replace(json::VARCHAR, '{', ''))), "
-        f"count(*) FILTER (WHERE json_type(json) <> 'OBJECT') FROM {objects}"
+    braces, not_objects, keys = con.execute(
+        "SELECT max(b), sum(n), list(DISTINCT k) FILTER (WHERE k IS NOT NULL) FROM ("
+        "SELECT b, n, unnest(CASE WHEN len(keys) > 0 THEN keys ELSE [NULL] END) AS k FROM ("
+        "SELECT length(json::VARCHAR) - length(replace(json::VARCHAR, '{', '')) AS b, "
+        f"(json_type(json) <> 'OBJECT')::INTEGER AS n, coalesce(json_keys(json), []) AS keys FROM {objects}))"
     ).fetchone()
-    if (braces or 0) <= _SNIFF_MAX_OBJECTS:
-        return None
     if not_objects:
         return [(None, None, None)]
-    return _json_key_order(con, path, max_record_bytes)
+    if (braces or 0) > _SNIFF_MAX_OBJECTS:
+        return _json_key_order(con, path, max_record_bytes)
+    described = _described(con, dataset, path, max_record_bytes)
+    if {name for name, _, _ in described} != set(keys or []):
+        return _json_key_order(con, path, max_record_bytes)
+    return described
 
 
 def _json_key_order(con: duckdb.DuckDBPyConnection, path: Path, max_record_bytes: int) -> list:
