@@ -448,10 +448,10 @@ def test_case(case: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def _groups() -> list:
-    """Cases that can share one run, by dataset and settings (entries and concurrent cases run alone)."""
+    """Cases that can share one run, by dataset and settings (concurrent and xfail cases run alone)."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for case in CASES:
-        if case.get("entry") or case.get("concurrent") or case.get("xfail"):
+        if case.get("concurrent") or case.get("xfail"):
             continue
         settings = json.dumps(case.get("settings", {}), sort_keys=True)
         groups.setdefault((case["dataset"], settings), []).append(case)
