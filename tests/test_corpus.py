@@ -1,30 +1,48 @@
-"""Bad-input corpus: every case in tests/corpus/cases.yml is ingested correctly or quarantined with a
-specific reason; none crashes the run for the other files; no original file is altered."""
+"""Bad-input corpus: every case in tests/corpus/cases.yml is ingested correctly, quarantined with a specific
+reason, or skipped with the reason said; none crashes the run for the other files; no original is altered;
+every row of a file is in raw or set apart in ops.quarantine; no value of a row reaches a message."""
 
 from __future__ import annotations
 
-import io
 import json
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from dagster_project.ingest.run import IngestReport, ingest_dataset
-from dagster_project.lakehouse.ops import read_quarantine
-from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.names import label
 from dagster_project.landing.store import local_path
-from dagster_project.registry import Dataset, load_registry
-from dagster_project.settings import Settings
-from tests.conftest import ORDERS_HEADER, orders_csv
+from tests.conftest import customers_csv, orders_csv, products_parquet
+from tests.corpus.generators import GENERATORS
+from tests.corpus.harness import (
+    case_bytes,
+    check_case,
+    concurrent_runs,
+    corpus_platform,
+    land_case,
+    land_file,
+    merged_report,
+    outcome_of,
+    raw_rows,
+    run_ingest,
+    snapshot_of,
+    uri_of,
+)
 
 CORPUS = Path(__file__).parent / "corpus"
 CASES: list[dict] = yaml.safe_load((CORPUS / "cases.yml").read_text(encoding="utf-8"))["cases"]
+CATEGORIES = {
+    "csv_dialect",  # how records are framed: CSV dialects, JSON-lines framing, Parquet structure
+    "encoding",
+    "types",
+    "dates",
+    "nesting",
+    "size",
+    "names",
+    "links",
+    "concurrency",
+    "documents",
+}
 REASONS = {
     "empty",
     "no_rows",
@@ -35,273 +53,169 @@ REASONS = {
     "duplicate_columns",
     "too_large",
     "too_many_columns",
+    "unsupported_format",  # documents only
+    "bad_sidecar",
+    "no_text",
 }
-DATASETS = {"orders", "customers", "products", "support_tickets"}
+ENTRIES = {"symlink_inside", "symlink_outside", "symlink_folder", "symlink_system_file", "dangling_symlink"}
+ENTRIES |= {"symlink_loop", "fifo", "socket"}
 MAX_COMMITTED_BYTES = 20_000
-TEN_MB = 10 * 1024 * 1024
-
-
-def _ten_mb_single_line() -> bytes:
-    return b"A" * TEN_MB  # no newline at all
-
-
-def _ten_mb_row() -> bytes:
-    row = "1,1,1,1,10.50,EUR," + "x" * TEN_MB + ",2026-11-01 10:00:00\n"
-    return (ORDERS_HEADER + "\n" + row).encode()
-
-
-def _truncated_parquet() -> bytes:
-    ids = pa.array(range(200), pa.int64())
-    table = pa.table({"product_id": ids, "sku": [f"SKU-{i}" for i in range(200)]})
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    valid = buffer.getvalue()
-    return valid[: len(valid) // 2]
-
-
-GENERATORS = {
-    "ten_mb_single_line": _ten_mb_single_line,
-    "ten_mb_row": _ten_mb_row,
-    "truncated_parquet": _truncated_parquet,
+GOOD_TICKET = {"ticket_id": 9000, "customer_id": 1, "channel": "email", "priority": "low", "status": "open"}
+GOOD_FILES = {  # one good file per dataset, landed beside the cases in the all-in-one runs
+    "orders": ("good.csv", lambda: orders_csv(1000, 3).encode(), 3),
+    "strict_orders": ("good.csv", lambda: orders_csv(1000, 3).encode(), 3),
+    "semicolon_orders": ("good.csv", lambda: orders_csv(1000, 3).replace(",", ";").encode(), 3),
+    "customers": ("good.csv", lambda: customers_csv(1000, 3).encode(), 3),
+    "products": ("good.parquet", lambda: products_parquet(1000, 3), 3),
+    "support_tickets": ("good.jsonl", lambda: (json.dumps(GOOD_TICKET) + "\n").encode(), 1),
+    "measurements": ("good.csv", lambda: b"id,i,note\n9000,1,fine\n", 1),
+    "measurements_json": ("good.jsonl", lambda: b'{"id": 9000, "i": 1, "note": "fine"}\n', 1),
+    "documents": ("good.md", lambda: b"# Good\n\nReturns are accepted within thirty days.\n", 1),
 }
+DATASETS = set(GOOD_FILES)
 
 
-def _params(cases: list[dict]) -> list:
-    params = []
-    for case in cases:
-        marks = []
-        if case.get("xfail"):
-            marks.append(pytest.mark.xfail(reason=case["xfail"], strict=True, raises=AssertionError))
-        params.append(pytest.param(case, id=case["name"], marks=marks))
-    return params
-
-
-def _content(case: dict) -> bytes:
-    if "generate" in case:
-        return GENERATORS[case["generate"]]()
-    return (CORPUS / case["file"]).read_bytes()
-
-
-def _landing_name(case: dict) -> str:
-    return case.get("landing_name") or Path(case["file"]).name
-
-
-def _land(settings: Settings, key: str, content: bytes) -> Path:
-    path = local_path(settings.landing_uri) / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    return path
-
-
-def _land_case(settings: Settings, dataset: Dataset, case: dict, folder: str = "") -> tuple[str, list[str]]:
-    """Land a case (and its companions) under the dataset's prefix; returns its key and the companions'."""
-    key = f"{dataset.prefix}{folder}{_landing_name(case)}"
-    _land(settings, key, _content(case))
-    companions = []
-    for companion in case.get("companions", []):
-        companion_key = f"{dataset.prefix}{folder}{companion['landing_name']}"
-        _land(settings, companion_key, (CORPUS / companion["file"]).read_bytes())
-        companions.append(companion_key)
-    return key, companions
-
-
-def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file under `root` with its bytes and modification time."""
-    return {
-        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _platform(tmp_path: Path) -> tuple[Settings, dict]:
-    settings = Settings.for_data_dir(tmp_path / "data", sensor_min_file_age_seconds=0)
-    return settings, load_registry(settings.sources_file)
-
-
-def _plain(value):
-    """Table values in the form cases.yml writes them."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return str(value)
-    return value
-
-
-def _outcome(report: IngestReport, key: str, uri: str) -> tuple[list[dict], list]:
-    ingested = [f for f in report.ingested if f["file"] == key]
-    quarantined = [q for q in report.quarantined if q.source_file == uri]
-    return ingested, quarantined
-
-
-def _logged(settings: Settings, uri: str) -> list[dict]:
-    """ops.quarantine's records of one landed file (whole-file and row records)."""
-    return [r for r in read_quarantine(open_catalog(settings)).to_pylist() if r["source_file"] == uri]
-
-
-def _check_no_values(settings: Settings, uri: str, expect: dict) -> None:
-    """Values planted in a case (`forbid`) never reach a message, a sidecar or ops.quarantine's errors."""
-    for record in _logged(settings, uri):
-        sidecar = ""
-        if record["quarantine_file"]:
-            sidecar = Path(f"{local_path(record['quarantine_file'])}.json").read_text(encoding="utf-8")
-        for value in expect.get("forbid", []):
-            assert value not in record["message"], f"{value!r} in {record['message']!r}"
-            assert value not in sidecar, f"{value!r} in the sidecar"
-
-
-def _check_ingested(settings: Settings, dataset: Dataset, report: IngestReport, key: str, expect: dict):
-    uri = (local_path(settings.landing_uri) / key).as_uri()
-    ingested, quarantined = _outcome(report, key, uri)
-    assert not quarantined, f"{key} quarantined: {quarantined[0].reason}: {quarantined[0].message}"
-    assert len(ingested) == 1, f"{key} not ingested: {report}"
-    assert ingested[0]["rows"] == expect["ingested"], f"{key}: {ingested[0]['rows']} rows"
-    if "columns_added" in expect:
-        assert sorted(report.new_columns) == sorted(expect["columns_added"])
-    rows = [
-        r
-        for r in open_catalog(settings).load_table(dataset.table).scan().to_arrow().to_pylist()
-        if r["_source_file"] == uri
-    ]
-    assert len(rows) == expect["ingested"]
-    assert {local_path(r["_source_file"]) for r in rows} == {local_path(settings.landing_uri) / key}
-    # Every row of the file is in raw or, set apart with its reason, in ops.quarantine.
-    rejected = sorted(
-        (r for r in _logged(settings, uri) if r["scope"] == "row"), key=lambda r: r["line"] or 0
-    )
-    wanted = expect.get("rejected", [])
-    assert len(rejected) == len(wanted), [r["message"] for r in rejected]
-    if "rows" in expect:
-        assert len(rows) + len(rejected) == expect["rows"], "rows lost or duplicated"
-    for record, want in zip(rejected, wanted, strict=True):
-        assert record["reason"] == want.get("reason", "type_conflict"), record["message"]
-        assert label(key) in record["message"] and record["row_data"], record
-        if "line" in want:
-            assert record["line"] == want["line"], record["message"]
-        if "column" in want:
-            assert record["column_name"] == want["column"], record["message"]
-        for fragment in want.get("message_contains", []):
-            assert fragment in record["message"], f"{fragment!r} not in {record['message']!r}"
-    _check_no_values(settings, uri, expect)
-    pk = dataset.primary_key[0]
-    rows.sort(key=lambda r: (r[pk] is None, r[pk]))
-    for column, values in expect.get("values", {}).items():
-        assert [_plain(r[column]) for r in rows] == values, column
-
-
-def _check_quarantined(settings: Settings, report: IngestReport, key: str, content: bytes, expect: dict):
-    uri = (local_path(settings.landing_uri) / key).as_uri()
-    ingested, quarantined = _outcome(report, key, uri)
-    assert not ingested, f"{key} ingested ({ingested[0]['rows']} rows), expected {expect['quarantined']}"
-    assert len(quarantined) == 1, f"{key}: {len(quarantined)} quarantine records"
-    record = quarantined[0]
-    assert record.reason == expect["quarantined"], f"{record.reason}: {record.message}"
-    assert label(key) in record.message, record.message
-    assert len(record.message) < 2000, f"message of {len(record.message)} characters"
-    if "line" in expect:
-        assert record.line == expect["line"], record.message
-    if "column" in expect:
-        assert record.column_name == expect["column"], record.message
-    for fragment in expect.get("message_contains", []):
-        assert fragment in record.message, f"{fragment!r} not in {record.message!r}"
-    copy = local_path(record.quarantine_file)
-    assert copy.read_bytes() == content
-    sidecar = json.loads(Path(f"{copy}.json").read_text(encoding="utf-8"))
-    assert sidecar["reason"] == record.reason and sidecar["landing_key"] == label(key)
-    assert sidecar["message"] == record.message
-    logged = _logged(settings, uri)
-    assert [r["reason"] for r in logged] == [record.reason]
-    _check_no_values(settings, uri, expect)
-
-
-@pytest.mark.parametrize("case", _params(CASES))
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(
+            c,
+            id=c["name"],
+            marks=[pytest.mark.xfail(reason=c["xfail"], strict=True, raises=AssertionError)]
+            if c.get("xfail")
+            else [],
+        )
+        for c in CASES
+    ],
+)
 def test_case(case: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)  # a name that ran as a shell command would leave ./pwned here
-    settings, registry = _platform(tmp_path)
+    settings, registry = corpus_platform(tmp_path, case.get("settings"))
     dataset = registry[case["dataset"]]
-    key, _ = _land_case(settings, dataset, case)
+    content = case_bytes(case)  # once: an encrypted PDF differs each time it is made
+    key, others = land_case(settings, dataset, case, content=content)
     landing = local_path(settings.landing_uri)
-    before = _snapshot(landing)
+    before = snapshot_of(landing)
 
-    report = ingest_dataset(settings, dataset, run_id="corpus")
-
-    assert _snapshot(landing) == before, "an original in the landing zone changed"
-    assert not (tmp_path / "pwned").exists()
-    expect = case["expect"]
-    if "ingested" in expect:
-        _check_ingested(settings, dataset, report, key, expect)
+    if case.get("concurrent"):
+        reports = concurrent_runs(settings, dataset, case["concurrent"])
+        report = merged_report(reports, key, uri_of(settings, key))
     else:
-        _check_quarantined(settings, report, key, before[key][0], expect)
+        report = run_ingest(settings, dataset, "corpus")
+
+    assert snapshot_of(landing) == before, "an original in the landing zone changed"
+    assert not (tmp_path / "pwned").exists()
+    check_case(settings, dataset, report, key, content, case)
+    for other in others:
+        if other in [f"{dataset.prefix}{c['landing_name']}" for c in case.get("companions", [])]:
+            continue
+        check_case(
+            settings, dataset, report, other, content, case
+        )  # a copy: the same outcome by its own name
+    if case.get("rerun"):
+        again = run_ingest(settings, dataset, "corpus-again")
+        for k in [key, *others]:
+            ingested, quarantined, skipped = outcome_of(again, k, uri_of(settings, k))
+            assert not ingested and not quarantined, f"{k} handled twice"
+        assert not again.rejected_rows, "rows set apart twice"
+        check_case(settings, dataset, report, key, content, case)  # raw and ops.quarantine unchanged
 
 
-def test_all_orders_cases_in_one_run_with_a_good_file(tmp_path: Path):
-    """One run over every orders case plus a good file: it does not raise, the good rows land, each bad
-    file ends as its case says (xfail cases: at least ingested or quarantined), no original changes."""
-    settings, registry = _platform(tmp_path)
-    dataset = registry["orders"]
-    good = "orders/good/good.csv"
-    _land(settings, good, orders_csv(1000, 3).encode())
-    landed: dict[str, dict] = {}
-    companions: list[str] = []
+def _groups() -> list:
+    """Cases that can share one run, by dataset and settings (concurrent and xfail cases run alone)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
     for case in CASES:
-        if case["dataset"] == "orders":
-            key, extra = _land_case(settings, dataset, case, folder=f"{case['name']}/")
-            landed[key] = case
-            companions += extra
+        if case.get("concurrent") or case.get("xfail"):
+            continue
+        settings = json.dumps(case.get("settings", {}), sort_keys=True)
+        groups.setdefault((case["dataset"], settings), []).append(case)
+    return [pytest.param(d, json.loads(s), cases, id=f"{d}-{s}") for (d, s), cases in sorted(groups.items())]
+
+
+@pytest.mark.parametrize(("dataset_name", "overrides", "cases"), _groups())
+def test_all_cases_in_one_run_with_a_good_file(
+    dataset_name: str, overrides: dict, cases: list, tmp_path: Path
+):
+    """One run over every case of a dataset plus a good file: it does not raise, the good rows land, each
+    case ends as it says (ingested with its rows, quarantined with its reason, skipped), no original
+    changes."""
+    settings, registry = corpus_platform(tmp_path, overrides)
+    dataset = registry[dataset_name]
+    name, good_content, good_rows = GOOD_FILES[dataset_name]
+    good = f"{dataset.prefix}good/{name}"
+    land_file(settings, good, good_content())
+    landed: dict[str, dict] = {}
+    for case in cases:
+        key, others = land_case(settings, dataset, case, folder=f"{case['name']}/")
+        landed.update({k: case for k in [key, *others]})
     landing = local_path(settings.landing_uri)
-    before = _snapshot(landing)
+    before = snapshot_of(landing)
 
-    report = ingest_dataset(settings, dataset, run_id="corpus-all")
+    report = run_ingest(settings, dataset, "corpus-all")
 
-    assert _snapshot(landing) == before, "an original in the landing zone changed"
-    assert report.skipped == []
-    assert [f["rows"] for f in report.ingested if f["file"] == good] == [3]
-    table = open_catalog(settings).load_table(dataset.table).scan().to_arrow().to_pylist()
-    assert sum(r["_source_file"] == (landing / good).as_uri() for r in table) == 3
+    assert snapshot_of(landing) == before, "an original in the landing zone changed"
+    assert [f["rows"] for f in report.ingested if f["file"] == good] == [good_rows]
+    assert len(raw_rows(settings, dataset, uri_of(settings, good))) == good_rows
     wrong = []
-    for key in [*landed, *companions]:
-        ingested, quarantined = _outcome(report, key, (landing / key).as_uri())
-        outcome = [("ingested", f["rows"]) for f in ingested]
-        outcome += [("quarantined", q.reason) for q in quarantined]
-        if len(outcome) != 1:
-            wrong.append(f"{key}: {outcome or 'neither ingested nor quarantined'}")
-            continue
-        case = landed.get(key)
-        if case is None or case.get("xfail"):
-            continue
+    for key, case in landed.items():
+        ingested, quarantined, skipped = outcome_of(report, key, uri_of(settings, key))
+        outcome = [("ingested", f["rows"]) for f in ingested] + [
+            ("quarantined", q.reason) for q in quarantined
+        ]
+        outcome += [("skipped", s["why"]) for s in skipped]
+        companion = key.rsplit("/", 1)[-1] in [c["landing_name"] for c in case.get("companions", [])]
         expect = case["expect"]
-        kind = "ingested" if "ingested" in expect else "quarantined"
-        wanted = (kind, expect[kind])
-        if outcome[0] != wanted:
-            wrong.append(f"{key}: {outcome[0]}, expected {wanted}")
+        kind = next((k for k in ("ingested", "quarantined", "skipped") if k in expect), "ignored")
+        if companion or kind == "ignored":
+            if [o for o in outcome if o[0] != "skipped" or kind != "ignored"] and not companion:
+                wrong.append(f"{key}: {outcome}, expected to be ignored")
+            continue
+        if len(outcome) != 1:
+            wrong.append(f"{key}: {outcome or 'neither ingested, quarantined nor skipped'}")
+            continue
+        if outcome[0][0] != kind or (kind != "skipped" and outcome[0][1] != expect[kind]):
+            wrong.append(f"{key}: {outcome[0]}, expected {(kind, expect[kind])}")
         if quarantined and label(key) not in quarantined[0].message:
             wrong.append(f"{key}: message does not name the file: {quarantined[0].message}")
     assert not wrong, "\n".join(wrong)
 
 
 def test_cases_file_covers_the_corpus():
-    assert len(CASES) >= 30
+    assert len(CASES) >= 54 + 75  # 54 before issue 13; it asks for at least 75 more
     names = [c["name"] for c in CASES]
     assert len(names) == len(set(names)), "case names must be unique"
     used: set[str] = set()
     for case in CASES:
         name = case["name"]
         assert case["dataset"] in DATASETS, name
+        assert case.get("category") in CATEGORIES, f"{name}: category must be one of {sorted(CATEGORIES)}"
         assert case.get("why"), f"{name}: no 'why'"
-        assert ("file" in case) != ("generate" in case), f"{name}: exactly one of file/generate"
+        sources = [k for k in ("file", "generate") if k in case]
+        if "entry" in case:
+            assert case["entry"] in ENTRIES and len(sources) <= 1, name
+        else:
+            assert len(sources) == 1, f"{name}: exactly one of file/generate"
         if "generate" in case:
             assert case["generate"] in GENERATORS and case.get("landing_name"), name
-        else:
+        if "file" in case:
             used.add(case["file"])
-        used.update(c["file"] for c in case.get("companions", []))
+        for companion in case.get("companions", []):
+            assert ("file" in companion) != ("generate" in companion), f"{name}: companion file or generate"
+            used.update([companion["file"]] if "file" in companion else [])
+            assert companion.get("generate", "ok") == "ok" or companion["generate"] in GENERATORS, name
         expect = case["expect"]
-        assert ("ingested" in expect) != ("quarantined" in expect), f"{name}: ingested or quarantined"
+        kinds = [k for k in ("ingested", "quarantined", "skipped", "ignored") if k in expect]
+        assert len(kinds) == 1, f"{name}: exactly one of ingested/quarantined/skipped/ignored"
         assert "rejected" not in expect or "ingested" in expect, f"{name}: rejected rows of an ingested file"
+        if "ingested" in expect:
+            assert "rows" in expect, f"{name}: say how many records the file has (rows)"
         if "quarantined" in expect:
             assert expect["quarantined"] in REASONS, f"{name}: unknown reason {expect['quarantined']}"
         assert isinstance(case.get("xfail", ""), str), f"{name}: xfail must say what is wrong"
     files = {
-        p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*") if p.is_file() and p.name != "cases.yml"
+        p.relative_to(CORPUS).as_posix()
+        for p in CORPUS.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and p.name not in ("cases.yml", "datasets.yml")
     }
     assert files - used == set(), "corpus files no case uses"
     assert used - files == set(), "cases naming missing files"

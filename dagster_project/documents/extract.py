@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from dagster_project.ingest.sources import FileRejected
+from dagster_project.ingest.sources import FileRejected, environment_failure
 
 MEDIA_TYPES = {
     ".md": "text/markdown",
@@ -92,7 +92,15 @@ def read_sidecar(path: Path, label: str) -> dict[str, str]:
 
 
 def _decode(data: bytes, label: str, warnings: list[str]) -> str:
-    if b"\x00" in data[:8192]:
+    head = data[:8192]
+    # Text saved as UTF-16 (Windows 'Unicode'), with its byte order mark or without: every other
+    # byte of plain Latin text is NUL.
+    halves = (head[0::2].count(0), head[1::2].count(0))
+    without_mark = len(head) >= 16 and min(halves) == 0 and max(halves) > len(head) // 3
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or without_mark:
+        message = f"{label}: UTF-16 text, not UTF-8; save it as UTF-8 and land it again"
+        raise DocumentRejected("encoding", message)
+    if b"\x00" in head:
         raise DocumentRejected("unreadable", f"{label}: binary content (NUL bytes); not a text document")
     try:
         return data.decode("utf-8-sig")
@@ -189,7 +197,6 @@ def _html(text: str, warnings: list[str]) -> tuple[str, str]:
 
 def _pdf(path: Path, label: str, warnings: list[str]) -> tuple[str, str]:
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     runs: list[tuple[int, float, float, str]] = []  # (page, y, font size, text)
     try:
@@ -206,10 +213,14 @@ def _pdf(path: Path, label: str, warnings: list[str]) -> tuple[str, str]:
 
             page.extract_text(visitor_text=visit)
         meta_title = (reader.metadata or {}).get("/Title") if reader.metadata else None
-    except DocumentRejected:
+    except (DocumentRejected, MemoryError):
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise DocumentRejected("unreadable", f"{label}: not a readable PDF ({exc}); re-export it") from exc
+    except Exception as exc:  # noqa: BLE001 - on a hostile PDF pypdf raises anything; the file is at fault
+        failure = environment_failure(exc, label) if isinstance(exc, OSError) else None
+        if failure is not None:  # the machine's (permissions, I/O), not the file's
+            raise failure from exc
+        message = f"{label}: not a readable PDF ({_pdf_problem(exc)}); re-export it"
+        raise DocumentRejected("unreadable", message) from exc
     if not runs:
         raise DocumentRejected(
             "no_text", f"{label}: the PDF has no extractable text (scanned?); OCR it before landing"
@@ -241,6 +252,21 @@ def _pdf(path: Path, label: str, warnings: list[str]) -> tuple[str, str]:
         warnings.append("no headings recognised (no text larger than the body text)")
     title = str(meta_title) if meta_title else next((b.lstrip("# ") for b in blocks if b.startswith("#")), "")
     return title, "\n\n".join(blocks)
+
+
+def _pdf_problem(exc: BaseException) -> str:
+    """What is wrong with a PDF, in words; pypdf's own text may quote the document's content."""
+    text = str(exc)
+    for known, words in (
+        ("Stream has ended unexpectedly", "it ends early: truncated"),
+        ("Root object", "its catalog (root object) is missing: truncated or damaged"),
+        ("xref", "its table of objects (xref) is damaged"),
+        ("EOF marker", "it has no end-of-file marker: truncated"),
+        ("trailer", "its trailer is damaged"),
+    ):
+        if known in text:
+            return words
+    return f"its structure is damaged ({type(exc).__name__})"
 
 
 def extract(path: Path, label: str) -> Extracted:

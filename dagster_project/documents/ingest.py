@@ -96,10 +96,16 @@ def ingest_documents(
     documents, sidecars = landed_documents(settings, config, entries)
     report = IngestReport(dataset.name, dataset.table, "", None)
     report.skipped += [{"file": label(e.key), "why": f"not read ({e.why})"} for e in entries]
+    landed = {f.key for f in documents}
+    for key, sidecar in sorted(sidecars.items()):  # never read alone, but never silently left either
+        if key not in landed and (keys is None or sidecar.key in keys):
+            why = f"a sidecar without its document {label(key)}; it is read when the document lands"
+            report.skipped.append({"file": sidecar.label, "why": why})
     if keys is not None:
         wanted = {k.removesuffix(SIDECAR_SUFFIX) for k in keys}
         by_key = {f.key: f for f in documents}
-        for key in sorted(wanted - set(by_key)):
+        orphans = {k for k in wanted if k in sidecars and k not in by_key}  # reported above
+        for key in sorted(wanted - set(by_key) - orphans):
             report.skipped.append({"file": key, "why": "no longer in the landing zone"})
         documents = [by_key[k] for k in sorted(wanted & set(by_key))]
     schema = _arrow_schema(config)

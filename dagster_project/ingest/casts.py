@@ -35,7 +35,8 @@ _FIRST_DAY, _LAST_DAY = "DATE '0001-01-01'", "DATE '9999-12-31'"
 _FIRST_MOMENT, _LAST_MOMENT = "TIMESTAMP '0001-01-01 00:00:00'", "TIMESTAMP '9999-12-31 23:59:59.999999'"
 _YEARS = "outside the years 0001 to 9999 that Iceberg stores"
 _SPACE = r"[ \t]*"
-_WHOLE = rf"{_SPACE}[+-]?[0-9]+(\.0*)?{_SPACE}"
+_WHOLE = rf"{_SPACE}[+-]?([0-9]+(\.0*)?|\.0+){_SPACE}"
+_SCIENTIFIC = rf"{_SPACE}[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+{_SPACE}"
 _FRACTION = rf"{_SPACE}[+-]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?{_SPACE}"
 _NUMBER = rf"{_SPACE}[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|nan|inf|infinity){_SPACE}"
 _NOT_FINITE = rf"{_SPACE}[+-]?(nan|inf|infinity){_SPACE}"
@@ -47,6 +48,8 @@ _MIDNIGHT = r"([ T]00:00(:00(\.0+)?)?)?"
 _TIMESTAMP = rf"{_SPACE}{_DATE}([ T]{_TIME}{_SPACE}{_OFFSET}?)?{_SPACE}"
 _WITH_OFFSET = rf"{_TIME}{_SPACE}{_OFFSET}{_SPACE}$"
 _SUB_MICROSECOND = r"\.[0-9]{6}0*[1-9]"
+# The offset's hours and minutes, after a time of day (a date's "-01" is no offset).
+_OFFSET_PARTS = r"[0-9]:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?[ \t]*[+-]([0-9]{2}):?([0-9]{2})?[ \t]*$"
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,10 @@ def _from_text(text: str, target: str) -> Cast:
             f"TRY_CAST({text} AS {sql_type})",
             _case(
                 text,
+                (
+                    f"NOT {_full(text, _WHOLE)} AND {_full(text, _SCIENTIFIC)}",
+                    f"not a whole number in plain digits ({target}): scientific notation is never converted",
+                ),
                 (f"NOT {_full(text, _WHOLE)} AND {_full(text, _FRACTION)}", _FRACTIONAL.format(target)),
                 (f"NOT {_full(text, _WHOLE)}", f"not a whole number ({target})"),
                 (f"TRY_CAST({text} AS {sql_type}) IS NULL", f"out of range for {target} ({_RANGES[target]})"),
@@ -178,6 +185,10 @@ def _from_text(text: str, target: str) -> Cast:
                 (
                     f"{value} IS NULL OR (NOT isfinite({value}) AND NOT {_full(text, _NOT_FINITE, 'i')})",
                     f"out of range for {target}",
+                ),
+                (  # 1e-400 is not zero, but would be stored as 0
+                    f"{value} = 0 AND regexp_matches(split_part(lower({text}), 'e', 1), '[1-9]')",
+                    f"too close to zero for {target} (it would be stored as 0)",
                 ),
                 fast=f"{_reads_back(text, sql_type)} AND isfinite({value})",
             ),
@@ -240,6 +251,7 @@ def _from_text(text: str, target: str) -> Cast:
             _case(
                 text,
                 (f"NOT {_full(text, _TIMESTAMP)}", "not a timestamp (YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM])"),
+                (_offset_beyond(text), "a UTC offset beyond ±18:00, which no time zone has"),
                 (f"regexp_matches({text}, {literal(_SUB_MICROSECOND)})", _TOO_PRECISE),
                 (f"{naive} IS NULL", "not a valid calendar date and time"),
                 (f"NOT {naive} BETWEEN {_FIRST_MOMENT} AND {_LAST_MOMENT}", f"a timestamp {_YEARS}"),
@@ -250,6 +262,17 @@ def _from_text(text: str, target: str) -> Cast:
 
 
 _FRACTIONAL = "a fraction where {} holds whole numbers (never rounded)"
+
+
+def _offset_beyond(text: str) -> str:
+    """SQL: the text ends in a UTC offset past ±18:00 or with minutes past 59 (DuckDB takes +99:00)."""
+    hours, minutes = (
+        f"TRY_CAST(nullif(regexp_extract({text}, {literal(_OFFSET_PARTS)}, {group}), '') AS INTEGER)"
+        for group in (1, 2)
+    )
+    return f"coalesce({hours} * 60 + coalesce({minutes}, 0) > 18 * 60 OR {minutes} > 59, FALSE)"
+
+
 _TOO_PRECISE = "more precise than microseconds (never truncated)"
 
 

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from dagster_project.ingest.casts import Cast, cast_column, depth_exceeds, literal, missing_if_blank
+from dagster_project.ingest.lines import first_line_over, record_lines
 from dagster_project.ingest.sources import (
     FileRejected,
     LandedColumn,
@@ -152,14 +153,19 @@ def _column_cast(dataset: Dataset, index: int, column: LandedColumn, target: str
         f"AND nested_deeper_than({text}, {limits.max_nesting_depth})"
     )
     reason = f"nested deeper than {limits.max_nesting_depth} levels (FOUNDATION_MAX_NESTING_DEPTH)"
+    # JSON parsers read numbers as doubles: past 15 significant digits the text DuckDB gives back may
+    # already be rounded, so such a number cannot be trusted to be exact (whole numbers it keeps as
+    # written: their text has no point or exponent).
+    digits = f"length(trim(regexp_replace(split_part(lower({text}), 'e', 1), '[^0-9]', '', 'g'), '0'))"
+    inexact = literal("a JSON number with more digits than a double keeps exactly; send it as a string")
     if target == "string":
-        problem = f"CASE WHEN {too_deep} THEN {literal(reason)} ELSE {cast.problem} END"
+        rounded = f"json_type({source}) = 'DOUBLE' AND regexp_matches({text}, '[.eE]') AND {digits} > 15"
+        problem = (
+            f"CASE WHEN {too_deep} THEN {literal(reason)} WHEN {rounded} THEN {inexact} "
+            f"ELSE {cast.problem} END"
+        )
     elif target in ("int", "long") or target.startswith("decimal"):
-        # JSON parsers read numbers as doubles: past 15 significant digits the text DuckDB gives
-        # back may already be rounded, so such a number cannot be trusted to be exact.
-        digits = f"length(trim(regexp_replace(split_part(lower({text}), 'e', 1), '[^0-9]', '', 'g'), '0'))"
         not_scalar = literal(f"a JSON list or object, not {target}")
-        inexact = literal("a JSON number with more digits than a double keeps exactly; send it as a string")
         problem = (
             f"CASE WHEN {nested} THEN {not_scalar} ELSE coalesce({cast.problem}, "
             f"CASE WHEN json_type({source}) = 'DOUBLE' AND {digits} > 15 THEN {inexact} END) END"
@@ -229,7 +235,11 @@ def _convert(
     limits: Limits,
     paths: tuple[Path, ...],
 ) -> Converted:
+    if dataset.format == "jsonl":  # before DuckDB reads every record to find the keys
+        _check_line_lengths(path, label, limits.max_record_bytes)
     columns = landed_columns(con, dataset, path, label, limits.max_record_bytes)
+    if dataset.format == "csv":  # after the header's own check, which names the header
+        _check_line_lengths(path, label, limits.max_record_bytes)
     if len(columns) > limits.max_columns:
         raise FileRejected(
             "too_many_columns",
@@ -281,6 +291,7 @@ def _convert(
         "(FORMAT parquet, COMPRESSION snappy, PARTITION_BY (_bad))",
         label,
         paths,
+        dataset,
     )
     try:
         good = sorted((split / "_bad=false").glob("*.parquet"))
@@ -292,7 +303,9 @@ def _convert(
         rejected: list[RejectedRow] = []
         if bad_rows:
             everything = limits.whole_file_on_bad_rows or bad_rows > limits.max_rejected_rows or not good_rows
-            found = _rejected_rows(con, dataset, reader, columns, casts, 1 if everything else bad_rows)
+            found = _rejected_rows(
+                con, dataset, path, label, reader, columns, casts, 1 if everything else bad_rows
+            )
             if everything:
                 first = found[0]
                 why = (
@@ -312,14 +325,32 @@ def _convert(
                     column=first.column,
                 )
             rejected = found
-        _merge(con, good, out_path, label, paths)
+        _merge(con, good, out_path, label, paths, dataset)
         return Converted(path=out_path, rows=good_rows, new_columns=new_columns, rejected=rejected)
     finally:
         shutil.rmtree(split, ignore_errors=True)
 
 
+def _check_line_lengths(path: Path, label: str, limit: int) -> None:
+    """FOUNDATION_MAX_RECORD_BYTES, exactly: DuckDB enforces maximum_object_size for JSON only from about
+    16 MiB, and counts a CSV line's break or not depending on where the line is."""
+    line = first_line_over(path, limit)
+    if line is not None:
+        raise FileRejected(
+            "too_large",
+            f"{label}: line {line}: a record longer than the {limit:,} bytes one record may have "
+            "(FOUNDATION_MAX_RECORD_BYTES); split the record, or raise the limit",
+            line=line,
+        )
+
+
 def _merge(
-    con: duckdb.DuckDBPyConnection, files: list[Path], out_path: Path, label: str, paths: tuple
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    out_path: Path,
+    label: str,
+    paths: tuple,
+    dataset: Dataset,
 ) -> None:
     """The good rows as one Parquet file (DuckDB writes one per partition, rarely several)."""
     if len(files) == 1:
@@ -331,12 +362,15 @@ def _merge(
         f"COPY (SELECT * FROM read_parquet([{listing}])) TO {literal(str(out_path))} (FORMAT parquet)",
         label,
         paths,
+        dataset,
     )
 
 
 def _rejected_rows(
     con: duckdb.DuckDBPyConnection,
     dataset: Dataset,
+    path: Path,
+    label: str,
     reader: str,
     columns: list[LandedColumn],
     casts: dict[str, Cast],
@@ -353,20 +387,36 @@ def _rejected_rows(
     ]
     landed = ", ".join(f"{literal(c.original)}, {text}" for c, text in zip(columns, texts, strict=True))
     bad = " OR ".join(f"({c.problem}) IS NOT NULL" for c in casts.values())
-    header_lines = 1 if dataset.format == "csv" else 0
     con.execute("SET preserve_insertion_order = true")  # row numbers in file order
     try:
-        rows = con.execute(
+        rows = _run(
+            con,
             f"SELECT n, [e__ FOR e__ IN [{problems}] IF e__.p IS NOT NULL] AS problems, "
             f"CAST(json_object({landed}) AS VARCHAR) AS data "
-            f"FROM (SELECT row_number() OVER () AS n, * FROM {reader}) WHERE {bad} LIMIT {int(limit)}"
-        ).fetchall()
+            f"FROM (SELECT row_number() OVER () AS n, * FROM {reader}) WHERE {bad} LIMIT {int(limit)}",
+            label,
+            (path,),
+            dataset,
+        )
     finally:
         con.execute("SET preserve_insertion_order = false")
+    # Row n is not line n + 1 once a value spans lines or blank lines come first: the line is looked up.
+    header = 1 if dataset.format == "csv" else 0
+    lines = (
+        record_lines(
+            path,
+            dataset.format,
+            [int(n) + header for n, _, _ in rows],
+            delimiter=dataset.csv_delimiter,
+            skip_blank=dataset.format == "jsonl" or len(columns) > 1,  # DuckDB's one-column CSV keeps them
+        )
+        if dataset.format in ("csv", "jsonl")
+        else {}
+    )
     return [
         RejectedRow(
             row=int(n),
-            line=int(n) + header_lines if dataset.format != "parquet" else None,
+            line=lines.get(int(n) + header),
             problems=tuple((p["c"], p["p"]) for p in found),
             data=data,
         )
@@ -374,8 +424,8 @@ def _rejected_rows(
     ]
 
 
-def _run(con: duckdb.DuckDBPyConnection, sql: str, label: str, paths: tuple) -> list:
+def _run(con: duckdb.DuckDBPyConnection, sql: str, label: str, paths: tuple, dataset: Dataset) -> list:
     try:
         return con.execute(sql).fetchall()
     except duckdb.Error as exc:
-        raise reject_from(exc, label, paths) from exc
+        raise reject_from(exc, label, paths, dataset.format, dataset.csv_delimiter) from exc

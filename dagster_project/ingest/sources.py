@@ -8,15 +8,18 @@ exact casts to the declared types are in `casts.py`.
 from __future__ import annotations
 
 import csv
-import errno
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
-from dagster_project.errors import EnvironmentFailure
 from dagster_project.ingest.casts import literal
+from dagster_project.ingest.lines import first_non_object_line
+from dagster_project.ingest.read_errors import FileRejected as FileRejected
+from dagster_project.ingest.read_errors import environment_failure as environment_failure
+from dagster_project.ingest.read_errors import reject_from
 from dagster_project.registry import Dataset
 
 _NOT_TEXT = (
@@ -25,41 +28,6 @@ _NOT_TEXT = (
     (b"%PDF-", "a PDF document"),
     (b"PAR1", "a Parquet file"),
 )
-_LINE = re.compile(r"CSV Error on Line: (\d+)|\bin line (\d+)")
-_KNOWN_CAUSE = re.compile(
-    r"^(Error when converting|Value with unterminated|Expected Number of Columns|Invalid unicode|"
-    r"Maximum line size|Could not convert|It was not possible)"
-)
-# OS errors that say something about the machine, not about the file: retry, never quarantine.
-_ENVIRONMENT_ERRNOS = {
-    errno.ENOSPC,
-    errno.EDQUOT,
-    errno.EACCES,
-    errno.EPERM,
-    errno.EIO,
-    errno.EROFS,
-    errno.EMFILE,
-    errno.ENFILE,
-    errno.ENOMEM,
-}
-_ENVIRONMENT_TEXT = re.compile(
-    r"No space left|Disk quota|Permission denied|Read-only file system|Too many open files|"
-    r"Input/output error|Cannot allocate memory|max_temp_directory_size|out of memory|"
-    r"failed to offload|Could not (write|create|open) (to )?(temporary|temp)",
-    re.IGNORECASE,
-)
-_QUOTED = re.compile(r"'(?:[^']|'')*'")
-
-
-class FileRejected(Exception):
-    """A landed file cannot be ingested; it goes to quarantine with this reason."""
-
-    def __init__(self, reason: str, message: str, line: int | None = None, column: str | None = None):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.line = line
-        self.column = column
 
 
 @dataclass(frozen=True)
@@ -81,29 +49,6 @@ def normalize_name(name: str) -> str:
 def quote(identifier: str) -> str:
     """A SQL identifier."""
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def environment_failure(exc: BaseException, label: str, settings_hint: str = "") -> EnvironmentFailure | None:
-    """The environment failure behind `exc`, or None when the file itself is the problem.
-
-    Memory limits, a full disk, permissions and I/O errors say nothing about the file: the run
-    fails and retries, and the file stays due.
-    """
-    if isinstance(exc, MemoryError | duckdb.OutOfMemoryException):
-        what = "ran out of memory"
-    elif isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
-        what = f"hit an operating-system error ({errno.errorcode.get(exc.errno or 0, exc.errno)})"
-    elif isinstance(exc, duckdb.InterruptException):
-        what = "was interrupted"
-    elif isinstance(exc, duckdb.IOException | duckdb.Error) and _ENVIRONMENT_TEXT.search(str(exc)):
-        what = "hit a machine limit"
-    else:
-        return None
-    cause = _without_values(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-    return EnvironmentFailure(
-        f"{label}: reading it {what} ({cause}); this is not a problem of the file, which stays due: free "
-        f"disk or memory{settings_hint} and the next run ingests it"
-    )
 
 
 def precheck(dataset: Dataset, path: Path, label: str) -> None:
@@ -134,29 +79,55 @@ def precheck(dataset: Dataset, path: Path, label: str) -> None:
     controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
     if controls > len(head) // 20:
         raise FileRejected("unreadable", f"{label}: binary data, not {dataset.format} text")
-    if size <= len(head) and not head.strip():
+    if size <= len(head) and not head.removeprefix(b"\xef\xbb\xbf").strip():
         raise FileRejected("empty", f"{label}: the file holds only whitespace; nothing to ingest")
 
 
+_HEADER_PROBLEMS = (  # Python's csv errors on the header line, in words
+    ("unexpected end of data", "a quoted name is not closed on the line"),
+    ("expected after", "text follows the closing quote of a name"),
+    ("field larger than field limit", "a name longer than the 131,072 characters a header name may have"),
+)
+
+
 def csv_header(dataset: Dataset, path: Path, label: str, max_bytes: int) -> list[str]:
-    """The header line, read with the registry's dialect (DuckDB's sniffer guesses; we know)."""
+    """The header line, read with the registry's dialect (DuckDB's sniffer guesses; we know).
+
+    The line ends at the first \\n, \\r\\n or \\r (old Mac exports end lines with \\r alone, which
+    DuckDB reads too); a header longer than a record may be is rejected, never cut short.
+    """
     with open(path, "rb") as handle:
-        first = handle.readline(max_bytes + 1)  # the rest of the file is DuckDB's to read (and judge)
+        first = handle.readline(max_bytes + 6)  # the rest of the file is DuckDB's to read (and judge)
+    first = first.removeprefix(b"\xef\xbb\xbf")
+    header = re.split(rb"\r\n|\r|\n", first, maxsplit=1)[0]
+    if len(header) > max_bytes:
+        raise FileRejected(
+            "too_large",
+            f"{label}: line 1: the header is longer than the {max_bytes:,} bytes one record may have "
+            "(FOUNDATION_MAX_RECORD_BYTES); check the file has line breaks, or raise the limit",
+            line=1,
+        )
     try:
-        text = first.decode("utf-8-sig")
+        text = header.decode("utf-8")
     except UnicodeDecodeError as exc:
         message = f"{label}: line 1: not UTF-8 ({exc.reason} at byte {exc.start}); re-export as UTF-8"
         raise FileRejected("encoding", message, line=1) from exc
-    try:
-        names = next(
-            csv.reader([text.rstrip("\r\n")], delimiter=dataset.csv_delimiter, quotechar='"', strict=True)
-        )
-    except StopIteration as exc:
-        raise FileRejected("empty", f"{label}: the file has no header line") from exc
-    except csv.Error as exc:
+    if re.fullmatch(r"sep=.", text.strip()):
         raise FileRejected(
-            "unreadable", f"{label}: line 1: the header is not valid CSV ({exc})", line=1
-        ) from exc
+            "unreadable",
+            f"{label}: line 1: Excel's delimiter line ({text.strip()!r}), not a header; delete the line "
+            f"or export without it (the registry's delimiter is {dataset.csv_delimiter!r})",
+            line=1,
+        )
+    try:
+        names = next(csv.reader([text], delimiter=dataset.csv_delimiter, quotechar='"', strict=True), [])
+    except csv.Error as exc:
+        cause = next((words for known, words in _HEADER_PROBLEMS if known in str(exc)), "not valid CSV")
+        message = f"{label}: line 1: the header: {cause}; fix the header's quoting"
+        raise FileRejected("unreadable", message, line=1) from exc
+    if not names:
+        message = f"{label}: line 1 is blank; the header must be the first line"
+        raise FileRejected("schema_mismatch", message, line=1)
     return [name.strip() for name in names]
 
 
@@ -171,23 +142,27 @@ def landed_columns(
     if dataset.format == "csv":
         found = [(name, None, None) for name in csv_header(dataset, path, label, max_record_bytes)]
     else:
-        if dataset.format == "jsonl":
-            # Every line's keys (sample_size=-1: a key first seen on line 30,000 is not dropped);
-            # maximum_depth keeps DuckDB from recursing into deeply nested values, which crashes it.
-            reader = (
-                f"read_json({literal(str(path))}, format = 'newline_delimited', maximum_depth = 2, "
-                f"sample_size = -1, maximum_object_size = {int(max_record_bytes)})"
-            )
-        else:
-            reader = f"read_parquet({literal(str(path))})"
         try:
-            described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+            if dataset.format == "jsonl":
+                found = _json_columns(con, dataset, path, max_record_bytes)
+            else:
+                found = _described(con, dataset, path, max_record_bytes)
         except duckdb.Error as exc:
-            raise reject_from(exc, label, (path,)) from exc
-        json = dataset.format == "jsonl"
-        found = [(row[0], "JSON" if json else row[1], row[1] if json else None) for row in described]
+            raise reject_from(exc, label, (path,), dataset.format, dataset.csv_delimiter) from exc
+        if found and found[0][0] is None:  # a line that is not a JSON object
+            line = first_non_object_line(path)
+            where = f" line {line}:" if line else ""
+            raise FileRejected(
+                "unreadable",
+                f"{label}:{where} a line that is not a JSON object (a list, string or number); give each "
+                "line one JSON object (lines end with \\n)",
+                line=line,
+            )
     columns: dict[str, LandedColumn] = {}
     for original, source_type, sniffed in found:
+        if "\x00" in original or (dataset.format == "jsonl" and not original):
+            what = 'a key with no name ("")' if not original else "a column name holding a NUL character"
+            raise FileRejected("unreadable", f"{label}: {what}; name the column in the export")
         name = normalize_name(original)
         if name in columns:
             raise FileRejected(
@@ -198,6 +173,83 @@ def landed_columns(
             )
         columns[name] = LandedColumn(original, name, source_type, sniffed)
     return list(columns.values())
+
+
+# DuckDB's JSON schema detection recurses into objects whatever its maximum_depth, and overflows the
+# stack somewhere past 15,000 nested objects: a line with more '{' than this is never sniffed.
+_SNIFF_MAX_OBJECTS = 1000
+
+
+def _described(con: duckdb.DuckDBPyConnection, dataset: Dataset, path: Path, max_record_bytes: int) -> list:
+    """(name, source type, sniffed type) of each column, from DuckDB's own look at the file."""
+    if dataset.format == "jsonl":
+        # Every line's keys (sample_size=-1: a key first seen on line 30,000 is not dropped);
+        # records = true: a line that is not an object is an error, not a file of one 'json' column.
+        reader = (
+            f"read_json({literal(str(path))}, format = 'newline_delimited', maximum_depth = 2, "
+            f"sample_size = -1, records = true, maximum_object_size = {int(max_record_bytes)})"
+        )
+    else:
+        reader = f"read_parquet({literal(str(path))})"
+    described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+    names = [row[0] for row in described]
+    if dataset.format == "parquet" and _renamed(names):
+        # DuckDB's names are case-insensitive: of 'id' and 'ID' it makes 'id' and 'ID_1'. The
+        # file's own names decide (and make them duplicates).
+        names = pq.read_schema(path).names
+    json = dataset.format == "jsonl"
+    return [
+        (name, "JSON" if json else row[1], row[1] if json else None)
+        for name, row in zip(names, described, strict=True)
+    ]
+
+
+def _renamed(names: list[str]) -> bool:
+    """Whether DuckDB renamed a name that differs from an earlier one only in case ('ID' -> 'ID_1')."""
+    seen: set[str] = set()
+    for name in names:
+        match = re.fullmatch(r"(.+)_[0-9]+", name)
+        if match and match.group(1).lower() in seen:
+            return True
+        seen.add(name.lower())
+    return False
+
+
+def _json_columns(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, path: Path, max_record_bytes: int
+) -> list:
+    """The keys of a JSON-lines file as written; [(None, ...)] when a line is not an object.
+
+    DuckDB's names are not always the file's: it renames 'ID' beside 'id' to 'ID_1' and an empty
+    key to 'c<n>', and a reader asked for those finds nothing (the values were lost). When its
+    names differ from the keys, or the file nests objects too deep for its sniffer, the keys as
+    written are taken, unsniffed (undeclared ones become text columns).
+    """
+    objects = f"read_ndjson_objects({literal(str(path))}, maximum_object_size = {int(max_record_bytes)})"
+    braces, not_objects, keys = con.execute(
+        "SELECT max(b), sum(n), list(DISTINCT k) FILTER (WHERE k IS NOT NULL) FROM ("
+        "SELECT b, n, unnest(CASE WHEN len(keys) > 0 THEN keys ELSE [NULL] END) AS k FROM ("
+        "SELECT length(json::VARCHAR) - length(replace(json::VARCHAR, '{', '')) AS b, "
+        f"(json_type(json) <> 'OBJECT')::INTEGER AS n, coalesce(json_keys(json), []) AS keys FROM {objects}))"
+    ).fetchone()
+    if not_objects:
+        return [(None, None, None)]
+    if (braces or 0) > _SNIFF_MAX_OBJECTS:
+        return _json_key_order(con, path, max_record_bytes)
+    described = _described(con, dataset, path, max_record_bytes)
+    if {name for name, _, _ in described} != set(keys or []):
+        return _json_key_order(con, path, max_record_bytes)
+    return described
+
+
+def _json_key_order(con: duckdb.DuckDBPyConnection, path: Path, max_record_bytes: int) -> list:
+    """Every key of a JSON-lines file as written, by first appearance; undeclared ones become text."""
+    objects = f"read_ndjson_objects({literal(str(path))}, maximum_object_size = {int(max_record_bytes)})"
+    keys = con.execute(
+        "SELECT k FROM (SELECT n, unnest(json_keys(json)) AS k, generate_subscripts(json_keys(json), 1) AS i "
+        f"FROM (SELECT row_number() OVER () AS n, json FROM {objects})) GROUP BY k ORDER BY min(n), min(i)"
+    ).fetchall()
+    return [(key, "JSON", None) for (key,) in keys]
 
 
 def drift_type(column: LandedColumn) -> str:
@@ -222,12 +274,14 @@ def reader_sql(dataset: Dataset, path: Path, columns: list[LandedColumn], max_re
     source = literal(str(path))
     if dataset.format == "csv":
         # Positional names c0, c1, ... in header order: columns are bound by their header, never
-        # by the order of the declaration (a file may list them in any order).
+        # by the order of the declaration (a file may list them in any order). max_line_size has
+        # room for the line break, which DuckDB counts for some lines only: the limit itself is
+        # checked line by line in convert.py.
         pairs = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(columns)))
         return (
             f"read_csv({source}, header = true, auto_detect = false, "
             f"delim = {literal(dataset.csv_delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
-            f"encoding = 'utf-8', max_line_size = {int(max_record_bytes)}, "
+            f"encoding = 'utf-8', max_line_size = {int(max_record_bytes) + 2}, "
             f"buffer_size = {max(int(max_record_bytes) * 2, 16 << 20)}, columns = {{{pairs}}})"
         )
     if dataset.format == "jsonl":
@@ -242,52 +296,3 @@ def reader_sql(dataset: Dataset, path: Path, columns: list[LandedColumn], max_re
 def source_column(dataset: Dataset, index: int, column: LandedColumn) -> str:
     """SQL for a landed column in `reader_sql`'s relation."""
     return quote(f"c{index}") if dataset.format == "csv" else quote(column.original)
-
-
-def _without_values(text: str) -> str:
-    """DuckDB's text with quoted literals (which may be row values, even personal data) blanked."""
-    return _QUOTED.sub("'…'", text)
-
-
-def _cause(text: str) -> str:
-    """DuckDB's cause, without the failing row (it may carry PII) or our own SQL."""
-    lines = [line.strip() for line in text.strip().splitlines()]
-    first = lines[0] if lines else ""
-    if "CSV Error on Line" not in first:
-        return _without_values(re.sub(r"^[A-Za-z ]*Error: ", "", first).strip())
-    known = next((line for line in lines[1:] if _KNOWN_CAUSE.match(line)), None)
-    if known:
-        return _without_values(known)
-    # Otherwise the first prose after the blank line that ends the (possibly multi-line) row.
-    after_row = lines[lines.index("") + 1 :] if "" in lines else []
-    found = next((line for line in after_row if line and not line.startswith(("Possible", "*"))), first)
-    return _without_values(found)
-
-
-def reject_from(error: Exception, label: str, paths: tuple[Path, ...] = ()) -> FileRejected:
-    """DuckDB's error on reading a file as a quarantine reason (environment failures are raised).
-
-    Raises:
-        EnvironmentFailure: The error is the machine's, not the file's.
-    """
-    environment = environment_failure(error, label)
-    if environment is not None:
-        raise environment from error
-    text = str(error)
-    for path in paths:  # name the landed file, not our scratch copy
-        text = text.replace(str(path), label)
-    cause = _cause(text)
-    line_match = _LINE.search(text)
-    line = int(next(g for g in line_match.groups() if g)) if line_match else None
-    lowered = text.lower()
-    if "invalid unicode" in lowered or "not utf-8 encoded" in lowered:
-        reason, hint = "encoding", "re-export the file as UTF-8"
-    elif "maximum line size" in lowered or "maximum_object_size" in lowered:
-        reason, hint = "too_large", "split the record, or raise FOUNDATION_MAX_RECORD_BYTES"
-    else:
-        reason, hint = (
-            "unreadable",
-            "check the file's format, quoting and delimiter against the source registry",
-        )
-    where = f" line {line}" if line else ""
-    return FileRejected(reason, f"{label}:{where} {cause} ({hint})", line=line)

@@ -70,7 +70,7 @@ def test_bad_files_are_quarantined_good_files_still_land_and_originals_stay(sett
     assert "one" not in conflict.message  # never the value itself
     assert json.loads(conflict.row_data)["quantity"] == "one"  # the row as landed, kept
     assert reasons["ragged.csv"].reason == "unreadable"
-    assert reasons["ragged.csv"].line == 2 and "Expected Number of Columns" in reasons["ragged.csv"].message
+    assert reasons["ragged.csv"].line == 2 and "header has 8 columns" in reasons["ragged.csv"].message
 
     for key, (content, mtime) in before.items():
         original = local_path(settings.landing_uri) / key

@@ -1,0 +1,113 @@
+"""Where records start in a landed text file, counted the way a person reads it: physical lines.
+
+DuckDB numbers records, not lines: a quoted CSV value spanning lines counts once, a JSON-lines error
+says "line n + 1" for the n-th record, and blank lines are skipped or counted depending on the reader.
+A message that names a line must name the line an editor shows, so the line of a record is found
+here by reading the file again (only for files that were rejected or had rows set apart).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+
+_BLANK = b" \t\r\n"
+_CHUNK = 1 << 20
+
+
+def record_lines(
+    path: Path, fmt: str, ordinals: Iterable[int], *, delimiter: str = ",", skip_blank: bool = True
+) -> dict[int, int]:
+    """The physical line on which each wanted record starts.
+
+    Args:
+        path: The landed file.
+        fmt: `csv` or `jsonl`.
+        ordinals: Record numbers from 1 (a CSV file's header is record 1).
+        delimiter: The CSV delimiter.
+        skip_blank: Blank lines are not records (DuckDB skips them in multi-column CSV and in JSON).
+
+    Returns:
+        Record number -> line number, for those found; a record the file does not reach (or a CSV
+        file Python's reader cannot follow that far) is left out: its line is unknown, never guessed.
+    """
+    wanted = set(ordinals)
+    if not wanted:
+        return {}
+    if fmt == "jsonl":
+        return _json_lines(path, wanted, skip_blank)
+    return _csv_lines(path, wanted, delimiter, skip_blank)
+
+
+def _json_lines(path: Path, wanted: set[int], skip_blank: bool) -> dict[int, int]:
+    found: dict[int, int] = {}
+    last = max(wanted)
+    record = 0
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if skip_blank and not line.strip(_BLANK):
+                continue
+            record += 1
+            if record in wanted:
+                found[record] = number
+            if record >= last:
+                break
+    return found
+
+
+def _csv_lines(path: Path, wanted: set[int], delimiter: str, skip_blank: bool) -> dict[int, int]:
+    found: dict[int, int] = {}
+    last = max(wanted)
+    record = 0
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter, quotechar='"', strict=True)
+        before = 0
+        try:
+            for row in reader:
+                start, before = before + 1, reader.line_num
+                if skip_blank and not row:
+                    continue
+                record += 1
+                if record in wanted:
+                    found[record] = start
+                if record >= last:
+                    break
+        except csv.Error:
+            # Python's reader stops at this record (DuckDB may have too): it starts after the last one
+            # read; records past it stay unknown.
+            if record + 1 in wanted:
+                found[record + 1] = before + 1
+    return found
+
+
+def first_line_over(path: Path, limit: int) -> int | None:
+    """The number of the first line longer than `limit` bytes (its line break not counted), or None."""
+    if path.stat().st_size <= limit:
+        return None
+    number, carry = 1, 0  # carry: bytes of the current line read before this chunk
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            parts = chunk.split(b"\n")
+            lengths = [len(part) for part in parts]
+            lengths[0] += carry
+            complete = lengths[:-1]
+            if complete and max(complete) > limit:
+                for index, length in enumerate(complete):
+                    if length - parts[index].endswith(b"\r") > limit:
+                        return number + index
+            number += len(complete)
+            carry = lengths[-1]
+            if carry > limit + 1:  # +1: a '\r' before the '\n' still to come
+                return number
+    return number if carry > limit else None
+
+
+def first_non_object_line(path: Path) -> int | None:
+    """The first line of a JSON-lines file that holds something other than a JSON object."""
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.strip(_BLANK)
+            if text and not text.startswith(b"{"):
+                return number
+    return None
