@@ -70,15 +70,22 @@ def _full(value: str, pattern: str, flags: str = "") -> str:
     return f"regexp_full_match({value}, {literal(pattern)}{options})"
 
 
-def _case(value: str, *branches: tuple[str, str], fast: str | None = None) -> str:
+def _case(value: str, *branches: tuple[str, str], fast: str | None = None, text: bool = False) -> str:
     """CASE over (condition, reason) pairs, NULL when the value is NULL or none applies.
 
     `fast` is a cheap condition that proves most values fine (e.g. the value reads back exactly as
-    written after the cast): the regular expressions then run only on the rest.
+    written after the cast): the regular expressions then run only on the rest. For `text`, a blank
+    field is a missing value (its TRY_CAST is NULL too), tested only once the fast path failed.
     """
     whens = " ".join(f"WHEN {condition} THEN {literal(reason)}" for condition, reason in branches)
     shortcut = f"WHEN {fast} THEN NULL " if fast else ""
-    return f"CASE WHEN {value} IS NULL THEN NULL {shortcut}{whens} END"
+    blank = f"WHEN {_blank(value)} THEN NULL " if text else ""
+    return f"CASE WHEN {value} IS NULL THEN NULL {shortcut}{blank}{whens} END"
+
+
+def _text_case(value: str, *branches: tuple[str, str], fast: str | None = None) -> str:
+    """`_case` for landed text: a blank field is a missing value."""
+    return _case(value, *branches, fast=fast, text=True)
 
 
 def _reads_back(text: str, sql_type: str) -> str:
@@ -94,20 +101,13 @@ def _blank(value: str) -> str:
     return f"trim({value}, ' \t') = ''"
 
 
-def missing_if_blank(value: str) -> str:
-    """Text that means 'no value' for a non-text column, an empty or blank field, as NULL."""
-    return f"CASE WHEN {_blank(value)} THEN NULL ELSE {value} END"
-
-
-def cast_column(source: str, source_type: str | None, target: str, *, blanks_are_null: bool = False) -> Cast:
+def cast_column(source: str, source_type: str | None, target: str) -> Cast:
     """The exact cast of one landed column to a registry type.
 
     Args:
         source: SQL for the landed value (a quoted column name).
         source_type: Its DuckDB type; None or VARCHAR for text (CSV fields, JSON values as text).
         target: The registry type (`long`, `decimal(12,2)`, `timestamp`, ...).
-        blanks_are_null: The text source already holds NULL for blank fields (see `missing_if_blank`);
-            else blanks are made NULL here, in every expression that reads the value.
 
     Returns:
         The value expression and the problem expression.
@@ -116,7 +116,7 @@ def cast_column(source: str, source_type: str | None, target: str, *, blanks_are
     if target == "string":
         return _to_string(source, kind)
     if kind == "VARCHAR":
-        return _from_text(source if blanks_are_null else missing_if_blank(source), target)
+        return _from_text(source, target)
     if kind == "BLOB" or _is_nested(kind) or kind in ("JSON", "TIME", "INTERVAL", "UUID", "BIT"):
         what = "nested value (list or object)" if _is_nested(kind) else kind.lower()
         return Cast(
@@ -160,7 +160,7 @@ def _from_text(text: str, target: str) -> Cast:
     if target in ("int", "long"):
         return Cast(
             f"TRY_CAST({text} AS {sql_type})",
-            _case(
+            _text_case(
                 text,
                 (
                     f"NOT {_full(text, _WHOLE)} AND {_full(text, _SCIENTIFIC)}",
@@ -176,7 +176,7 @@ def _from_text(text: str, target: str) -> Cast:
         value = f"TRY_CAST({text} AS {sql_type})"
         return Cast(
             value,
-            _case(
+            _text_case(
                 text,
                 (
                     f"NOT {_full(text, _NUMBER, 'i')} OR TRY_CAST({text} AS DOUBLE) IS NULL",
@@ -201,7 +201,7 @@ def _from_text(text: str, target: str) -> Cast:
         digits = rf"{_SPACE}[+-]?0*[0-9]{{0,{whole}}}(\.[0-9]*)?{_SPACE}"
         return Cast(
             f"TRY_CAST({text} AS {sql_type})",
-            _case(
+            _text_case(
                 text,
                 (_full(text, _NOT_FINITE, "i"), "NaN or Infinity has no decimal value"),
                 (
@@ -221,13 +221,15 @@ def _from_text(text: str, target: str) -> Cast:
         )
     if target == "boolean":
         value = f"TRY_CAST({text} AS BOOLEAN)"
-        return Cast(value, _case(text, (f"{value} IS NULL", "not a boolean (true/false, t/f, yes/no, 1/0)")))
+        return Cast(
+            value, _text_case(text, (f"{value} IS NULL", "not a boolean (true/false, t/f, yes/no, 1/0)"))
+        )
     if target == "date":
         value = f"TRY_CAST({text} AS DATE)"
         day = rf"{_SPACE}{_DATE}{_MIDNIGHT}{_SPACE}"
         return Cast(
             value,
-            _case(
+            _text_case(
                 text,
                 (
                     f"NOT {_full(text, day)} AND {_full(text, _TIMESTAMP)}",
@@ -242,13 +244,18 @@ def _from_text(text: str, target: str) -> Cast:
     if target in ("timestamp", "timestamptz"):
         with_offset = f"regexp_matches({text}, {literal(_WITH_OFFSET)})"
         aware = f"TRY_CAST({text} AS TIMESTAMPTZ)"
+        # An offset needs '+', 'Z' or a '-' after the date: only then is the regular expression asked.
+        maybe_offset = (
+            f"(contains({text}, '+') OR contains(lower({text}), 'z') OR contains(substr({text}, 11), '-'))"
+        )
         naive = (
-            f"CASE WHEN {with_offset} THEN CAST({aware} AS TIMESTAMP) ELSE TRY_CAST({text} AS TIMESTAMP) END"
+            f"CASE WHEN {maybe_offset} AND {with_offset} THEN CAST({aware} AS TIMESTAMP) "
+            f"ELSE TRY_CAST({text} AS TIMESTAMP) END"
         )
         value = naive if target == "timestamp" else aware
         return Cast(
             value,
-            _case(
+            _text_case(
                 text,
                 (f"NOT {_full(text, _TIMESTAMP)}", "not a timestamp (YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM])"),
                 (_offset_beyond(text), "a UTC offset beyond ±18:00, which no time zone has"),

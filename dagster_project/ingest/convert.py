@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from dagster_project.ingest.casts import Cast, cast_column, depth_exceeds, literal, missing_if_blank
+from dagster_project.ingest.casts import Cast, cast_column, depth_exceeds, literal
 from dagster_project.ingest.lines import first_line_over, record_lines
 from dagster_project.ingest.sources import (
     FileRejected,
@@ -120,9 +120,9 @@ def _landed_text(source: str) -> str:
 
 
 def _prepared(dataset: Dataset, reader: str, columns: list[LandedColumn]) -> str:
-    """The file as a relation with, per landed column i, its text `x<i>` and `t<i>` (blank as NULL).
+    """The file as a relation with, per landed column i, its text `x<i>`.
 
-    Each is computed once here, however many checks and casts read it above.
+    It is computed once here, however many checks and casts read it above.
     """
     if dataset.format == "parquet":
         return reader
@@ -130,19 +130,15 @@ def _prepared(dataset: Dataset, reader: str, columns: list[LandedColumn]) -> str
     if dataset.format == "jsonl":
         sources = [_landed_text(source) for source in sources]
     texts = ", ".join(f"{source} AS {quote(f'x{i}')}" for i, source in enumerate(sources))
-    blanks = ", ".join(f"{missing_if_blank(quote(f'x{i}'))} AS {quote(f't{i}')}" for i in range(len(columns)))
-    return f"(SELECT *, {blanks} FROM (SELECT *, {texts} FROM {reader}))"
+    return f"(SELECT *, {texts} FROM {reader})"
 
 
 def _column_cast(dataset: Dataset, index: int, column: LandedColumn, target: str, limits: Limits) -> Cast:
     """The exact cast of landed column `index` (see `_prepared`), with JSON's own checks."""
     if dataset.format == "parquet":
         return cast_column(source_column(dataset, index, column), column.source_type, target)
-    text, blank_null = quote(f"x{index}"), quote(f"t{index}")
-    if target == "string":
-        cast = cast_column(text, None, target)
-    else:
-        cast = cast_column(blank_null, None, target, blanks_are_null=True)
+    text = quote(f"x{index}")
+    cast = cast_column(text, None, target)
     if dataset.format != "jsonl":
         return cast
     source = source_column(dataset, index, column)

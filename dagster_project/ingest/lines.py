@@ -85,6 +85,8 @@ def first_line_over(path: Path, limit: int) -> int | None:
     """The number of the first line longer than `limit` bytes (its line break not counted), or None."""
     if path.stat().st_size <= limit:
         return None
+    if limit >= _CHUNK:
+        return _first_long_line(path, limit)
     number, carry = 1, 0  # carry: bytes of the current line read before this chunk
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -100,6 +102,26 @@ def first_line_over(path: Path, limit: int) -> int | None:
             carry = lengths[-1]
             if carry > limit + 1:  # +1: a '\r' before the '\n' still to come
                 return number
+    return number if carry > limit else None
+
+
+def _first_long_line(path: Path, limit: int) -> int | None:
+    """`first_line_over` for limits of at least a chunk: a line wholly inside a chunk is shorter than the
+    limit, so only lines crossing chunk borders are measured, with C-speed find and count."""
+    number, carry = 1, 0  # carry: bytes of the current line read before this chunk
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            first = chunk.find(b"\n")
+            if first < 0:
+                carry += len(chunk)
+                if carry > limit + 1:  # +1: a '\r' before the '\n' still to come
+                    return number
+                continue
+            ending = carry + first - (chunk[first - 1 : first] == b"\r" if first else 0)
+            if ending > limit:
+                return number
+            number += chunk.count(b"\n")
+            carry = len(chunk) - chunk.rfind(b"\n") - 1
     return number if carry > limit else None
 
 
