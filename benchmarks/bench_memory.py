@@ -16,10 +16,10 @@ import json
 import os
 import platform
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from bench_ingest import _child  # the same fresh-process measurement as the ingest benchmark
 
 from dagster_project.settings import load_settings
 
@@ -73,21 +73,10 @@ PRODUCTS = (
     "TIMESTAMP '2026-10-01' + to_microseconds(i) AS updated_at FROM range({rows}) t(i)"
 )
 FORMATS = {
-    "csv": ("orders", "orders/big.csv", ORDERS, "(FORMAT csv, HEADER true)", 113),
+    "csv": ("orders", "orders/big.csv", ORDERS, "(FORMAT csv, HEADER true)", 62),
     "jsonl": ("support_tickets", "support_tickets/big.jsonl", TICKETS, "(FORMAT json)", 260),
     "parquet": ("products", "products/big.parquet", PRODUCTS, "(FORMAT parquet, ROW_GROUP_SIZE 122880)", 20),
 }
-
-
-def _child(code: str, *args: str) -> tuple[float, int, float]:
-    """Run `code` in a fresh interpreter; returns (seconds it reported, rows, peak RSS in MiB)."""
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    output = proc.stdout.read() if proc.stdout else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"benchmark child failed: {output}")
-    seconds, rows = output.strip().splitlines()[-1].split()
-    return float(seconds), int(rows), usage.ru_maxrss / 1024
 
 
 def _write(path: Path, sql: str, options: str, target_bytes: int, bytes_per_row: int) -> int:

@@ -76,8 +76,9 @@ def test_a_huge_allocation_stops_at_the_memory_limit_and_the_process_stays_small
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["limit"] == "memory", report
     assert "memory limit of 256MB (FOUNDATION_QUERY_MEMORY_LIMIT)" in report["message"]
-    # Python, pyarrow, pyiceberg and DuckDB take ~250 MB before the query; 4 GB would show.
-    assert report["peak_rss_bytes"] < 768 * 2**20, report
+    # Python, pyarrow, pyiceberg and DuckDB take ~250 MB before the query (more on a busy machine,
+    # where allocator arenas grow); the 4 GB the query asks for would show well above 1.5 GiB.
+    assert report["peak_rss_bytes"] < 1536 * 2**20, report
     assert report["after"] == [{"n": 3}] and report["rlimit_restored"]
     (event,) = lake.audit(HUGE)
     assert (event["action"], event["outcome"]) == ("query_failed", "limit")
