@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -172,6 +172,34 @@ def _column_cast(dataset: Dataset, index: int, column: LandedColumn, target: str
     return Cast(cast.value, problem)
 
 
+def _matched(columns: list[LandedColumn], table_columns: dict[str, str], label: str) -> list[LandedColumn]:
+    """Landed columns named like a table column but for `_` (`E-mail` → `e_mail` is `email`) take its name.
+
+    A name is matched case- and punctuation-insensitively: only letters and digits count. Two
+    landed columns that come to the same table column make the file ambiguous.
+    """
+    by_letters: dict[str, list[str]] = {}
+    for name in table_columns:
+        by_letters.setdefault(name.replace("_", ""), []).append(name)
+    taken = {c.name: c for c in columns if c.name in table_columns}
+    matched = []
+    for column in columns:
+        candidates = by_letters.get(column.name.replace("_", ""), [])
+        if column.name not in table_columns and len(candidates) == 1:
+            name = candidates[0]
+            if name in taken:
+                raise FileRejected(
+                    "duplicate_columns",
+                    f"{label}: columns {taken[name].original!r} and {column.original!r} both map to "
+                    f"{name!r}; rename one in the file",
+                    column=column.original,
+                )
+            column = replace(column, name=name)
+            taken[name] = column
+        matched.append(column)
+    return matched
+
+
 def convert_file(
     con: duckdb.DuckDBPyConnection,
     dataset: Dataset,
@@ -233,7 +261,9 @@ def _convert(
 ) -> Converted:
     if dataset.format == "jsonl":  # before DuckDB reads every record to find the keys
         _check_line_lengths(path, label, limits.max_record_bytes)
-    columns = landed_columns(con, dataset, path, label, limits.max_record_bytes)
+    columns = _matched(
+        landed_columns(con, dataset, path, label, limits.max_record_bytes), table_columns, label
+    )
     if dataset.format == "csv":  # after the header's own check, which names the header
         _check_line_lengths(path, label, limits.max_record_bytes)
     if len(columns) > limits.max_columns:

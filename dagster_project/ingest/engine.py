@@ -132,20 +132,46 @@ def _checksum(checksums: Sequence[str]) -> str:
     return blake3(":".join(checksums).encode()).hexdigest()
 
 
-def _why_handled(
-    identity: tuple[str, str],
-    done: dict[tuple[str, str], int],
-    quarantined: set[tuple[str, str]],
-    staged: dict[tuple[str, str], Unit],
-) -> str | None:
-    """Why a version needs no work, or None if it does."""
-    if identity in done:
-        return f"already ingested (snapshot {done[identity]})"
-    if identity in quarantined:
-        return "already quarantined"
-    if identity in staged:
-        return f"same bytes as {staged[identity].key} in this run"
-    return None
+@dataclass
+class Handled:
+    """File versions that need no work: committed on main, quarantined whole, or staged in this run.
+
+    A version is its URI and checksum. A landing zone that moved (the data folder copied or
+    renamed, another bucket prefix) changes every URI: a file with the same bytes at the same key
+    below the new root is the same version, so it is known by its checksum and its key too.
+    """
+
+    done: dict[tuple[str, str], int]
+    quarantined: set[tuple[str, str]]
+    staged: dict[tuple[str, str], Unit] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._by_checksum: dict[str, list[tuple[str, str]]] = {}
+        for (uri, checksum), snapshot in self.done.items():
+            self._by_checksum.setdefault(checksum, []).append(
+                (uri, f"already ingested (snapshot {snapshot})")
+            )
+        for uri, checksum in self.quarantined:
+            self._by_checksum.setdefault(checksum, []).append((uri, "already quarantined"))
+
+    def why(self, identity: tuple[str, str], key_tail: str) -> str | None:
+        """Why a version needs no work, or None if it does.
+
+        Args:
+            identity: (URI, checksum) of the version.
+            key_tail: The end of its URI below the landing root (`/orders/a.csv`), or "" if unknown.
+        """
+        if identity in self.done:
+            return f"already ingested (snapshot {self.done[identity]})"
+        if identity in self.quarantined:
+            return "already quarantined"
+        if identity in self.staged:
+            return f"same bytes as {self.staged[identity].label} in this run"
+        uri, checksum = identity
+        for known, why in self._by_checksum.get(checksum, []) if key_tail else []:
+            if known.endswith(key_tail):
+                return f"{why}; it landed before as {known} (the landing zone has moved)"
+        return None
 
 
 def quarantine_file(
@@ -261,8 +287,10 @@ def ingest_units(
     landing = open_landing(settings)
     report = report or IngestReport(dataset.name, dataset.table, table.location(), None)
     report.table_location = table.location()
-    done = ingested_versions(table)
-    quarantined = set() if retry_quarantined else quarantined_versions(catalog, dataset.name)
+    handled = Handled(
+        ingested_versions(table),
+        set() if retry_quarantined else quarantined_versions(catalog, dataset.name),
+    )
     lineage_base = {"_ingested_at": report.started_at.isoformat(), "_run_id": run_id}
     from dagster_project.lakehouse.tables import LINEAGE_FIELDS, type_name_of
 
@@ -273,7 +301,6 @@ def ingest_units(
     scratch = settings.work_dir / run_id
     scratch.mkdir(parents=True, exist_ok=True)
     staged: list[StagedFile] = []
-    units_by_identity: dict[tuple[str, str], Unit] = {}
     converting = time.perf_counter()
     report.seconds["prepare"] = converting - started
     log.info("%s: %d file(s) to consider", dataset.table, len(units))
@@ -281,8 +308,7 @@ def ingest_units(
         for index, unit in enumerate(units, start=1):
             outcome = _ingest_one(
                 settings, dataset, unit, index, convert, landing, scratch, report, run_id, log,
-                done=done, quarantined=quarantined, staged_units=units_by_identity,
-                lineage_base=lineage_base, table_columns=table_columns,
+                handled=handled, lineage_base=lineage_base, table_columns=table_columns,
             )  # fmt: skip
             if outcome is None:
                 continue
@@ -297,7 +323,7 @@ def ingest_units(
         report.seconds["convert"] = committing - converting
         if staged:
             _gate_and_publish(
-                catalog, table, staged, dataset, report, units_by_identity,
+                catalog, table, staged, dataset, report, handled.staged,
                 settings=settings, suite=suite, run_id=run_id, before_commit=before_commit, log=log,
             )  # fmt: skip
         else:
@@ -320,9 +346,7 @@ def _ingest_one(
     run_id: str,
     log: logging.Logger,
     *,
-    done: dict[tuple[str, str], int],
-    quarantined: set[tuple[str, str]],
-    staged_units: dict[tuple[str, str], Unit],
+    handled: Handled,
     lineage_base: dict[str, str],
     table_columns: dict[str, str],
 ) -> tuple[StagedFile, Converted] | None:
@@ -342,7 +366,9 @@ def _ingest_one(
             paths = [f.path for f in fetched]
             checksum = _checksum([f.checksum for f in fetched])
             identity = (unit.file.uri, checksum)
-            skipped = _why_handled(identity, done, quarantined, staged_units)
+            root = f"{landing.uri}/"
+            tail = unit.file.uri[len(root) - 1 :] if unit.file.uri.startswith(root) else ""
+            skipped = handled.why(identity, tail)
             if skipped is None:
                 lineage = {**lineage_base, "_source_file": unit.file.uri, "_source_checksum": checksum}
                 out_path = scratch / f"{index:05d}.parquet"
@@ -375,7 +401,7 @@ def _ingest_one(
         return None
     assert converted is not None
     report.rejected_rows += _row_records(dataset, unit, checksum, converted, run_id)
-    staged_units[identity] = unit
+    handled.staged[identity] = unit
     staged = StagedFile(
         unit.file.uri,
         checksum,

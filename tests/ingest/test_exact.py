@@ -335,3 +335,24 @@ def test_too_many_bad_rows_quarantine_the_file_whole(tmp_path, registry):
     assert record.reason == "type_conflict" and "4 of 5 row(s)" in record.message
     assert "FOUNDATION_MAX_REJECTED_ROWS_PER_FILE" in record.message and record.line == 3
     assert report.rows == 0 and not report.rejected_rows
+
+
+def test_header_names_match_whatever_their_punctuation(settings, registry):
+    land(
+        settings,
+        "customers/export.csv",
+        "Customer-ID,First Name,LastName,E-mail,Phone,Country,Segment,Signup.Date\n"
+        "7,Ada,Lovelace,ada@example.com,+44 20 7946 0001,GB,smb,2024-02-03\n",
+    )
+    report = ingest_dataset(settings, registry["customers"], run_id="r")
+    assert report.rows == 1 and not report.new_columns, report.new_columns
+    [row] = _rows(settings, "raw.customers")
+    assert (row["customer_id"], row["last_name"], row["email"]) == (7, "Lovelace", "ada@example.com")
+    assert row["signup_date"] == date(2024, 2, 3)
+
+
+def test_two_headers_for_one_column_are_ambiguous(settings, registry):
+    land(settings, "customers/twice.csv", "customer_id,email,E-mail\n1,a@x.com,b@x.com\n")
+    report = ingest_dataset(settings, registry["customers"], run_id="r")
+    [record] = report.quarantined
+    assert record.reason == "duplicate_columns" and "'email' and 'E-mail'" in record.message

@@ -156,3 +156,29 @@ def test_run_killed_after_its_commit_is_not_ingested_again_by_the_rerun(settings
     assert report.rows == 0
     ids = _table(settings).scan(selected_fields=("order_id",)).to_arrow()["order_id"].to_pylist()
     assert sorted(ids) == list(range(1, 101))
+
+
+def test_a_copied_data_folder_does_not_ingest_everything_again(settings, registry, tmp_path):
+    """Moving or copying the installation changes every file's URI, not its identity: same key, same bytes."""
+    import shutil
+
+    from dagster_project.settings import Settings
+
+    land(settings, "orders/a.csv", orders_csv(1, 5))
+    land(settings, "orders/bad.csv", "")
+    ingest_dataset(settings, registry["orders"], run_id="first")
+    copy = tmp_path / "moved"
+    shutil.copytree(settings.data_dir, copy, symlinks=True)
+    moved = Settings.for_data_dir(copy, sensor_min_file_age_seconds=0)
+    land(moved, "orders/b.csv", orders_csv(6, 2))
+
+    report = ingest_dataset(moved, registry["orders"], run_id="after-the-move")
+
+    assert [f["file"] for f in report.ingested] == ["orders/b.csv"]
+    whys = {s["file"]: s["why"] for s in report.skipped}
+    assert (
+        whys["orders/a.csv"].startswith("already ingested")
+        and "landing zone has moved" in whys["orders/a.csv"]
+    )
+    assert whys["orders/bad.csv"].startswith("already quarantined")
+    assert _count(moved) == 7
