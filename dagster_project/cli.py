@@ -288,11 +288,13 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"error: {exc}; `foundation status` lists the tables", 2)
     except EnvironmentFailure as exc:
         return _fail(f"error: {exc}", 3)
-    except BrokenPipeError:
+    except BrokenPipeError:  # before OSError: it is one
         # The reader went away (`foundation status | head`): stop quietly, as other Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as exc:  # the machine: a folder that cannot be made, a full disk, a permission
+        return _fail(f"error: {exc.strerror or exc}: {exc.filename or ''} (check the path and the disk)", 3)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
 

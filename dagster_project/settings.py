@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ PROJECT_DIR = PACKAGE_DIR.parent
 # sets "s3.path-style-access".
 CATALOG_PREFIX = "FOUNDATION_CATALOG__"
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
+# A memory size as DuckDB reads one: a number and a unit (512MB, 2GB, 1.5GiB).
+MEMORY_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 
 
 class SettingsError(FoundationError, ValueError):
@@ -260,6 +263,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("FOUNDATION_MAINTENANCE_KEEP_LAST must be at least 1 (main's head always stays)")
     if settings.compaction_min_files < 2:
         raise SettingsError("FOUNDATION_COMPACTION_MIN_FILES must be at least 2 (one file is not compacted)")
+    for name, value in (
+        ("FOUNDATION_DUCKDB_MEMORY_LIMIT", settings.duckdb_memory_limit),
+        ("FOUNDATION_QUERY_MEMORY_LIMIT", settings.query_memory_limit),
+    ):
+        if not MEMORY_SIZE.match(value):
+            raise SettingsError(f"{name}={value!r} is not a memory size; give e.g. 512MB or 2GB")
     limits = (
         "max_columns",
         "max_nesting_depth",

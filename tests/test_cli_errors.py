@@ -37,8 +37,10 @@ def _foundation(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedP
         (("query", "--as", "analyst", "selec 1 frm"), {}, "could not parse"),
         (("status",), {"FOUNDATION_SENSOR_INTERVAL_SECONDS": "soon"}, "FOUNDATION_SENSOR_INTERVAL_SECONDS"),
         (("maintain", "--table", "raw.nosuch"), {}, "raw.nosuch"),
+        (("status",), {"FOUNDATION_DUCKDB_MEMORY_LIMIT": "1XB"}, "not a memory size"),
+        (("status",), {"FOUNDATION_CATALOG__TYPE": "bogus"}, "FOUNDATION_CATALOG__"),
     ],
-    ids=["release", "discard", "generate", "persona", "parse", "setting", "maintain"],
+    ids=["release", "discard", "generate", "persona", "parse", "setting", "maintain", "memory", "catalog"],
 )
 def test_a_user_error_is_one_line_and_exit_code_2(tmp_path, args, env, says):
     done = _foundation(tmp_path / "data", *args, **env)
@@ -46,6 +48,12 @@ def test_a_user_error_is_one_line_and_exit_code_2(tmp_path, args, env, says):
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], done.stderr
+
+
+def test_a_data_folder_that_cannot_be_made_is_one_line(tmp_path):
+    done = _foundation(Path("/proc/no-such-folder/data"), "status")
+    assert done.returncode == 3 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("error: ") and "/proc/no-such-folder" in done.stderr
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path):
@@ -68,3 +76,16 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     stderr = child.stderr.read().decode()
     assert child.wait(timeout=120) in (0, 141), stderr
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
+def test_query_values_cannot_drive_the_terminal(capsys):
+    import pyarrow as pa
+
+    from dagster_project.governance.commands import print_rows
+
+    rows = pa.table({"subject": ["\x1b[2J\x1b[31mURGENT", "two\nlines", "title\x1b]0;pwned\x07"]})
+    print_rows(rows, "table")
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[2J" in out and "two\\x0alines" in out
+    assert len(out.strip().splitlines()) == 2 + 3  # header, rule, one line per row

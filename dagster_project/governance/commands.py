@@ -8,6 +8,7 @@ import json
 import sys
 from dataclasses import asdict
 
+from dagster_project.landing.names import label
 from dagster_project.settings import Settings
 
 DEMO_QUERY = (
@@ -68,7 +69,9 @@ def print_rows(rows, fmt: str, indent: str = "") -> None:  # noqa: ANN001 - a py
         print(json.dumps(records, default=str, indent=2))
         return
     names = rows.column_names
-    cells = [[("" if r[n] is None else str(r[n])) for n in names] for r in records]
+    # Values are data, not terminal commands: control characters (escape sequences, line breaks)
+    # are shown escaped, as `label` shows file names, so a value cannot clear or retitle the screen.
+    cells = [[("" if r[n] is None else label(str(r[n]))) for n in names] for r in records]
     widths = [max([len(n), *(len(c[i]) for c in cells)]) for i, n in enumerate(names)]
     for line in [names, ["-" * w for w in widths], *cells]:
         print((indent + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True))).rstrip())

@@ -217,8 +217,19 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _excluded(statement: exp.Expression) -> set[str]:
+    """Column names a `* EXCLUDE (...)` of the statement names: they must exist to be excluded."""
+    return {column.name for star in statement.find_all(exp.Star) for column in star.args.get("except_") or []}
+
+
 def _view(
-    persona: Persona, name: str, table: Table, snapshot_id: int | None, columns: set[str], salt: str
+    persona: Persona,
+    name: str,
+    table: Table,
+    snapshot_id: int | None,
+    columns: set[str],
+    salt: str,
+    excluded: frozenset[str] = frozenset(),
 ) -> TableView:
     """`name` as the persona sees it: filtered, masked, only the columns needed."""
     rules = persona.column_rules(name)
@@ -240,15 +251,16 @@ def _view(
             return table.schema().select(*load).as_arrow().empty_table()
         return table.scan(selected_fields=load, snapshot_id=snapshot_id).to_arrow()
 
-    # Denied columns exist only as NULL placeholders, so `* EXCLUDE (denied)` binds.
+    # Denied columns, and columns the statement only excludes, exist as NULL placeholders, so that
+    # `* EXCLUDE (...)` binds; no value of theirs is loaded.
     select = ", ".join(
         f"NULL AS {_quote(c)}"
-        if c in rules and rules[c].denied
+        if (c in rules and rules[c].denied) or c not in wanted
         else f"{rules[c].sql(c, salt)} AS {_quote(c)}"
         if c in rules
         else _quote(c)
         for c in available
-        if c in wanted or (c in rules and rules[c].denied)
+        if c in wanted or (c in rules and rules[c].denied) or c in excluded
     )
     namespace, short = name.split(".", 1)
     return TableView(namespace, short, fetch, select, row_filter)
@@ -283,7 +295,10 @@ def execute(
         _check_columns(persona, used, schemas, starred=statement.find(exp.Star) is not None)
     except RecursionError:  # sqlglot walks the tree recursively; a parse may get deeper than a walk
         raise QueryRejected("the statement is nested too deeply to check; simplify it") from None
-    views = [_view(persona, name, t, snapshots[name], used[name], salt) for name, t in tables.items()]
+    excluded = frozenset(_excluded(statement))
+    views = [
+        _view(persona, name, t, snapshots[name], used[name], salt, excluded) for name, t in tables.items()
+    ]
     rows = run_governed(views, sql, limits or QueryLimits(), max_rows, started)
     truncated = max_rows is not None and rows.num_rows > max_rows
     return QueryResult(rows.slice(0, max_rows) if truncated else rows, truncated, snapshots)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from dagster_project.errors import EnvironmentFailure, FoundationError
 from dagster_project.lakehouse.warehouse import warehouse_tables
-from dagster_project.settings import Settings
+from dagster_project.settings import Settings, SettingsError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 RECOVER_STEP = (
@@ -137,6 +137,10 @@ def load_catalog_checked(name: str, props: dict[str, str]) -> Catalog:
         raise CatalogUnavailable(
             f"the Iceberg catalog at {props.get('uri', name)} did not answer ({type(exc).__name__}); "
             "check that it is running and reachable, then re-run"
+        ) from exc
+    except (ValueError, ImportError) as exc:  # e.g. an unknown catalog type, a missing driver
+        raise SettingsError(
+            f"the Iceberg catalog settings (FOUNDATION_CATALOG__*) do not work: {exc}; see README, Settings"
         ) from exc
 
 

@@ -188,3 +188,12 @@ def test_as_of_errors_say_what_is_wrong(sample_built):
         run_query(sample_built.settings, "data_engineer", sql, as_of="2001-01-01T00:00:00Z")
     with pytest.raises(AsOfError, match="neither a snapshot id nor an ISO timestamp"):
         run_query(sample_built.settings, "data_engineer", sql, as_of="yesterday")
+
+
+def test_select_star_exclude_of_a_readable_column(settings):
+    from dagster_project.governance.query import run_query
+    from tests.governance.conftest import make_lake
+
+    make_lake(settings)
+    result = run_query(settings, "data_engineer", "select * exclude (phone) from raw.people order by id")
+    assert result.rows.column_names == ["id", "email"] and result.rows.num_rows == 3
