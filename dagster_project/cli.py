@@ -9,6 +9,7 @@ import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
+from urllib.parse import unquote
 
 from dagster_project.governance.commands import (
     cards_command,
@@ -17,6 +18,7 @@ from dagster_project.governance.commands import (
     query_command,
     show_governance,
 )
+from dagster_project.landing.names import label
 from dagster_project.settings import Settings, load_settings
 
 
@@ -50,12 +52,15 @@ def table_status(settings: Settings) -> dict:
                     "location": table.location(),
                 }
             )
-    quarantine, dropped_rows = [], {}
+    quarantine, dropped_rows, set_apart = [], {}, {}
     if any(t["table"] == QUARANTINE_TABLE for t in tables):
         for row in read_quarantine(catalog).to_pylist():
-            if row.get("row_data") is not None:
-                key = f"{row['dataset']}: {row['reason'].removeprefix('expectation:')}"
-                dropped_rows[key] = dropped_rows.get(key, 0) + 1
+            if row.get("scope") == "row" or row.get("row_data") is not None:
+                if row["reason"].startswith("expectation:"):  # dropped by a quality check
+                    key = f"{row['dataset']}: {row['reason'].removeprefix('expectation:')}"
+                    dropped_rows[key] = dropped_rows.get(key, 0) + 1
+                else:  # a value that does not fit its column's type
+                    set_apart[row["dataset"]] = set_apart.get(row["dataset"], 0) + 1
                 continue
             quarantine.append(
                 {
@@ -72,6 +77,7 @@ def table_status(settings: Settings) -> dict:
         "tables": tables,
         "quarantine": quarantine,
         "dropped_rows": dropped_rows,
+        "set_apart_rows": set_apart,
         "held_back": held,
         "broken": broken,
     }
@@ -102,8 +108,13 @@ def print_status(status: dict, out=None) -> None:
     if status["held_back"]:
         print(f"held back by the quality gate (main unchanged): {len(status['held_back'])}", file=out)
         for b in status["held_back"]:
-            names = ", ".join(uri.rsplit("/", 1)[-1] for uri, _ in b["files"]) or "model rows"
+            names = ", ".join(label(unquote(uri.rsplit("/", 1)[-1])) for uri, _ in b["files"]) or "model rows"
             print(f"  {b['table']} {b['branch']} (snapshot {b['snapshot_id']}): {names}", file=out)
+    if status.get("set_apart_rows"):
+        total = sum(status["set_apart_rows"].values())
+        print(f"rows set apart, values that do not fit their columns (in ops.quarantine): {total}", file=out)
+        for dataset, count in sorted(status["set_apart_rows"].items()):
+            print(f"  {dataset}: {count}", file=out)
     if status["dropped_rows"]:
         total = sum(status["dropped_rows"].values())
         print(f"rows dropped by expectations (in ops.quarantine): {total}", file=out)
@@ -156,7 +167,7 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     print(f"{len(outcomes)} file version(s) to ingest, one run each (registry order)\n")
     for o in outcomes:
         print(
-            f"  {o.key}: "
+            f"  {label(o.key)}: "
             + (
                 f"+{o.rows} rows, {o.quarantined} quarantined, "
                 + (f"{o.set_apart} rows set apart, " if o.set_apart else "")
@@ -184,7 +195,7 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     print_status(table_status(settings))
     held = [o for o in outcomes if o.held_back]
     for o in held:
-        print(f"\n{o.key} was held back on {o.audit_branch}; failed expectations:")
+        print(f"\n{label(o.key)} was held back on {o.audit_branch}; failed expectations:")
         print("  " + o.failed_expectations.replace("\n", "\n  "))
     if held:
         print("Inspect, release or discard: foundation held | release TABLE BRANCH | discard TABLE BRANCH")
@@ -228,7 +239,8 @@ def _held_command(settings: Settings, args: argparse.Namespace) -> int:
             for uri, checksum in b["files"]:
                 print(f"    {uri}  ({checksum[:12]})")
             print(
-                f"    read it: table.scan(snapshot_id={b['snapshot_id']}) or DuckDB over the branch snapshot"
+                f"    read it: foundation query --as data_engineer --as-of {b['snapshot_id']} "
+                f'"select * from {b["table"]} limit 20"'
             )
         return 0
     table = open_catalog(settings).load_table(args.table)

@@ -38,6 +38,7 @@ from dagster_project.registry import Dataset
 __all__ = ["Converted", "FileRejected", "Limits", "RejectedRow", "connect", "convert_file", "normalize_name"]
 
 _GLOB = ("*", "?", "[", "]", "{", "}")
+_WHOLE_ROW = ""  # the key of the check on the row as a whole (no column is named "": names are normalised)
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,11 @@ class RejectedRow:
     data: str
 
     @property
-    def column(self) -> str:
-        return self.problems[0][0]
+    def column(self) -> str | None:
+        return self.problems[0][0] or None  # None: the row as a whole (an empty row)
 
     def why(self) -> str:
-        return "; ".join(f"column {column!r}: {why}" for column, why in self.problems)
+        return "; ".join(f"column {column!r}: {why}" if column else why for column, why in self.problems)
 
 
 @dataclass
@@ -295,6 +296,14 @@ def _convert(
         if name in by_name:
             index, column = by_name[name]
             casts[name] = _column_cast(dataset, index, column, type_name, limits)
+    # A row with no value at all (an Excel export's formatted but empty rows) is not data: it is set
+    # apart as such, rather than landing as a row of nulls that a not-null check holds back.
+    texts = [
+        source_column(dataset, i, c) if dataset.format == "parquet" else quote(f"x{i}")
+        for i, c in enumerate(columns)
+    ]
+    nothing = " AND ".join(f"{text} IS NULL" for text in texts)
+    casts[_WHOLE_ROW] = Cast("NULL", f"CASE WHEN {nothing} THEN 'an empty row: no field has a value' END")
     reader = _prepared(dataset, reader_sql(dataset, path, columns, limits.max_record_bytes), columns)
     values = [
         f"{casts[name].value} AS {quote(name)}"
@@ -405,7 +414,8 @@ def _rejected_rows(
     """The rows that do not fit, in file order, numbered, with the landed values as JSON text."""
     by_name = {c.name: c for c in columns}
     problems = ", ".join(
-        f"{{'c': {literal(by_name[n].original)}, 'p': {c.problem}}}" for n, c in casts.items()
+        f"{{'c': {literal(by_name[n].original if n in by_name else '')}, 'p': {c.problem}}}"
+        for n, c in casts.items()
     )
     texts = [
         source_column(dataset, i, c) if dataset.format == "parquet" else quote(f"x{i}")

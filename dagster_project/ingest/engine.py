@@ -227,8 +227,8 @@ def _row_records(
             quarantine_file="",
             reason="type_conflict",
             message=f"{unit.label}: row {r.row}" + (f" (line {r.line})" if r.line else "") + f": {r.why()}; "
-            "the row is kept here, the rest of the file landed (fix the value and land the file again, "
-            "or change the column's type in the source registry)",
+            "the row is kept here, the file's other rows go on to its table (fix the value and land the "
+            "file again, or change the column's type in the source registry)",
             line=r.line,
             column_name=r.column,
             run_id=run_id,

@@ -275,5 +275,7 @@ def _refuse_beside_old_data(props: dict[str, str], warehouse: str, what: str) ->
     names = ", ".join(t.identifier for t in old[:5]) + (", ..." if len(old) > 5 else "")
     raise CatalogBesideOldData(
         f"{what}, but the warehouse {warehouse} holds {len(old)} table(s) ({names}): a new catalog beside "
-        f"old data would ingest everything again. Nothing was created. {RECOVER_STEP}."
+        "old data would ingest everything again. Nothing was created. First check that the catalog "
+        "settings (FOUNDATION_DATA_DIR, FOUNDATION_CATALOG__URI) point at your catalog; if they do, "
+        f"it was lost: {RECOVER_STEP[0].lower()}{RECOVER_STEP[1:]}."
     )

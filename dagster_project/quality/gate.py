@@ -157,7 +157,8 @@ def _drop_rows(
                 source_checksum=checksum,
                 quarantine_file="",
                 reason=f"expectation:{e.name}",
-                message=f"row dropped by {e.type} {json.dumps(e.kwargs, default=str)} (suite action 'drop')",
+                message=f"{source_file.rsplit('/', 1)[-1]}: row dropped by {e.type} "
+                f"{json.dumps(e.kwargs, default=str)} (suite action 'drop'); the row is kept here",
                 line=None,
                 column_name=e.column,
                 run_id=run_id,

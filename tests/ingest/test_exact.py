@@ -356,3 +356,17 @@ def test_two_headers_for_one_column_are_ambiguous(settings, registry):
     report = ingest_dataset(settings, registry["customers"], run_id="r")
     [record] = report.quarantined
     assert record.reason == "duplicate_columns" and "'email' and 'E-mail'" in record.message
+
+
+def test_an_empty_row_is_set_apart_not_landed_as_nulls(settings, registry):
+    """Excel exports formatted-but-empty rows as ',,,,,,,'; they are not data, and must not hold back a file."""
+    land(
+        settings,
+        "customers/excel.csv",
+        "customer_id,first_name,last_name,email,phone,country,segment,signup_date\n"
+        "7,Ada,Lovelace,ada@example.com,+44 20 7946 0001,GB,smb,2024-02-03\n,,,,,,,\n",
+    )
+    report = ingest_dataset(settings, registry["customers"], run_id="r")
+    assert report.rows == 1
+    [record] = report.rejected_rows
+    assert record.line == 3 and record.column_name is None and "an empty row" in record.message
