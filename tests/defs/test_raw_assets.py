@@ -54,3 +54,11 @@ def test_run_config_selects_files(settings, registry):
     )
     md = result.asset_materializations_for_node("raw__orders")[0].metadata
     assert md["rows_ingested"].value == 4 and "orders/b.csv" in md["files"].value
+
+
+def test_a_column_added_by_drift_is_masked_in_the_preview(settings, registry):
+    land(settings, "orders/a.csv", orders_csv(1, 2, extra_header="requester", extra_value="Zebedee Planted"))
+    asset = build_raw_asset(registry["orders"])
+    result = dg.materialize([asset], resources={"foundation": Foundation.from_settings(settings)})
+    md = result.asset_materializations_for_node("raw__orders")[0].metadata
+    assert "| requester |" in md["preview"].value and "Zebedee" not in md["preview"].value

@@ -36,7 +36,9 @@ def masked_preview(table: Table, dataset: Dataset, rows: int = PREVIEW_ROWS) -> 
     if not data:
         return "_(empty table)_"
     names = [n for n in data[0] if n not in ("_source_checksum", "_run_id")]
-    pii = set(dataset.pii_columns)
+    # Declared PII columns, and columns no one declared (added by drift): nobody said they hold none.
+    declared = {c.name for c in dataset.columns}
+    pii = set(dataset.pii_columns) | {n for n in names if n not in declared and not n.startswith("_")}
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
     for row in data:
         cells = ["•••" if n in pii and row[n] is not None else _cell(row[n]) for n in names]
