@@ -56,7 +56,7 @@ class Settings:
     sensor_max_files_per_tick: int = 20
     sensor_min_file_age_seconds: int = 2
     sensor_lookback_seconds: int = 600
-    duckdb_memory_limit: str = "1GB"
+    duckdb_memory_limit: str = "384MB"  # with the process around it, a run stays under 1 GiB
     duckdb_threads: int = 0  # 0: DuckDB's default, all cores
     # Limits on what one landed file may be (past them: quarantine with the reason, never a crash).
     max_columns: int = 1000  # columns in one file

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+import duckdb
 from blake3 import blake3
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
@@ -252,6 +253,7 @@ def ingest_units(
     log: logging.Logger | None = None,
     before_commit: Callable[[], None] | None = None,
     report: IngestReport | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> IngestReport:
     """Ingest landed units of one dataset into `raw.<dataset>` in one atomic commit.
 
@@ -266,6 +268,8 @@ def ingest_units(
         log: Where progress goes.
         before_commit: Fault-injection hook, called right before the commit.
         report: A report to fill in (callers may have noted skipped keys already).
+        con: The DuckDB connection the converter uses: the gate runs on it too, so that one run
+            holds one DuckDB memory limit, not two (one is opened when None).
 
     Returns:
         The report: versions ingested, skipped and quarantined, rows, snapshot id.
@@ -324,7 +328,7 @@ def ingest_units(
         if staged:
             _gate_and_publish(
                 catalog, table, staged, dataset, report, handled.staged,
-                settings=settings, suite=suite, run_id=run_id, before_commit=before_commit, log=log,
+                settings=settings, suite=suite, run_id=run_id, before_commit=before_commit, log=log, con=con,
             )  # fmt: skip
         else:
             record_quarantine(catalog, report.quarantine_records)
@@ -427,6 +431,7 @@ def _gate_and_publish(
     run_id: str,
     before_commit: Callable[[], None] | None,
     log: logging.Logger,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> None:
     """Drop rows by `drop` expectations, record every quarantine record, then commit the batch.
 
@@ -435,7 +440,9 @@ def _gate_and_publish(
     Then the batch goes straight to main, or through the suite's gate (Write-Audit-Publish).
     """
     day = report.started_at.date().isoformat()
-    con = connect(settings.duckdb_memory_limit, settings.duckdb_threads, settings.work_dir / "duckdb")
+    own = con is None
+    if con is None:
+        con = connect(settings.duckdb_memory_limit, settings.duckdb_threads, settings.work_dir / "duckdb")
     try:
         audit = None
         if suite is not None:
@@ -464,7 +471,8 @@ def _gate_and_publish(
                 return
             report.gate.branch = None  # type: ignore[union-attr]  # published: the audit branch is gone
     finally:
-        con.close()
+        if own:
+            con.close()
     report.snapshot_id = result.snapshot_id
     for s in result.committed:
         report.ingested.append(

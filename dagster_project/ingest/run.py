@@ -117,6 +117,7 @@ def ingest_dataset(
             suite=suite,
             log=log,
             before_commit=before_commit,
+            con=con,
         )
     finally:
         con.close()
