@@ -359,7 +359,7 @@ def test_two_headers_for_one_column_are_ambiguous(settings, registry):
 
 
 def test_an_empty_row_is_set_apart_not_landed_as_nulls(settings, registry):
-    """Excel exports formatted-but-empty rows as ',,,,,,,'; they are not data, and must not hold back a file."""
+    """Excel exports formatted-but-empty rows as ,,,,,,,: they are not data, and must not hold a file back."""
     land(
         settings,
         "customers/excel.csv",
