@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 
-from dagster_project.ingest.casts import Cast, cast_column, depth_exceeds, literal
+from dagster_project.ingest.casts import Cast, depth_exceeds, literal
+from dagster_project.ingest.columns import column_cast, match_to_table, prepared
 from dagster_project.ingest.lines import first_line_over, record_lines
 from dagster_project.ingest.sources import (
     FileRejected,
@@ -112,95 +113,6 @@ def _readable_path(path: Path, scratch: Path) -> Path:
     return link
 
 
-def _landed_text(source: str) -> str:
-    """A JSON value as text: a string unquoted, anything else as written."""
-    return (
-        f"CASE WHEN json_type({source}) = 'VARCHAR' THEN json_extract_string({source}, '$') "
-        f"ELSE CAST({source} AS VARCHAR) END"
-    )
-
-
-def _prepared(dataset: Dataset, reader: str, columns: list[LandedColumn]) -> str:
-    """The file as a relation with, per landed column i, its text `x<i>`.
-
-    It is computed once here, however many checks and casts read it above.
-    """
-    if dataset.format == "parquet":
-        return reader
-    sources = [source_column(dataset, i, c) for i, c in enumerate(columns)]
-    if dataset.format == "jsonl":
-        sources = [_landed_text(source) for source in sources]
-    texts = ", ".join(f"{source} AS {quote(f'x{i}')}" for i, source in enumerate(sources))
-    return f"(SELECT *, {texts} FROM {reader})"
-
-
-def _column_cast(dataset: Dataset, index: int, column: LandedColumn, target: str, limits: Limits) -> Cast:
-    """The exact cast of landed column `index` (see `_prepared`), with JSON's own checks."""
-    if dataset.format == "parquet":
-        return cast_column(source_column(dataset, index, column), column.source_type, target)
-    text = quote(f"x{index}")
-    cast = cast_column(text, None, target)
-    if dataset.format != "jsonl":
-        return cast
-    source = source_column(dataset, index, column)
-    nested = f"json_type({source}) IN ('ARRAY', 'OBJECT')"
-    brackets = f"length({text}) - length(replace(replace({text}, '[', ''), '{{', ''))"
-    too_deep = (
-        f"{nested} AND {brackets} > {limits.max_nesting_depth} "
-        f"AND nested_deeper_than({text}, {limits.max_nesting_depth})"
-    )
-    reason = f"nested deeper than {limits.max_nesting_depth} levels (FOUNDATION_MAX_NESTING_DEPTH)"
-    # JSON parsers read numbers as doubles: past 15 significant digits the text DuckDB gives back may
-    # already be rounded, so such a number cannot be trusted to be exact (whole numbers it keeps as
-    # written: their text has no point or exponent).
-    digits = f"length(trim(regexp_replace(split_part(lower({text}), 'e', 1), '[^0-9]', '', 'g'), '0'))"
-    inexact = literal("a JSON number with more digits than a double keeps exactly; send it as a string")
-    if target == "string":
-        rounded = f"json_type({source}) = 'DOUBLE' AND regexp_matches({text}, '[.eE]') AND {digits} > 15"
-        problem = (
-            f"CASE WHEN {too_deep} THEN {literal(reason)} WHEN {rounded} THEN {inexact} "
-            f"ELSE {cast.problem} END"
-        )
-    elif target in ("int", "long") or target.startswith("decimal"):
-        not_scalar = literal(f"a JSON list or object, not {target}")
-        problem = (
-            f"CASE WHEN {nested} THEN {not_scalar} ELSE coalesce({cast.problem}, "
-            f"CASE WHEN json_type({source}) = 'DOUBLE' AND {digits} > 15 THEN {inexact} END) END"
-        )
-    else:
-        not_scalar = literal(f"a JSON list or object, not {target}")
-        problem = f"CASE WHEN {nested} THEN {not_scalar} ELSE {cast.problem} END"
-    return Cast(cast.value, problem)
-
-
-def _matched(columns: list[LandedColumn], table_columns: dict[str, str], label: str) -> list[LandedColumn]:
-    """Landed columns named like a table column but for `_` (`E-mail` → `e_mail` is `email`) take its name.
-
-    A name is matched case- and punctuation-insensitively: only letters and digits count. Two
-    landed columns that come to the same table column make the file ambiguous.
-    """
-    by_letters: dict[str, list[str]] = {}
-    for name in table_columns:
-        by_letters.setdefault(name.replace("_", ""), []).append(name)
-    taken = {c.name: c for c in columns if c.name in table_columns}
-    matched = []
-    for column in columns:
-        candidates = by_letters.get(column.name.replace("_", ""), [])
-        if column.name not in table_columns and len(candidates) == 1:
-            name = candidates[0]
-            if name in taken:
-                raise FileRejected(
-                    "duplicate_columns",
-                    f"{label}: columns {taken[name].original!r} and {column.original!r} both map to "
-                    f"{name!r}; rename one in the file",
-                    column=column.original,
-                )
-            column = replace(column, name=name)
-            taken[name] = column
-        matched.append(column)
-    return matched
-
-
 def convert_file(
     con: duckdb.DuckDBPyConnection,
     dataset: Dataset,
@@ -262,7 +174,7 @@ def _convert(
 ) -> Converted:
     if dataset.format == "jsonl":  # before DuckDB reads every record to find the keys
         _check_line_lengths(path, label, limits.max_record_bytes)
-    columns = _matched(
+    columns = match_to_table(
         landed_columns(con, dataset, path, label, limits.max_record_bytes), table_columns, label
     )
     if dataset.format == "csv":  # after the header's own check, which names the header
@@ -295,7 +207,7 @@ def _convert(
     for name, type_name in target.items():
         if name in by_name:
             index, column = by_name[name]
-            casts[name] = _column_cast(dataset, index, column, type_name, limits)
+            casts[name] = column_cast(dataset, index, column, type_name, limits.max_nesting_depth)
     # A row with no value at all (an Excel export's formatted but empty rows) is not data: it is set
     # apart as such, rather than landing as a row of nulls that a not-null check holds back.
     texts = [
@@ -304,7 +216,7 @@ def _convert(
     ]
     nothing = " AND ".join(f"{text} IS NULL" for text in texts)
     casts[_WHOLE_ROW] = Cast("NULL", f"CASE WHEN {nothing} THEN 'an empty row: no field has a value' END")
-    reader = _prepared(dataset, reader_sql(dataset, path, columns, limits.max_record_bytes), columns)
+    reader = prepared(dataset, reader_sql(dataset, path, columns, limits.max_record_bytes), columns)
     values = [
         f"{casts[name].value} AS {quote(name)}"
         if name in casts

@@ -14,13 +14,12 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 import duckdb
-from blake3 import blake3
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
@@ -29,6 +28,7 @@ from dagster_project.governance.audit import AuditEvent, record_missing_publishe
 from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.convert import Converted, FileRejected, connect
 from dagster_project.ingest.sources import environment_failure
+from dagster_project.ingest.units import Handled, Unit, combined_checksum
 from dagster_project.lakehouse.ops import QuarantineRecord, quarantined_versions, record_quarantine
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
 from dagster_project.lakehouse.tables import ensure_raw_table, open_catalog
@@ -45,39 +45,6 @@ from dagster_project.quality.gate import GateReport, gate_batch, suite_parameter
 from dagster_project.quality.suites import Suite
 from dagster_project.registry import Dataset
 from dagster_project.settings import Settings
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One landed version to ingest: a file, plus companions that belong to it (a document's sidecar).
-
-    Its version covers the companions' too, so editing only a companion is a new version.
-    """
-
-    file: LandedFile
-    companions: tuple[LandedFile, ...] = ()
-
-    @property
-    def key(self) -> str:
-        return self.file.key
-
-    @property
-    def label(self) -> str:
-        """The key as safe text for messages, metadata and Iceberg strings."""
-        return self.file.label
-
-    @property
-    def versioned(self) -> LandedFile:
-        """The file as one versioned unit (sensors and the exactly-once records use this version)."""
-        if not self.companions:
-            return self.file
-        files = [self.file, *self.companions]
-        return replace(
-            self.file,
-            etag="+".join(f.version for f in files),
-            mtime_ns=max(f.mtime_ns for f in files),
-            ctime_ns=max(f.ctime_ns for f in files),  # an in-place edit of either is a change
-        )
 
 
 class Converter(Protocol):
@@ -124,55 +91,6 @@ class IngestReport:
     def quarantine_records(self) -> list[QuarantineRecord]:
         """Every record this run writes to ops.quarantine: files, rows that did not fit, rows dropped."""
         return self.quarantined + self.rejected_rows + (self.gate.dropped if self.gate else [])
-
-
-def _checksum(checksums: Sequence[str]) -> str:
-    """One identity for a file and its companions (a document and its sidecar)."""
-    if len(checksums) == 1:
-        return checksums[0]
-    return blake3(":".join(checksums).encode()).hexdigest()
-
-
-@dataclass
-class Handled:
-    """File versions that need no work: committed on main, quarantined whole, or staged in this run.
-
-    A version is its URI and checksum. A landing zone that moved (the data folder copied or
-    renamed, another bucket prefix) changes every URI: a file with the same bytes at the same key
-    below the new root is the same version, so it is known by its checksum and its key too.
-    """
-
-    done: dict[tuple[str, str], int]
-    quarantined: set[tuple[str, str]]
-    staged: dict[tuple[str, str], Unit] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._by_checksum: dict[str, list[tuple[str, str]]] = {}
-        for (uri, checksum), snapshot in self.done.items():
-            self._by_checksum.setdefault(checksum, []).append(
-                (uri, f"already ingested (snapshot {snapshot})")
-            )
-        for uri, checksum in self.quarantined:
-            self._by_checksum.setdefault(checksum, []).append((uri, "already quarantined"))
-
-    def why(self, identity: tuple[str, str], key_tail: str) -> str | None:
-        """Why a version needs no work, or None if it does.
-
-        Args:
-            identity: (URI, checksum) of the version.
-            key_tail: The end of its URI below the landing root (`/orders/a.csv`), or "" if unknown.
-        """
-        if identity in self.done:
-            return f"already ingested (snapshot {self.done[identity]})"
-        if identity in self.quarantined:
-            return "already quarantined"
-        if identity in self.staged:
-            return f"same bytes as {self.staged[identity].label} in this run"
-        uri, checksum = identity
-        for known, why in self._by_checksum.get(checksum, []) if key_tail else []:
-            if known.endswith(key_tail):
-                return f"{why}; it landed before as {known} (the landing zone has moved)"
-        return None
 
 
 def quarantine_file(
@@ -368,7 +286,7 @@ def _ingest_one(
             # The versions actually read (a file may have changed since it was listed).
             unit = Unit(fetched[0].file, tuple(f.file for f in fetched[1:]))
             paths = [f.path for f in fetched]
-            checksum = _checksum([f.checksum for f in fetched])
+            checksum = combined_checksum([f.checksum for f in fetched])
             identity = (unit.file.uri, checksum)
             root = f"{landing.uri}/"
             tail = unit.file.uri[len(root) - 1 :] if unit.file.uri.startswith(root) else ""

@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dagster_project.ingest.convert import Converted, Limits, connect, convert_file
-from dagster_project.ingest.engine import IngestReport, Unit, ingest_units
+from dagster_project.ingest.engine import IngestReport, ingest_units
+from dagster_project.ingest.units import Unit
 from dagster_project.landing.names import label
 from dagster_project.landing.store import LandedFile, LandingEntryRefused, Skipped, open_landing
 from dagster_project.quality.suites import Suite

@@ -1,0 +1,96 @@
+"""What the engine ingests and how it knows a version needs no work.
+
+A `Unit` is one landed file with the files that belong to it (a document's sidecar), versioned
+together; `Handled` answers whether a version is already committed, quarantined or staged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from blake3 import blake3
+
+from dagster_project.landing.store import LandedFile
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One landed version to ingest: a file, plus companions that belong to it (a document's sidecar).
+
+    Its version covers the companions' too, so editing only a companion is a new version.
+    """
+
+    file: LandedFile
+    companions: tuple[LandedFile, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.file.key
+
+    @property
+    def label(self) -> str:
+        """The key as safe text for messages, metadata and Iceberg strings."""
+        return self.file.label
+
+    @property
+    def versioned(self) -> LandedFile:
+        """The file as one versioned unit (sensors and the exactly-once records use this version)."""
+        if not self.companions:
+            return self.file
+        files = [self.file, *self.companions]
+        return replace(
+            self.file,
+            etag="+".join(f.version for f in files),
+            mtime_ns=max(f.mtime_ns for f in files),
+            ctime_ns=max(f.ctime_ns for f in files),  # an in-place edit of either is a change
+        )
+
+
+def combined_checksum(checksums: Sequence[str]) -> str:
+    """One identity for a file and its companions (a document and its sidecar)."""
+    if len(checksums) == 1:
+        return checksums[0]
+    return blake3(":".join(checksums).encode()).hexdigest()
+
+
+@dataclass
+class Handled:
+    """File versions that need no work: committed on main, quarantined whole, or staged in this run.
+
+    A version is its URI and checksum. A landing zone that moved (the data folder copied or
+    renamed, another bucket prefix) changes every URI: a file with the same bytes at the same key
+    below the new root is the same version, so it is known by its checksum and its key too.
+    """
+
+    done: dict[tuple[str, str], int]
+    quarantined: set[tuple[str, str]]
+    staged: dict[tuple[str, str], Unit] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._by_checksum: dict[str, list[tuple[str, str]]] = {}
+        for (uri, checksum), snapshot in self.done.items():
+            self._by_checksum.setdefault(checksum, []).append(
+                (uri, f"already ingested (snapshot {snapshot})")
+            )
+        for uri, checksum in self.quarantined:
+            self._by_checksum.setdefault(checksum, []).append((uri, "already quarantined"))
+
+    def why(self, identity: tuple[str, str], key_tail: str) -> str | None:
+        """Why a version needs no work, or None if it does.
+
+        Args:
+            identity: (URI, checksum) of the version.
+            key_tail: The end of its URI below the landing root (`/orders/a.csv`), or "" if unknown.
+        """
+        if identity in self.done:
+            return f"already ingested (snapshot {self.done[identity]})"
+        if identity in self.quarantined:
+            return "already quarantined"
+        if identity in self.staged:
+            return f"same bytes as {self.staged[identity].label} in this run"
+        uri, checksum = identity
+        for known, why in self._by_checksum.get(checksum, []) if key_tail else []:
+            if known.endswith(key_tail):
+                return f"{why}; it landed before as {known} (the landing zone has moved)"
+        return None
