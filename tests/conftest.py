@@ -66,6 +66,19 @@ def orders_csv(first_id: int, count: int, extra_header: str = "", extra_value: s
     return "\n".join(lines) + "\n"
 
 
+# A valid support ticket (JSON lines), to vary one field at a time.
+TICKET = {
+    "ticket_id": 1,
+    "customer_id": 1,
+    "channel": "email",
+    "priority": "low",
+    "status": "open",
+    "subject": "s",
+    "body": "b",
+    "created_at": "2026-11-01 09:00:00",
+}
+
+
 CUSTOMERS_HEADER = "customer_id,first_name,last_name,email,phone,country,segment,signup_date"
 
 

@@ -23,7 +23,7 @@ from dagster_project.errors import FoundationError
 from dagster_project.governance.query import run_query
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.store import local_path
-from tests.conftest import CUSTOMERS_HEADER, ORDERS_HEADER, customers_csv, land
+from tests.conftest import CUSTOMERS_HEADER, ORDERS_HEADER, TICKET, customers_csv, land
 
 EMAIL = "zoe.planted-pii@example.org"
 PHONE = "+44 20 7946 0777"
@@ -65,15 +65,7 @@ def _land_hostile_files(settings) -> None:
     land(settings, "orders/quote.csv", f'{ORDERS_HEADER}\n1,1,1,1,1.00,EUR,"{SECRET},2026-11-01 10:00:00\n')
     # A row dropped by the `drop` expectation (no status) carrying a secret in another column.
     land(settings, "orders/dropped.csv", f"{ORDERS_HEADER}\n5,1,1,1,1.00,{SECRET},,2026-11-01 10:00:00\n")
-    ticket = {
-        "customer_id": 1,
-        "channel": "email",
-        "priority": "low",
-        "status": "open",
-        "subject": "s",
-        "body": "b",
-        "created_at": "2026-11-01 09:00:00",
-    }
+    ticket = {k: v for k, v in TICKET.items() if k != "ticket_id"}
     # JSON: an email where a number belongs, and a malformed line with a phone in it.
     land(
         settings,

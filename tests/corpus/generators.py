@@ -13,18 +13,10 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tests.conftest import TICKET
+
 ORDERS_HEADER = "order_id,customer_id,product_id,quantity,amount,currency,status,ordered_at"
 TEN_MB = 10 * 1024 * 1024
-TICKET = {
-    "ticket_id": 1,
-    "customer_id": 1,
-    "channel": "email",
-    "priority": "low",
-    "status": "open",
-    "subject": "s",
-    "body": "b",
-    "created_at": "2026-11-01 09:00:00",
-}
 
 
 def _order(i: int, *, quantity: str = "1", status: str = "placed") -> str:

@@ -9,7 +9,7 @@ import textwrap
 
 from dagster_project.ingest.run import ingest_dataset
 from dagster_project.lakehouse.tables import open_catalog
-from tests.conftest import land
+from tests.conftest import TICKET, land
 
 DEEP_RUN = textwrap.dedent(
     """
@@ -25,16 +25,6 @@ DEEP_RUN = textwrap.dedent(
                       "quarantined": [q.reason for q in report.quarantined]}))
     """
 )
-TICKET = {
-    "ticket_id": 1,
-    "customer_id": 1,
-    "channel": "email",
-    "priority": "low",
-    "status": "open",
-    "subject": "s",
-    "body": "b",
-    "created_at": "2026-11-01 09:00:00",
-}
 
 
 def test_json_nested_40000_levels_deep_is_a_row_set_apart_not_a_segfault(settings, tmp_path):
