@@ -31,7 +31,7 @@ from dagster_project.ingest.sources import environment_failure
 from dagster_project.ingest.units import Handled, Unit, combined_checksum
 from dagster_project.lakehouse.ops import QuarantineRecord, quarantined_versions, record_quarantine
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
-from dagster_project.lakehouse.tables import ensure_raw_table, open_catalog
+from dagster_project.lakehouse.tables import LINEAGE_FIELDS, ensure_raw_table, open_catalog, type_name_of
 from dagster_project.lakehouse.wap import AuditFailed, recover_unfinished, write_audit_publish
 from dagster_project.landing.store import (
     FileChanged,
@@ -214,8 +214,6 @@ def ingest_units(
         set() if retry_quarantined else quarantined_versions(catalog, dataset.name),
     )
     lineage_base = {"_ingested_at": report.started_at.isoformat(), "_run_id": run_id}
-    from dagster_project.lakehouse.tables import LINEAGE_FIELDS, type_name_of
-
     lineage_names = {name for name, _, _ in LINEAGE_FIELDS}
     table_columns = {
         f.name: type_name_of(f.field_type) for f in table.schema().fields if f.name not in lineage_names
