@@ -99,7 +99,7 @@ def test_a_memory_limit_that_is_not_a_size_is_refused_before_anything_runs(lake,
     monkeypatch.setenv("FOUNDATION_DATA_DIR", str(lake.settings.data_dir))
     monkeypatch.setenv("FOUNDATION_QUERY_MEMORY_LIMIT", "lots")
     assert main(["query", "--as", "data_engineer", "select 1"]) == 2
-    assert "FOUNDATION_QUERY_MEMORY_LIMIT='lots' is not a size" in capsys.readouterr().err
+    assert "FOUNDATION_QUERY_MEMORY_LIMIT='lots' is not a memory size" in capsys.readouterr().err
     (event,) = lake.audit("select 1")
     assert event["outcome"] == "refused"
 
