@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,11 @@ from dagster_project.errors import FoundationError
 FORMATS = ("csv", "jsonl", "parquet")
 # What a value that does not fit its column's type does: quarantine its row, or the whole file.
 BAD_ROW_POLICIES = ("rows", "file")
+ENCODINGS = ("utf-8", "utf-16", "latin-1", "cp1252")
+COMPRESSIONS = ("auto", "none", "gzip", "zstd", "bz2")
+NESTED_MODES = ("struct", "flatten")
+# What the same bytes landed again under another key are: skipped as a duplicate, or ingested again.
+DUPLICATE_POLICIES = ("skip", "allow")
 PII_KINDS = ("name", "email", "phone", "free_text", "other")
 PRIMITIVE_TYPES = ("string", "int", "long", "float", "double", "boolean", "date", "timestamp", "timestamptz")
 DECIMAL_TYPE = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
@@ -38,6 +44,30 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Dialect:
+    """How a dataset's files are written: the registry's `encoding`, `compression`, `csv`, `formats`, `json`.
+
+    Defaults are what the platform always read: UTF-8, compression from the file suffix, RFC 4180
+    CSV with a header, empty fields as NULL, ISO 8601 dates and timestamps (naive ones in UTC).
+    """
+
+    encoding: str = "utf-8"  # transcoded to UTF-8 before reading: utf-8, utf-16, latin-1, cp1252
+    compression: str = "auto"  # auto: from the suffix (.gz, .zst, .bz2); or none, gzip, zstd, bz2
+    delimiter: str = ","
+    quote: str = '"'
+    escape: str = '"'
+    header: bool = True  # False: the file has no header line; columns in declaration order
+    skip_rows: int = 0  # lines before the header (or before the data when there is no header)
+    comment: str | None = None  # lines starting with this are not data
+    null_markers: tuple[str, ...] = ("",)  # field values read as NULL
+    decimal: str = "."  # the decimal separator of numbers ("," for decimal comma)
+    date_format: str | None = None  # strftime-style format of date values; None: ISO 8601
+    timestamp_format: str | None = None  # strftime-style format of timestamp values; None: ISO 8601
+    timezone: str | None = None  # IANA zone of naive timestamps; None: UTC
+    nested: str = "struct"  # JSON lines: nested objects kept in one column, or flattened to a_b columns
+
+
+@dataclass(frozen=True)
 class Dataset:
     """One landing dataset, from which the raw asset, its sensor and its checks are generated."""
 
@@ -51,8 +81,13 @@ class Dataset:
     primary_key: tuple[str, ...]
     partition_column: str | None
     freshness_max_age_hours: float | None
-    csv_delimiter: str = ","
+    dialect: Dialect = Dialect()
     bad_rows: str = "rows"  # a row whose value does not fit its type: 'rows' quarantines it, 'file' the file
+    duplicates: str = "skip"  # the same bytes under another key: 'skip' (recorded) or 'allow'
+
+    @property
+    def csv_delimiter(self) -> str:
+        return self.dialect.delimiter
 
     @property
     def table(self) -> str:
@@ -160,6 +195,98 @@ def _parse_columns(path: Path, where: str, raw: Any) -> tuple[Column, ...]:
     return tuple(columns)
 
 
+def _char(path: Path, where: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 1:
+        raise _fail(path, where, f"{key} must be one character, got {value!r}")
+    return value
+
+
+def _parse_dialect(path: Path, where: str, raw: dict, fmt: str) -> Dialect:
+    """The dataset's `encoding`, `compression`, `csv`, `formats` and `json` keys."""
+    encoding = str(raw.get("encoding", "utf-8")).strip().lower().replace("_", "-")
+    encoding = {"utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1", "windows-1252": "cp1252"}.get(
+        encoding, encoding
+    )
+    if encoding not in ENCODINGS:
+        raise _fail(
+            path, where, f"encoding must be one of {', '.join(ENCODINGS)}, got {raw.get('encoding')!r}"
+        )
+    compression = str(raw.get("compression", "auto")).strip().lower()
+    if compression not in COMPRESSIONS:
+        raise _fail(path, where, f"compression must be one of {', '.join(COMPRESSIONS)}, got {compression!r}")
+    csv_options = raw.get("csv") or {}
+    _only(
+        path,
+        where,
+        "csv",
+        csv_options,
+        {"delimiter", "quote", "escape", "header", "skip_rows", "comment", "null_markers", "decimal"},
+    )
+    if csv_options and fmt != "csv":
+        raise _fail(path, where, f"a csv: block applies to format csv only, and this dataset is {fmt}")
+    csv_where = f"{where}.csv"
+    header = csv_options.get("header", True)
+    if not isinstance(header, bool):
+        raise _fail(path, csv_where, f"header must be true or false, got {header!r}")
+    skip_rows = csv_options.get("skip_rows", 0)
+    if not isinstance(skip_rows, int) or isinstance(skip_rows, bool) or skip_rows < 0:
+        raise _fail(path, csv_where, f"skip_rows must be a whole number >= 0, got {skip_rows!r}")
+    comment = csv_options.get("comment")
+    nulls = csv_options.get("null_markers", [""])
+    nulls = [nulls] if isinstance(nulls, str) else nulls
+    if not isinstance(nulls, list) or not all(isinstance(n, str) for n in nulls):
+        raise _fail(
+            path, csv_where, f"null_markers must be a list of strings such as ['', 'NA'], got {nulls!r}"
+        )
+    decimal = csv_options.get("decimal", ".")
+    if decimal not in (".", ","):
+        raise _fail(path, csv_where, f"decimal must be '.' or ',', got {decimal!r}")
+    delimiter = _char(path, csv_where, "delimiter", csv_options.get("delimiter", ","))
+    if decimal == delimiter:
+        raise _fail(
+            path, csv_where, "decimal and delimiter are both ','; a decimal comma needs another delimiter"
+        )
+    formats = raw.get("formats") or {}
+    _only(path, where, "formats", formats, {"date", "timestamp", "timezone"})
+    for key in ("date", "timestamp"):
+        value = formats.get(key)
+        if value is not None and (not isinstance(value, str) or "%" not in value):
+            raise _fail(
+                path, f"{where}.formats", f"{key} must be a strftime format such as '%d/%m/%Y', got {value!r}"
+            )
+    zone = formats.get("timezone")
+    if zone is not None:
+        try:
+            zoneinfo.ZoneInfo(str(zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise _fail(
+                path, f"{where}.formats", f"timezone {zone!r} is not an IANA zone such as 'Europe/Paris'"
+            ) from exc
+    json_options = raw.get("json") or {}
+    _only(path, where, "json", json_options, {"nested"})
+    if json_options and fmt != "jsonl":
+        raise _fail(path, where, f"a json: block applies to format jsonl only, and this dataset is {fmt}")
+    nested = json_options.get("nested", "struct")
+    if nested not in NESTED_MODES:
+        raise _fail(path, f"{where}.json", f"nested must be one of {', '.join(NESTED_MODES)}, got {nested!r}")
+    return Dialect(
+        encoding=encoding,
+        compression=compression,
+        delimiter=delimiter,
+        quote=_char(path, csv_where, "quote", csv_options.get("quote", '"')),
+        escape=_char(path, csv_where, "escape", csv_options.get("escape", '"')),
+        header=header,
+        skip_rows=skip_rows,
+        comment=None if comment is None else _char(path, csv_where, "comment", comment),
+        null_markers=tuple(nulls),
+        decimal=decimal,
+        date_format=formats.get("date"),
+        timestamp_format=formats.get("timestamp"),
+        timezone=None if zone is None else str(zone),
+        nested=nested,
+    )
+
+
 def _parse_dataset(path: Path, name: Any, raw: Any) -> Dataset:
     where = f"datasets.{name}"
     if not isinstance(name, str) or not NAME.match(name):
@@ -167,7 +294,17 @@ def _parse_dataset(path: Path, name: Any, raw: Any) -> Dataset:
     if not isinstance(raw, dict):
         raise _fail(path, where, "expected a mapping of dataset settings")
     required = ("description", "owner", "landing", "format", "columns", "primary_key")
-    allowed = set(required) | {"partition_column", "freshness", "csv", "bad_rows"}
+    allowed = set(required) | {
+        "partition_column",
+        "freshness",
+        "csv",
+        "bad_rows",
+        "encoding",
+        "compression",
+        "formats",
+        "json",
+        "duplicates",
+    }
     unknown = set(raw) - allowed
     if unknown:  # before 'missing': a misspelt key is both, and its name is the useful clue
         raise _fail(path, where, f"unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
@@ -202,16 +339,17 @@ def _parse_dataset(path: Path, name: Any, raw: Any) -> Dataset:
     max_age = freshness.get("max_age_hours") if isinstance(freshness, dict) else None
     if freshness and (not isinstance(max_age, int | float) or max_age <= 0):
         raise _fail(path, where, "freshness must be {max_age_hours: <positive number>}")
-    csv_options = raw.get("csv") or {}
-    _only(path, where, "csv", csv_options, {"delimiter"})
     if isinstance(freshness, dict):
         _only(path, where, "freshness", freshness, {"max_age_hours"})
-    delimiter = str(csv_options.get("delimiter", ","))
-    if len(delimiter) != 1:
-        raise _fail(path, where, f"csv.delimiter must be one character, got {delimiter!r}")
+    dialect = _parse_dialect(path, where, raw, fmt)
     bad_rows = raw.get("bad_rows", "rows")
     if bad_rows not in BAD_ROW_POLICIES:
         raise _fail(path, where, f"bad_rows must be one of {', '.join(BAD_ROW_POLICIES)}, got {bad_rows!r}")
+    duplicates = raw.get("duplicates", "skip")
+    if duplicates not in DUPLICATE_POLICIES:
+        raise _fail(
+            path, where, f"duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, got {duplicates!r}"
+        )
     return Dataset(
         name=name,
         description=str(raw["description"]).strip(),
@@ -223,8 +361,9 @@ def _parse_dataset(path: Path, name: Any, raw: Any) -> Dataset:
         primary_key=tuple(pk),
         partition_column=partition,
         freshness_max_age_hours=float(max_age) if max_age else None,
-        csv_delimiter=delimiter,
+        dialect=dialect,
         bad_rows=bad_rows,
+        duplicates=duplicates,
     )
 
 
