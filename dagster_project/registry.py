@@ -5,13 +5,25 @@ from __future__ import annotations
 import fnmatch
 import re
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from dagster_project.errors import FoundationError
+from dagster_project.validation import Block, Invalid, describe
 
 FORMATS = ("csv", "jsonl", "parquet")
 # What a value that does not fit its column's type does: quarantine its row, or the whole file.
@@ -134,237 +146,289 @@ class Registry:
         return [d.name for d in self.datasets]
 
 
-def _fail(path: Path, where: str, message: str) -> RegistryError:
-    return RegistryError(f"{path}: {where}: {message}")
+# Spellings Python and exports use for the same encodings.
+ENCODING_ALIASES = {"utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1", "windows-1252": "cp1252"}
 
 
-def _only(path: Path, where: str, name: str, mapping: Any, allowed: set[str]) -> None:
-    if not isinstance(mapping, dict):
-        raise _fail(path, where, f"{name} must be a mapping")
-    unknown = set(mapping) - allowed
-    if unknown:
-        raise _fail(
-            path, where, f"{name}: unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
+def _one_of(choices: tuple[str, ...], normalise: Callable[[str], str] = str) -> BeforeValidator:
+    """A field whose value is one of `choices` (after `normalise`); the message lists them."""
+
+    def check(value: Any, info: ValidationInfo) -> Any:
+        normalised = normalise(str(value)) if isinstance(value, str) else value
+        if normalised not in choices:
+            raise Invalid(f"{info.field_name} must be one of {', '.join(choices)}, got {value!r}", field=True)
+        return normalised
+
+    return BeforeValidator(check)
 
 
-def _check_type(path: Path, where: str, type_name: Any) -> str:
-    if not isinstance(type_name, str):
-        raise _fail(path, where, f"type must be a string such as 'long', got {type_name!r}")
-    type_name = type_name.strip().lower()
+def _char(value: Any, info: ValidationInfo) -> Any:
+    if value is not None and (not isinstance(value, str) or len(value) != 1):
+        raise Invalid(f"{info.field_name} must be one character, got {value!r}", field=True)
+    return value
+
+
+def _type_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"type must be a string such as 'long', got {value!r}", field=True)
+    type_name = value.strip().lower()
     if type_name in PRIMITIVE_TYPES:
         return type_name
     match = DECIMAL_TYPE.match(type_name)
     if match and 0 < int(match.group(1)) <= 38 and int(match.group(2)) <= int(match.group(1)):
         return f"decimal({match.group(1)},{match.group(2)})"
-    raise _fail(
-        path,
-        where,
+    raise Invalid(
         f"unknown type {type_name!r}; use one of {', '.join(PRIMITIVE_TYPES)} or decimal(P,S) with P <= 38",
+        field=True,
     )
 
 
-def _parse_columns(path: Path, where: str, raw: Any) -> tuple[Column, ...]:
-    if not isinstance(raw, dict) or not raw:
-        raise _fail(path, where, "'columns' must map column names to {type, description, pii}")
-    columns = []
-    for name, spec in raw.items():
-        col_where = f"{where}.columns.{name}"
-        if isinstance(name, str) and name.startswith("_"):
-            raise _fail(path, col_where, "names starting with '_' are reserved for lineage columns")
-        if not isinstance(name, str) or not NAME.match(name):
-            raise _fail(path, col_where, "column names are lower_snake_case")
-        if isinstance(spec, str):
-            spec = {"type": spec}
-        if not isinstance(spec, dict):
-            raise _fail(path, col_where, "expected {type: ..., description: ...}")
-        unknown = set(spec) - {"type", "description", "pii"}
-        if unknown:
-            raise _fail(path, col_where, f"unknown key(s) {sorted(unknown)}; allowed: type, description, pii")
-        pii = spec.get("pii")
-        if pii is not None and pii not in PII_KINDS:
-            raise _fail(path, col_where, f"pii must be one of {', '.join(PII_KINDS)}, got {pii!r}")
-        columns.append(
-            Column(
-                name=name,
-                type=_check_type(path, col_where, spec.get("type")),
-                description=str(spec.get("description") or ""),
-                pii=pii,
-            )
+def _strftime(value: Any, info: ValidationInfo) -> Any:
+    if value is not None and (not isinstance(value, str) or "%" not in value):
+        raise Invalid(
+            f"{info.field_name} must be a strftime format such as '%d/%m/%Y', got {value!r}", field=True
         )
-    return tuple(columns)
-
-
-def _char(path: Path, where: str, key: str, value: Any) -> str:
-    if not isinstance(value, str) or len(value) != 1:
-        raise _fail(path, where, f"{key} must be one character, got {value!r}")
     return value
 
 
-def _parse_dialect(path: Path, where: str, raw: dict, fmt: str) -> Dialect:
-    """The dataset's `encoding`, `compression`, `csv`, `formats` and `json` keys."""
-    encoding = str(raw.get("encoding", "utf-8")).strip().lower().replace("_", "-")
-    encoding = {"utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1", "windows-1252": "cp1252"}.get(
-        encoding, encoding
-    )
-    if encoding not in ENCODINGS:
-        raise _fail(
-            path, where, f"encoding must be one of {', '.join(ENCODINGS)}, got {raw.get('encoding')!r}"
-        )
-    compression = str(raw.get("compression", "auto")).strip().lower()
-    if compression not in COMPRESSIONS:
-        raise _fail(path, where, f"compression must be one of {', '.join(COMPRESSIONS)}, got {compression!r}")
-    csv_options = raw.get("csv") or {}
-    _only(
-        path,
-        where,
-        "csv",
-        csv_options,
-        {"delimiter", "quote", "escape", "header", "skip_rows", "comment", "null_markers", "decimal"},
-    )
-    if csv_options and fmt != "csv":
-        raise _fail(path, where, f"a csv: block applies to format csv only, and this dataset is {fmt}")
-    csv_where = f"{where}.csv"
-    header = csv_options.get("header", True)
-    if not isinstance(header, bool):
-        raise _fail(path, csv_where, f"header must be true or false, got {header!r}")
-    skip_rows = csv_options.get("skip_rows", 0)
-    if not isinstance(skip_rows, int) or isinstance(skip_rows, bool) or skip_rows < 0:
-        raise _fail(path, csv_where, f"skip_rows must be a whole number >= 0, got {skip_rows!r}")
-    comment = csv_options.get("comment")
-    nulls = csv_options.get("null_markers", [""])
-    nulls = [nulls] if isinstance(nulls, str) else nulls
-    if not isinstance(nulls, list) or not all(isinstance(n, str) for n in nulls):
-        raise _fail(
-            path, csv_where, f"null_markers must be a list of strings such as ['', 'NA'], got {nulls!r}"
-        )
-    decimal = csv_options.get("decimal", ".")
-    if decimal not in (".", ","):
-        raise _fail(path, csv_where, f"decimal must be '.' or ',', got {decimal!r}")
-    delimiter = _char(path, csv_where, "delimiter", csv_options.get("delimiter", ","))
-    if decimal == delimiter:
-        raise _fail(
-            path, csv_where, "decimal and delimiter are both ','; a decimal comma needs another delimiter"
-        )
-    formats = raw.get("formats") or {}
-    _only(path, where, "formats", formats, {"date", "timestamp", "timezone"})
-    for key in ("date", "timestamp"):
-        value = formats.get(key)
-        if value is not None and (not isinstance(value, str) or "%" not in value):
-            raise _fail(
-                path, f"{where}.formats", f"{key} must be a strftime format such as '%d/%m/%Y', got {value!r}"
+def _zone(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(str(value))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise Invalid(f"timezone {value!r} is not an IANA zone such as 'Europe/Paris'", field=True) from exc
+    return str(value)
+
+
+def _listed(value: Any) -> Any:
+    """YAML lets a one-item list be written as its item."""
+    return [value] if isinstance(value, str) else value
+
+
+def _markers(value: Any) -> Any:
+    value = _listed(value)
+    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+        raise Invalid(f"null_markers must be a list of strings such as ['', 'NA'], got {value!r}", field=True)
+    return value
+
+
+def _count(value: Any, info: ValidationInfo) -> Any:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise Invalid(f"{info.field_name} must be a whole number >= 0, got {value!r}", field=True)
+    return value
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+Char = Annotated[str, BeforeValidator(_char)]
+Text = Annotated[str, BeforeValidator(_text)]
+
+
+class ColumnSpec(Block):
+    """A column of `columns:`: `name: type` or `name: {type, description, pii}`."""
+
+    type: Annotated[str, BeforeValidator(_type_name)]
+    description: Text = ""
+    pii: Annotated[str | None, _one_of(PII_KINDS)] = None
+
+    @classmethod
+    def shorthand(cls, raw: Any) -> Any:
+        if isinstance(raw, str):
+            return {"type": raw}
+        if not isinstance(raw, dict):
+            raise Invalid("expected {type: ..., description: ...}")
+        return raw
+
+
+class CsvSpec(Block):
+    """The `csv:` block; defaults are RFC 4180 with a header and empty fields as NULL."""
+
+    delimiter: Char = ","
+    quote: Char = '"'
+    escape: Char = '"'
+    header: Annotated[bool, Strict()] = True
+    skip_rows: Annotated[int, BeforeValidator(_count)] = 0
+    comment: Char | None = None
+    null_markers: Annotated[list[str], BeforeValidator(_markers)] = [""]
+    decimal: Annotated[str, _one_of((".", ","))] = "."
+
+    @model_validator(mode="after")
+    def _decimal_is_not_the_delimiter(self) -> CsvSpec:
+        if self.decimal == self.delimiter:
+            raise Invalid("decimal and delimiter are both ','; a decimal comma needs another delimiter")
+        return self
+
+
+class FormatsSpec(Block):
+    """The `formats:` block: strftime formats of dates and timestamps, the zone of naive timestamps."""
+
+    date: Annotated[str | None, BeforeValidator(_strftime)] = None
+    timestamp: Annotated[str | None, BeforeValidator(_strftime)] = None
+    timezone: Annotated[str | None, BeforeValidator(_zone)] = None
+
+
+class JsonSpec(Block):
+    """The `json:` block of JSON-lines datasets."""
+
+    nested: Annotated[str, _one_of(NESTED_MODES)] = "struct"
+
+
+class LandingSpec(Block):
+    """`landing: {prefix, glob}`, or `landing: PREFIX`."""
+
+    prefix: str
+    glob: str | None = None
+
+    @classmethod
+    def shorthand(cls, raw: Any) -> Any:
+        if isinstance(raw, str):
+            raw = {"prefix": raw}
+        if not isinstance(raw, dict) or not raw.get("prefix"):
+            raise Invalid(
+                "landing needs a prefix, e.g. landing: {prefix: orders/, glob: '*.csv'}", field=True
             )
-    zone = formats.get("timezone")
-    if zone is not None:
-        try:
-            zoneinfo.ZoneInfo(str(zone))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise _fail(
-                path, f"{where}.formats", f"timezone {zone!r} is not an IANA zone such as 'Europe/Paris'"
-            ) from exc
-    json_options = raw.get("json") or {}
-    _only(path, where, "json", json_options, {"nested"})
-    if json_options and fmt != "jsonl":
-        raise _fail(path, where, f"a json: block applies to format jsonl only, and this dataset is {fmt}")
-    nested = json_options.get("nested", "struct")
-    if nested not in NESTED_MODES:
-        raise _fail(path, f"{where}.json", f"nested must be one of {', '.join(NESTED_MODES)}, got {nested!r}")
-    return Dialect(
-        encoding=encoding,
-        compression=compression,
-        delimiter=delimiter,
-        quote=_char(path, csv_where, "quote", csv_options.get("quote", '"')),
-        escape=_char(path, csv_where, "escape", csv_options.get("escape", '"')),
-        header=header,
-        skip_rows=skip_rows,
-        comment=None if comment is None else _char(path, csv_where, "comment", comment),
-        null_markers=tuple(nulls),
-        decimal=decimal,
-        date_format=formats.get("date"),
-        timestamp_format=formats.get("timestamp"),
-        timezone=None if zone is None else str(zone),
-        nested=nested,
-    )
+        return raw
+
+    @field_validator("prefix", mode="before")
+    @classmethod
+    def _relative(cls, value: Any) -> str:
+        prefix = str(value).strip("/") + "/"
+        if ".." in prefix.split("/"):
+            raise Invalid("prefix may not contain '..'", field=True)
+        return prefix
 
 
-def _parse_dataset(path: Path, name: Any, raw: Any) -> Dataset:
-    where = f"datasets.{name}"
-    if not isinstance(name, str) or not NAME.match(name):
-        raise _fail(path, where, "dataset names are lower_snake_case (they become table names)")
-    if not isinstance(raw, dict):
-        raise _fail(path, where, "expected a mapping of dataset settings")
-    required = ("description", "owner", "landing", "format", "columns", "primary_key")
-    allowed = set(required) | {
-        "partition_column",
-        "freshness",
-        "csv",
-        "bad_rows",
-        "encoding",
-        "compression",
-        "formats",
-        "json",
-        "duplicates",
-    }
-    unknown = set(raw) - allowed
-    if unknown:  # before 'missing': a misspelt key is both, and its name is the useful clue
-        raise _fail(path, where, f"unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
-    missing = [key for key in required if key not in raw]
-    if missing:
-        raise _fail(path, where, f"missing required key(s): {', '.join(missing)}")
-    fmt = raw["format"]
-    if fmt not in FORMATS:
-        raise _fail(path, where, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    owner = str(raw["owner"])
-    if not OWNER.match(owner):
-        raise _fail(path, where, f"owner {owner!r} must be an email address or 'team:<name>'")
-    landing = raw["landing"]
-    if isinstance(landing, str):
-        landing = {"prefix": landing}
-    if not isinstance(landing, dict) or not landing.get("prefix"):
-        raise _fail(path, where, "landing needs a prefix, e.g. landing: {prefix: orders/, glob: '*.csv'}")
-    _only(path, where, "landing", landing, {"prefix", "glob"})
-    prefix = str(landing["prefix"]).strip("/") + "/"
-    if ".." in prefix.split("/"):
-        raise _fail(path, where, "landing prefix may not contain '..'")
-    columns = _parse_columns(path, where, raw["columns"])
-    names = {c.name for c in columns}
-    pk = raw["primary_key"]
-    pk = [pk] if isinstance(pk, str) else pk
-    if not isinstance(pk, list) or not pk or any(k not in names for k in pk):
-        raise _fail(path, where, f"primary_key {pk!r} must list declared columns")
-    partition = raw.get("partition_column")
-    if partition is not None and partition not in names:
-        raise _fail(path, where, f"partition_column {partition!r} is not a declared column")
-    freshness = raw.get("freshness") or {}
-    max_age = freshness.get("max_age_hours") if isinstance(freshness, dict) else None
-    if freshness and (not isinstance(max_age, int | float) or max_age <= 0):
-        raise _fail(path, where, "freshness must be {max_age_hours: <positive number>}")
-    if isinstance(freshness, dict):
-        _only(path, where, "freshness", freshness, {"max_age_hours"})
-    dialect = _parse_dialect(path, where, raw, fmt)
-    bad_rows = raw.get("bad_rows", "rows")
-    if bad_rows not in BAD_ROW_POLICIES:
-        raise _fail(path, where, f"bad_rows must be one of {', '.join(BAD_ROW_POLICIES)}, got {bad_rows!r}")
-    duplicates = raw.get("duplicates", "skip")
-    if duplicates not in DUPLICATE_POLICIES:
-        raise _fail(
-            path, where, f"duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, got {duplicates!r}"
+class FreshnessSpec(Block):
+    """`freshness: {max_age_hours: N}`."""
+
+    max_age_hours: float
+
+    @classmethod
+    def shorthand(cls, raw: Any) -> Any:
+        hours = raw.get("max_age_hours") if isinstance(raw, dict) else None
+        if not isinstance(hours, int | float) or isinstance(hours, bool) or hours <= 0:
+            raise Invalid("freshness must be {max_age_hours: <positive number>}", field=True)
+        return raw
+
+
+class DatasetSpec(Block):
+    """One entry of `datasets:`, as written in the registry file."""
+
+    description: Text
+    owner: str
+    landing: LandingSpec
+    format: Annotated[str, _one_of(FORMATS)]
+    columns: dict[str, ColumnSpec]
+    primary_key: Annotated[list[str], BeforeValidator(_listed)]
+    partition_column: str | None = None
+    freshness: FreshnessSpec | None = None
+    csv: CsvSpec | None = None
+    bad_rows: Annotated[str, _one_of(BAD_ROW_POLICIES)] = "rows"
+    encoding: Annotated[
+        str, _one_of(ENCODINGS, lambda e: ENCODING_ALIASES.get(e.strip().lower(), e.strip().lower()))
+    ] = "utf-8"
+    compression: Annotated[str, _one_of(COMPRESSIONS, lambda c: c.strip().lower())] = "auto"
+    formats: FormatsSpec | None = None
+    json_options: JsonSpec | None = Field(default=None, alias="json")
+    duplicates: Annotated[str, _one_of(DUPLICATE_POLICIES)] = "skip"
+
+    @field_validator("freshness", "csv", "formats", "json_options", mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: Any) -> Any:
+        return value or None  # `csv: {}` and `freshness:` say nothing
+
+    @field_validator("owner", mode="before")
+    @classmethod
+    def _owner(cls, value: Any) -> str:
+        if not OWNER.match(str(value)):
+            raise Invalid(f"owner {str(value)!r} must be an email address or 'team:<name>'", field=True)
+        return str(value)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _column_names(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or not raw:
+            raise Invalid("'columns' must map column names to {type, description, pii}", field=True)
+        for name in raw:
+            if isinstance(name, str) and name.startswith("_"):
+                raise Invalid("names starting with '_' are reserved for lineage columns", at=(name,))
+            if not isinstance(name, str) or not NAME.match(name):
+                raise Invalid("column names are lower_snake_case", at=(str(name),))
+        return raw
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetSpec:
+        if not self.primary_key or any(k not in self.columns for k in self.primary_key):
+            raise Invalid(f"primary_key {self.primary_key!r} must list declared columns")
+        if self.partition_column is not None and self.partition_column not in self.columns:
+            raise Invalid(f"partition_column {self.partition_column!r} is not a declared column")
+        if self.csv and self.format != "csv":
+            raise Invalid(f"a csv: block applies to format csv only, and this dataset is {self.format}")
+        if self.json_options and self.format != "jsonl":
+            raise Invalid(f"a json: block applies to format jsonl only, and this dataset is {self.format}")
+        return self
+
+    def dialect(self) -> Dialect:
+        csv, formats, json_options = self.csv or CsvSpec(), self.formats or FormatsSpec(), self.json_options
+        return Dialect(
+            encoding=self.encoding,
+            compression=self.compression,
+            delimiter=csv.delimiter,
+            quote=csv.quote,
+            escape=csv.escape,
+            header=csv.header,
+            skip_rows=csv.skip_rows,
+            comment=csv.comment,
+            null_markers=tuple(csv.null_markers),
+            decimal=csv.decimal,
+            date_format=formats.date,
+            timestamp_format=formats.timestamp,
+            timezone=formats.timezone,
+            nested=(json_options or JsonSpec()).nested,
         )
-    return Dataset(
-        name=name,
-        description=str(raw["description"]).strip(),
-        owner=owner,
-        prefix=prefix,
-        glob=str(landing.get("glob") or f"*.{fmt}"),
-        format=fmt,
-        columns=columns,
-        primary_key=tuple(pk),
-        partition_column=partition,
-        freshness_max_age_hours=float(max_age) if max_age else None,
-        dialect=dialect,
-        bad_rows=bad_rows,
-        duplicates=duplicates,
-    )
+
+    def dataset(self, name: str) -> Dataset:
+        """The `Dataset` the rest of the platform reads."""
+        return Dataset(
+            name=name,
+            description=self.description.strip(),
+            owner=self.owner,
+            prefix=self.landing.prefix,
+            glob=self.landing.glob or f"*.{self.format}",
+            format=self.format,
+            columns=tuple(
+                Column(name=c, type=spec.type, description=spec.description, pii=spec.pii)
+                for c, spec in self.columns.items()
+            ),
+            primary_key=tuple(self.primary_key),
+            partition_column=self.partition_column,
+            freshness_max_age_hours=self.freshness.max_age_hours if self.freshness else None,
+            dialect=self.dialect(),
+            bad_rows=self.bad_rows,
+            duplicates=self.duplicates,
+        )
+
+
+class RegistrySpec(Block):
+    """The registry file: `version: 1` and `datasets:`; other top-level keys (YAML anchors) are left alone."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    version: int = 1
+    datasets: dict[str, DatasetSpec]
+
+    @field_validator("datasets", mode="before")
+    @classmethod
+    def _dataset_names(cls, raw: Any) -> Any:
+        for name, body in raw.items():
+            if not isinstance(name, str) or not NAME.match(name):
+                raise Invalid("dataset names are lower_snake_case (they become table names)", at=(str(name),))
+            if not isinstance(body, dict):
+                raise Invalid("expected a mapping of dataset settings", at=(name,))
+        return raw
 
 
 def load_registry(path: Path) -> Registry:
@@ -390,14 +454,17 @@ def load_registry(path: Path) -> Registry:
         raise RegistryError(f"{path}: expected a top-level 'datasets:' mapping of dataset name -> settings")
     if document.get("version", 1) != 1:
         raise RegistryError(f"{path}: unsupported registry version {document.get('version')!r}; expected 1")
-    datasets = tuple(_parse_dataset(path, name, raw) for name, raw in document["datasets"].items())
+    try:
+        spec = RegistrySpec.model_validate(document)
+    except ValidationError as exc:
+        raise RegistryError(describe(exc, str(path))) from None
+    datasets = tuple(body.dataset(name) for name, body in spec.datasets.items())
     prefixes: dict[str, str] = {}
     for dataset in datasets:
         if dataset.prefix in prefixes:
-            raise _fail(
-                path,
-                f"datasets.{dataset.name}",
-                f"landing prefix {dataset.prefix!r} is already used by {prefixes[dataset.prefix]!r}",
+            raise RegistryError(
+                f"{path}: datasets.{dataset.name}: "
+                f"landing prefix {dataset.prefix!r} is already used by {prefixes[dataset.prefix]!r}"
             )
         prefixes[dataset.prefix] = dataset.name
     return Registry(path=path, datasets=datasets)

@@ -1,12 +1,23 @@
-"""Settings: the one module that reads the environment (every variable is in .env.example)."""
+"""Settings: the one module that reads the environment; each setting is declared once, here.
+
+The declaration (type, default, one line of documentation) is the `Settings` pydantic dataclass.
+The environment is read by a pydantic-settings model derived from it; `.env.example` and the
+README's settings table are generated from it (`dagster_project/settings_docs.py`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic.dataclasses import dataclass
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dagster_project.errors import FoundationError
 
@@ -17,6 +28,7 @@ PROJECT_DIR = PACKAGE_DIR.parent
 # "__" inside PROP becomes "." and "_" becomes "-", so FOUNDATION_CATALOG__S3__PATH_STYLE_ACCESS
 # sets "s3.path-style-access".
 CATALOG_PREFIX = "FOUNDATION_CATALOG__"
+ENV_PREFIX = "FOUNDATION_"
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
 # A memory size as DuckDB reads one: a number and a unit (512MB, 2GB, 1.5GiB).
 MEMORY_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
@@ -30,59 +42,235 @@ def _file_uri(path: Path) -> str:
     return path.resolve().as_uri()
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a whole number; unset it or give e.g. {default}") from exc
+def _memory_size(value: str) -> str:
+    if value is not None and not MEMORY_SIZE.match(value):
+        raise ValueError("is not a memory size; give e.g. 512MB or 2GB")
+    return value
 
 
-@dataclass(frozen=True)
+def _no_trailing_slash(value: str) -> str:
+    return value if value is None else value.rstrip("/")  # None: unset in the environment
+
+
+def doc(
+    text: str,
+    *,
+    section: str | None = None,
+    shown: str | None = None,
+    env: str | None = None,
+    example: str | None = None,
+    **constraints: Any,
+) -> Any:
+    """One setting's documentation, for `Annotated[type, doc(...)] = default`.
+
+    Args:
+        text: One line: what the setting does (the README table and `.env.example` print it).
+        section: Starts a group of `.env.example` here, under this title.
+        shown: The default as the documentation shows it, when it is computed (paths, URIs).
+        env: The variable, when it is not FOUNDATION_<NAME>; "" for a setting with no variable.
+        example: The value `.env.example` writes (default: empty, which counts as unset).
+        **constraints: pydantic constraints (ge=1, ...).
+    """
+    extra = {"section": section, "shown": shown, "env": env, "example": example}
+    return Field(
+        description=text, json_schema_extra={k: v for k, v in extra.items() if v is not None}, **constraints
+    )
+
+
+Uri = Annotated[str, AfterValidator(_no_trailing_slash)]
+MemorySize = Annotated[str, AfterValidator(_memory_size)]
+
+
+@dataclass(frozen=True, config=ConfigDict(arbitrary_types_allowed=False))
 class Settings:
     """Where everything lives and how hard to work; defaults are the embedded profile under .data/."""
 
-    data_dir: Path
-    landing_uri: str
-    warehouse_uri: str
-    quarantine_uri: str
-    catalog_name: str = "foundation"
-    catalog_properties: dict[str, str] = field(default_factory=dict)
-    sources_file: Path = PACKAGE_DIR / "sources.yml"
-    expectations_dir: Path = PROJECT_DIR / "expectations"
-    sensor_interval_seconds: int = 15
-    sensor_max_files_per_tick: int = 20
-    sensor_min_file_age_seconds: int = 2
-    sensor_lookback_seconds: int = 600
-    duckdb_memory_limit: str = "384MB"  # with the process around it, a run stays under 1 GiB
-    duckdb_threads: int = 0  # 0: DuckDB's default, all cores
-    # Limits on what one landed file may be (past them: quarantine with the reason, never a crash).
-    max_columns: int = 1000  # columns in one file
-    max_new_columns_per_file: int = 20  # undeclared columns one file may add to its table
-    max_nesting_depth: int = 64  # levels of nested JSON values
-    max_record_bytes: int = 8 << 20  # one CSV line or JSON record
-    max_document_bytes: int = 64 << 20  # one document (documents layer)
-    max_rejected_rows_per_file: int = 1000  # rows of one file quarantined one by one; past it, the file
-    query_timeout_seconds: int = 60  # governed queries: wall-clock limit
-    query_memory_limit: str = "2GB"  # governed queries: DuckDB memory limit
-    dagster_home: Path | None = None  # None: <data_dir>/dagster_home
-    s3_endpoint_url: str | None = None  # MinIO or another S3 API; None: AWS (or AWS_ENDPOINT_URL)
-    s3_region: str | None = None
-    # Salt of PII hashes (FOUNDATION_PII_SALT); None: the installation's own secret, made at first
-    # use under <data_dir>/secrets (dagster_project/governance/salt.py). There is no public default.
-    pii_salt: str | None = None
-    documents_file: Path = PACKAGE_DIR / "documents.yml"
-    embedder: str = "minilm"  # or "package.module:factory" (see dagster_project/documents/embed.py)
-    maintenance_retention_days: int = 7  # snapshots younger than this stay (time travel window)
-    maintenance_keep_last: int = 10  # main's newest commits that stay whatever their age
-    maintenance_orphan_grace_hours: int = 24  # unreferenced files younger than this are in flight
-    compaction_target_file_bytes: int = 128 << 20
-    compaction_min_files: int = 5  # small files a partition needs before it is compacted
-    # An audit branch of a run on another machine with no commit for this long is abandoned.
-    unfinished_audit_grace_seconds: int = 3600
-    personas_file: Path = PACKAGE_DIR / "governance" / "personas.yml"
+    data_dir: Annotated[
+        Path,
+        doc(
+            "root of the embedded profile (catalog.db, warehouse/, landing/, quarantine/, dagster_home/); "
+            "relative to the project folder",
+            section="Where things live",
+            shown=".data",
+        ),
+    ]
+    landing_uri: Annotated[Uri, doc("landing zone root", shown="file://…/.data/landing")]
+    warehouse_uri: Annotated[Uri, doc("Iceberg warehouse root", shown="file://…/.data/warehouse")]
+    quarantine_uri: Annotated[
+        Uri, doc("where rejected files are copied, with a JSON sidecar", shown="file://…/.data/quarantine")
+    ]
+    catalog_name: Annotated[
+        str, doc("name given to `load_catalog`", section="Iceberg catalog", example="foundation")
+    ] = "foundation"
+    catalog_properties: Annotated[
+        dict[str, str],
+        doc(
+            "any pyiceberg catalog property, named as pyiceberg does: `__` inside becomes `.`, `_` becomes "
+            "`-` (`FOUNDATION_CATALOG__S3__PATH_STYLE_ACCESS` → `s3.path-style-access`); setting any "
+            "replaces the embedded catalog: `…__TYPE=sql` + `…__URI=postgresql+psycopg2://user@host/db`, "
+            "or `…__TYPE=rest` + `…__URI=http://…`, or `…__TYPE=glue`",
+            env=CATALOG_PREFIX + "<PROP>",
+            shown="SQLite catalog at `.data/catalog.db`",
+        ),
+    ] = dataclasses.field(default_factory=dict)
+    sources_file: Annotated[
+        Path,
+        doc("the dataset registry", section="Files the platform reads", shown="dagster_project/sources.yml"),
+    ] = PACKAGE_DIR / "sources.yml"
+    expectations_dir: Annotated[
+        Path, doc("the Great Expectations suites, <namespace>.<table>.json", shown="expectations/")
+    ] = PROJECT_DIR / "expectations"
+    documents_file: Annotated[
+        Path,
+        doc(
+            "the document layer's prefix, chunking per source, thresholds",
+            shown="dagster_project/documents.yml",
+        ),
+    ] = PACKAGE_DIR / "documents.yml"
+    personas_file: Annotated[
+        Path,
+        doc(
+            "personas and their table, column and row policies for `foundation query`",
+            shown="dagster_project/governance/personas.yml",
+        ),
+    ] = PACKAGE_DIR / "governance" / "personas.yml"
+    embedder: Annotated[
+        str,
+        doc("`minilm` (all-MiniLM-L6-v2, offline) or `package.module:factory`", example="minilm"),
+    ] = "minilm"
+    sensor_interval_seconds: Annotated[
+        int, doc("seconds between sensor ticks", section="Landing sensors", example="15", ge=1)
+    ] = 15
+    sensor_max_files_per_tick: Annotated[
+        int, doc("files (runs) per dataset per tick", example="20", ge=1)
+    ] = 20
+    sensor_min_file_age_seconds: Annotated[
+        int, doc("how old a file must be before it is ingested (writers may still write)", example="2", ge=0)
+    ] = 2
+    sensor_lookback_seconds: Annotated[
+        int,
+        doc(
+            "a file showing up with a time this far below the newest seen is still picked up",
+            example="600",
+            ge=0,
+        ),
+    ] = 600
+    duckdb_memory_limit: Annotated[
+        MemorySize,
+        doc(
+            "DuckDB memory limit of an ingest run and of dbt's working database (spills to `.data/tmp`); "
+            "with the Python process around it, an ingest stays under 1 GiB whatever the file's size",
+            section="Engine limits",
+            example="384MB",
+        ),
+    ] = "384MB"
+    duckdb_threads: Annotated[int, doc("DuckDB threads; 0: all cores", example="0", ge=0)] = 0
+    max_columns: Annotated[
+        int, doc("columns one landed file may have", section="Limits on landed input", example="1000", ge=1)
+    ] = 1000
+    max_new_columns_per_file: Annotated[
+        int, doc("undeclared columns one file may add to its table (0: none)", example="20", ge=0)
+    ] = 20
+    max_nesting_depth: Annotated[
+        int, doc("levels of nesting of a JSON value; deeper rows are set apart", example="64", ge=1)
+    ] = 64
+    max_record_bytes: Annotated[
+        int, doc("bytes of one CSV line or JSON record (8 MiB)", example="8388608", ge=1)
+    ] = 8 << 20
+    max_document_bytes: Annotated[int, doc("bytes of one document (64 MiB)", example="67108864", ge=1)] = (
+        64 << 20
+    )
+    max_rejected_rows_per_file: Annotated[
+        int,
+        doc(
+            "rows of a file set apart one by one; past it the file is quarantined whole", example="1000", ge=0
+        ),
+    ] = 1000
+    query_timeout_seconds: Annotated[
+        int,
+        doc(
+            "wall-clock limit of one governed query, loading its tables included",
+            section="Governed queries (foundation query)",
+            example="60",
+            ge=1,
+        ),
+    ] = 60
+    query_memory_limit: Annotated[
+        MemorySize,
+        doc(
+            "memory one governed query may take (DuckDB's limit and the process's data segment); "
+            "2GB = 2*10^9 bytes, 2GiB = 2*2^30",
+            example="2GB",
+        ),
+    ] = "2GB"
+    pii_salt: Annotated[
+        str | None,
+        doc(
+            "secret salt of the PII hashes (`email_hash`, the `hash` mask); unset: the installation's own, "
+            "made at first use in `.data/secrets/pii_salt`; when set, the UI shows the variable's name only",
+            section="Secrets",
+            shown="the installation's own",
+        ),
+    ] = None
+    s3_endpoint_url: Annotated[
+        str | None,
+        doc(
+            "S3 API endpoint for MinIO or another S3-compatible store",
+            section="S3 / MinIO (credentials: the standard AWS chain, e.g. AWS_ACCESS_KEY_ID / AWS_PROFILE)",
+            shown="none (AWS)",
+        ),
+    ] = None
+    s3_region: Annotated[
+        str | None, doc("region for S3 clients and pyiceberg's FileIO (set it: without one pyarrow asks AWS)")
+    ] = None
+    maintenance_retention_days: Annotated[
+        int,
+        doc(
+            "snapshots younger than this are kept (the time-travel window)",
+            section="Table maintenance (the daily table_maintenance schedule)",
+            example="7",
+            ge=0,
+        ),
+    ] = 7
+    maintenance_keep_last: Annotated[
+        int,
+        doc("main's newest commits kept whatever their age (main's head always stays)", example="10", ge=1),
+    ] = 10
+    maintenance_orphan_grace_hours: Annotated[
+        int, doc("unreferenced files younger than this are left alone (writes in flight)", example="24", ge=0)
+    ] = 24
+    compaction_target_file_bytes: Annotated[
+        int,
+        doc(
+            "size compaction aims for; files below 75 % of it are small (128 MiB)", example="134217728", ge=1
+        ),
+    ] = 128 << 20
+    compaction_min_files: Annotated[
+        int,
+        doc(
+            "small files a partition needs before it is compacted (one file is not compacted)",
+            example="5",
+            ge=2,
+        ),
+    ] = 5
+    unfinished_audit_grace_seconds: Annotated[
+        int,
+        doc(
+            "an audit branch without a verdict whose run cannot be checked (another machine) and with no "
+            "commit for this long is removed by the next run",
+            example="3600",
+            ge=0,
+        ),
+    ] = 3600
+    dagster_home: Annotated[
+        Path | None,
+        doc(
+            "Dagster instance directory, an absolute path (`make` sets it)",
+            section="Dagster",
+            env="DAGSTER_HOME",
+            shown=".data/dagster_home",
+        ),
+    ] = None
 
     @property
     def dbt_working_db(self) -> Path:
@@ -145,44 +333,75 @@ class Settings:
         return props
 
     def to_env(self) -> dict[str, str]:
-        """These settings as FOUNDATION_* variables, for a subprocess (dbt) to read the same ones back."""
-        env = {
-            "FOUNDATION_DATA_DIR": str(self.data_dir),
-            "FOUNDATION_LANDING_URI": self.landing_uri,
-            "FOUNDATION_WAREHOUSE_URI": self.warehouse_uri,
-            "FOUNDATION_QUARANTINE_URI": self.quarantine_uri,
-            "FOUNDATION_CATALOG_NAME": self.catalog_name,
-            "FOUNDATION_SOURCES_FILE": str(self.sources_file),
-            "FOUNDATION_EXPECTATIONS_DIR": str(self.expectations_dir),
-            "FOUNDATION_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
-            "FOUNDATION_DUCKDB_THREADS": str(self.duckdb_threads),
-            "FOUNDATION_MAX_COLUMNS": str(self.max_columns),
-            "FOUNDATION_MAX_NEW_COLUMNS_PER_FILE": str(self.max_new_columns_per_file),
-            "FOUNDATION_MAX_NESTING_DEPTH": str(self.max_nesting_depth),
-            "FOUNDATION_MAX_RECORD_BYTES": str(self.max_record_bytes),
-            "FOUNDATION_MAX_DOCUMENT_BYTES": str(self.max_document_bytes),
-            "FOUNDATION_MAX_REJECTED_ROWS_PER_FILE": str(self.max_rejected_rows_per_file),
-            "FOUNDATION_QUERY_TIMEOUT_SECONDS": str(self.query_timeout_seconds),
-            "FOUNDATION_QUERY_MEMORY_LIMIT": self.query_memory_limit,
-            "FOUNDATION_PII_SALT": self.pii_salt or "",
-            "FOUNDATION_DOCUMENTS_FILE": str(self.documents_file),
-            "FOUNDATION_EMBEDDER": self.embedder,
-            "FOUNDATION_PERSONAS_FILE": str(self.personas_file),
-            "FOUNDATION_S3_ENDPOINT_URL": self.s3_endpoint_url or "",
-            "FOUNDATION_S3_REGION": self.s3_region or "",
-            "FOUNDATION_MAINTENANCE_RETENTION_DAYS": str(self.maintenance_retention_days),
-            "FOUNDATION_MAINTENANCE_KEEP_LAST": str(self.maintenance_keep_last),
-            "FOUNDATION_MAINTENANCE_ORPHAN_GRACE_HOURS": str(self.maintenance_orphan_grace_hours),
-            "FOUNDATION_COMPACTION_TARGET_FILE_BYTES": str(self.compaction_target_file_bytes),
-            "FOUNDATION_COMPACTION_MIN_FILES": str(self.compaction_min_files),
-            "FOUNDATION_UNFINISHED_AUDIT_GRACE_SECONDS": str(self.unfinished_audit_grace_seconds),
-        }
+        """These settings as variables, for a subprocess (dbt) to read the same ones back."""
+        env = {}
+        for name, info in declared().items():
+            value = getattr(self, name)
+            if name != "catalog_properties":
+                env[variable(name, info)] = "" if value is None else str(value)
         for prop, value in self.catalog_properties.items():
             name = "__".join(part.replace("-", "_") for part in prop.split(".")).upper()
             env[CATALOG_PREFIX + name] = value
-        if self.dagster_home:
-            env["DAGSTER_HOME"] = str(self.dagster_home)
+        if not self.dagster_home:
+            del env["DAGSTER_HOME"]
         return env
+
+
+def declared() -> dict[str, FieldInfo]:
+    """Every setting's declaration (type, default, documentation), in declaration order."""
+    return dict(Settings.__pydantic_fields__)
+
+
+def variable(name: str, info: FieldInfo) -> str:
+    """The environment variable of a setting: FOUNDATION_<NAME> unless its declaration names another."""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return str(extra.get("env") or ENV_PREFIX + name.upper())
+
+
+class _EnvironmentBase(BaseSettings):
+    # Variables are matched by their exact names (validation aliases); an empty one counts as unset.
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True, extra="ignore", frozen=True)
+
+
+def _environment_model() -> type[BaseSettings]:
+    """The pydantic-settings model of the environment, derived from the declaration of `Settings`.
+
+    A setting whose default depends on another (the URIs under the data directory) reads as None
+    when unset; `load_settings` fills it in.
+    """
+    fields: dict[str, Any] = {}
+    for name, info in declared().items():
+        if name == "catalog_properties":
+            continue  # a family of variables, read by prefix
+        required = info.is_required()
+        annotation = info.annotation | None if required else info.annotation  # type: ignore[operator]
+        default = None if required else info.get_default(call_default_factory=True)
+        fields[name] = (
+            annotation,
+            FieldInfo.merge_field_infos(info, default=default, validation_alias=variable(name, info)),
+        )
+    return create_model("Environment", __base__=_EnvironmentBase, **fields)
+
+
+Environment = _environment_model()
+
+
+def _problem(detail: dict[str, Any]) -> str:
+    """One pydantic error on a variable, in the variable's words."""
+    name = str(detail["loc"][0]) if detail["loc"] else "the environment"
+    ctx = detail.get("ctx") or {}
+    field = next((f for f, i in declared().items() if variable(f, i) == name), None)
+    info = declared().get(field or "")
+    example = info.get_default(call_default_factory=True) if info and not info.is_required() else None
+    hint = f"; unset it or give e.g. {example}" if example is not None else ""
+    kind = detail["type"]
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{name}={detail['input']!r} is not a whole number (int){hint}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"{name}={detail['input']!r} must be at least {ctx.get('ge', ctx.get('gt'))}{hint}"
+    if kind == "value_error":
+        return f"{name}={detail['input']!r} {ctx['error']}"
+    return f"{name}={detail['input']!r}: {detail['msg']}{hint}"
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -195,59 +414,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         The settings.
 
     Raises:
-        SettingsError: A variable is set to something unusable.
+        SettingsError: A variable is set to something unusable; the message names it and the fix.
     """
-    env = os.environ if env is None else env
-    data_dir = Path(env.get("FOUNDATION_DATA_DIR") or PROJECT_DIR / ".data")
+    try:
+        if env is None:
+            read = Environment()
+            env = os.environ
+        else:
+            read = Environment.model_validate({k: v for k, v in env.items() if v})
+    except ValidationError as exc:
+        raise SettingsError(_problem(exc.errors()[0])) from None
+    values = {name: getattr(read, name) for name in type(read).model_fields}
+    data_dir = values.pop("data_dir") or Path(".data")
     if not data_dir.is_absolute():
         data_dir = PROJECT_DIR / data_dir
-    overrides: dict[str, object] = {}
-    for name, key in (
-        ("FOUNDATION_LANDING_URI", "landing_uri"),
-        ("FOUNDATION_WAREHOUSE_URI", "warehouse_uri"),
-        ("FOUNDATION_QUARANTINE_URI", "quarantine_uri"),
-        ("FOUNDATION_CATALOG_NAME", "catalog_name"),
-        ("FOUNDATION_DUCKDB_MEMORY_LIMIT", "duckdb_memory_limit"),
-        ("FOUNDATION_QUERY_MEMORY_LIMIT", "query_memory_limit"),
-        ("FOUNDATION_S3_ENDPOINT_URL", "s3_endpoint_url"),
-        ("FOUNDATION_S3_REGION", "s3_region"),
-        ("FOUNDATION_PII_SALT", "pii_salt"),
-    ):
-        if env.get(name):
-            overrides[key] = env[name].rstrip("/") if key.endswith("_uri") else env[name]
-    if env.get("DAGSTER_HOME"):
-        overrides["dagster_home"] = Path(env["DAGSTER_HOME"])
-    if env.get("FOUNDATION_SOURCES_FILE"):
-        overrides["sources_file"] = Path(env["FOUNDATION_SOURCES_FILE"])
-    if env.get("FOUNDATION_DOCUMENTS_FILE"):
-        overrides["documents_file"] = Path(env["FOUNDATION_DOCUMENTS_FILE"])
-    if env.get("FOUNDATION_PERSONAS_FILE"):
-        overrides["personas_file"] = Path(env["FOUNDATION_PERSONAS_FILE"])
-    if env.get("FOUNDATION_EMBEDDER"):
-        overrides["embedder"] = env["FOUNDATION_EMBEDDER"]
-    if env.get("FOUNDATION_EXPECTATIONS_DIR"):
-        overrides["expectations_dir"] = Path(env["FOUNDATION_EXPECTATIONS_DIR"])
-    for name, key, default in (
-        ("FOUNDATION_SENSOR_INTERVAL_SECONDS", "sensor_interval_seconds", 15),
-        ("FOUNDATION_SENSOR_MAX_FILES_PER_TICK", "sensor_max_files_per_tick", 20),
-        ("FOUNDATION_SENSOR_MIN_FILE_AGE_SECONDS", "sensor_min_file_age_seconds", 2),
-        ("FOUNDATION_SENSOR_LOOKBACK_SECONDS", "sensor_lookback_seconds", 600),
-        ("FOUNDATION_DUCKDB_THREADS", "duckdb_threads", 0),
-        ("FOUNDATION_MAINTENANCE_RETENTION_DAYS", "maintenance_retention_days", 7),
-        ("FOUNDATION_MAINTENANCE_KEEP_LAST", "maintenance_keep_last", 10),
-        ("FOUNDATION_MAINTENANCE_ORPHAN_GRACE_HOURS", "maintenance_orphan_grace_hours", 24),
-        ("FOUNDATION_COMPACTION_TARGET_FILE_BYTES", "compaction_target_file_bytes", 128 << 20),
-        ("FOUNDATION_COMPACTION_MIN_FILES", "compaction_min_files", 5),
-        ("FOUNDATION_UNFINISHED_AUDIT_GRACE_SECONDS", "unfinished_audit_grace_seconds", 3600),
-        ("FOUNDATION_MAX_COLUMNS", "max_columns", 1000),
-        ("FOUNDATION_MAX_NEW_COLUMNS_PER_FILE", "max_new_columns_per_file", 20),
-        ("FOUNDATION_MAX_NESTING_DEPTH", "max_nesting_depth", 64),
-        ("FOUNDATION_MAX_RECORD_BYTES", "max_record_bytes", 8 << 20),
-        ("FOUNDATION_MAX_DOCUMENT_BYTES", "max_document_bytes", 64 << 20),
-        ("FOUNDATION_MAX_REJECTED_ROWS_PER_FILE", "max_rejected_rows_per_file", 1000),
-        ("FOUNDATION_QUERY_TIMEOUT_SECONDS", "query_timeout_seconds", 60),
-    ):
-        overrides[key] = _int(env, name, default)
+    overrides = {name: value for name, value in values.items() if value is not None}
     catalog = {
         ".".join(part.replace("_", "-") for part in key[len(CATALOG_PREFIX) :].lower().split("__")): value
         for key, value in env.items()
@@ -256,35 +437,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     settings = Settings.for_data_dir(data_dir, **overrides)
     if catalog:
         catalog.setdefault("warehouse", settings.warehouse_uri)
-        settings = Settings.for_data_dir(data_dir, **{**overrides, "catalog_properties": catalog})
-    if settings.sensor_max_files_per_tick < 1:
-        raise SettingsError("FOUNDATION_SENSOR_MAX_FILES_PER_TICK must be at least 1")
-    if settings.maintenance_keep_last < 1:
-        raise SettingsError("FOUNDATION_MAINTENANCE_KEEP_LAST must be at least 1 (main's head always stays)")
-    if settings.compaction_min_files < 2:
-        raise SettingsError("FOUNDATION_COMPACTION_MIN_FILES must be at least 2 (one file is not compacted)")
-    for name, value in (
-        ("FOUNDATION_DUCKDB_MEMORY_LIMIT", settings.duckdb_memory_limit),
-        ("FOUNDATION_QUERY_MEMORY_LIMIT", settings.query_memory_limit),
-    ):
-        if not MEMORY_SIZE.match(value):
-            raise SettingsError(f"{name}={value!r} is not a memory size; give e.g. 512MB or 2GB")
-    limits = (
-        "max_columns",
-        "max_nesting_depth",
-        "max_record_bytes",
-        "max_document_bytes",
-        "query_timeout_seconds",
-    )
-    for name in limits:
-        if getattr(settings, name) < 1:
-            raise SettingsError(f"FOUNDATION_{name.upper()} must be at least 1")
-    if min(settings.max_new_columns_per_file, settings.max_rejected_rows_per_file) < 0:
-        raise SettingsError(
-            "FOUNDATION_MAX_NEW_COLUMNS_PER_FILE and _MAX_REJECTED_ROWS_PER_FILE cannot be negative"
-        )
-    if settings.unfinished_audit_grace_seconds < 0:
-        raise SettingsError("FOUNDATION_UNFINISHED_AUDIT_GRACE_SECONDS cannot be negative")
-    if min(settings.maintenance_retention_days, settings.maintenance_orphan_grace_hours) < 0:
-        raise SettingsError("maintenance retention days and orphan grace hours cannot be negative")
+        settings = dataclasses.replace(settings, catalog_properties=catalog)
     return settings

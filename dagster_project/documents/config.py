@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from dagster_project.documents.chunking import ChunkingError, ChunkingOptions
 from dagster_project.documents.curate import QualityThresholds
 from dagster_project.errors import FoundationError
 from dagster_project.registry import Column, Dataset
+from dagster_project.validation import Block, Invalid, describe
 
 NAME = "documents"
 TABLE = "raw.documents"
@@ -77,19 +79,98 @@ class DocumentsConfig:
         )
 
 
-def _options(path: Path, where: str, raw: Any) -> ChunkingOptions:
-    if not isinstance(raw, dict):
-        raise DocumentsConfigError(f"{path}: {where}: expected a mapping such as {{strategy: structure}}")
-    allowed = {"strategy", "max_tokens", "overlap_tokens", "parent_tokens"}
-    unknown = set(raw) - allowed - {"glob"}
-    if unknown:
-        raise DocumentsConfigError(
-            f"{path}: {where}: unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
-    try:
-        return ChunkingOptions(**{k: v for k, v in raw.items() if k in allowed})
-    except (ChunkingError, TypeError) as exc:
-        raise DocumentsConfigError(f"{path}: {where}: {exc}") from exc
+class OptionsSpec(Block):
+    """Chunking options as written (`chunking.default`); unset ones come from the default."""
+
+    strategy: str = "structure"
+    max_tokens: int = 160
+    overlap_tokens: int = 24
+    parent_tokens: int = 480
+
+    def options(self, base: OptionsSpec | None = None) -> ChunkingOptions:
+        """The options, with what this block leaves unset taken from `base`.
+
+        Raises:
+            ChunkingError: The options cannot work together.
+        """
+        given = self.model_dump(exclude_unset=True, exclude={"glob"})
+        inherited = base.model_dump(exclude_unset=True) if base else {}
+        return ChunkingOptions(**{**inherited, **given})
+
+
+class SourceSpec(OptionsSpec):
+    """One of `chunking.sources`: a glob below the prefix and the options that differ from the default."""
+
+    glob: str
+
+    @classmethod
+    def shorthand(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or "glob" not in raw:
+            raise Invalid("each source needs a 'glob' (e.g. '*.pdf')")
+        return raw
+
+
+class ChunkingSpec(Block):
+    """`chunking: {default, sources}`."""
+
+    default: OptionsSpec = Field(default_factory=OptionsSpec)
+    sources: list[SourceSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _options_work(self) -> ChunkingSpec:
+        for at, spec, base in [(("default",), self.default, None)] + [
+            (("sources", index), source, self.default) for index, source in enumerate(self.sources)
+        ]:
+            try:
+                spec.options(base)
+            except ChunkingError as exc:
+                raise Invalid(str(exc), at=at) from exc
+        return self
+
+
+class QualitySpec(Block):
+    """`quality:`: the thresholds below which a document is kept out of the index."""
+
+    min_words: int = QualityThresholds.min_words
+    min_alpha_ratio: float = QualityThresholds.min_alpha_ratio
+    max_repeated_line_ratio: float = QualityThresholds.max_repeated_line_ratio
+
+
+class LandingSpec(Block):
+    """`landing: {prefix}`."""
+
+    prefix: str = "documents/"
+
+    @field_validator("prefix", mode="before")
+    @classmethod
+    def _folder(cls, value: Any) -> str:
+        if not str(value).endswith("/"):
+            raise Invalid(f"prefix {str(value)!r} must end with '/'", field=True)
+        return str(value)
+
+
+class DocumentsSpec(Block):
+    """documents.yml as written."""
+
+    version: int = 1
+    description: str = "Documents."
+    owner: str = "team:knowledge"
+    landing: LandingSpec = Field(default_factory=LandingSpec)
+    near_duplicate_threshold: float = 0.5
+    quality: QualitySpec = Field(default_factory=QualitySpec)
+    chunking: ChunkingSpec = Field(default_factory=ChunkingSpec)
+
+    @field_validator("landing", "quality", "chunking", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("near_duplicate_threshold")
+    @classmethod
+    def _fraction(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise Invalid(f"near_duplicate_threshold must be in (0, 1], got {value}", field=True)
+        return value
 
 
 def load_documents_config(path: Path) -> DocumentsConfig:
@@ -102,43 +183,18 @@ def load_documents_config(path: Path) -> DocumentsConfig:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise DocumentsConfigError(f"{path}: cannot read the document configuration: {exc}") from exc
-    allowed = {
-        "version",
-        "description",
-        "owner",
-        "landing",
-        "near_duplicate_threshold",
-        "quality",
-        "chunking",
-    }
-    if not isinstance(raw, dict) or set(raw) - allowed:
-        raise DocumentsConfigError(f"{path}: top-level keys must be among {', '.join(sorted(allowed))}")
-    prefix = str((raw.get("landing") or {}).get("prefix", "documents/"))
-    if not prefix.endswith("/"):
-        raise DocumentsConfigError(f"{path}: landing.prefix {prefix!r} must end with '/'")
-    threshold = float(raw.get("near_duplicate_threshold", 0.5))
-    if not 0 < threshold <= 1:
-        raise DocumentsConfigError(f"{path}: near_duplicate_threshold must be in (0, 1], got {threshold}")
     try:
-        quality = QualityThresholds(**(raw.get("quality") or {}))
-    except TypeError as exc:
-        raise DocumentsConfigError(f"{path}: quality: {exc}") from exc
-    chunking = raw.get("chunking") or {}
-    default = _options(path, "chunking.default", chunking.get("default") or {})
-    rules = []
-    for index, rule in enumerate(chunking.get("sources") or []):
-        where = f"chunking.sources[{index}]"
-        if not isinstance(rule, dict) or "glob" not in rule:
-            raise DocumentsConfigError(f"{path}: {where}: each source needs a 'glob' (e.g. '*.pdf')")
-        merged = {**chunking.get("default", {}), **rule}
-        rules.append(ChunkingRule(str(rule["glob"]), _options(path, where, merged)))
+        spec = DocumentsSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise DocumentsConfigError(describe(exc, str(path))) from None
+    chunking = spec.chunking
     return DocumentsConfig(
         path=Path(path),
-        prefix=prefix,
-        description=str(raw.get("description", "Documents.")),
-        owner=str(raw.get("owner", "team:knowledge")),
-        near_duplicate_threshold=threshold,
-        quality=quality,
-        default_chunking=default,
-        rules=tuple(rules),
+        prefix=spec.landing.prefix,
+        description=spec.description,
+        owner=spec.owner,
+        near_duplicate_threshold=spec.near_duplicate_threshold,
+        quality=QualityThresholds(**spec.quality.model_dump()),
+        default_chunking=chunking.default.options(),
+        rules=tuple(ChunkingRule(s.glob, s.options(chunking.default)) for s in chunking.sources),
     )

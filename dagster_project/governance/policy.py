@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from dagster_project.errors import FoundationError
 from dagster_project.governance.identity import ANYONE, OWNER
 from dagster_project.governance.sql import parse_expression, referenced_columns
+from dagster_project.validation import Block, Invalid, describe
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 TABLE_PATTERN = re.compile(r"^[a-z0-9_*?\[\]]+\.[a-z0-9_*?\[\]]+$")
@@ -155,7 +157,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _rule(where: str, raw: Any) -> ColumnRule:
+def _rule(raw: Any, at: tuple[str, ...]) -> ColumnRule:
     if raw is None:  # YAML `null` reads as None
         return ColumnRule("null")
     if isinstance(raw, str) and raw in SIMPLE_RULES:
@@ -166,77 +168,119 @@ def _rule(where: str, raw: Any) -> ColumnRule:
             return ColumnRule("fixed", str(value))
         if kind == "keep_last":
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise PolicyError(f"{where}: keep_last needs a whole number >= 0, got {value!r}")
+                raise Invalid(f"keep_last needs a whole number >= 0, got {value!r}", at=at)
             return ColumnRule("keep_last", value)
         if kind == "sql" and isinstance(value, str):
             try:
                 parse_expression(value)
             except ValueError as exc:
-                raise PolicyError(f"{where}: sql mask {value!r}: {exc}") from exc
+                raise Invalid(f"sql mask {value!r}: {exc}", at=at) from exc
             return ColumnRule("sql", value)
-    raise PolicyError(f"{where}: unknown column rule {raw!r}; {RULE_HELP}")
+    raise Invalid(f"unknown column rule {raw!r}; {RULE_HELP}", at=at)
 
 
-def _table_key(where: str, key: Any) -> str:
+def _table_key(key: Any) -> str:
     if not isinstance(key, str) or not TABLE_PATTERN.match(key):
-        raise PolicyError(f"{where}: {key!r} is not a table or pattern like 'curated.orders' or 'staging.*'")
+        raise Invalid(f"{key!r} is not a table or pattern like 'curated.orders' or 'staging.*'")
     return key
 
 
-def _persona(path: Path, name: Any, raw: Any) -> Persona:
-    where = f"{path.name}: personas.{name}"
-    if not isinstance(name, str) or not NAME.match(name):
-        raise PolicyError(f"{where}: persona names are lower_snake_case")
-    if not isinstance(raw, dict):
-        raise PolicyError(f"{where}: expected a mapping with description and tables")
-    unknown = set(raw) - set(PERSONA_KEYS)
-    if unknown:
-        raise PolicyError(
-            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(PERSONA_KEYS)}"
-        )
-    tables = raw.get("tables")
-    if not isinstance(tables, list) or not tables:
-        raise PolicyError(f"{where}.tables: list the readable tables, e.g. ['curated.*']")
-    patterns = tuple(_table_key(f"{where}.tables", t) for t in tables)
-    columns: dict[str, dict[str, ColumnRule]] = {}
-    for table, rules in (raw.get("columns") or {}).items():
-        key = _table_key(f"{where}.columns", table)
-        if not isinstance(rules, dict) or not rules:
-            raise PolicyError(f"{where}.columns.{table}: expected 'column: rule' lines; {RULE_HELP}")
-        columns[key] = {str(c): _rule(f"{where}.columns.{table}.{c}", r) for c, r in rules.items()}
-    filters: dict[str, str] = {}
-    for table, text in (raw.get("row_filters") or {}).items():
-        key = _table_key(f"{where}.row_filters", table)
-        if not isinstance(text, str):
-            raise PolicyError(
-                f"{where}.row_filters.{table}: expected a SQL condition, e.g. \"status <> 'solved'\""
+class PersonaSpec(Block):
+    """One entry of `personas:`, as written."""
+
+    description: str | None = None
+    identities: tuple[str, ...] = DEFAULT_IDENTITIES
+    read_held: bool = False  # may --as-of read snapshots that were never on main (held batches)
+    tables: tuple[str, ...] = Field(default=(), validate_default=True)
+    columns: dict[str, dict[str, ColumnRule]] = Field(default_factory=dict)
+    row_filters: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def shorthand(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            raise Invalid("expected a mapping with description and tables")
+        unknown = set(raw) - set(PERSONA_KEYS)
+        if unknown:
+            raise Invalid(f"unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(PERSONA_KEYS)}")
+        return raw
+
+    @field_validator("tables", mode="before")
+    @classmethod
+    def _tables(cls, raw: Any) -> tuple[str, ...]:
+        if not isinstance(raw, list) or not raw:
+            raise Invalid("list the readable tables, e.g. ['curated.*']")
+        return tuple(_table_key(t) for t in raw)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _columns(cls, raw: Any) -> dict[str, dict[str, ColumnRule]]:
+        columns: dict[str, dict[str, ColumnRule]] = {}
+        for table, rules in (raw or {}).items():
+            key = _table_key(table)
+            if not isinstance(rules, dict) or not rules:
+                raise Invalid(f"expected 'column: rule' lines; {RULE_HELP}", at=(table,))
+            columns[key] = {str(c): _rule(r, at=(table, str(c))) for c, r in rules.items()}
+        return columns
+
+    @field_validator("row_filters", mode="before")
+    @classmethod
+    def _row_filters(cls, raw: Any) -> dict[str, str]:
+        filters: dict[str, str] = {}
+        for table, text in (raw or {}).items():
+            key = _table_key(table)
+            if not isinstance(text, str):
+                raise Invalid("expected a SQL condition, e.g. \"status <> 'solved'\"", at=(table,))
+            try:
+                parse_expression(text)
+            except ValueError as exc:
+                raise Invalid(f"{text!r}: {exc}", at=(table,)) from exc
+            filters[key] = text
+        return filters
+
+    @field_validator("read_held", mode="before")
+    @classmethod
+    def _read_held(cls, raw: Any) -> bool:
+        if not isinstance(raw, bool):
+            raise Invalid(f"expected true or false, got {raw!r}")
+        return raw
+
+    @field_validator("identities", mode="before")
+    @classmethod
+    def _identities(cls, raw: Any) -> tuple[str, ...]:
+        if not isinstance(raw, list) or not raw or not all(isinstance(i, str) and i.strip() for i in raw):
+            raise Invalid(
+                f"list who may assume the persona: account names, "
+                f"'{OWNER}' (the owner of the data directory) or '{ANYONE}' (anyone), e.g. [{OWNER}, alice]"
             )
-        try:
-            parse_expression(text)
-        except ValueError as exc:
-            raise PolicyError(f"{where}.row_filters.{table}: {text!r}: {exc}") from exc
-        filters[key] = text
-    read_held = raw.get("read_held", False)
-    if not isinstance(read_held, bool):
-        raise PolicyError(f"{where}.read_held: expected true or false, got {read_held!r}")
-    return Persona(
-        name,
-        str(raw.get("description") or ""),
-        patterns,
-        columns,
-        filters,
-        identities=_identities(where, raw.get("identities", list(DEFAULT_IDENTITIES))),
-        read_held=read_held,
-    )
+        return tuple(i.strip() for i in raw)
 
-
-def _identities(where: str, raw: Any) -> tuple[str, ...]:
-    if not isinstance(raw, list) or not raw or not all(isinstance(i, str) and i.strip() for i in raw):
-        raise PolicyError(
-            f"{where}.identities: list who may assume the persona: account names, "
-            f"'{OWNER}' (the owner of the data directory) or '{ANYONE}' (anyone), e.g. [{OWNER}, alice]"
+    def persona(self, name: str) -> Persona:
+        return Persona(
+            name,
+            str(self.description or ""),
+            self.tables,
+            self.columns,
+            self.row_filters,
+            identities=self.identities,
+            read_held=self.read_held,
         )
-    return tuple(i.strip() for i in raw)
+
+
+class PoliciesSpec(Block):
+    """The personas file: `version: 1` and `personas:`; other top-level keys (YAML anchors) are left alone."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: int
+    personas: dict[str, PersonaSpec]
+
+    @field_validator("personas", mode="before")
+    @classmethod
+    def _names(cls, raw: Any) -> Any:
+        for name in raw:
+            if not isinstance(name, str) or not NAME.match(name):
+                raise Invalid("persona names are lower_snake_case", at=(str(name),))
+        return raw
 
 
 def load_policies(path: Path) -> Policies:
@@ -262,7 +306,10 @@ def load_policies(path: Path) -> Policies:
         raise PolicyError(f"{path.name}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict) or raw.get("version") != 1 or not isinstance(raw.get("personas"), dict):
         raise PolicyError(f"{path.name}: expected 'version: 1' and a 'personas:' mapping")
-    personas = {name: _persona(path, name, body) for name, body in raw["personas"].items()}
-    if not personas:
+    if not raw["personas"]:
         raise PolicyError(f"{path.name}: no personas declared")
-    return Policies(path, personas)
+    try:
+        spec = PoliciesSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError(describe(exc, path.name)) from None
+    return Policies(path, {name: body.persona(name) for name, body in spec.personas.items()})
