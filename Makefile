@@ -20,7 +20,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: instance setup demo dev test lint format bench bench-ingest bench-memory bench-gates bench-incremental bench-latency bench-retrieval bench-governance bench-report lock clean
+.PHONY: instance setup settings-docs demo dev test lint format bench bench-ingest bench-memory bench-gates bench-incremental bench-latency bench-retrieval bench-governance bench-report lock clean
 
 $(STAMP): pyproject.toml requirements.lock requirements.exclude
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -53,6 +53,10 @@ dev: setup instance
 
 test: setup
 	$(BIN)/pytest
+
+# .env.example and the README's settings table, from the settings' one declaration (settings.py).
+settings-docs: $(STAMP)
+	$(BIN)/python -m dagster_project.settings_docs
 
 lint: setup
 	$(BIN)/ruff check .

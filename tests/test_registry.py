@@ -87,3 +87,44 @@ def test_two_datasets_cannot_share_a_prefix(tmp_path: Path):
     body = GOOD + GOOD.replace("datasets:\n", "").replace("  events:", "  events_copy:")
     with pytest.raises(RegistryError, match="already used by 'events'"):
         load_registry(_write(tmp_path, body))
+
+
+@pytest.mark.parametrize(
+    ("addition", "where", "message"),
+    [
+        (
+            "csv: {delimter: ';'}",
+            "datasets.events.csv",
+            "unknown key(s) ['delimter']; allowed: comment, decimal,",
+        ),
+        ("csv: {header: 'no'}", "datasets.events.csv", "header must be true or false, got 'no'"),
+        ("csv: {skip_rows: -1}", "datasets.events.csv", "skip_rows must be a whole number >= 0, got -1"),
+        ("csv: {null_markers: [1]}", "datasets.events.csv", "null_markers must be a list of strings"),
+        ("csv: {delimiter: ';;'}", "datasets.events.csv", "delimiter must be one character, got ';;'"),
+        ("csv: {decimal: ','}", "datasets.events.csv", "a decimal comma needs another delimiter"),
+        ("encoding: ebcdic", "datasets.events", "encoding must be one of utf-8, utf-16, latin-1, cp1252"),
+        ("compression: rar", "datasets.events", "compression must be one of auto, none, gzip, zstd, bz2"),
+        ("formats: {date: dd/mm}", "datasets.events.formats", "date must be a strftime format"),
+        ("formats: {timezone: Mars/Base}", "datasets.events.formats", "'Mars/Base' is not an IANA zone"),
+        ("json: {nested: flatten}", "datasets.events", "a json: block applies to format jsonl only"),
+        ("duplicates: never", "datasets.events", "duplicates must be one of skip, allow, got 'never'"),
+        ("freshness: {max_age_hours: 0}", "datasets.events", "freshness must be {max_age_hours: <positive"),
+    ],
+)
+def test_dialect_errors_name_the_block_and_the_allowed_values(tmp_path: Path, addition, where, message):
+    path = _write(tmp_path, GOOD.replace("format: csv", f"format: csv\n    {addition}"))
+    with pytest.raises(RegistryError) as error:
+        load_registry(path)
+    assert str(error.value).startswith(f"{path}: {where}: ")
+    assert message in str(error.value)
+
+
+def test_dialect_shorthands_and_spellings_are_read(tmp_path: Path):
+    extra = (
+        "encoding: Latin1\n    compression: GZIP\n    csv: {null_markers: NA, decimal: ',', delimiter: ';'}"
+    )
+    dialect = load_registry(_write(tmp_path, GOOD.replace("format: csv", f"format: csv\n    {extra}")))[
+        "events"
+    ].dialect
+    assert (dialect.encoding, dialect.compression, dialect.null_markers) == ("latin-1", "gzip", ("NA",))
+    assert (dialect.decimal, dialect.delimiter, dialect.header) == (",", ";", True)

@@ -2,7 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.settings import Settings, SettingsError, load_settings
+from dagster_project.defs.resources import Foundation
+from dagster_project.settings import Settings, SettingsError, declared, load_settings
+from dagster_project.settings_docs import env_example, with_table
 
 
 def test_no_environment_means_embedded_default_under_data_dir():
@@ -43,17 +45,56 @@ def test_bad_number_names_the_variable():
         load_settings({"FOUNDATION_SENSOR_MAX_FILES_PER_TICK": "many"})
 
 
-def test_env_example_lists_every_variable_the_settings_module_reads():
-    root = Path(__file__).resolve().parents[1]
-    source = (root / "dagster_project" / "settings.py").read_text()
-    example = (root / ".env.example").read_text()
-    import re
+ROOT = Path(__file__).resolve().parents[1]
 
-    read = set(re.findall(r'"((?:FOUNDATION|DAGSTER)_[A-Z_]+)"', source)) - {"FOUNDATION_CATALOG__"}
-    assert read, "expected the settings module to read FOUNDATION_* variables"
-    missing = sorted(name for name in read if name not in example)
-    assert not missing, f".env.example does not list {missing}"
-    assert "FOUNDATION_CATALOG__" in example
+
+def test_env_example_is_generated_from_the_declaration():
+    # One declaration per setting: `make settings-docs` rewrites .env.example from it.
+    assert (ROOT / ".env.example").read_text(encoding="utf-8") == env_example()
+    for name, info in declared().items():
+        assert info.description, f"setting {name} has no one-line documentation"
+
+
+def test_readme_settings_table_is_generated_from_the_declaration():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert with_table(readme) == readme, "run `make settings-docs`"
+    assert "| `FOUNDATION_SENSOR_MAX_FILES_PER_TICK` | `20` | files (runs) per dataset per tick |" in readme
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("FOUNDATION_DUCKDB_THREADS", "four", "FOUNDATION_DUCKDB_THREADS='four' is not a whole number (int)"),
+        ("FOUNDATION_MAINTENANCE_KEEP_LAST", "0", "FOUNDATION_MAINTENANCE_KEEP_LAST='0' must be at least 1"),
+        (
+            "FOUNDATION_DUCKDB_MEMORY_LIMIT",
+            "lots",
+            "FOUNDATION_DUCKDB_MEMORY_LIMIT='lots' is not a memory size",
+        ),
+    ],
+)
+def test_a_wrong_value_names_the_variable_and_the_expected_type(monkeypatch, variable, value, message):
+    with pytest.raises(SettingsError) as given:
+        load_settings({variable: value})
+    assert message in str(given.value)
+    # The same through the process environment, read by pydantic-settings.
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as read:
+        load_settings()
+    assert str(read.value) == str(given.value)
+
+
+def test_empty_variables_count_as_unset(monkeypatch):
+    monkeypatch.setenv("FOUNDATION_DUCKDB_THREADS", "")
+    assert load_settings().duckdb_threads == 0
+    assert load_settings({"FOUNDATION_SENSOR_INTERVAL_SECONDS": ""}).sensor_interval_seconds == 15
+
+
+def test_the_resource_carries_every_setting_and_gives_them_back(tmp_path):
+    # Foundation (Dagster run config) mirrors the declaration: a new setting missing there fails here.
+    assert set(Foundation.model_fields) == set(declared())
+    settings = Settings.for_data_dir(tmp_path, duckdb_threads=3, dagster_home=tmp_path / "home")
+    assert Foundation.from_settings(settings).settings() == settings
 
 
 def test_settings_survive_the_trip_to_a_subprocess_environment(tmp_path):
