@@ -309,7 +309,8 @@ def _sample(
         names = ", ".join(_quote(c) for c in e.columns)
         rows = con.execute(f"SELECT {names} FROM {relation} WHERE {predicate} LIMIT {SAMPLE}").fetchall()
         return [
-            {c: MASK if c in pii_columns else _plain(v) for c, v in zip(e.columns, r, strict=True)} for r in rows
+            {c: MASK if c in pii_columns else _plain(v) for c, v in zip(e.columns, r, strict=True)}
+            for r in rows
         ]
     if e.column is None:
         rows = con.execute(

@@ -121,7 +121,12 @@ def check_types(
         (what is wrong, how to fix it), or None.
     """
     column = kwargs.get("column")
-    if column is None or kind not in (*RANGE_TYPES, *SET_TYPES, *REGEX_TYPES, "expect_column_values_to_be_of_type"):
+    if column is None or kind not in (
+        *RANGE_TYPES,
+        *SET_TYPES,
+        *REGEX_TYPES,
+        "expect_column_values_to_be_of_type",
+    ):
         return None
     declared = types.get(column)
     family_ = family(declared)

@@ -122,9 +122,7 @@ def suite_path(table: str, directory: Path = EXPECTATIONS_DIR) -> Path:
     return directory / f"{table}.json"
 
 
-def load_suite(
-    table: str, columns: set[str] | Mapping[str, str | None], directory: Path
-) -> Suite | None:
+def load_suite(table: str, columns: set[str] | Mapping[str, str | None], directory: Path) -> Suite | None:
     """The suite gating `table`, or None when it has none (the table is then not gated).
 
     `columns` maps each column to its declared type when known: every expectation is then checked
@@ -148,7 +146,9 @@ def _check_parameters(path: Path, where: str, kwargs: dict[str, Any]) -> None:
             )
 
 
-def _check_column_list(path: Path, where: str, kwargs: dict[str, Any], columns: Mapping[str, Any], table: str):
+def _check_column_list(
+    path: Path, where: str, kwargs: dict[str, Any], columns: Mapping[str, Any], table: str
+):
     listed = kwargs["column_list"]
     if not isinstance(listed, list) or not listed or not all(isinstance(c, str) for c in listed):
         raise _fail(path, where, "column_list must be a non-empty list of column names")

@@ -101,7 +101,10 @@ def test_a_set_of_strings_on_a_date_column_is_refused(registry, tmp_path):
 def test_a_set_of_words_on_a_number_column_is_refused(registry, tmp_path):
     path = _suite_with(
         tmp_path,
-        {"type": "expect_column_values_to_not_be_in_set", "kwargs": {"column": "quantity", "value_set": ["none"]}},
+        {
+            "type": "expect_column_values_to_not_be_in_set",
+            "kwargs": {"column": "quantity", "value_set": ["none"]},
+        },
     )
     assert "column 'quantity' of raw.orders is int (a whole number)" in _refused(registry, path)
 
@@ -156,7 +159,10 @@ def test_what_fits_its_type_loads(registry, tmp_path):
     suite = parse_suite(path, table_columns(registry["orders"]), "raw.orders")
     assert suite.expectations[-1].column == "ordered_at"
     # String bounds on text compare as text (a range of codes): no false alarm.
-    fits = {"type": "expect_column_values_to_be_between", "kwargs": {"column": "currency", "min_value": "AAA"}}
+    fits = {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": "currency", "min_value": "AAA"},
+    }
     path = _suite_with(tmp_path / "again", fits)
     assert parse_suite(path, table_columns(registry["orders"]), "raw.orders")
 
@@ -166,7 +172,9 @@ def test_a_model_column_without_a_declared_type_is_not_checked(tmp_path):
     folder.mkdir()
     suite = {
         "name": "curated.things",
-        "expectations": [{"type": "expect_column_values_to_be_between", "kwargs": {"column": "code", "min_value": 0}}],
+        "expectations": [
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "code", "min_value": 0}}
+        ],
     }
     (folder / "curated.things.json").write_text(json.dumps(suite))
     assert load_suite("curated.things", {"code": None}, folder) is not None  # dbt YAML declared no data_type
