@@ -58,6 +58,14 @@ def macro_doc(manifest: Mapping[str, Any], name: str, project_dir: Path = DBT_PR
     return ""
 
 
+def primary_key_text(key: str | list[str] | None, none: str) -> str:
+    """A model's key as a reader should read it: `order_id`, or `(order_id, line_no)` marked composite."""
+    columns = [key] if isinstance(key, str) else list(key or [])
+    if len(columns) > 1:
+        return f"({', '.join(columns)}), composite: one row per combination of these {len(columns)} columns"
+    return columns[0] if columns else none
+
+
 def _dataset_of(registry: Registry, iceberg_table: str) -> Dataset | None:
     return next((d for d in registry if d.table == iceberg_table), None)
 
@@ -125,8 +133,7 @@ def _preprocessing(
             f"appended as landed with lineage columns, each file version exactly once; owner {d.owner}{gate}."
         )
     config = node["config"]
-    key = config.get("unique_key")
-    key_text = ", ".join([key] if isinstance(key, str) else key or []) or "no key"
+    key_text = primary_key_text(config.get("unique_key"), "no key")
     build = (
         f"Built by dbt as `{config.get('materialized')}` ({config.get('incremental_strategy') or 'full'} on "
         f"{key_text}) over the rows changed since the last build, then published to Iceberg through "
@@ -221,7 +228,7 @@ def model_card(
         ("Rows", f"{profile.rows:,}"),
         ("Generated", generated_at.isoformat(timespec="seconds")),
         ("Owner", owner),
-        ("Primary key", ", ".join([key] if isinstance(key, str) else key or []) or "–"),
+        ("Primary key", primary_key_text(key, "–")),
     ]
     descriptions = {name: c.get("description", "") for name, c in node["columns"].items()}
     keys = [key] if isinstance(key, str) else list(key or [])

@@ -18,6 +18,12 @@ from dagster_project.quality.suites import Expectation
 
 SAMPLE = 5
 MASK = "•••"
+UNIQUENESS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
+
+
+def published_key(expectation: Expectation) -> str:
+    """The key under which main's values of an `against_table` uniqueness check are passed in."""
+    return ",".join(expectation.columns)
 
 
 @dataclass
@@ -75,6 +81,38 @@ def _between(column: str, kwargs: dict[str, Any], parameters: dict[str, Any]) ->
     return " OR ".join(parts) or "FALSE"
 
 
+def considered(expectation: Expectation, alias: str = "") -> str:
+    """SQL true for the rows a compound-key expectation judges (GX's `ignore_row_if`)."""
+    columns = [alias + _quote(c) for c in expectation.columns]
+    mode = expectation.kwargs.get("ignore_row_if", "all_values_are_missing")
+    if mode == "never":
+        return "TRUE"
+    joiner = " OR " if mode == "all_values_are_missing" else " AND "
+    return "(" + joiner.join(f"{c} IS NOT NULL" for c in columns) + ")"
+
+
+def _compound_duplicate(expectation: Expectation, relation: str, published: str | None) -> str:
+    """Rows whose combination of values occurs twice in the batch (or is already on main).
+
+    As in GX, missing values compare equal (a window partition groups NULLs together); rows are
+    matched back by their position, which is never NULL, so NULL key parts cannot slip through `IN`.
+    """
+    columns = ", ".join(_quote(c) for c in expectation.columns)
+    where = considered(expectation)
+    repeated = (
+        f"(filename, file_row_number) IN (SELECT filename, file_row_number FROM (SELECT filename, "
+        f"file_row_number, count(*) OVER (PARTITION BY {columns}) AS n FROM {relation} WHERE {where}) "
+        "WHERE n > 1)"
+    )
+    if published:
+        same = " AND ".join(f"r.{_quote(c)} IS NOT DISTINCT FROM p.{_quote(c)}" for c in expectation.columns)
+        repeated += (
+            f" OR (filename, file_row_number) IN (SELECT r.filename, r.file_row_number FROM {relation} r "
+            f"JOIN {published} p ON {same} WHERE {considered(expectation, 'r.')})"
+        )
+    return f"({repeated})"
+
+
 def unexpected_predicate(
     expectation: Expectation, relation: str, parameters: dict[str, Any], published: str | None = None
 ) -> str:
@@ -86,6 +124,8 @@ def unexpected_predicate(
         for table in expectation.tables_read:
             query = query.replace("{" + table + "}", table_view(table))
         return f"(filename, file_row_number) IN (SELECT filename, file_row_number FROM ({query}))"
+    if kind == "expect_compound_columns_to_be_unique":
+        return _compound_duplicate(expectation, relation, published)
     column = _quote(kwargs["column"])
     if kind == "expect_column_values_to_not_be_null":
         return f"{column} IS NULL"
@@ -145,7 +185,7 @@ def evaluate(
         relation: The batch's name in `con`.
         parameters: Suite parameter values (`now`, `freshness_floor`).
         pii_columns: Columns whose unexpected values are masked in the results.
-        published: For uniqueness against the table: column -> relation of main's values.
+        published: For uniqueness against the table: `published_key(e)` -> relation of main's values.
 
     Returns:
         One result per expectation, in order.
@@ -157,16 +197,17 @@ def evaluate(
     selects = ["count(*)"]
     slots: list[tuple[Expectation, str | None]] = []
     for e in expectations:
-        if e.type == "expect_column_values_to_be_unique" and not published.get(e.column or ""):
+        if e.type in UNIQUENESS and not published.get(published_key(e)):
             slots.append((e, None))  # its own grouped query below: cheaper than a semi-join per row
         elif e.row_level:
-            predicate = unexpected_predicate(e, relation, parameters, published.get(e.column or ""))
+            predicate = unexpected_predicate(e, relation, parameters, published.get(published_key(e)))
             selects.append(f"count(*) FILTER (WHERE {predicate})")
-            nonnull = (
-                f"count({_quote(e.column)})"
-                if e.column and e.type != "expect_column_values_to_not_be_null"
-                else "count(*)"
-            )
+            if e.type == "expect_compound_columns_to_be_unique":
+                nonnull = f"count(*) FILTER (WHERE {considered(e)})"
+            elif e.column and e.type != "expect_column_values_to_not_be_null":
+                nonnull = f"count({_quote(e.column)})"
+            else:
+                nonnull = "count(*)"
             selects.append(nonnull)
             slots.append((e, predicate))
         elif e.type in ("expect_column_max_to_be_between", "expect_column_min_to_be_between"):
@@ -180,7 +221,7 @@ def evaluate(
     values = iter(row[1:])
     results = []
     for e, predicate in slots:
-        if predicate is None and e.type == "expect_column_values_to_be_unique":
+        if predicate is None and e.type in UNIQUENESS:
             result = _unique_in_batch(con, e, relation, total, pii_columns)
         elif predicate is not None:
             unexpected, nonnull = int(next(values)), int(next(values))
@@ -223,10 +264,11 @@ def evaluate(
 def _unique_in_batch(
     con: duckdb.DuckDBPyConnection, e: Expectation, relation: str, total: int, pii_columns: set[str]
 ) -> ExpectationResult:
-    column = _quote(e.column or "")
+    columns = ", ".join(_quote(c) for c in e.columns)
+    where = considered(e) if e.type == "expect_compound_columns_to_be_unique" else f"{columns} IS NOT NULL"
     unexpected, nonnull = con.execute(
         f"SELECT coalesce(sum(n) FILTER (WHERE n > 1), 0), coalesce(sum(n), 0) "
-        f"FROM (SELECT count(*) AS n FROM {relation} WHERE {column} IS NOT NULL GROUP BY {column})"
+        f"FROM (SELECT count(*) AS n FROM {relation} WHERE {where} GROUP BY {columns})"
     ).fetchone()
     predicate = unexpected_predicate(e, relation, {})
     return _row_level(con, e, relation, predicate, total, int(unexpected), int(nonnull), pii_columns)
@@ -262,6 +304,14 @@ def _plain(value: Any) -> Any:
 def _sample(
     con: duckdb.DuckDBPyConnection, e: Expectation, relation: str, predicate: str, pii_columns: set[str]
 ) -> list[Any]:
+    if len(e.columns) > 1:
+        # GX's multicolumn results: one {column: value} per unexpected row; PII parts masked.
+        names = ", ".join(_quote(c) for c in e.columns)
+        rows = con.execute(f"SELECT {names} FROM {relation} WHERE {predicate} LIMIT {SAMPLE}").fetchall()
+        return [
+            {c: MASK if c in pii_columns else _plain(v) for c, v in zip(e.columns, r, strict=True)}
+            for r in rows
+        ]
     if e.column is None:
         rows = con.execute(
             f"SELECT file_row_number FROM {relation} WHERE {predicate} LIMIT {SAMPLE}"

@@ -17,7 +17,13 @@ from pyiceberg.table import Table
 from dagster_project.lakehouse.ops import QuarantineRecord
 from dagster_project.lakehouse.publish import PublishResult, StagedFile
 from dagster_project.lakehouse.wap import Verdict
-from dagster_project.quality.engine import ExpectationResult, evaluate, table_view, unexpected_predicate
+from dagster_project.quality.engine import (
+    ExpectationResult,
+    evaluate,
+    published_key,
+    table_view,
+    unexpected_predicate,
+)
 from dagster_project.quality.suites import Expectation, Suite
 
 log = logging.getLogger(__name__)
@@ -160,7 +166,7 @@ def _drop_rows(
                 message=f"{source_file.rsplit('/', 1)[-1]}: row dropped by {e.type} "
                 f"{json.dumps(e.kwargs, default=str)} (suite action 'drop'); the row is kept here",
                 line=None,
-                column_name=e.column,
+                column_name=", ".join(e.columns) or None,
                 run_id=run_id,
                 row_data=json.dumps(row, default=str),
                 scope="row",  # the rest of the file publishes
@@ -258,11 +264,11 @@ def _audit_against_tables(
     runnable = []
     parent = table.snapshot_by_id(branch_snapshot).parent_snapshot_id
     for e in expectations:
-        if e.against_table and e.column and parent is not None:
-            name = f"published_{e.column}"
-            scan = table.scan(snapshot_id=parent, selected_fields=(e.column,))
+        if e.against_table and e.columns and parent is not None:
+            name = "published_" + "_".join(e.columns)
+            scan = table.scan(snapshot_id=parent, selected_fields=e.columns)
             _stream_into(con, name, scan.to_arrow_batch_reader())
-            published[e.column] = name
+            published[published_key(e)] = name
         absent = [other for other in e.tables_read if not catalog.table_exists(other)]
         if absent:
             # What the batch must be consistent with is not there yet: that is a failure too.

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dagster_project.errors import FoundationError
+from dagster_project.quality.suite_types import check_types
 from dagster_project.settings import PROJECT_DIR
 
 EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
@@ -24,6 +26,7 @@ DIMENSIONS = ("completeness", "uniqueness", "validity", "consistency", "timeline
 ROW_LEVEL: dict[str, tuple[str, ...]] = {
     "expect_column_values_to_not_be_null": ("column",),
     "expect_column_values_to_be_unique": ("column",),
+    "expect_compound_columns_to_be_unique": ("column_list",),
     "expect_column_values_to_be_between": ("column",),
     "expect_column_values_to_be_in_set": ("column", "value_set"),
     "expect_column_values_to_not_be_in_set": ("column", "value_set"),
@@ -40,11 +43,16 @@ AGGREGATE: dict[str, tuple[str, ...]] = {
 }
 SUPPORTED = {**ROW_LEVEL, **AGGREGATE}
 PARAMETERS = ("now", "freshness_floor")
+IGNORE_ROW_IF = ("all_values_are_missing", "any_value_is_missing", "never")
 _TABLE_REFERENCE = re.compile(r"\{(raw|staging|curated|ops)\.([a-z][a-z0-9_]*)\}")
 
 
 class SuiteError(FoundationError, ValueError):
     """A suite file is malformed; the message names the file, the expectation and the fix."""
+
+
+class SuiteTypeError(SuiteError):
+    """An expectation does not fit its column's declared type: it would fail, or never match, at run time."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,13 @@ class Expectation:
         return self.kwargs.get("column")
 
     @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column it reads: its `column`, or the `column_list` of a compound key."""
+        if "column_list" in self.kwargs:
+            return tuple(self.kwargs["column_list"])
+        return (self.column,) if self.column else ()
+
+    @property
     def row_level(self) -> bool:
         return self.type in ROW_LEVEL
 
@@ -73,6 +88,8 @@ class Expectation:
         """The check name: `meta.name`, else derived (`order_id_not_null`, `row_count_between`)."""
         if self.check_name:
             return self.check_name
+        if self.type == "expect_compound_columns_to_be_unique":
+            return re.sub(r"[^a-z0-9_]+", "_", "_".join(self.columns).lower() + "_unique")
         short = self.type.removeprefix("expect_").removeprefix("column_values_to_").removeprefix("table_")
         short = short.replace("column_", "").replace("to_", "").replace("be_", "")
         base = f"{self.column}_{short}" if self.column else short
@@ -105,8 +122,12 @@ def suite_path(table: str, directory: Path = EXPECTATIONS_DIR) -> Path:
     return directory / f"{table}.json"
 
 
-def load_suite(table: str, columns: set[str], directory: Path) -> Suite | None:
-    """The suite gating `table`, or None when it has none (the table is then not gated)."""
+def load_suite(table: str, columns: set[str] | Mapping[str, str | None], directory: Path) -> Suite | None:
+    """The suite gating `table`, or None when it has none (the table is then not gated).
+
+    `columns` maps each column to its declared type when known: every expectation is then checked
+    against it (see `parse_suite`).
+    """
     path = suite_path(table, directory)
     return parse_suite(path, columns, table) if path.exists() else None
 
@@ -125,12 +146,28 @@ def _check_parameters(path: Path, where: str, kwargs: dict[str, Any]) -> None:
             )
 
 
-def parse_suite(path: Path, columns: set[str], table: str) -> Suite:
+def _check_column_list(
+    path: Path, where: str, kwargs: dict[str, Any], columns: Mapping[str, Any], table: str
+):
+    listed = kwargs["column_list"]
+    if not isinstance(listed, list) or not listed or not all(isinstance(c, str) for c in listed):
+        raise _fail(path, where, "column_list must be a non-empty list of column names")
+    for name in listed:
+        if name not in columns:
+            raise _fail(path, where, f"column {name!r} of column_list does not exist in {table}")
+    if kwargs.get("ignore_row_if", IGNORE_ROW_IF[0]) not in IGNORE_ROW_IF:
+        raise _fail(path, where, f"ignore_row_if must be one of {', '.join(IGNORE_ROW_IF)}")
+
+
+def parse_suite(path: Path, columns: set[str] | Mapping[str, str | None], table: str) -> Suite:
     """Parse and check one suite file.
 
     Args:
         path: The suite JSON file.
         columns: Columns the table has (declared and lineage); every `column` kwarg must be one.
+            A mapping gives each column's declared type (registry or SQL name; None: unknown), and
+            each expectation is checked against it: a range on text, a regex on a number, a set
+            of values that are not of the column's type.
         table: The table the suite gates (its `name` must match).
 
     Returns:
@@ -139,7 +176,9 @@ def parse_suite(path: Path, columns: set[str], table: str) -> Suite:
     Raises:
         SuiteError: Not JSON, not a GX 1.x suite, an unsupported expectation type, a missing
             kwarg, an unknown column or action.
+        SuiteTypeError: An expectation does not fit its column's declared type.
     """
+    types: Mapping[str, str | None] = columns if isinstance(columns, Mapping) else dict.fromkeys(columns)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -167,10 +206,17 @@ def parse_suite(path: Path, columns: set[str], table: str) -> Suite:
         missing = [k for k in SUPPORTED[kind] if k not in kwargs]
         if missing:
             raise _fail(path, where, f"missing kwargs: {', '.join(missing)}")
-        if "column" in kwargs and kwargs["column"] not in columns:
-            raise _fail(path, where, f"column {kwargs['column']!r} does not exist in {table}")
-        _check_parameters(path, where, kwargs)
         meta = raw.get("meta") or {}
+        if meta.get("name"):
+            where += f" named {meta['name']!r}"
+        if "column" in kwargs and kwargs["column"] not in types:
+            raise _fail(path, where, f"column {kwargs['column']!r} does not exist in {table}")
+        if "column_list" in SUPPORTED[kind]:
+            _check_column_list(path, where, kwargs, types, table)
+        _check_parameters(path, where, kwargs)
+        mismatch = check_types(kind, kwargs, types, table)
+        if mismatch is not None:
+            raise SuiteTypeError(f"{path}: {where}: {mismatch[0]}; fix: {mismatch[1]}")
         action = meta.get("action", "fail")
         if action not in ACTIONS:
             raise _fail(path, where, f"meta.action must be one of {', '.join(ACTIONS)}, got {action!r}")

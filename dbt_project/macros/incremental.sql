@@ -18,10 +18,14 @@
 {%- endmacro %}
 
 {#- Staging models: one row per primary key, the most recently landed version (latest raw commit,
-    then latest ingest run, then file name). -#}
+    then latest ingest run, then file name). The key is one column or a list (a composite key). -#}
 {% macro latest_version(key) -%}
+    {%- set columns = [key] if key is string else key -%}
+    {%- if not columns -%}
+        {{ exceptions.raise_compiler_error("latest_version: give the key column, or a list of columns") }}
+    {%- endif %}
     qualify row_number() over (
-        partition by {{ key }}
+        partition by {{ columns | join(', ') }}
         order by _raw_sequence_number desc, _ingested_at desc, _source_file desc
     ) = 1
 {%- endmacro %}

@@ -119,7 +119,8 @@ def model_suites(manifest: Mapping[str, Any], expectations_dir: Path) -> dict[st
     """GX suites of model tables (`expectations/curated.customer_features.json`), by table name."""
     suites = {}
     for uid, model in manifest_models(manifest).items():
-        columns = set(manifest["nodes"][uid]["columns"])
+        # The model's YAML may declare `data_type` per column; undeclared types are not checked.
+        columns = {name: c.get("data_type") for name, c in manifest["nodes"][uid]["columns"].items()}
         suite = load_suite(model.table, columns, expectations_dir)
         if suite is not None:
             suites[model.table] = suite

@@ -178,5 +178,6 @@ def build_document_assets(config: DocumentsConfig, expectations_dir: Path) -> li
     """Both document assets, gated by `expectations/raw.documents.json` and `curated.document_chunks.json`."""
     dataset = config.dataset()
     raw_suite = load_suite(dataset.table, table_columns(dataset), expectations_dir)
-    chunk_suite = load_suite(CHUNKS_TABLE, {f.name for f in CHUNKS_SCHEMA.fields}, expectations_dir)
+    chunk_types = {f.name: str(f.field_type) for f in CHUNKS_SCHEMA.fields}  # Iceberg names: string, long
+    chunk_suite = load_suite(CHUNKS_TABLE, chunk_types, expectations_dir)
     return [build_raw_documents(config, raw_suite), build_curated_documents(config, chunk_suite)]

@@ -90,8 +90,10 @@ def asset_key(dataset: Dataset) -> dg.AssetKey:
     return dg.AssetKey(["raw", dataset.name])
 
 
-def table_columns(dataset: Dataset) -> set[str]:
-    return {c.name for c in dataset.columns} | {name for name, _, _ in LINEAGE_FIELDS}
+def table_columns(dataset: Dataset) -> dict[str, str]:
+    """Every column of the raw table with its registry type (declared, then lineage): suites are checked
+    against these types when definitions load."""
+    return {c.name: c.type for c in dataset.columns} | {name: t for name, t, _ in LINEAGE_FIELDS}
 
 
 def build_raw_asset(dataset: Dataset, suite: Suite | None = None) -> dg.AssetsDefinition:

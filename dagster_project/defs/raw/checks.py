@@ -45,6 +45,13 @@ def check_specs(asset: dg.AssetKey, suite: Suite | None) -> list[dg.AssetCheckSp
     ]
 
 
+def _sample_text(value: object) -> str:
+    """One unexpected value as shown in the UI; a composite key's as `a=1, b=2`."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
 def _metadata(result: ExpectationResult, suite: Suite, docs: Path | None) -> dict[str, object]:
     e = result.expectation
     metadata: dict[str, object] = {
@@ -61,7 +68,7 @@ def _metadata(result: ExpectationResult, suite: Suite, docs: Path | None) -> dic
         metadata["unexpected_count"] = result.unexpected_count
         metadata["unexpected_percent"] = float(result.unexpected_percent or 0.0)
         metadata["partial_unexpected_list"] = dg.MetadataValue.json(
-            [str(v) for v in result.partial_unexpected_list]
+            [_sample_text(v) for v in result.partial_unexpected_list]
         )
     if e.action == "drop":
         metadata["rows_dropped"] = result.dropped
