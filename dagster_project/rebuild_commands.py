@@ -67,14 +67,16 @@ def retry_command(settings: Settings, args: argparse.Namespace) -> int:
 
     from dagster_project.definitions import build_defs
     from dagster_project.ingest.rebuild import dataset_of
-    from dagster_project.lakehouse.evolution import evolve_raw_table
+    from dagster_project.lakehouse.evolution import SchemaConflict, type_changes
     from dagster_project.lakehouse.tables import load_table, open_catalog
     from dagster_project.registry import load_registry
 
     dataset = dataset_of(load_registry(settings.sources_file), args.dataset)
     catalog = open_catalog(settings)
     if catalog.table_exists(dataset.table):  # a narrowing change: the rebuild's words, before any run
-        evolve_raw_table(load_table(catalog, dataset.table), dataset, sources_file=settings.sources_file)
+        changes = type_changes(load_table(catalog, dataset.table), dataset)
+        if conflicts := [c for c in changes if not c.widening]:
+            raise SchemaConflict(dataset.name, dataset.table, conflicts, settings.sources_file)
     settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
     job = build_defs(settings).resolve_implicit_global_asset_job_def()
