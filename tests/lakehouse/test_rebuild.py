@@ -91,6 +91,9 @@ def test_rebuild_after_a_type_fix_reingests_every_landed_file_and_keeps_the_old_
     assert open_catalog(meters).list_tables("rebuild") == []
     again = ingest(meters, "r2")
     assert again.rows == 0 and not again.quarantined
+    # ... and does not mistake the swap for a publish whose audit record was lost.
+    messages = [r["message"] for r in read_audit_log(open_catalog(meters)).to_pylist()]
+    assert not [m for m in messages if "recorded by a later run" in m]
 
 
 def test_a_file_the_rebuild_quarantines_is_due_again_after_the_next_fix(meters, cli):  # noqa: F811
