@@ -381,6 +381,14 @@ def _main(argv: list[str] | None = None) -> int:
         "--metadata", metavar="FILE", help="with one --table: point it at this metadata file"
     )
     recover.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    rebuild = commands.add_parser(
+        "rebuild", help="re-ingest a raw table from the landing zone in the registry's types, swap it in"
+    )
+    rebuild.add_argument("table", help="e.g. raw.orders")
+    retry = commands.add_parser(
+        "retry", help="ingest a dataset's quarantined files again (after a registry fix)"
+    )
+    retry.add_argument("dataset", help="e.g. orders")
     for verb, text in (
         ("release", "publish a held-back batch to main"),
         ("discard", "drop a held-back batch"),
@@ -414,6 +422,10 @@ def _main(argv: list[str] | None = None) -> int:
         return maintain_command(settings, args)
     if args.command == "history":
         return history_command(settings, args)
+    if args.command in ("rebuild", "retry"):
+        from dagster_project.rebuild_commands import rebuild_command, retry_command
+
+        return (rebuild_command if args.command == "rebuild" else retry_command)(settings, args)
     if args.command in ("held", "release", "discard"):
         return _held_command(settings, args)
     changed = sync_sample_data(settings, seed=args.seed, scale=args.scale, out=args.out)

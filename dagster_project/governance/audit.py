@@ -36,7 +36,7 @@ AUDIT_SCHEMA = Schema(
         "action",
         StringType(),
         required=False,
-        doc="query, query_denied, query_rejected, query_failed, publish, maintenance.",
+        doc="query, query_denied, query_rejected, query_failed, publish, rebuild, maintenance.",
     ),
     NestedField(6, "tables", StringType(), required=False, doc="Tables read or written (JSON list)."),
     NestedField(7, "statement", StringType(), required=False, doc="A query's SQL; what a publish wrote."),
@@ -156,7 +156,10 @@ def record_missing_publishes(catalog: Catalog, settings: Settings, table: Table,
             log_table = catalog.load_table(AUDIT_TABLE)
             if log_table.current_snapshot() is not None:
                 logged = log_table.scan(
-                    row_filter=And(EqualTo("action", "publish"), EqualTo("tables", json.dumps([name]))),
+                    # A rebuild's swap is a publish too, logged under its own action.
+                    row_filter=And(
+                        In("action", ["publish", "rebuild"]), EqualTo("tables", json.dumps([name]))
+                    ),
                     selected_fields=("snapshot_ids",),
                 ).to_arrow()
                 for ids in logged["snapshot_ids"].to_pylist():

@@ -267,7 +267,7 @@ def _convert(
                     f"{label}: {bad_rows} of {good_rows + bad_rows} row(s) have values that do not fit their "
                     f"column types, {why}; first at row {first.row}"
                     + (f" (line {first.line})" if first.line else "")
-                    + f": {first.why()} (fix the values in the file, or the column types in the registry)",
+                    + f": {first.why()}",  # the engine adds the registry fix that works
                     line=first.line,
                     column=first.column,
                 )

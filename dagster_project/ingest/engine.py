@@ -29,6 +29,7 @@ from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.convert import Converted, FileRejected, connect
 from dagster_project.ingest.sources import environment_failure
 from dagster_project.ingest.units import Handled, Unit, combined_checksum
+from dagster_project.lakehouse.evolution import evolve_raw_table, type_fix
 from dagster_project.lakehouse.ops import QuarantineRecord, quarantined_versions, record_quarantine
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, ensure_raw_table, open_catalog, type_name_of
@@ -74,6 +75,7 @@ class IngestReport:
     quarantined: list[QuarantineRecord] = field(default_factory=list)  # whole files
     rejected_rows: list[QuarantineRecord] = field(default_factory=list)  # rows whose values do not fit
     new_columns: dict[str, str] = field(default_factory=dict)
+    schema_changes: list[str] = field(default_factory=list)  # registry widenings applied in place
     seconds: dict[str, float] = field(default_factory=dict)
     gate: GateReport | None = None
     held_back: list[dict] = field(default_factory=list)
@@ -105,13 +107,16 @@ def quarantine_file(
     """Copy a rejected file to the quarantine area with its JSON sidecar; the record for ops.quarantine."""
     now = datetime.now(UTC)
     key = quarantine_key(dataset.name, checksum, file.key)
+    message = rejected.message
+    if rejected.reason == "type_conflict":  # the registry fix that works, in the record and the sidecar
+        message += "; " + type_fix(settings.sources_file, dataset, rejected.column, whole_file=True)
     sidecar = {
         "dataset": dataset.name,
         "source_file": file.uri,
         "landing_key": file.label,
         "source_checksum": checksum,
         "reason": rejected.reason,
-        "message": rejected.message,
+        "message": message,
         "line": rejected.line,
         "column": rejected.column,
         "run_id": run_id,
@@ -125,7 +130,7 @@ def quarantine_file(
         source_checksum=checksum,
         quarantine_file=copy_uri,
         reason=rejected.reason,
-        message=rejected.message,
+        message=message,
         line=rejected.line,
         column_name=rejected.column,
         run_id=run_id,
@@ -134,7 +139,7 @@ def quarantine_file(
 
 
 def _row_records(
-    dataset: Dataset, unit: Unit, checksum: str, converted: Converted, run_id: str
+    dataset: Dataset, unit: Unit, checksum: str, converted: Converted, run_id: str, sources_file: Path
 ) -> list[QuarantineRecord]:
     now = datetime.now(UTC)
     return [
@@ -146,8 +151,8 @@ def _row_records(
             quarantine_file="",
             reason="type_conflict",
             message=f"{unit.label}: row {r.row}" + (f" (line {r.line})" if r.line else "") + f": {r.why()}; "
-            "the row is kept here, the file's other rows go on to its table (fix the value and land the "
-            "file again, or change the column's type in the source registry)",
+            "the row is kept here, the file's other rows go on to its table; "
+            + type_fix(sources_file, dataset, r.column, whole_file=False),
             line=r.line,
             column_name=r.column,
             run_id=run_id,
@@ -172,6 +177,7 @@ def ingest_units(
     before_commit: Callable[[], None] | None = None,
     report: IngestReport | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    into: Table | None = None,
 ) -> IngestReport:
     """Ingest landed units of one dataset into `raw.<dataset>` in one atomic commit.
 
@@ -188,6 +194,7 @@ def ingest_units(
         report: A report to fill in (callers may have noted skipped keys already).
         con: The DuckDB connection the converter uses: the gate runs on it too, so that one run
             holds one DuckDB memory limit, not two (one is opened when None).
+        into: Write this table instead of the dataset's raw table (a rebuild's new table).
 
     Returns:
         The report: versions ingested, skipped and quarantined, rows, snapshot id.
@@ -195,11 +202,15 @@ def ingest_units(
     Raises:
         EnvironmentFailure: Disk, memory, permissions, catalog or store failed; nothing was
             quarantined for it and the run may be retried.
+        SchemaConflict: The registry changed a column's type in a way the table cannot take in
+            place; nothing was read (`foundation rebuild` fixes it).
     """
     log = log or logging.getLogger(__name__)
     started = time.perf_counter()
     catalog = open_catalog(settings)
-    table = ensure_raw_table(catalog, dataset)
+    table = into or ensure_raw_table(catalog, dataset)
+    # The registry's widenings reach the table before any file is cast to its types.
+    evolved = [] if into else evolve_raw_table(table, dataset, sources_file=settings.sources_file, logger=log)
     # Finish what a crashed run left: an audit that never reached a verdict is removed (its files
     # are due again), and publishes whose audit-log event was lost get it now.
     recover_unfinished(
@@ -209,6 +220,7 @@ def ingest_units(
     landing = open_landing(settings)
     report = report or IngestReport(dataset.name, dataset.table, table.location(), None)
     report.table_location = table.location()
+    report.schema_changes = [str(c) for c in evolved]
     handled = Handled(
         ingested_versions(table),
         set() if retry_quarantined else quarantined_versions(catalog, dataset.name),
@@ -320,7 +332,7 @@ def _ingest_one(
         report.quarantined.append(rejected)
         return None
     assert converted is not None
-    report.rejected_rows += _row_records(dataset, unit, checksum, converted, run_id)
+    report.rejected_rows += _row_records(dataset, unit, checksum, converted, run_id, settings.sources_file)
     handled.staged[identity] = unit
     staged = StagedFile(
         unit.file.uri,
@@ -399,10 +411,11 @@ def _gate_and_publish(
         report.skipped.append({"file": units[s.identity].label, "why": "committed by a concurrent run"})
     if result.committed:
         keys = [units[s.identity].label for s in result.committed]
+        written = ".".join(table.name())  # the dataset's raw table, or a rebuild's new one
         event = AuditEvent(
             "publish",
-            [dataset.table],
-            {dataset.table: result.snapshot_id},
+            [written],
+            {written: result.snapshot_id},
             statement=f"raw ingest of {len(keys)} file(s): {', '.join(keys)}",
             run_id=run_id,
             rows=sum(s.rows for s in result.committed),

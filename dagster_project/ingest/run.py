@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pyiceberg.table import Table
+
 from dagster_project.ingest.convert import Converted, Limits, connect, convert_file
 from dagster_project.ingest.engine import IngestReport, ingest_units
 from dagster_project.ingest.units import Unit
@@ -48,6 +50,7 @@ def ingest_dataset(
     suite: Suite | None = None,
     log: logging.Logger | None = None,
     before_commit: Callable[[], None] | None = None,
+    into: Table | None = None,
 ) -> IngestReport:
     """Ingest landed files of one dataset into `raw.<dataset>` in one atomic commit.
 
@@ -60,6 +63,7 @@ def ingest_dataset(
         suite: The table's expectation suite: the batch then goes through Write-Audit-Publish.
         log: Where progress goes.
         before_commit: Fault-injection hook, called right before the commit.
+        into: Write this table instead of `raw.<dataset>` (a rebuild's new table).
 
     Returns:
         The report: files ingested, skipped and quarantined, rows set apart, snapshot id.
@@ -119,6 +123,7 @@ def ingest_dataset(
             log=log,
             before_commit=before_commit,
             con=con,
+            into=into,
         )
     finally:
         con.close()

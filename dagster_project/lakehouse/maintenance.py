@@ -18,7 +18,7 @@ from pyiceberg.table.update.snapshot import ExpireSnapshots
 
 from dagster_project.errors import FoundationError
 from dagster_project.lakehouse.changes import COMPACTION_PROPERTY, WATERMARK_PROPERTY
-from dagster_project.lakehouse.publish import FILES_PROPERTY, VERSIONS_PROPERTY
+from dagster_project.lakehouse.publish import FILES_PROPERTY, VERSIONS_PROPERTY, rebuilt_at
 from dagster_project.lakehouse.warehouse import (
     METADATA_SUFFIX,
     READ_ERRORS,
@@ -154,11 +154,15 @@ def _carried(table: Table, expiring: set[int]) -> dict[str, str]:
         if newest_watermarks is None and WATERMARK_PROPERTY in extra:
             newest_watermarks = (snapshot.snapshot_id in expiring, extra[WATERMARK_PROPERTY])
         if snapshot.snapshot_id not in expiring:
+            if rebuilt_at(snapshot):  # older ancestors' files were replaced by the rebuild
+                break
             continue
         for identity in json.loads(extra.get(FILES_PROPERTY, "[]")):
             files[tuple(identity)] = None
         for uri, version in json.loads(extra.get(VERSIONS_PROPERTY, "{}")).items():
             versions.setdefault(uri, version)  # newest first: keep the newest version of a URI
+        if rebuilt_at(snapshot):
+            break
     carried: dict[str, str] = {}
     if files:
         carried[FILES_PROPERTY] = json.dumps([list(identity) for identity in files])

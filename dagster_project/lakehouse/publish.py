@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 FILES_PROPERTY = "foundation.files"
 VERSIONS_PROPERTY = "foundation.landing-versions"
 RUN_PROPERTY = "foundation.run-id"
+# A rebuild's commit carries every file version of the rebuilt table: older ancestors no longer count.
+REBUILD_PROPERTY = "foundation.rebuild"
 # Model publishes also name the dbt invocation that wrote the rows (transform/build.py).
 INVOCATION_PROPERTY = "foundation.dbt-invocation"
 
@@ -84,7 +86,14 @@ def ingested_versions(
         if payload:
             for uri, checksum in json.loads(payload):
                 seen.setdefault((uri, checksum), snapshot.snapshot_id)
+        if rebuilt_at(snapshot):
+            break
     return seen
+
+
+def rebuilt_at(snapshot: Snapshot) -> bool:
+    """Whether `snapshot` is a rebuild's swap: what its ancestors committed was replaced by it."""
+    return bool(snapshot.summary and REBUILD_PROPERTY in snapshot.summary.additional_properties)
 
 
 def landing_versions(table: Table) -> set[tuple[str, str]]:
@@ -106,6 +115,8 @@ def landing_versions(table: Table) -> set[tuple[str, str]]:
             )
             if payload:
                 seen.update(json.loads(payload).items())
+            if rebuilt_at(snapshot):
+                break
     return seen
 
 

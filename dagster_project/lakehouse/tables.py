@@ -185,11 +185,11 @@ def raw_schema(dataset: Dataset) -> Schema:
     return Schema(*fields)
 
 
-def ensure_raw_table(catalog: Catalog, dataset: Dataset) -> Table:
-    """The raw table for a dataset, partitioned by ingest day."""
+def ensure_raw_table(catalog: Catalog, dataset: Dataset, identifier: str | None = None) -> Table:
+    """The raw table for a dataset, partitioned by ingest day (`identifier`: another table of that shape)."""
     schema = raw_schema(dataset)
     ingested_at = schema.find_field("_ingested_at").field_id
     spec = PartitionSpec(
         PartitionField(source_id=ingested_at, field_id=1000, transform=DayTransform(), name="_ingested_day")
     )
-    return ensure_table(catalog, dataset.table, schema, spec, RAW_TABLE_PROPERTIES)
+    return ensure_table(catalog, identifier or dataset.table, schema, spec, RAW_TABLE_PROPERTIES)

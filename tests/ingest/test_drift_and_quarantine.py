@@ -66,7 +66,7 @@ def test_bad_files_are_quarantined_good_files_still_land_and_originals_stay(sett
     [conflict] = report.rejected_rows
     assert conflict.reason == "type_conflict" and conflict.scope == "row"
     assert conflict.column_name == "quantity" and conflict.line == 5
-    assert "type_conflict.csv" in conflict.message and "source registry" in conflict.message
+    assert "type_conflict.csv" in conflict.message and "`foundation rebuild raw.orders`" in conflict.message
     assert "one" not in conflict.message  # never the value itself
     assert json.loads(conflict.row_data)["quantity"] == "one"  # the row as landed, kept
     assert reasons["ragged.csv"].reason == "unreadable"

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+
 import dagster as dg
 
 from dagster_project.defs.raw.assets import build_raw_assets
 from dagster_project.defs.raw.freshness import build_freshness_checks, build_freshness_schedule
 from dagster_project.defs.raw.sensors import build_landing_sensors
+from dagster_project.lakehouse.evolution import schema_conflicts
 from dagster_project.registry import Registry
 from dagster_project.settings import Settings
 
 
 def defs(registry: Registry, settings: Settings) -> dg.Definitions:
     freshness = build_freshness_checks(registry)
+    # Registry type changes the raw tables cannot take in place: shown on their own asset (and
+    # logged here, in the code server's log), so that one dataset's mistake hides no other asset.
+    conflicts = schema_conflicts(settings, registry)
+    for conflict in conflicts.values():
+        logging.getLogger(__name__).error("%s", conflict)
     return dg.Definitions(
-        assets=build_raw_assets(registry, settings.expectations_dir),
+        assets=build_raw_assets(registry, settings.expectations_dir, conflicts),
         asset_checks=freshness,
         sensors=build_landing_sensors(registry, settings.sensor_interval_seconds),
         schedules=[build_freshness_schedule(freshness)] if freshness else [],

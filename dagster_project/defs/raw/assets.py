@@ -13,6 +13,7 @@ from dagster_project.defs.raw.metadata import ingest_metadata
 from dagster_project.defs.resources import Foundation
 from dagster_project.errors import EnvironmentFailure
 from dagster_project.ingest.run import IngestReport, ingest_dataset
+from dagster_project.lakehouse.evolution import SchemaConflict
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, raw_schema
 from dagster_project.landing.s3 import LandingUnavailable
 from dagster_project.quality.suites import Suite, load_suite
@@ -96,8 +97,15 @@ def table_columns(dataset: Dataset) -> dict[str, str]:
     return {c.name: c.type for c in dataset.columns} | {name: t for name, t, _ in LINEAGE_FIELDS}
 
 
-def build_raw_asset(dataset: Dataset, suite: Suite | None = None) -> dg.AssetsDefinition:
-    """The raw asset of one dataset, generated from its registry entry and gated by its suite."""
+def build_raw_asset(
+    dataset: Dataset, suite: Suite | None = None, conflict: SchemaConflict | None = None
+) -> dg.AssetsDefinition:
+    """The raw asset of one dataset, generated from its registry entry and gated by its suite.
+
+    A `conflict` (a registry type change the table cannot take in place) is shown on the asset
+    itself, in its description and metadata; its runs then stop with the same words until
+    `foundation rebuild` ran. The other assets load and run as usual.
+    """
     freshness = (
         dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=dataset.freshness_max_age_hours))
         if dataset.freshness_max_age_hours
@@ -107,7 +115,8 @@ def build_raw_asset(dataset: Dataset, suite: Suite | None = None) -> dg.AssetsDe
     @dg.asset(
         key=asset_key(dataset),
         group_name="raw",
-        description=f"{dataset.description}\n\nLanded as {dataset.format} under `{dataset.prefix}`; "
+        description=(f"**Schema conflict, ingest stopped:** {conflict}\n\n" if conflict else "")
+        + f"{dataset.description}\n\nLanded as {dataset.format} under `{dataset.prefix}`; "
         f"primary key {', '.join(dataset.primary_key)}. Iceberg table `{dataset.table}`.",
         kinds={"iceberg", "duckdb", dataset.format},
         owners=[dataset.owner],
@@ -118,6 +127,7 @@ def build_raw_asset(dataset: Dataset, suite: Suite | None = None) -> dg.AssetsDe
             "format": dataset.format,
             "primary_key": ", ".join(dataset.primary_key),
             "pii_columns": ", ".join(dataset.pii_columns) or "none",
+            **({"schema_conflict": dg.MetadataValue.text(str(conflict))} if conflict else {}),
             "dagster/column_schema": column_schema(
                 raw_schema(dataset), {c.name: c.pii for c in dataset.columns if c.pii}
             ),
@@ -147,9 +157,19 @@ def build_raw_asset(dataset: Dataset, suite: Suite | None = None) -> dg.AssetsDe
     return raw_asset
 
 
-def build_raw_assets(registry: Registry, expectations_dir: Path) -> list[dg.AssetsDefinition]:
-    """Raw assets of every dataset; a malformed suite fails here, when definitions load."""
+def build_raw_assets(
+    registry: Registry, expectations_dir: Path, conflicts: dict[str, SchemaConflict] | None = None
+) -> list[dg.AssetsDefinition]:
+    """Raw assets of every dataset; a malformed suite fails here, when definitions load.
+
+    `conflicts` (from `schema_conflicts`) are shown on their own dataset's asset only.
+    """
+    conflicts = conflicts or {}
     return [
-        build_raw_asset(dataset, load_suite(dataset.table, table_columns(dataset), expectations_dir))
+        build_raw_asset(
+            dataset,
+            load_suite(dataset.table, table_columns(dataset), expectations_dir),
+            conflicts.get(dataset.name),
+        )
         for dataset in registry
     ]

@@ -97,6 +97,8 @@ def ingest_metadata(
                 for r in report.rejected_rows[:50]
             )
         )
+    if report.schema_changes:  # the registry's widenings, applied to the table in place by this run
+        metadata["schema_changes"] = dg.MetadataValue.text("; ".join(report.schema_changes))
     if report.new_columns:
         metadata["schema_drift"] = dg.MetadataValue.json(report.new_columns)
     gate = report.gate

@@ -1,0 +1,108 @@
+"""`foundation rebuild raw.NAME` and `foundation retry NAME`: apply a registry fix to what has landed."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+
+from dagster_project.settings import Settings
+
+
+def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Rebuild one raw table from the landing zone in the registry's current types; print what changed."""
+    from dagster_project.defs.raw.assets import table_columns
+    from dagster_project.ingest.rebuild import dataset_of, rebuild
+    from dagster_project.quality.suites import load_suite
+    from dagster_project.registry import load_registry
+
+    dataset = dataset_of(load_registry(settings.sources_file), args.table)
+    suite = load_suite(dataset.table, table_columns(dataset), settings.expectations_dir)
+    print(f"{dataset.table}: re-ingesting every landed file of {dataset.prefix} in the registry's types …")
+    report = rebuild(settings, dataset, suite=suite)
+    print(
+        f"{dataset.table}: rebuilt from {report.files} file version(s), {report.rows:,} rows; "
+        f"snapshot {report.replaced_snapshot_id} → {report.snapshot_id}"
+    )
+    for change in report.type_changes:
+        print(f"  type change: {change}")
+    if report.quarantined:
+        print(
+            "  quarantined, not in the rebuilt table (`foundation status` says why): "
+            f"{len(report.quarantined)}"
+        )
+        for line in report.quarantined:
+            print(f"    {line}")
+    if report.set_apart:
+        print(f"  rows set apart, values that do not fit their columns (ops.quarantine): {report.set_apart}")
+    print(
+        f"the old rows: foundation query --as data_engineer --as-of {report.replaced_snapshot_id} "
+        f'"select * from {dataset.table} limit 20"'
+    )
+    _tell_dagster(settings, dataset.name, report.snapshot_id)
+    return 0
+
+
+def _tell_dagster(settings: Settings, dataset: str, snapshot_id: int | None) -> None:
+    """A materialization of `raw/<dataset>` without a run, so that the models downstream see the new rows."""
+    import dagster as dg
+
+    settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=dg.AssetKey(["raw", dataset]),
+            description="foundation rebuild: the table was re-ingested in the registry's types",
+            metadata={"rebuild_snapshot_id": str(snapshot_id)},
+        )
+    )
+
+
+def retry_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the raw asset with `retry_quarantined: true`, as the launchpad would; print what it did.
+
+    A registry change the table cannot take in place stops here with the rebuild command to run.
+    """
+    import dagster as dg
+
+    from dagster_project.definitions import build_defs
+    from dagster_project.ingest.rebuild import dataset_of
+    from dagster_project.lakehouse.evolution import SchemaConflict, type_changes
+    from dagster_project.lakehouse.tables import load_table, open_catalog
+    from dagster_project.registry import load_registry
+
+    dataset = dataset_of(load_registry(settings.sources_file), args.dataset)
+    catalog = open_catalog(settings)
+    if catalog.table_exists(dataset.table):  # a narrowing change: the rebuild's words, before any run
+        changes = type_changes(load_table(catalog, dataset.table), dataset)
+        if conflicts := [c for c in changes if not c.widening]:
+            raise SchemaConflict(dataset.name, dataset.table, conflicts, settings.sources_file)
+    settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
+    job = build_defs(settings).resolve_implicit_global_asset_job_def()
+    op = f"raw__{dataset.name}"
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            asset_selection=[dg.AssetKey(["raw", dataset.name])],
+            run_config={
+                "ops": {op: {"config": {"retry_quarantined": True}}},
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            },
+            tags={"foundation/dataset": dataset.name, "foundation/trigger": "retry"},
+        )
+    if not result.success:
+        failures = result.get_step_failure_events()
+        cause = failures[0].step_failure_data.error.message.strip() if failures else "the run failed"
+        print(f"{dataset.table}: retry failed (run {result.run_id}): {cause.splitlines()[0]}")
+        return 1
+    md = {k: v.value for k, v in result.asset_materializations_for_node(op)[0].metadata.items()}
+    print(
+        f"{dataset.table}: +{md.get('rows_ingested', 0)} rows from {md.get('files_ingested', 0)} file(s), "
+        f"{md.get('files_quarantined', 0)} quarantined, {md.get('rows_set_apart', 0)} rows set apart "
+        f"(run {result.run_id})"
+    )
+    if md.get("schema_changes"):
+        print(f"  schema evolved in place: {md['schema_changes']}")
+    return 0
