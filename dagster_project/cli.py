@@ -19,6 +19,8 @@ from dagster_project.governance.commands import (
     show_governance,
 )
 from dagster_project.landing.names import label
+from dagster_project.onboard.cli import add_arguments as sources_arguments
+from dagster_project.onboard.cli import sources_command
 from dagster_project.settings import Settings, load_settings
 
 
@@ -381,6 +383,7 @@ def _main(argv: list[str] | None = None) -> int:
         "--metadata", metavar="FILE", help="with one --table: point it at this metadata file"
     )
     recover.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    sources_arguments(commands)
     for verb, text in (
         ("release", "publish a held-back batch to main"),
         ("discard", "drop a held-back batch"),
@@ -414,6 +417,8 @@ def _main(argv: list[str] | None = None) -> int:
         return maintain_command(settings, args)
     if args.command == "history":
         return history_command(settings, args)
+    if args.command == "sources":
+        return sources_command(settings, args)
     if args.command in ("held", "release", "discard"):
         return _held_command(settings, args)
     changed = sync_sample_data(settings, seed=args.seed, scale=args.scale, out=args.out)
