@@ -243,3 +243,14 @@ def test_a_prefix_with_no_files_is_refused_in_one_line(project, monkeypatch, cap
 def test_the_committed_dbt_sources_are_the_ones_generated_from_the_registry():
     registry = load_registry(PACKAGE_DIR / "sources.yml")
     assert (DBT_PROJECT_DIR / SOURCES_FILE).read_text(encoding="utf-8") == render_dbt_sources(registry)
+
+
+def test_an_onboarded_source_parses_in_dbt_and_follows_the_house_rules_with_no_test_edit(project, tmp_path):
+    from tests.test_dbt_project import assert_follows_the_registry, dbt_parse
+
+    settings, dbt = project
+    _readings(settings)
+    apply(plan_source(settings, "readings", "readings/", dbt_project_dir=dbt))
+    manifest = dbt_parse(dbt, tmp_path / "parsed")
+    assert "model.foundation.stg_readings" in manifest["nodes"]
+    assert_follows_the_registry(manifest, load_registry(settings.sources_file), dbt)
