@@ -70,7 +70,15 @@ class Inferred:
 
     @property
     def glob(self) -> str:
-        return "*.csv" if self.format == "csv" else f"*.{self.format}"
+        """The files' common suffix (`*.tsv`), past a compression suffix (the registry matches those)."""
+        suffixes = set()
+        for key in self.files:
+            name = key.rsplit("/", 1)[-1].lower()
+            for compressed in (".gz", ".zst", ".bz2"):
+                name = name.removesuffix(compressed)
+            suffixes.add(name[name.rfind(".") :] if "." in name else "")
+        suffix = suffixes.pop() if len(suffixes) == 1 else ""
+        return f"*{suffix}" if suffix else "*"
 
 
 def _listed(settings: Settings, prefix: str) -> tuple[Any, list[LandedFile]]:

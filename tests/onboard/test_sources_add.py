@@ -254,3 +254,23 @@ def test_an_onboarded_source_parses_in_dbt_and_follows_the_house_rules_with_no_t
     manifest = dbt_parse(dbt, tmp_path / "parsed")
     assert "model.foundation.stg_readings" in manifest["nodes"]
     assert_follows_the_registry(manifest, load_registry(settings.sources_file), dbt)
+
+
+def test_files_landed_in_s3_are_read_through_the_landing_store(project, s3_server, s3_credentials):
+    import dataclasses
+    import uuid
+
+    from tests.servers.s3 import REGION
+
+    settings, dbt = project
+    bucket = f"landing-{uuid.uuid4().hex[:12]}"
+    client = s3_server.client()
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="in/events/a.csv", Body=b"event_id,kind\n1,open\n2,close\n3,open\n")
+    settings = dataclasses.replace(
+        settings, landing_uri=f"s3://{bucket}/in", s3_endpoint_url=s3_server.endpoint_url, s3_region=REGION
+    )
+    apply(plan_source(settings, "events", "events/", dbt_project_dir=dbt))
+    events = load_registry(settings.sources_file)["events"]
+    assert events.prefix == "events/" and events.primary_key == ("event_id",)
+    assert {c.name: c.type for c in events.columns} == {"event_id": "long", "kind": "string"}
