@@ -27,6 +27,7 @@ BOOLEANS = {"true", "false", "t", "f", "yes", "no"}
 NUMERIC = ("long", "decimal", "double")
 TEMPORAL = ("date", "timestamp")
 _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+_LEADING_ZERO = re.compile(r"^\s*[+-]?0\d")
 _FIXED = re.compile(r"^\s*[+-]?(\d*)\.(\d+)\s*$")
 _NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -95,6 +96,8 @@ def classify_text(text: str, decimal_comma: bool = False) -> ValueClass:
         if "." in text:
             return _temporal(text) or STRING
         number = text.replace(",", ".")
+    if _LEADING_ZERO.match(number):  # codes such as zip codes: the zeros are part of the value
+        return _temporal(text) or STRING
     if _INTEGER.match(number):
         value = int(number)
         if INT64[0] <= value <= INT64[1]:
