@@ -18,7 +18,7 @@ export DAGSTER_HOME
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # The dbt manifest Dagster reads its assets from (made by `dbt parse`, no database needed).
 DBT_MANIFEST := dbt_project/target/manifest.json
-DBT_FILES := $(shell find dbt_project/models dbt_project/macros -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
+DBT_FILES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
 .PHONY: instance setup settings-docs demo dev test lint format bench bench-ingest bench-memory bench-gates bench-incremental bench-latency bench-retrieval bench-governance bench-report lock clean
 
@@ -31,7 +31,8 @@ $(STAMP): pyproject.toml requirements.lock requirements.exclude
 	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
-$(DBT_MANIFEST): $(STAMP) $(DBT_FILES)
+$(DBT_MANIFEST): $(STAMP) $(DBT_FILES) dagster_project/sources.yml
+	$(BIN)/python -m dagster_project.onboard.dbt_sources
 	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
 	touch $(DBT_MANIFEST)
 

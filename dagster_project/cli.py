@@ -19,6 +19,8 @@ from dagster_project.governance.commands import (
     show_governance,
 )
 from dagster_project.landing.names import label
+from dagster_project.onboard.cli import add_arguments as sources_arguments
+from dagster_project.onboard.cli import sources_command
 from dagster_project.settings import Settings, load_settings
 
 
@@ -389,6 +391,7 @@ def _main(argv: list[str] | None = None) -> int:
         "retry", help="ingest a dataset's quarantined files again (after a registry fix)"
     )
     retry.add_argument("dataset", help="e.g. orders")
+    sources_arguments(commands)
     for verb, text in (
         ("release", "publish a held-back batch to main"),
         ("discard", "drop a held-back batch"),
@@ -426,6 +429,8 @@ def _main(argv: list[str] | None = None) -> int:
         from dagster_project.rebuild_commands import rebuild_command, retry_command
 
         return (rebuild_command if args.command == "rebuild" else retry_command)(settings, args)
+    if args.command == "sources":
+        return sources_command(settings, args)
     if args.command in ("held", "release", "discard"):
         return _held_command(settings, args)
     changed = sync_sample_data(settings, seed=args.seed, scale=args.scale, out=args.out)

@@ -6,25 +6,26 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster_project.registry import load_registry
+from dagster_project.registry import Registry, load_registry
 from dagster_project.settings import PACKAGE_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_dbt_parse_succeeds_and_sources_match_the_registry(tmp_path):
+def dbt_parse(project_dir: Path, target: Path) -> dict:
+    """`dbt parse` of a dbt project into `target`; the manifest."""
     dbt = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "FOUNDATION_DATA_DIR": str(tmp_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, "FOUNDATION_DATA_DIR": str(target), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     result = subprocess.run(
         [
             str(dbt),
             "parse",
             "--project-dir",
-            "dbt_project",
+            str(project_dir),
             "--profiles-dir",
-            "dbt_project",
+            str(project_dir),
             "--target-path",
-            str(tmp_path / "target"),
+            str(target / "target"),
         ],
         cwd=ROOT,
         env=env,
@@ -33,13 +34,22 @@ def test_dbt_parse_succeeds_and_sources_match_the_registry(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    return json.loads((target / "target" / "manifest.json").read_text())
+
+
+def test_dbt_parse_succeeds_and_sources_match_the_registry(tmp_path):
+    manifest = dbt_parse(ROOT / "dbt_project", tmp_path)
+    assert_follows_the_registry(manifest, load_registry(PACKAGE_DIR / "sources.yml"), ROOT / "dbt_project")
+
+
+def assert_follows_the_registry(manifest: dict, registry: Registry, project_dir: Path) -> None:
+    """dbt's raw sources are the registry's datasets; every model follows the house rules."""
     sources = {s["name"] for s in manifest["sources"].values() if s["source_name"] == "raw"}
-    assert sources == set(load_registry(PACKAGE_DIR / "sources.yml").names())
+    assert sources == set(registry.names())
     # Source columns and types are the registry's, plus lineage and the plugin's sequence number.
     from dagster_project.lakehouse.tables import LINEAGE_FIELDS, duckdb_type
 
-    for dataset in load_registry(PACKAGE_DIR / "sources.yml"):
+    for dataset in registry:
         source = manifest["sources"][f"source.foundation.raw.{dataset.name}"]
         declared = {name: col["data_type"] for name, col in source["columns"].items()}
         expected = {c.name: duckdb_type(c.type).lower() for c in dataset.columns}
@@ -47,18 +57,31 @@ def test_dbt_parse_succeeds_and_sources_match_the_registry(tmp_path):
         expected["_raw_sequence_number"] = "bigint"
         assert declared == expected, dataset.name
         assert source["meta"]["consumer"] == f"staging.stg_{dataset.name}"
-    # One YAML per model whose first sentence states the grain; keys tested not_null + unique.
+    # Every dataset has its staging model, and every model file is in the manifest (no count by hand).
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
-    assert len(models) == 7
+    names = {m["name"] for m in models}
+    assert {f"stg_{d.name}" for d in registry} <= names
+    assert names == {p.stem for p in (project_dir / "models").rglob("*.sql")}
+    # One YAML per model whose first sentence states the grain; keys tested not_null + unique (a
+    # composite key: not_null on each column and unique_combination over them).
     for model in models:
         assert model["description"].startswith("One row per "), model["name"]
         assert all(c.get("description") for c in model["columns"].values()), model["name"]
         key = model["config"]["unique_key"]
-        tests = {
-            n["test_metadata"]["name"]
+        tests = [
+            n
             for n in manifest["nodes"].values()
-            if n["resource_type"] == "test"
-            and n.get("attached_node") == model["unique_id"]
-            and n.get("column_name") == key
-        }
-        assert {"not_null", "unique"} <= tests, model["name"]
+            if n["resource_type"] == "test" and n.get("attached_node") == model["unique_id"]
+        ]
+        columns = [key] if isinstance(key, str) else key
+        for column in columns:
+            named = {t["test_metadata"]["name"] for t in tests if t.get("column_name") == column}
+            assert "not_null" in named, (model["name"], column)
+        if len(columns) == 1:
+            assert "unique" in {t["test_metadata"]["name"] for t in tests if t.get("column_name") == key}
+        else:
+            assert any(
+                t["test_metadata"]["name"] == "unique_combination"
+                and t["test_metadata"]["kwargs"]["columns"] == columns
+                for t in tests
+            ), model["name"]

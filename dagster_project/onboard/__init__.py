@@ -1,0 +1,1 @@
+"""Onboarding: `foundation sources add` turns landed files into a declared, gated, modelled source."""

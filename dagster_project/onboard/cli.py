@@ -1,0 +1,58 @@
+"""The `sources` verbs of the `foundation` command (the work is in `add.py`, imported when used)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dagster_project.registry import FORMATS
+from dagster_project.settings import DBT_PROJECT_DIR, Settings
+
+
+def add_arguments(commands: argparse._SubParsersAction) -> None:
+    """`foundation sources add ...` on the CLI's parser."""
+    sources = commands.add_parser("sources", help="declare a source from files that have landed")
+    verbs = sources.add_subparsers(dest="sources_command", required=True)
+    add = verbs.add_parser(
+        "add",
+        help="infer the registry entry, starter suite and staging model of landed files",
+        description="Infer a source from the files landed under PREFIX and write its registry entry, "
+        "starter suite and staging model; idempotent. README: 'Add a source in one command'.",
+    )
+    add.add_argument("name", help="dataset name, e.g. measurements (table raw.measurements)")
+    add.add_argument("--prefix", required=True, help="landing prefix of its files, e.g. measurements/")
+    add.add_argument("--format", choices=FORMATS, help="only these files (default: from the files)")
+    add.add_argument("--dry-run", action="store_true", help="print the diff of every file; write nothing")
+    add.add_argument(
+        "--force", action="store_true", help="replace a different declaration, suite or staging model"
+    )
+    add.add_argument("--dbt-project", type=Path, default=DBT_PROJECT_DIR, help=argparse.SUPPRESS)
+
+
+def sources_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Run `foundation sources add`; prints the diff (dry run) or the files written, and the notes."""
+    from dagster_project.onboard.add import apply, plan_source, shown  # duckdb and pyarrow: when used
+
+    plan = plan_source(
+        settings, args.name, args.prefix, fmt=args.format, force=args.force, dbt_project_dir=args.dbt_project
+    )
+    inferred = plan.inferred
+    print(
+        f"{plan.name}: {inferred.rows} row(s) in {len(inferred.files)} {inferred.format} file(s) under "
+        f"{inferred.prefix}; primary key {', '.join(inferred.primary_key)}"
+    )
+    for note in inferred.notes:
+        print(f"  note: {note}")
+    if not plan.changes:
+        print("no changes: the source is declared as these files say")
+        return 0
+    if args.dry_run:
+        for change in plan.changes:
+            print(change.diff(), end="")
+        print(f"dry run: {len(plan.changes)} file(s) would change; nothing written")
+        return 0
+    apply(plan)
+    for change in plan.changes:
+        print(f"{'wrote' if change.old is None else 'updated'} {shown(change.path)}")
+    print("next: review every 'TODO review' in these files, then `make setup` and ingest the files")
+    return 0
