@@ -18,7 +18,7 @@ export DAGSTER_HOME
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # The dbt manifest Dagster reads its assets from (made by `dbt parse`, no database needed).
 DBT_MANIFEST := dbt_project/target/manifest.json
-DBT_FILES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
+DBT_FILES := $(shell find dbt_project/models dbt_project/macros -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
 .PHONY: instance setup settings-docs demo dev test lint format bench bench-ingest bench-memory bench-gates bench-incremental bench-latency bench-retrieval bench-governance bench-report lock clean
 

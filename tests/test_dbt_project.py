@@ -63,7 +63,7 @@ def assert_follows_the_registry(manifest: dict, registry: Registry, project_dir:
     assert {f"stg_{d.name}" for d in registry} <= names
     assert names == {p.stem for p in (project_dir / "models").rglob("*.sql")}
     # One YAML per model whose first sentence states the grain; keys tested not_null + unique (a
-    # composite key: not_null on each column and unique_combination over them).
+    # composite key: not_null on each column and unique_combination_of_columns over them).
     for model in models:
         assert model["description"].startswith("One row per "), model["name"]
         assert all(c.get("description") for c in model["columns"].values()), model["name"]
@@ -81,7 +81,7 @@ def assert_follows_the_registry(manifest: dict, registry: Registry, project_dir:
             assert "unique" in {t["test_metadata"]["name"] for t in tests if t.get("column_name") == key}
         else:
             assert any(
-                t["test_metadata"]["name"] == "unique_combination"
-                and t["test_metadata"]["kwargs"]["columns"] == columns
+                t["test_metadata"]["name"] == "unique_combination_of_columns"
+                and t["test_metadata"]["kwargs"]["combination_of_columns"] == columns
                 for t in tests
             ), model["name"]

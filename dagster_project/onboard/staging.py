@@ -17,7 +17,7 @@ from dagster_project.registry import Dataset
 OWNER = "team:data-platform"  # staging models are the platform team's (defs/dbt/assets.py)
 MEASURES = ("int", "long", "float", "double")
 TIMES = ("date", "timestamp", "timestamptz")
-UNIQUE_COMBINATION = "unique_combination"  # dbt_project/tests/generic/unique_combination.sql
+UNIQUE_COMBINATION = "unique_combination_of_columns"  # dbt_project/macros/unique_combination_of_columns.sql
 
 
 @cache
@@ -137,7 +137,7 @@ def render_model_yaml(dataset: Dataset) -> str:
     if len(key) > 1:
         lines.append(
             f"    data_tests:\n      - {UNIQUE_COMBINATION}:\n          arguments:\n"
-            f"            columns: [{', '.join(key)}]\n"
+            f"            combination_of_columns: [{', '.join(key)}]\n"
         )
     lines.append("    columns:\n")
     for rows in _outputs(dataset).values():
