@@ -126,7 +126,9 @@ def test_csv_with_na_markers_a_composite_key_gzip_and_latin1(project, monkeypatc
     assert "email_hash('contact_email')" in sql
     model = yaml.safe_load((dbt / "models/staging/stg_readings.yml").read_text())["models"][0]
     assert model["description"].startswith("One row per site_id and sensor")
-    assert model["data_tests"] == [{"unique_combination_of_columns": {"arguments": {"combination_of_columns": ["site_id", "sensor"]}}}]
+    assert model["data_tests"] == [
+        {"unique_combination_of_columns": {"arguments": {"combination_of_columns": ["site_id", "sensor"]}}}
+    ]
     assert (dbt / SOURCES_FILE).read_text() == render_dbt_sources(load_registry(settings.sources_file))
 
 
