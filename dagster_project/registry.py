@@ -30,6 +30,7 @@ FORMATS = ("csv", "jsonl", "parquet")
 BAD_ROW_POLICIES = ("rows", "file")
 ENCODINGS = ("utf-8", "utf-16", "latin-1", "cp1252")
 COMPRESSIONS = ("auto", "none", "gzip", "zstd", "bz2")
+COMPRESSED_SUFFIXES = (".gz", ".gzip", ".zst", ".zstd", ".bz2")  # matched as the name without them
 NESTED_MODES = ("struct", "flatten")
 # What the same bytes landed again under another key are: skipped as a duplicate, or ingested again.
 DUPLICATE_POLICIES = ("skip", "allow")
@@ -114,7 +115,11 @@ class Dataset:
         return next((c for c in self.columns if c.name == name), None)
 
     def matches(self, relative_path: str) -> bool:
-        """Whether a landing path (relative to the landing root) belongs to this dataset."""
+        """Whether a landing path (relative to the landing root) belongs to this dataset.
+
+        The name must match the glob, or be a name that does with a compression suffix added
+        (`.gz`, `.zst`, `.bz2`), unless the dataset declares `compression: none`.
+        """
         if not relative_path.startswith(self.prefix):
             return False
         name = relative_path[len(self.prefix) :]
@@ -122,7 +127,14 @@ class Dataset:
         # Hidden and underscore files are writers' temporaries (Spark, Hadoop, rsync convention).
         if base.startswith((".", "_")):
             return False
-        return fnmatch.fnmatchcase(base, self.glob)
+        if fnmatch.fnmatchcase(base, self.glob):
+            return True
+        # A compressed file matches as its name without the suffix: `orders.csv.gz` for `*.csv`.
+        stem, dot, suffix = base.rpartition(".")
+        compressed = (
+            dot and f".{suffix.lower()}" in COMPRESSED_SUFFIXES and self.dialect.compression != "none"
+        )
+        return bool(compressed) and fnmatch.fnmatchcase(stem, self.glob)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dagster_project.ingest.casts import Cast, cast_column, literal
+from dagster_project.ingest.casts import Cast, literal
+from dagster_project.ingest.dialect_casts import dialect_cast
 from dagster_project.ingest.sources import FileRejected, LandedColumn, quote, source_column
 from dagster_project.registry import Dataset
 
@@ -41,9 +42,11 @@ def column_cast(
 ) -> Cast:
     """The exact cast of landed column `index` (see `prepared`), with JSON's own checks."""
     if dataset.format == "parquet":
-        return cast_column(source_column(dataset, index, column), column.source_type, target)
+        return dialect_cast(
+            source_column(dataset, index, column), column.source_type, target, dataset.dialect
+        )
     text = quote(f"x{index}")
-    cast = cast_column(text, None, target)
+    cast = dialect_cast(text, None, target, dataset.dialect)
     if dataset.format != "jsonl":
         return cast
     source = source_column(dataset, index, column)

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from dagster_project.ingest.casts import Cast, depth_exceeds, literal
 from dagster_project.ingest.columns import column_cast, match_to_table, prepared
+from dagster_project.ingest.decode import decoded
 from dagster_project.ingest.lines import first_line_over, record_lines
 from dagster_project.ingest.sources import (
     FileRejected,
@@ -146,19 +147,29 @@ def convert_file(
     """
     limits = limits or Limits()
     label = source_label
-    try:
-        precheck(dataset, path, label)
-    except OSError as exc:
-        raise environment_failure(exc, label) or exc from exc
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    readable = _readable_path(path, out_path.parent)
-    try:
-        return _convert(
-            con, dataset, readable, label, table_columns, lineage, out_path, limits, (path, readable)
-        )
-    finally:
-        if readable != path:
-            readable.unlink(missing_ok=True)
+    # Compressed or not UTF-8: from here on the file is read as a decoded copy in the scratch folder.
+    with decoded(dataset, path, label, out_path.parent) as plain:
+        try:
+            precheck(dataset, plain, label)
+        except OSError as exc:
+            raise environment_failure(exc, label) or exc from exc
+        readable = _readable_path(plain, out_path.parent)
+        try:
+            return _convert(
+                con,
+                dataset,
+                readable,
+                label,
+                table_columns,
+                lineage,
+                out_path,
+                limits,
+                (readable, plain, path),
+            )
+        finally:
+            if readable != plain:
+                readable.unlink(missing_ok=True)
 
 
 def _convert(
@@ -349,13 +360,13 @@ def _rejected_rows(
     finally:
         con.execute("SET preserve_insertion_order = false")
     # Row n is not line n + 1 once a value spans lines or blank lines come first: the line is looked up.
-    header = 1 if dataset.format == "csv" else 0
+    header = 1 if dataset.format == "csv" and dataset.dialect.header else 0
     lines = (
         record_lines(
             path,
             dataset.format,
             [int(n) + header for n, _, _ in rows],
-            delimiter=dataset.csv_delimiter,
+            dialect=dataset.dialect,
             skip_blank=dataset.format == "jsonl" or len(columns) > 1,  # DuckDB's one-column CSV keeps them
         )
         if dataset.format in ("csv", "jsonl")
@@ -376,4 +387,4 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, label: str, paths: tuple, dat
     try:
         return con.execute(sql).fetchall()
     except duckdb.Error as exc:
-        raise reject_from(exc, label, paths, dataset.format, dataset.csv_delimiter) from exc
+        raise reject_from(exc, label, paths, dataset.format, dataset.dialect) from exc

@@ -12,12 +12,21 @@ import csv
 from collections.abc import Iterable
 from pathlib import Path
 
+from dagster_project.registry import Dialect
+
 _BLANK = b" \t\r\n"
 _CHUNK = 1 << 20
+_RFC_4180 = Dialect()
 
 
 def record_lines(
-    path: Path, fmt: str, ordinals: Iterable[int], *, delimiter: str = ",", skip_blank: bool = True
+    path: Path,
+    fmt: str,
+    ordinals: Iterable[int],
+    *,
+    dialect: Dialect = _RFC_4180,
+    skip_blank: bool = True,
+    count_skipped: bool = False,
 ) -> dict[int, int]:
     """The physical line on which each wanted record starts.
 
@@ -25,8 +34,10 @@ def record_lines(
         path: The landed file.
         fmt: `csv` or `jsonl`.
         ordinals: Record numbers from 1 (a CSV file's header is record 1).
-        delimiter: The CSV delimiter.
+        dialect: The registry's CSV dialect: delimiter, quote, escape, rows to skip, comment lines.
         skip_blank: Blank lines are not records (DuckDB skips them in multi-column CSV and in JSON).
+        count_skipped: The CSV lines skipped (`skip_rows`) and comment lines count as one record each,
+            as DuckDB's error messages count them; else only the header and data rows are records.
 
     Returns:
         Record number -> line number, for those found; a record the file does not reach (or a CSV
@@ -37,7 +48,7 @@ def record_lines(
         return {}
     if fmt == "jsonl":
         return _json_lines(path, wanted, skip_blank)
-    return _csv_lines(path, wanted, delimiter, skip_blank)
+    return _csv_lines(path, wanted, dialect, skip_blank, count_skipped)
 
 
 def _json_lines(path: Path, wanted: set[int], skip_blank: bool) -> dict[int, int]:
@@ -56,28 +67,79 @@ def _json_lines(path: Path, wanted: set[int], skip_blank: bool) -> dict[int, int
     return found
 
 
-def _csv_lines(path: Path, wanted: set[int], delimiter: str, skip_blank: bool) -> dict[int, int]:
+def csv_options(dialect: Dialect) -> dict:
+    """Python's `csv` reader options for the registry's delimiter, quote and escape."""
+    doubled = dialect.escape == dialect.quote  # RFC 4180: a quote inside quotes is written twice
+    return {
+        "delimiter": dialect.delimiter,
+        "quotechar": dialect.quote,
+        "escapechar": None if doubled else dialect.escape,
+        "doublequote": doubled,
+        "strict": True,
+    }
+
+
+class _Physical:
+    """The lines of a CSV file for Python's reader, numbered as an editor shows them: the `skip_rows`
+    first lines and comment lines are passed over (and noted), and each record's first line is kept."""
+
+    def __init__(self, handle: Iterable[str], dialect: Dialect) -> None:
+        self.handle = iter(handle)
+        self.dialect = dialect
+        self.number = 0  # physical lines read
+        self.starts: list[int] = []  # lines given to the reader since the last record
+        self.passed: list[int] = []  # skipped and comment lines since the last record
+
+    def __iter__(self) -> _Physical:
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            line = next(self.handle)
+            self.number += 1
+            comment = self.dialect.comment
+            at_record_start = not self.starts
+            if self.number <= self.dialect.skip_rows or (
+                comment and at_record_start and line.lstrip(" \t").startswith(comment)
+            ):
+                self.passed.append(self.number)
+                continue
+            self.starts.append(self.number)
+            return line
+
+
+def _csv_lines(
+    path: Path, wanted: set[int], dialect: Dialect, skip_blank: bool, count_skipped: bool
+) -> dict[int, int]:
     found: dict[int, int] = {}
     last = max(wanted)
     record = 0
+
+    def note(line: int) -> bool:
+        nonlocal record
+        record += 1
+        if record in wanted:
+            found[record] = line
+        return record >= last
+
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter, quotechar='"', strict=True)
-        before = 0
+        lines = _Physical(handle, dialect)
+        reader = csv.reader(lines, **csv_options(dialect))
         try:
             for row in reader:
-                start, before = before + 1, reader.line_num
+                passed, start = lines.passed, lines.starts[0]
+                lines.passed, lines.starts = [], []
+                if count_skipped and any(note(line) for line in passed):
+                    break
                 if skip_blank and not row:
                     continue
-                record += 1
-                if record in wanted:
-                    found[record] = start
-                if record >= last:
+                if note(start):
                     break
         except csv.Error:
-            # Python's reader stops at this record (DuckDB may have too): it starts after the last one
-            # read; records past it stay unknown.
+            # Python's reader stops at this record (DuckDB may have too): it starts on the first line
+            # the reader took for it; records past it stay unknown.
             if record + 1 in wanted:
-                found[record + 1] = before + 1
+                found[record + 1] = lines.starts[0] if lines.starts else lines.number + 1
     return found
 
 

@@ -17,6 +17,7 @@ import duckdb
 
 from dagster_project.errors import EnvironmentFailure
 from dagster_project.ingest.lines import first_non_object_line, record_lines
+from dagster_project.registry import Dialect
 
 # OS errors that say something about the machine, not about the file: retry, never quarantine.
 _ENVIRONMENT_ERRNOS = {
@@ -86,7 +87,11 @@ def environment_failure(exc: BaseException, label: str, settings_hint: str = "")
 
 
 def reject_from(
-    error: Exception, label: str, paths: tuple[Path, ...] = (), fmt: str = "csv", delimiter: str = ","
+    error: Exception,
+    label: str,
+    paths: tuple[Path, ...] = (),
+    fmt: str = "csv",
+    dialect: Dialect | None = None,
 ) -> FileRejected:
     """DuckDB's error on reading a file as a quarantine reason (environment failures are raised).
 
@@ -95,7 +100,7 @@ def reject_from(
         label: The landing key as safe text.
         paths: The landed file's local path first (and any scratch alias of it).
         fmt: The registry format: `csv`, `jsonl` or `parquet`.
-        delimiter: The registry's CSV delimiter.
+        dialect: The registry's dialect of the dataset (CSV delimiter, quoting, header, skipped lines).
 
     Raises:
         EnvironmentFailure: The error is the machine's, not the file's.
@@ -112,19 +117,23 @@ def reject_from(
     elif fmt == "jsonl":
         reason, line, cause, fix = _json(text, path)
     else:
-        reason, line, cause, fix = _csv(text, path, delimiter)
+        reason, line, cause, fix = _csv(text, path, dialect or Dialect())
     where = f" line {line}:" if line else ""
     return FileRejected(reason, f"{label}:{where} {cause}; {fix}", line=line)
 
 
-def _csv(text: str, path: Path | None, delimiter: str) -> tuple[str, int | None, str, str]:
+def _csv(text: str, path: Path | None, dialect: Dialect) -> tuple[str, int | None, str, str]:
     found = _CSV_LINE.search(text)
     line = None
-    if found and path is not None:  # DuckDB's "line" is the record (header 1, blank lines counted)
-        line = record_lines(path, "csv", [int(found.group(1))], delimiter=delimiter, skip_blank=False).get(
-            int(found.group(1))
+    if found and path is not None:
+        # DuckDB's "line" is the record (header 1, blank, skipped and comment lines counted).
+        record = int(found.group(1))
+        line = record_lines(path, "csv", [record], dialect=dialect, skip_blank=False, count_skipped=True).get(
+            record
         )
-    quoting = f"put values holding '{delimiter}', quotes or line breaks in double quotes"
+    delimiter = dialect.delimiter
+    quote = "double quotes" if dialect.quote == '"' else f"the registry's quote character ({dialect.quote})"
+    quoting = f"put values holding '{delimiter}', quotes or line breaks in {quote}"
     columns = _COLUMNS.search(text)
     size = _LINE_SIZE.search(text)
     if "Invalid unicode" in text or "not utf-8 encoded" in text:
@@ -137,11 +146,18 @@ def _csv(text: str, path: Path | None, delimiter: str) -> tuple[str, int | None,
         return "too_large", line, cause, f"split the record, or raise {_RECORD_LIMIT}"
     if columns:
         wanted, got = int(columns.group(1)), int(columns.group(2))
-        cause = (  # past the header's count DuckDB stops counting: its 'Found' is not the row's
-            f"more values than the header's {wanted} columns"
-            if got > wanted
-            else f"{got} value(s) where the header has {wanted} columns"
-        )
+        # Past the header's count DuckDB stops counting: its 'Found' is not the row's.
+        if dialect.header:
+            cause = (
+                f"more values than the header's {wanted} columns"
+                if got > wanted
+                else f"{got} value(s) where the header has {wanted} columns"
+            )
+        else:
+            cause = (
+                f"{'more values than' if got > wanted else f'{got} value(s) for'} the {wanted} columns the "
+            )
+            cause += "registry declares (the file has no header: csv: header: false)"
         return "unreadable", line, cause, f"{quoting}, and give every row one value per column"
     if "unterminated quote" in text:
         cause = "a quoted value is not closed, or text follows its closing quote"

@@ -16,14 +16,19 @@ import duckdb
 import pyarrow.parquet as pq
 
 from dagster_project.ingest.casts import literal
-from dagster_project.ingest.lines import first_non_object_line
+from dagster_project.ingest.lines import csv_options, first_non_object_line
+from dagster_project.ingest.nested import flattened, json_pointer
 from dagster_project.ingest.read_errors import FileRejected as FileRejected
 from dagster_project.ingest.read_errors import environment_failure as environment_failure
 from dagster_project.ingest.read_errors import reject_from
 from dagster_project.registry import Dataset
 
+_COMPRESSED = (  # data a declaration or the file's suffix would have had decompressed
+    (b"\x1f\x8b", "gzip-compressed data", "gzip", ".gz"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data", "zstd", ".zst"),
+    (b"BZh", "bzip2-compressed data", "bz2", ".bz2"),
+)
 _NOT_TEXT = (
-    (b"\x1f\x8b", "gzip-compressed data"),
     (b"PK\x03\x04", "a zip archive"),
     (b"%PDF-", "a PDF document"),
     (b"PAR1", "a Parquet file"),
@@ -38,6 +43,7 @@ class LandedColumn:
     name: str
     source_type: str | None  # None: text (CSV); JSON: a JSON value; else the Parquet column's type
     sniffed: str | None = None  # JSON lines: the type DuckDB sees in the values (for a new column's type)
+    path: tuple[str, ...] = ()  # JSON lines, `nested: flatten`: the keys down to a nested value
 
 
 def normalize_name(name: str) -> str:
@@ -52,7 +58,10 @@ def quote(identifier: str) -> str:
 
 
 def precheck(dataset: Dataset, path: Path, label: str) -> None:
-    """Reject what DuckDB would misread or describe badly: empty, UTF-16/32, not Parquet."""
+    """Reject what DuckDB would misread or describe badly: empty, UTF-16/32, compressed, not Parquet.
+
+    `path` is the file as decoded (`decode.py`): decompressed and in UTF-8 when the registry says so.
+    """
     size = path.stat().st_size
     if size == 0:
         raise FileRejected("empty", f"{label}: the file is empty (0 bytes); nothing to ingest")
@@ -70,12 +79,23 @@ def precheck(dataset: Dataset, path: Path, label: str) -> None:
                 "truncated or another format; land it again",
             )
         return
+    for magic, what, kind, suffix in _COMPRESSED:
+        if head.startswith(magic) and (kind != "bz2" or head[4:10] == b"1AY&SY"):
+            raise FileRejected(
+                "unreadable",
+                f"{label}: this is {what}, not {dataset.format} text; name the file with {suffix} at the "
+                f"end, or set compression: {kind} for the dataset in the source registry",
+            )
     for magic, what in _NOT_TEXT:
         if head.startswith(magic):
             message = f"{label}: this is {what}, not {dataset.format} text; land it as plain text"
             raise FileRejected("unreadable", message)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") > len(head) // 10:
-        raise FileRejected("encoding", f"{label}: UTF-16/UTF-32 text, not UTF-8 (re-export as UTF-8)")
+        raise FileRejected(
+            "encoding",
+            f"{label}: UTF-16/UTF-32 text, not {dataset.dialect.encoding}: set encoding: utf-16 for the "
+            "dataset in the source registry (UTF-16 with a byte order mark), or re-export the file as UTF-8",
+        )
     controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
     if controls > len(head) // 20:
         raise FileRejected("unreadable", f"{label}: binary data, not {dataset.format} text")
@@ -93,41 +113,60 @@ _HEADER_PROBLEMS = (  # Python's csv errors on the header line, in words
 def csv_header(dataset: Dataset, path: Path, label: str, max_bytes: int) -> list[str]:
     """The header line, read with the registry's dialect (DuckDB's sniffer guesses; we know).
 
-    The line ends at the first \\n, \\r\\n or \\r (old Mac exports end lines with \\r alone, which
-    DuckDB reads too); a header longer than a record may be is rejected, never cut short.
+    The header is the first line after the `skip_rows` lines and any comment lines. It ends at the
+    first \\n, \\r\\n or \\r (old Mac exports end lines with \\r alone, which DuckDB reads too);
+    a header longer than a record may be is rejected, never cut short. With `header: false` the
+    columns are the registry's, in declaration order.
     """
+    dialect = dataset.dialect
+    if not dialect.header:
+        return [column.name for column in dataset.columns]
+    comment = dialect.comment.encode() if dialect.comment else None
+    number = 0
     with open(path, "rb") as handle:
-        first = handle.readline(max_bytes + 6)  # the rest of the file is DuckDB's to read (and judge)
-    first = first.removeprefix(b"\xef\xbb\xbf")
+        while True:
+            first = handle.readline(max_bytes + 6)  # the rest of the file is DuckDB's to read (and judge)
+            number += 1
+            if number == 1:
+                first = first.removeprefix(b"\xef\xbb\xbf")
+            passed = number <= dialect.skip_rows or bool(comment and first.lstrip(b" \t").startswith(comment))
+            if not passed or not first:
+                break
+            while first and not first.endswith(b"\n"):  # the rest of a long line passed over
+                first = handle.readline(1 << 20)
     header = re.split(rb"\r\n|\r|\n", first, maxsplit=1)[0]
+    where = f"{label}: line {number}"
     if len(header) > max_bytes:
         raise FileRejected(
             "too_large",
-            f"{label}: line 1: the header is longer than the {max_bytes:,} bytes one record may have "
+            f"{where}: the header is longer than the {max_bytes:,} bytes one record may have "
             "(FOUNDATION_MAX_RECORD_BYTES); check the file has line breaks, or raise the limit",
-            line=1,
+            line=number,
         )
     try:
         text = header.decode("utf-8")
     except UnicodeDecodeError as exc:
-        message = f"{label}: line 1: not UTF-8 ({exc.reason} at byte {exc.start}); re-export as UTF-8"
-        raise FileRejected("encoding", message, line=1) from exc
+        message = (
+            f"{where}: not {dialect.encoding} ({exc.reason} at byte {exc.start}); set the dataset's encoding "
+            "in the source registry to the file's (utf-8, utf-16, latin-1, cp1252), or re-export as UTF-8"
+        )
+        raise FileRejected("encoding", message, line=number) from exc
     if re.fullmatch(r"sep=.", text.strip()):
         raise FileRejected(
             "unreadable",
-            f"{label}: line 1: Excel's delimiter line ({text.strip()!r}), not a header; delete the line "
-            f"or export without it (the registry's delimiter is {dataset.csv_delimiter!r})",
-            line=1,
+            f"{where}: Excel's delimiter line ({text.strip()!r}), not a header; delete the line, export "
+            f"without it, or set csv: skip_rows: 1 (the registry's delimiter is {dialect.delimiter!r})",
+            line=number,
         )
     try:
-        names = next(csv.reader([text], delimiter=dataset.csv_delimiter, quotechar='"', strict=True), [])
+        names = next(csv.reader([text], **csv_options(dialect)), [])
     except csv.Error as exc:
         cause = next((words for known, words in _HEADER_PROBLEMS if known in str(exc)), "not valid CSV")
-        message = f"{label}: line 1: the header: {cause}; fix the header's quoting"
-        raise FileRejected("unreadable", message, line=1) from exc
+        message = f"{where}: the header: {cause}; fix the header's quoting"
+        raise FileRejected("unreadable", message, line=number) from exc
     if not names:
-        message = f"{label}: line 1 is blank; the header must be the first line"
-        raise FileRejected("schema_mismatch", message, line=1)
+        message = f"{where} is blank; the header must come first (after csv: skip_rows lines, if any)"
+        raise FileRejected("schema_mismatch", message, line=number)
     return [name.strip() for name in names]
 
 
@@ -148,7 +187,7 @@ def landed_columns(
             else:
                 found = _described(con, dataset, path, max_record_bytes)
         except duckdb.Error as exc:
-            raise reject_from(exc, label, (path,), dataset.format, dataset.csv_delimiter) from exc
+            raise reject_from(exc, label, (path,), dataset.format, dataset.dialect) from exc
         if found and found[0][0] is None:  # a line that is not a JSON object
             line = first_non_object_line(path)
             where = f" line {line}:" if line else ""
@@ -159,7 +198,9 @@ def landed_columns(
                 line=line,
             )
     columns: dict[str, LandedColumn] = {}
-    for original, source_type, sniffed in found:
+    if dataset.format == "jsonl" and dataset.dialect.nested == "flatten":
+        found = flattened(con, path, found, max_record_bytes)
+    for original, source_type, sniffed, *nested in found:
         if "\x00" in original or (dataset.format == "jsonl" and not original):
             what = 'a key with no name ("")' if not original else "a column name holding a NUL character"
             raise FileRejected("unreadable", f"{label}: {what}; name the column in the export")
@@ -171,7 +212,7 @@ def landed_columns(
                 "rename one in the file",
                 column=original,
             )
-        columns[name] = LandedColumn(original, name, source_type, sniffed)
+        columns[name] = LandedColumn(original, name, source_type, sniffed, *nested)
     return list(columns.values())
 
 
@@ -277,15 +318,29 @@ def reader_sql(dataset: Dataset, path: Path, columns: list[LandedColumn], max_re
         # by the order of the declaration (a file may list them in any order). max_line_size has
         # room for the line break, which DuckDB counts for some lines only: the limit itself is
         # checked line by line in convert.py.
+        dialect = dataset.dialect
         pairs = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(columns)))
+        options = [
+            f"header = {str(dialect.header).lower()}",
+            f"skip = {int(dialect.skip_rows)}",
+            f"delim = {literal(dialect.delimiter)}",
+            f"quote = {literal(dialect.quote)}",
+            f"escape = {literal(dialect.escape)}",
+        ]
+        if dialect.comment:
+            options.append(f"comment = {literal(dialect.comment)}")
+        if dialect.null_markers:
+            options.append(f"nullstr = [{', '.join(literal(marker) for marker in dialect.null_markers)}]")
+        else:  # no value is NULL, the empty one neither (DuckDB wants a marker: one no export writes)
+            options += ["nullstr = ['\\N\\0']", "allow_quoted_nulls = false"]
         return (
-            f"read_csv({source}, header = true, auto_detect = false, "
-            f"delim = {literal(dataset.csv_delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
+            f"read_csv({source}, auto_detect = false, {', '.join(options)}, strict_mode = true, "
             f"encoding = 'utf-8', max_line_size = {int(max_record_bytes) + 2}, "
             f"buffer_size = {max(int(max_record_bytes) * 2, 16 << 20)}, columns = {{{pairs}}})"
         )
     if dataset.format == "jsonl":
-        pairs = ", ".join(f"{literal(c.original)}: 'JSON'" for c in columns)
+        keys = dict.fromkeys(c.path[0] if c.path else c.original for c in columns)
+        pairs = ", ".join(f"{literal(key)}: 'JSON'" for key in keys)
         return (
             f"read_json({source}, format = 'newline_delimited', columns = {{{pairs}}}, "
             f"maximum_object_size = {int(max_record_bytes)})"
@@ -294,5 +349,9 @@ def reader_sql(dataset: Dataset, path: Path, columns: list[LandedColumn], max_re
 
 
 def source_column(dataset: Dataset, index: int, column: LandedColumn) -> str:
-    """SQL for a landed column in `reader_sql`'s relation."""
-    return quote(f"c{index}") if dataset.format == "csv" else quote(column.original)
+    """SQL for a landed column in `reader_sql`'s relation (a flattened one: its value below its key)."""
+    if dataset.format == "csv":
+        return quote(f"c{index}")
+    if len(column.path) > 1:
+        return f"json_extract({quote(column.path[0])}, {literal(json_pointer(column.path[1:]))})"
+    return quote(column.original)
