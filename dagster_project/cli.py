@@ -52,9 +52,14 @@ def table_status(settings: Settings) -> dict:
                     "location": table.location(),
                 }
             )
-    quarantine, dropped_rows, set_apart = [], {}, {}
+    quarantine, dropped_rows, set_apart, duplicates = [], {}, {}, []
     if any(t["table"] == QUARANTINE_TABLE for t in tables):
         for row in read_quarantine(catalog).to_pylist():
+            if row.get("scope") == "duplicate":  # skipped, not quarantined: its bytes were taken before
+                duplicates.append(
+                    {"dataset": row["dataset"], "file": row["source_file"], "message": row["message"]}
+                )
+                continue
             if row.get("scope") == "row" or row.get("row_data") is not None:
                 if row["reason"].startswith("expectation:"):  # dropped by a quality check
                     key = f"{row['dataset']}: {row['reason'].removeprefix('expectation:')}"
@@ -78,6 +83,7 @@ def table_status(settings: Settings) -> dict:
         "quarantine": quarantine,
         "dropped_rows": dropped_rows,
         "set_apart_rows": set_apart,
+        "duplicates": duplicates,
         "held_back": held,
         "broken": broken,
     }
@@ -105,6 +111,10 @@ def print_status(status: dict, out=None) -> None:
     print(f"\nquarantined files: {len(status['quarantine'])}", file=out)
     for q in status["quarantine"]:
         print(f"  [{q['dataset']}] {q['reason']}: {q['message']}", file=out)
+    if status.get("duplicates"):
+        print(f"duplicates skipped, same bytes as a file taken before: {len(status['duplicates'])}", file=out)
+        for d in status["duplicates"]:
+            print(f"  [{d['dataset']}] {d['message']}", file=out)
     if status["held_back"]:
         print(f"held back by the quality gate (main unchanged): {len(status['held_back'])}", file=out)
         for b in status["held_back"]:
