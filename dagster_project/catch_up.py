@@ -130,6 +130,11 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), text)
 
 
+def failure(settings: Settings, result: dg.ExecuteInProcessResult) -> str:
+    """`FAILED: <first error line>` and, on the next line, where the run's whole log is."""
+    return f"FAILED: {first_error(result)}\n      see {where_to_look(settings, result.run_id)}"
+
+
 def where_to_look(settings: Settings, run_id: str) -> str:
     """Where a failed run's whole log is: its id in the Dagster UI of this data folder."""
     ui = f"http://127.0.0.1:3000/runs/{run_id}"

@@ -167,7 +167,8 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     """
     import dagster as dg
 
-    from dagster_project.catch_up import build_models, catch_up
+    from dagster_project.catch_up import catch_up, run_models
+    from dagster_project.ingest_command import outcome_line, print_models, summary_line
 
     changed = sync_sample_data(settings, seed=seed, scale=1.0)
     print(f"sample data: {len(changed)} new or changed file(s) in {settings.landing_uri}")
@@ -176,27 +177,12 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     outcomes = catch_up(settings, instance)
     print(f"{len(outcomes)} file version(s) to ingest, one run each (registry order)\n")
     for o in outcomes:
-        print(
-            f"  {label(o.key)}: "
-            + (
-                f"+{o.rows} rows, {o.quarantined} quarantined, "
-                + (f"{o.set_apart} rows set apart, " if o.set_apart else "")
-                + f"{o.dropped} rows dropped, gate {o.gate}"
-                if o.materialized
-                else o.error or "RUN FAILED (see the run in the UI)"
-            )
-        )
+        print(outcome_line(settings, o))
+    print(summary_line(outcomes))
     print("\nstaging and curated models (dbt, one run; only what changed is written):")
-    built, models = build_models(settings, instance)
-    for m in models:
-        total = f", {m.total_rows:,} rows in the table" if m.total_rows is not None else ""
-        why = f" ({m.held_back_because})" if m.held_back_because else ""
-        checks = f", {m.checks_passed} check(s) passed"
-        checks += f", failed: {', '.join(m.failed_checks)}" if m.failed_checks else ""
-        checks += f", warned: {', '.join(m.warned_checks)}" if m.warned_checks else ""
-        print(f"  {m.table}: {m.rows_written:,} row(s) written{total}, gate {m.gate}{checks}{why}")
-    if not built:
-        print("  the dbt run failed: see it in the UI (make dev)")
+    build = run_models(settings, instance)
+    print_models(settings, build, sys.stdout)
+    built = build.success
     from dagster_project.documents.catch_up import run_documents
 
     print()
@@ -335,6 +321,14 @@ def _main(argv: list[str] | None = None) -> int:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     demo = commands.add_parser("demo", help="generate sample data and run the pipeline headless")
     demo.add_argument("--seed", type=int, default=42)
+    ingest = commands.add_parser(
+        "ingest", help="ingest what has landed (no sample data), then build the models it feeds"
+    )
+    ingest.add_argument("datasets", nargs="*", metavar="DATASET", help="registry datasets (default: all)")
+    ingest.add_argument("--raw-only", action="store_true", help="stop after the raw tables (no dbt)")
+    ingest.add_argument(
+        "--retry-quarantined", action="store_true", help="try again files quarantined before (after a fix)"
+    )
     generate = commands.add_parser("generate", help="write the sample landing data")
     generate.add_argument(
         "--out",
@@ -414,6 +408,12 @@ def _main(argv: list[str] | None = None) -> int:
         return catalog_command(settings, args)
     if args.command == "demo":
         return run_demo(settings, seed=args.seed)
+    if args.command == "ingest":
+        from dagster_project.ingest_command import ingest_command
+
+        return ingest_command(
+            settings, args.datasets, raw_only=args.raw_only, retry_quarantined=args.retry_quarantined
+        )
     if args.command == "search":
         return _search_command(settings, args)
     if args.command == "cards":
