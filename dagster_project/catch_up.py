@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import dagster as dg
 
 from dagster_project.definitions import build_defs
 from dagster_project.ingest.run import pending_files
-from dagster_project.lakehouse.ops import quarantined_versions
+from dagster_project.lakehouse.ops import duplicate_versions, quarantined_versions
 from dagster_project.lakehouse.publish import held_versions, ingested_versions
 from dagster_project.lakehouse.tables import CatalogCorrupt, TableUnreadable, ensure_raw_table, open_catalog
 from dagster_project.landing.store import FileChanged, open_landing
@@ -33,11 +34,12 @@ class Outcome:
     rows: int = 0
     quarantined: int = 0
     set_apart: int = 0  # rows whose values do not fit their column's type (in ops.quarantine)
+    duplicates: int = 0  # files skipped: the same bytes were taken under another key
     dropped: int = 0
     gate: str = "-"
     audit_branch: str = ""
     failed_expectations: str = ""
-    error: str = ""  # why no run was started (e.g. the dataset's table does not load)
+    error: str = ""  # why the run failed (its first error line), or why none was started
 
     @property
     def held_back(self) -> bool:
@@ -57,8 +59,13 @@ class Pending:
     blocked: dict[str, str] = field(default_factory=dict)  # dataset -> the error
 
 
-def pending_work(settings: Settings) -> Pending:
-    """Every file version not on main, quarantined or held back; a broken table blocks its own dataset only.
+def pending_work(settings: Settings, datasets: Collection[str] | None = None) -> Pending:
+    """Every file version not on main, quarantined, held back or a recorded duplicate; a broken table
+    blocks its own dataset only. A dataset with no file landed is left alone (no table is made for it).
+
+    Args:
+        settings: Where the landing zone and the catalog are.
+        datasets: Only these registry datasets (all when None).
 
     Raises:
         CatalogCorrupt: The catalog itself is unusable (nothing is ingested anywhere).
@@ -67,19 +74,25 @@ def pending_work(settings: Settings) -> Pending:
     landing = open_landing(settings)
     pending = Pending()
     for dataset in load_registry(settings.sources_file):
+        if datasets is not None and dataset.name not in datasets:
+            continue
+        files = pending_files(settings, dataset)
+        if not files:
+            continue
         try:
             table = ensure_raw_table(catalog, dataset)
             known = (
                 set(ingested_versions(table))
                 | held_versions(table)
                 | quarantined_versions(catalog, dataset.name)
+                | (set(duplicate_versions(catalog, dataset.name)) if dataset.duplicates == "skip" else set())
             )
         except (TableUnreadable, CatalogCorrupt) as exc:
             # CatalogCorrupt here is one table missing beside its old metadata, not the whole catalog.
             log.error("%s: skipped: %s", dataset.name, exc)
             pending.blocked[dataset.name] = str(exc)
             continue
-        for file in pending_files(settings, dataset):
+        for file in files:
             try:
                 with landing.fetch(file, settings.work_dir / "catch-up") as (_, checksum):
                     handled = (file.uri, checksum) in known
@@ -87,6 +100,8 @@ def pending_work(settings: Settings) -> Pending:
                 handled = False
             except FileNotFoundError:  # gone since it was listed
                 continue
+            except OSError:  # unreadable here (a permission, the disk): due, so that its run reports why
+                handled = False
             if not handled:
                 pending.files.append((dataset.name, file.key))
     return pending
@@ -97,57 +112,115 @@ def unhandled_files(settings: Settings) -> list[tuple[str, str]]:
     return pending_work(settings).files
 
 
-def catch_up(settings: Settings, instance: dg.DagsterInstance) -> list[Outcome]:
+def first_error(result: dg.ExecuteInProcessResult) -> str:
+    """The first line of the first error of a failed run: a step's failure, else the run's."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error is not None:
+            error = event.step_failure_data.error
+            while error.cause is not None and error.cls_name in ("DagsterExecutionStepExecutionError",):
+                error = error.cause
+            return _first_line(error.message)
+    failure = result.get_run_failure_event()
+    if failure is not None and failure.message:
+        return _first_line(failure.message)
+    return "the run failed without an error message"
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), text)
+
+
+def failure(settings: Settings, result: dg.ExecuteInProcessResult) -> str:
+    """`FAILED: <first error line>` and, on the next line, where the run's whole log is."""
+    return f"FAILED: {first_error(result)}\n      see {where_to_look(settings, result.run_id)}"
+
+
+def where_to_look(settings: Settings, run_id: str) -> str:
+    """Where a failed run's whole log is: its id in the Dagster UI of this data folder."""
+    ui = f"http://127.0.0.1:3000/runs/{run_id}"
+    return (
+        f"run {run_id}, its whole log: `make dev`, then {ui} (Dagster instance {settings.dagster_home_dir})"
+    )
+
+
+def catch_up(
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    *,
+    datasets: Collection[str] | None = None,
+    retry_quarantined: bool = False,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
     """Run the raw asset once per unhandled file, in registry order (customers before orders).
 
     A dataset whose table does not load gets one failed outcome with the error, and no run; the
     other datasets go on.
+
+    Args:
+        settings: The platform's settings.
+        instance: The Dagster instance the runs are recorded in.
+        datasets: Only these registry datasets (all when None).
+        retry_quarantined: Each run tries again the file versions quarantined before.
+        on_outcome: Called with each outcome as soon as it is known (progress).
     """
     job = build_defs(settings).resolve_implicit_global_asset_job_def()
-    pending = pending_work(settings)
+    pending = pending_work(settings, datasets)
     outcomes = [
         Outcome(dataset, f"{dataset}/", "", False, False, error=error)
         for dataset, error in pending.blocked.items()
     ]
+    for outcome in outcomes:
+        if on_outcome is not None:
+            on_outcome(outcome)
     for dataset, key in pending.files:
-        op = f"raw__{dataset}"
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            asset_selection=[dg.AssetKey(["raw", dataset])],
-            run_config={
-                "ops": {op: {"config": {"files": [key]}}},
-                # Callers summarise; Dagster's own log of each run is in the UI.
-                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-            },
-            tags={"foundation/dataset": dataset, "foundation/file": key[:200]},
-        )
-        materializations = result.asset_materializations_for_node(op)
-        if not materializations:
-            outcomes.append(Outcome(dataset, key, result.run_id, result.success, False))
-            continue
-        md = materializations[0].metadata
-
-        def value(name: str, default: object = 0, md: dict = md) -> object:
-            return md[name].value if name in md else default
-
-        outcomes.append(
-            Outcome(
-                dataset,
-                key,
-                result.run_id,
-                result.success,
-                True,
-                rows=int(value("rows_ingested")),
-                quarantined=int(value("files_quarantined")),
-                set_apart=int(value("rows_set_apart")),
-                dropped=int(value("rows_dropped")),
-                gate=str(value("quality_gate", "-")),
-                audit_branch=str(value("audit_branch", "")),
-                failed_expectations=str(value("failed_expectations", "")),
-            )
-        )
+        outcome = _run_one(job, instance, dataset, key, retry_quarantined)
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
     return outcomes
+
+
+def _run_one(
+    job: dg.JobDefinition, instance: dg.DagsterInstance, dataset: str, key: str, retry_quarantined: bool
+) -> Outcome:
+    op = f"raw__{dataset}"
+    config = {"files": [key], **({"retry_quarantined": True} if retry_quarantined else {})}
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        asset_selection=[dg.AssetKey(["raw", dataset])],
+        run_config={
+            "ops": {op: {"config": config}},
+            # Callers summarise; Dagster's own log of each run is in the UI.
+            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+        },
+        tags={"foundation/dataset": dataset, "foundation/file": key[:200]},
+    )
+    error = "" if result.success else first_error(result)
+    materializations = result.asset_materializations_for_node(op)
+    if not materializations:
+        return Outcome(dataset, key, result.run_id, result.success, False, error=error)
+    md = materializations[0].metadata
+
+    def value(name: str, default: object = 0) -> object:
+        return md[name].value if name in md else default
+
+    return Outcome(
+        dataset,
+        key,
+        result.run_id,
+        result.success,
+        True,
+        rows=int(value("rows_ingested")),
+        quarantined=int(value("files_quarantined")),
+        set_apart=int(value("rows_set_apart")),
+        duplicates=int(value("files_duplicate")),
+        dropped=int(value("rows_dropped")),
+        gate=str(value("quality_gate", "-")),
+        audit_branch=str(value("audit_branch", "")),
+        failed_expectations=str(value("failed_expectations", "")),
+        error=error,
+    )
 
 
 @dataclass(frozen=True)
@@ -164,6 +237,18 @@ class ModelRun:
     warned_checks: tuple[str, ...] = ()  # failed with severity WARN: recorded, not blocking
 
 
+@dataclass
+class ModelBuild:
+    """One dbt run: whether it succeeded, each model's outcome, and why it failed."""
+
+    success: bool
+    models: list[ModelRun]
+    run_id: str = ""
+    error: str = ""  # the first error line of a failed run
+    selected: list[str] = field(default_factory=list)  # the models asked for
+    waiting: dict[str, str] = field(default_factory=dict)  # model left out → the upstream never built
+
+
 def build_models(
     settings: Settings, instance: dg.DagsterInstance, full_refresh: bool = False
 ) -> tuple[bool, list[ModelRun]]:
@@ -171,10 +256,38 @@ def build_models(
 
     dbt's own log goes to the run's logs (the UI), not to this process's output.
     """
+    build = run_models(settings, instance, full_refresh=full_refresh)
+    return build.success, build.models
+
+
+def run_models(
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    *,
+    changed: Collection[dg.AssetKey] | None = None,
+    full_refresh: bool = False,
+) -> ModelBuild:
+    """One run of the staging and curated models: all of them, or those downstream of `changed`.
+
+    Downstream of changed raw assets, a model is left out (in `waiting`) when a model it reads was
+    never built and is not built now, as Dagster's eager automation waits for missing upstreams.
+
+    Args:
+        settings: The platform's settings.
+        instance: The Dagster instance the run is recorded in.
+        changed: Raw asset keys that got new rows; None builds every model.
+        full_refresh: Rebuild the models from every raw row.
+    """
     defs = build_defs(settings)
     job = defs.resolve_implicit_global_asset_job_def()
     graph = defs.resolve_asset_graph()
-    keys = [k for k in graph.get_all_asset_keys() if "dbt" in graph.get(k).kinds]
+    models = {k for k in graph.get_all_asset_keys() if "dbt" in graph.get(k).kinds}
+    keys, waiting = sorted(models), {}
+    if changed is not None:
+        keys, waiting = _downstream_models(settings, graph, models, changed)
+    build = ModelBuild(True, [], selected=[".".join(k.path) for k in keys], waiting=waiting)
+    if not keys:
+        return build
     with contextlib.redirect_stdout(io.StringIO()):
         result = job.execute_in_process(
             instance=instance,
@@ -186,12 +299,14 @@ def build_models(
             },
             tags={"foundation/trigger": "catch-up"},
         )
-    runs = []
+    build.success, build.run_id = result.success, result.run_id
+    build.error = "" if result.success else first_error(result)
     evaluations = result.get_asset_check_evaluations()
     for m in result.asset_materializations_for_node("dbt_models"):
         md = {k: v.value for k, v in m.metadata.items()}
         checks = [e for e in evaluations if e.asset_key == m.asset_key]
-        runs.append(
+        failed = [e for e in checks if not e.passed]
+        build.models.append(
             ModelRun(
                 table=".".join(m.asset_key.path),
                 rows_written=int(md.get("rows_written", 0)),
@@ -200,19 +315,34 @@ def build_models(
                 held_back_because=str(md.get("held_back_because", "")),
                 checks_passed=sum(e.passed for e in checks),
                 failed_checks=tuple(
-                    sorted(
-                        e.check_name
-                        for e in checks
-                        if not e.passed and e.severity != dg.AssetCheckSeverity.WARN
-                    )
+                    sorted(e.check_name for e in failed if e.severity != dg.AssetCheckSeverity.WARN)
                 ),
                 warned_checks=tuple(
-                    sorted(
-                        e.check_name
-                        for e in checks
-                        if not e.passed and e.severity == dg.AssetCheckSeverity.WARN
-                    )
+                    sorted(e.check_name for e in failed if e.severity == dg.AssetCheckSeverity.WARN)
                 ),
             )
         )
-    return result.success, runs
+    return build
+
+
+def _downstream_models(
+    settings: Settings, graph, models: set[dg.AssetKey], changed: Collection[dg.AssetKey]
+) -> tuple[list[dg.AssetKey], dict[str, str]]:
+    """The models downstream of `changed` whose model upstreams exist or are built too; the others' reason."""
+    catalog = open_catalog(settings)
+    wanted = dg.AssetSelection.assets(*changed).downstream().resolve(graph) & models
+    chosen: list[dg.AssetKey] = []
+    waiting: dict[str, str] = {}
+    for key in graph.toposorted_asset_keys:
+        if key not in wanted:
+            continue
+        missing = [
+            ".".join(up.path)
+            for up in sorted(graph.get(key).parent_keys)
+            if up in models and up not in chosen and not catalog.table_exists(".".join(up.path))
+        ]
+        if missing:
+            waiting[".".join(key.path)] = ", ".join(missing)
+        else:
+            chosen.append(key)
+    return chosen, waiting

@@ -54,9 +54,14 @@ def table_status(settings: Settings) -> dict:
                     "location": table.location(),
                 }
             )
-    quarantine, dropped_rows, set_apart = [], {}, {}
+    quarantine, dropped_rows, set_apart, duplicates = [], {}, {}, []
     if any(t["table"] == QUARANTINE_TABLE for t in tables):
         for row in read_quarantine(catalog).to_pylist():
+            if row.get("scope") == "duplicate":  # skipped, not quarantined: its bytes were taken before
+                duplicates.append(
+                    {"dataset": row["dataset"], "file": row["source_file"], "message": row["message"]}
+                )
+                continue
             if row.get("scope") == "row" or row.get("row_data") is not None:
                 if row["reason"].startswith("expectation:"):  # dropped by a quality check
                     key = f"{row['dataset']}: {row['reason'].removeprefix('expectation:')}"
@@ -80,6 +85,7 @@ def table_status(settings: Settings) -> dict:
         "quarantine": quarantine,
         "dropped_rows": dropped_rows,
         "set_apart_rows": set_apart,
+        "duplicates": duplicates,
         "held_back": held,
         "broken": broken,
     }
@@ -107,6 +113,10 @@ def print_status(status: dict, out=None) -> None:
     print(f"\nquarantined files: {len(status['quarantine'])}", file=out)
     for q in status["quarantine"]:
         print(f"  [{q['dataset']}] {q['reason']}: {q['message']}", file=out)
+    if status.get("duplicates"):
+        print(f"duplicates skipped, same bytes as a file taken before: {len(status['duplicates'])}", file=out)
+        for d in status["duplicates"]:
+            print(f"  [{d['dataset']}] {d['message']}", file=out)
     if status["held_back"]:
         print(f"held back by the quality gate (main unchanged): {len(status['held_back'])}", file=out)
         for b in status["held_back"]:
@@ -159,7 +169,8 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     """
     import dagster as dg
 
-    from dagster_project.catch_up import build_models, catch_up
+    from dagster_project.catch_up import catch_up, run_models
+    from dagster_project.ingest_command import outcome_line, print_models, summary_line
 
     changed = sync_sample_data(settings, seed=seed, scale=1.0)
     print(f"sample data: {len(changed)} new or changed file(s) in {settings.landing_uri}")
@@ -168,27 +179,12 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     outcomes = catch_up(settings, instance)
     print(f"{len(outcomes)} file version(s) to ingest, one run each (registry order)\n")
     for o in outcomes:
-        print(
-            f"  {label(o.key)}: "
-            + (
-                f"+{o.rows} rows, {o.quarantined} quarantined, "
-                + (f"{o.set_apart} rows set apart, " if o.set_apart else "")
-                + f"{o.dropped} rows dropped, gate {o.gate}"
-                if o.materialized
-                else o.error or "RUN FAILED (see the run in the UI)"
-            )
-        )
+        print(outcome_line(settings, o))
+    print(summary_line(outcomes))
     print("\nstaging and curated models (dbt, one run; only what changed is written):")
-    built, models = build_models(settings, instance)
-    for m in models:
-        total = f", {m.total_rows:,} rows in the table" if m.total_rows is not None else ""
-        why = f" ({m.held_back_because})" if m.held_back_because else ""
-        checks = f", {m.checks_passed} check(s) passed"
-        checks += f", failed: {', '.join(m.failed_checks)}" if m.failed_checks else ""
-        checks += f", warned: {', '.join(m.warned_checks)}" if m.warned_checks else ""
-        print(f"  {m.table}: {m.rows_written:,} row(s) written{total}, gate {m.gate}{checks}{why}")
-    if not built:
-        print("  the dbt run failed: see it in the UI (make dev)")
+    build = run_models(settings, instance)
+    print_models(settings, build, sys.stdout)
+    built = build.success
     from dagster_project.documents.catch_up import run_documents
 
     print()
@@ -327,6 +323,14 @@ def _main(argv: list[str] | None = None) -> int:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     demo = commands.add_parser("demo", help="generate sample data and run the pipeline headless")
     demo.add_argument("--seed", type=int, default=42)
+    ingest = commands.add_parser(
+        "ingest", help="ingest what has landed (no sample data), then build the models it feeds"
+    )
+    ingest.add_argument("datasets", nargs="*", metavar="DATASET", help="registry datasets (default: all)")
+    ingest.add_argument("--raw-only", action="store_true", help="stop after the raw tables (no dbt)")
+    ingest.add_argument(
+        "--retry-quarantined", action="store_true", help="try again files quarantined before (after a fix)"
+    )
     generate = commands.add_parser("generate", help="write the sample landing data")
     generate.add_argument(
         "--out",
@@ -415,6 +419,12 @@ def _main(argv: list[str] | None = None) -> int:
         return catalog_command(settings, args)
     if args.command == "demo":
         return run_demo(settings, seed=args.seed)
+    if args.command == "ingest":
+        from dagster_project.ingest_command import ingest_command
+
+        return ingest_command(
+            settings, args.datasets, raw_only=args.raw_only, retry_quarantined=args.retry_quarantined
+        )
     if args.command == "search":
         return _search_command(settings, args)
     if args.command == "cards":

@@ -23,12 +23,23 @@ def materialization_metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey
     return {}
 
 
-def run_documents(settings: Settings, instance: dg.DagsterInstance, out: TextIO = sys.stdout) -> bool:
+def run_documents(
+    settings: Settings, instance: dg.DagsterInstance, out: TextIO = sys.stdout, *, raw_only: bool = False
+) -> bool:
     """Ingest every landed document version not yet handled, then sync chunks, vectors and the index.
 
+    A failed run is printed with its first error line and where its whole log is.
+
+    Args:
+        settings: The platform's settings.
+        instance: The Dagster instance the runs are recorded in.
+        out: Where the lines go.
+        raw_only: Stop after raw.documents (no chunks, vectors or index).
+
     Returns:
-        Whether both runs succeeded (a batch held back by a gate counts as handled, not failed).
+        Whether the runs succeeded (a batch held back by a gate counts as handled, not failed).
     """
+    from dagster_project.catch_up import failure
     from dagster_project.definitions import build_defs
     from dagster_project.defs.documents.assets import CHUNKS_KEY, DOCUMENTS_KEY, RAW_KEY
 
@@ -48,10 +59,12 @@ def run_documents(settings: Settings, instance: dg.DagsterInstance, out: TextIO 
         + (
             ""
             if raw.success or md.get("quality_gate") == "HELD BACK"
-            else " (RUN FAILED: see the run in the UI)"
+            else f"\n  documents: RUN {failure(settings, raw)}"
         ),
         file=out,
     )
+    if raw_only:
+        return raw.success or md.get("quality_gate") == "HELD BACK"
     curated = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
@@ -64,7 +77,10 @@ def run_documents(settings: Settings, instance: dg.DagsterInstance, out: TextIO 
         materialization_metadata(curated, CHUNKS_KEY),
     )
     if not chunks:
-        print("curated documents: RUN FAILED (see the run in the UI)", file=out)
+        print(
+            f"curated documents: RUN {failure(settings, curated)}",
+            file=out,
+        )
         return False
     print(
         f"curated: {docs.get('documents', 0)} document(s), {docs.get('indexed', 0)} indexed; chunks: "

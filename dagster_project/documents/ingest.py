@@ -156,4 +156,7 @@ def ingest_documents(
         suite=suite,
         log=log,
         report=report,
+        # Every path of the knowledge base stays a row, so each copy can be cited where it landed; the
+        # curated layer clusters exact and near duplicates and says which copy it indexed.
+        skip_duplicates=False,
     )

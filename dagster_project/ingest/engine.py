@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import unquote
 
 import duckdb
 from pyiceberg.catalog import Catalog
@@ -30,10 +31,17 @@ from dagster_project.ingest.convert import Converted, FileRejected, connect
 from dagster_project.ingest.sources import environment_failure
 from dagster_project.ingest.units import Handled, Unit, combined_checksum
 from dagster_project.lakehouse.evolution import evolve_raw_table, type_fix
-from dagster_project.lakehouse.ops import QuarantineRecord, quarantined_versions, record_quarantine
+from dagster_project.lakehouse.ops import (
+    DUPLICATE,
+    QuarantineRecord,
+    duplicate_versions,
+    quarantined_versions,
+    record_quarantine,
+)
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, ensure_raw_table, open_catalog, type_name_of
 from dagster_project.lakehouse.wap import AuditFailed, recover_unfinished, write_audit_publish
+from dagster_project.landing.names import label
 from dagster_project.landing.store import (
     FileChanged,
     LandedFile,
@@ -74,6 +82,7 @@ class IngestReport:
     skipped: list[dict] = field(default_factory=list)
     quarantined: list[QuarantineRecord] = field(default_factory=list)  # whole files
     rejected_rows: list[QuarantineRecord] = field(default_factory=list)  # rows whose values do not fit
+    duplicates: list[QuarantineRecord] = field(default_factory=list)  # same bytes as a file taken before
     new_columns: dict[str, str] = field(default_factory=dict)
     schema_changes: list[str] = field(default_factory=list)  # registry widenings applied in place
     seconds: dict[str, float] = field(default_factory=dict)
@@ -91,8 +100,11 @@ class IngestReport:
 
     @property
     def quarantine_records(self) -> list[QuarantineRecord]:
-        """Every record this run writes to ops.quarantine: files, rows that did not fit, rows dropped."""
-        return self.quarantined + self.rejected_rows + (self.gate.dropped if self.gate else [])
+        """Every record this run writes to ops.quarantine: files, rows that did not fit, rows dropped,
+        and duplicates (scope 'duplicate': skipped, recorded so that no run examines them again)."""
+        return (
+            self.quarantined + self.rejected_rows + (self.gate.dropped if self.gate else []) + self.duplicates
+        )
 
 
 def quarantine_file(
@@ -138,6 +150,37 @@ def quarantine_file(
     )
 
 
+def key_label(uri: str, root: str) -> str:
+    """The landing key of a URI under the landing root `root` (`orders/a.csv`), else the URI (moved zone)."""
+    if not uri.startswith(root):
+        return uri
+    key = uri[len(root) :]
+    return label(unquote(key) if root.startswith("file:") else key)  # file URIs are percent-encoded
+
+
+def duplicate_record(
+    dataset: Dataset, unit: Unit, checksum: str, original: str, root: str, run_id: str
+) -> QuarantineRecord:
+    """The ops.quarantine record (scope 'duplicate') of a version whose bytes were taken under another key."""
+    of = key_label(original, root)
+    return QuarantineRecord(
+        quarantined_at=datetime.now(UTC),
+        dataset=dataset.name,
+        source_file=unit.file.uri,
+        source_checksum=checksum,
+        quarantine_file="",
+        reason=DUPLICATE,
+        message=f"{unit.label}: duplicate of {of} (the same bytes); skipped. If this source re-delivers "
+        f"files under new names on purpose, set `duplicates: allow` in the {dataset.name} registry entry",
+        line=None,
+        column_name=None,
+        run_id=run_id,
+        landing_version=unit.versioned.version,
+        scope=DUPLICATE,
+        duplicate_of=original,
+    )
+
+
 def _row_records(
     dataset: Dataset, unit: Unit, checksum: str, converted: Converted, run_id: str, sources_file: Path
 ) -> list[QuarantineRecord]:
@@ -178,6 +221,7 @@ def ingest_units(
     report: IngestReport | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
     into: Table | None = None,
+    skip_duplicates: bool | None = None,
 ) -> IngestReport:
     """Ingest landed units of one dataset into `raw.<dataset>` in one atomic commit.
 
@@ -195,6 +239,8 @@ def ingest_units(
         con: The DuckDB connection the converter uses: the gate runs on it too, so that one run
             holds one DuckDB memory limit, not two (one is opened when None).
         into: Write this table instead of the dataset's raw table (a rebuild's new table).
+        skip_duplicates: Skip (and record) a version whose bytes were taken under another key; by
+            default as the dataset's `duplicates` policy says ('skip').
 
     Returns:
         The report: versions ingested, skipped and quarantined, rows, snapshot id.
@@ -221,9 +267,13 @@ def ingest_units(
     report = report or IngestReport(dataset.name, dataset.table, table.location(), None)
     report.table_location = table.location()
     report.schema_changes = [str(c) for c in evolved]
+    if skip_duplicates is None:
+        skip_duplicates = dataset.duplicates == "skip"
     handled = Handled(
         ingested_versions(table),
         set() if retry_quarantined else quarantined_versions(catalog, dataset.name),
+        duplicates=duplicate_versions(catalog, dataset.name) if skip_duplicates else {},
+        skip_duplicates=skip_duplicates,
     )
     lineage_base = {"_ingested_at": report.started_at.isoformat(), "_run_id": run_id}
     lineage_names = {name for name, _, _ in LINEAGE_FIELDS}
@@ -289,6 +339,7 @@ def _ingest_one(
     """
     skipped: str | None = None
     rejected: QuarantineRecord | None = None
+    duplicate: QuarantineRecord | None = None
     converted: Converted | None = None
     try:
         with ExitStack() as stack:
@@ -301,7 +352,15 @@ def _ingest_one(
             root = f"{landing.uri}/"
             tail = unit.file.uri[len(root) - 1 :] if unit.file.uri.startswith(root) else ""
             skipped = handled.why(identity, tail)
-            if skipped is None:
+            if skipped is None and handled.skip_duplicates:
+                recorded = handled.recorded_duplicate(identity)
+                if recorded is not None:
+                    skipped = f"already recorded as a duplicate of {key_label(recorded, root)}"
+                else:
+                    original = handled.duplicate_of(identity)
+                    if original is not None:
+                        duplicate = duplicate_record(dataset, unit, checksum, original, root, run_id)
+            if skipped is None and duplicate is None:
                 lineage = {**lineage_base, "_source_file": unit.file.uri, "_source_checksum": checksum}
                 out_path = scratch / f"{index:05d}.parquet"
                 try:
@@ -327,9 +386,14 @@ def _ingest_one(
     if skipped is not None:
         report.skipped.append({"file": unit.label, "why": skipped})
         return None
+    if duplicate is not None:
+        log.warning("%s", duplicate.message)
+        report.duplicates.append(duplicate)
+        return None
     if rejected is not None:
         log.warning("quarantined %s: %s", unit.label, rejected.message)
         report.quarantined.append(rejected)
+        handled.rejected.setdefault(checksum, unit.file.uri)
         return None
     assert converted is not None
     report.rejected_rows += _row_records(dataset, unit, checksum, converted, run_id, settings.sources_file)

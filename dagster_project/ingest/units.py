@@ -66,6 +66,11 @@ class Handled:
     done: dict[tuple[str, str], int]
     quarantined: set[tuple[str, str]]
     staged: dict[tuple[str, str], Unit] = field(default_factory=dict)
+    # Versions recorded as duplicates before (ops.quarantine, scope 'duplicate'): URI, checksum → original.
+    duplicates: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Versions quarantined whole by this run: a copy of their bytes later in the batch is a duplicate.
+    rejected: dict[str, str] = field(default_factory=dict)  # checksum → URI
+    skip_duplicates: bool = True  # the dataset's policy: 'skip' (True) or 'allow'
 
     def __post_init__(self) -> None:
         self._by_checksum: dict[str, list[tuple[str, str]]] = {}
@@ -94,3 +99,19 @@ class Handled:
             if known.endswith(key_tail):
                 return f"{why}; it landed before as {known} (the landing zone has moved)"
         return None
+
+    def recorded_duplicate(self, identity: tuple[str, str]) -> str | None:
+        """The URI this version was recorded a duplicate of, by an earlier run; None if it was not."""
+        return self.duplicates.get(identity)
+
+    def duplicate_of(self, identity: tuple[str, str]) -> str | None:
+        """The URI of another version with the same bytes: on main, quarantined, or taken by this run.
+
+        Only meaningful once `why` said the version needs work (a moved landing zone is not a copy).
+        """
+        uri, checksum = identity
+        others = [known for known, _ in self._by_checksum.get(checksum, []) if known != uri]
+        others += [u.file.uri for (known, c), u in self.staged.items() if c == checksum and known != uri]
+        if checksum in self.rejected and self.rejected[checksum] != uri:
+            others.append(self.rejected[checksum])
+        return min(others) if others else None

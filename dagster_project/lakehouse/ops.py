@@ -57,9 +57,21 @@ QUARANTINE_SCHEMA = Schema(
         doc="Stable id of the record (file version, row, reason): a rerun never records it twice.",
     ),
     NestedField(
-        14, "scope", StringType(), required=False, doc="'file' (the whole file) or 'row' (one row of it)."
+        14,
+        "scope",
+        StringType(),
+        required=False,
+        doc="'file' (the whole file), 'row' (one row of it), 'duplicate' (a copy: skipped, not quarantined).",
+    ),
+    NestedField(
+        15,
+        "duplicate_of",
+        StringType(),
+        required=False,
+        doc="For a duplicate: URI of the file version with the same bytes that was taken.",
     ),
 )
+DUPLICATE = "duplicate"  # the scope and reason of a file skipped because its bytes landed before
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,7 @@ class QuarantineRecord:
     landing_version: str | None = None
     record_id: str = ""
     scope: str = ""  # empty: 'row' when the record carries a row, else 'file'
+    duplicate_of: str | None = None
 
     def __post_init__(self) -> None:
         if not self.scope:
@@ -184,8 +197,16 @@ def record_quarantine(catalog: Catalog, records: Sequence[QuarantineRecord]) -> 
     return added
 
 
-def quarantined_landing_versions(catalog: Catalog, dataset: str) -> set[tuple[str, str]]:
-    """(source URI, landing version) of the dataset's quarantined files: sensors need no run for them."""
+def quarantined_landing_versions(
+    catalog: Catalog, dataset: str, *, duplicates: bool = False
+) -> set[tuple[str, str]]:
+    """(source URI, landing version) of the dataset's quarantined files: sensors need no run for them.
+
+    Args:
+        catalog: The catalog.
+        dataset: The registry dataset.
+        duplicates: Also the versions recorded as duplicates (the dataset skips them).
+    """
     if not catalog.table_exists(QUARANTINE_TABLE):
         return set()
     table = catalog.load_table(QUARANTINE_TABLE)
@@ -204,7 +225,30 @@ def quarantined_landing_versions(catalog: Catalog, dataset: str) -> set[tuple[st
             rows["row_data"].to_pylist(),
             strict=True,
         )
-        if v and (scope == "file" or (scope is None and row_data is None))
+        if v
+        and (scope == "file" or (scope is None and row_data is None) or (duplicates and scope == DUPLICATE))
+    }
+
+
+def duplicate_versions(catalog: Catalog, dataset: str) -> dict[tuple[str, str], str]:
+    """(source URI, checksum) of every version of `dataset` recorded as a duplicate → the URI it copies."""
+    if not catalog.table_exists(QUARANTINE_TABLE):
+        return {}
+    table = quarantine_table(catalog)
+    if table.current_snapshot() is None:
+        return {}
+    rows = table.scan(
+        row_filter=EqualTo("dataset", dataset) & EqualTo("scope", DUPLICATE),
+        selected_fields=("source_file", "source_checksum", "duplicate_of"),
+    ).to_arrow()
+    return {
+        (uri, checksum): original or ""
+        for uri, checksum, original in zip(
+            rows["source_file"].to_pylist(),
+            rows["source_checksum"].to_pylist(),
+            rows["duplicate_of"].to_pylist(),
+            strict=True,
+        )
     }
 
 

@@ -9,6 +9,7 @@ from pyiceberg.table import Table
 
 from dagster_project.defs.catalog import check_summary
 from dagster_project.defs.catalog import column_schema as catalog_column_schema
+from dagster_project.ingest.engine import key_label
 from dagster_project.ingest.run import IngestReport
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import Dataset
@@ -66,6 +67,8 @@ def ingest_metadata(
         "bytes_ingested": dg.MetadataValue.int(report.bytes),
         "files_skipped": dg.MetadataValue.int(len(report.skipped)),
         "files_quarantined": dg.MetadataValue.int(len(report.quarantined)),
+        # Same bytes as a file already taken under another key: skipped, recorded, not quarantined.
+        "files_duplicate": dg.MetadataValue.int(len(report.duplicates)),
         # Rows this run sent to ops.quarantine one by one (values that do not fit their column's
         # type, rows rejected by a `drop` expectation); whole files are counted above.
         "quarantined_rows": dg.MetadataValue.int(
@@ -87,6 +90,18 @@ def ingest_metadata(
     if quarantined:
         metadata["quarantined"] = dg.MetadataValue.md(
             "| file | reason | message |\n|---|---|---|\n" + "\n".join(quarantined)
+        )
+    if report.duplicates:
+        root = f"{settings.landing_uri.rstrip('/')}/"
+
+        def cell(uri: str) -> str:
+            return key_label(uri, root).replace("|", "/")
+
+        metadata["duplicates"] = dg.MetadataValue.md(
+            "| file | duplicate of |\n|---|---|\n"
+            + "\n".join(
+                f"| {cell(d.source_file)} | {cell(d.duplicate_of or '')} |" for d in report.duplicates
+            )
         )
     if report.rejected_rows:
         # Where and why, never the values (they may be personal data; the rows are in ops.quarantine).

@@ -92,9 +92,10 @@ def new_files(
 
 
 def _handled_versions(settings: Settings, dataset: Dataset) -> set[tuple[str, str]]:
-    """File versions already handled (on main, held on an audit branch, or quarantined): no run for them."""
+    """File versions handled (on main, held on an audit branch, quarantined, a duplicate): no run for them."""
     catalog = open_catalog(settings)
-    quarantined = quarantined_landing_versions(catalog, dataset.name)
+    # Duplicates recorded before are handled too, unless the dataset now allows them.
+    quarantined = quarantined_landing_versions(catalog, dataset.name, duplicates=dataset.duplicates == "skip")
     if not catalog.table_exists(dataset.table):
         return quarantined
     return landing_versions(catalog.load_table(dataset.table)) | quarantined
