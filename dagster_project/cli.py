@@ -171,9 +171,12 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
 
     from dagster_project.catch_up import catch_up, run_models
     from dagster_project.ingest_command import outcome_line, print_models, summary_line
+    from dagster_project.onboard.dbt_sources import refresh_manifest
 
     changed = sync_sample_data(settings, seed=seed, scale=1.0)
     print(f"sample data: {len(changed)} new or changed file(s) in {settings.landing_uri}")
+    if refresh_manifest(settings.sources_file):
+        print("dbt project parsed again (the registry or a model changed since the last parse)")
     settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
     outcomes = catch_up(settings, instance)

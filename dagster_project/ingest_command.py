@@ -24,6 +24,7 @@ import dagster as dg
 from dagster_project.catch_up import ModelBuild, Outcome, catch_up, run_models, where_to_look
 from dagster_project.errors import FoundationError
 from dagster_project.landing.names import label
+from dagster_project.onboard.dbt_sources import refresh_manifest
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings
 
@@ -121,6 +122,8 @@ def ingest_command(
             f"{', '.join(known)}, and there is {DOCUMENTS}"
         )
     tables = [d for d in datasets if d != DOCUMENTS] or (None if not datasets else [])
+    if not raw_only and refresh_manifest(settings.sources_file):
+        print("dbt project parsed again (the registry or a model changed since the last parse)", file=out)
     settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
     print(f"landing zone {settings.landing_uri}: one run per new file version (registry order)", file=out)

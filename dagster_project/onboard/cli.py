@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dagster_project.onboard.dbt_sources import refresh_manifest
 from dagster_project.registry import FORMATS
 from dagster_project.settings import DBT_PROJECT_DIR, Settings
 
@@ -54,5 +55,10 @@ def sources_command(settings: Settings, args: argparse.Namespace) -> int:
     apply(plan)
     for change in plan.changes:
         print(f"{'wrote' if change.old is None else 'updated'} {shown(change.path)}")
-    print("next: review every 'TODO review' in these files, then `make setup` and ingest the files")
+    if args.dbt_project == DBT_PROJECT_DIR:
+        refresh_manifest(settings.sources_file)  # a model that does not parse is said now, not at ingest
+    print(
+        f"next: review every 'TODO review' in these files, then `foundation ingest {plan.name}` "
+        "(under `make dev`, reload the code location to see its assets)"
+    )
     return 0

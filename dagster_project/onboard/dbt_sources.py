@@ -11,13 +11,22 @@ lookups) live beside it in `__lookups.yml`.
 from __future__ import annotations
 
 import argparse
+import fcntl
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
+from dagster_project.errors import FoundationError
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, duckdb_type
 from dagster_project.registry import Registry, load_registry
 from dagster_project.settings import DBT_PROJECT_DIR, load_settings
+
+
+class DbtProjectInvalid(FoundationError):
+    """The dbt project does not parse (a model or its YAML is wrong); the message says which."""
+
 
 SOURCES_FILE = Path("models") / "staging" / "__sources.yml"
 HEADER = """\
@@ -73,6 +82,52 @@ def write_dbt_sources(registry: Registry, project_dir: Path = DBT_PROJECT_DIR) -
         return False
     path.write_text(text, encoding="utf-8")
     return True
+
+
+def _inputs(project_dir: Path, sources_file: Path) -> list[Path]:
+    """What the manifest is made from: the registry, the project file, every model and macro."""
+    files = [sources_file, project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
+    for folder in ("models", "macros"):
+        files += [p for p in (project_dir / folder).rglob("*") if p.is_file()]
+    return files
+
+
+def refresh_manifest(sources_file: Path, project_dir: Path = DBT_PROJECT_DIR) -> bool:
+    """Regenerate the sources and re-parse the dbt project when its manifest is older than its inputs.
+
+    What `make setup` does, for the command line: after `foundation sources add` (a new staging
+    model) or an edit to the registry, `foundation ingest` and `foundation demo` build from a
+    manifest that knows it. Holds a lock so two commands do not parse into one target at once.
+
+    Returns:
+        Whether the manifest was made again.
+    """
+    manifest = project_dir / "target" / "manifest.json"
+    (project_dir / "target").mkdir(exist_ok=True)
+    with open(project_dir / "target" / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        wrote = write_dbt_sources(load_registry(sources_file), project_dir)
+        if not wrote and manifest.exists():
+            newest = max(p.stat().st_mtime for p in _inputs(project_dir, sources_file) if p.exists())
+            if manifest.stat().st_mtime >= newest:
+                return False
+        dbt = Path(sys.executable).with_name("dbt")
+        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        done = subprocess.run(
+            [str(dbt), "parse", "--quiet", "--profiles-dir", "."],
+            cwd=project_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            first = next((line for line in done.stdout.splitlines() if line.strip()), "no output")
+            raise DbtProjectInvalid(
+                f"{project_dir}: `dbt parse` failed: {first.strip()}; fix the model or its YAML "
+                f"(`cd {project_dir.name} && dbt parse --profiles-dir .` shows the whole message)"
+            )
+        manifest.touch()
+        return True
 
 
 def main(argv: list[str] | None = None) -> int:
