@@ -30,6 +30,7 @@ SUFFIXES = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd", ".b
 _CHUNK = 1 << 20
 # zstd's decompressor returns all a call's input makes: small inputs keep each call's output small.
 _ZSTD_INPUT = 64 << 10
+_SINGLE_BYTE = ("latin-1", "cp1252")  # encodings in which every byte string is some text
 _BOMS = {codecs.BOM_UTF16_LE: "utf-16-le", codecs.BOM_UTF16_BE: "utf-16-be"}
 
 
@@ -58,6 +59,11 @@ def decoded(dataset: Dataset, path: Path, label: str, scratch: Path) -> Iterator
     """
     compression = compression_of(dataset, label)
     encoding = dataset.dialect.encoding if dataset.format != "parquet" else "utf-8"
+    if encoding in _SINGLE_BYTE and _valid_utf8(path, compression, dataset, label):
+        # A file that is valid UTF-8 is UTF-8: Latin-1 text with accented letters practically never
+        # is, and decoding UTF-8 as Latin-1 would change every accented letter (`é` to `Ã©`). So a
+        # source re-delivered in either encoding lands the same text.
+        encoding = "utf-8"
     if compression == "none" and encoding == "utf-8":
         yield path
         return
@@ -69,6 +75,20 @@ def decoded(dataset: Dataset, path: Path, label: str, scratch: Path) -> Iterator
         yield target
     finally:
         target.unlink(missing_ok=True)
+
+
+def _valid_utf8(path: Path, compression: str, dataset: Dataset, label: str) -> bool:
+    """Whether the (decompressed) file is valid UTF-8 throughout, read once in chunks."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as raw:
+        read = _reader(raw, compression, dataset, label)
+        try:
+            while chunk := read():
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 def _decode(

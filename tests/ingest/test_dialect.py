@@ -230,6 +230,17 @@ def test_declared_encoding_is_transcoded_not_quarantined(tmp_path, encoding):
     assert rows == [{"id": 1, "name": TEXT[encoding]}]
 
 
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_a_utf8_redelivery_of_a_single_byte_source_is_not_turned_into_mojibake(tmp_path, encoding):
+    # The same rows delivered once in the declared encoding and once in UTF-8 (or once
+    # gzip-compressed): the same text lands, never `ZoÃ«`.
+    settings, dataset = _declare(tmp_path, f"encoding: {encoding}")
+    _ingest(settings, dataset, "people/a.csv", "id,name\n1,Zoë Dupré\n".encode(encoding))
+    _ingest(settings, dataset, "people/b.csv", "id,name\n2,Zoë Dupré\n".encode())
+    _, rows = _ingest(settings, dataset, "people/c.csv.gz", gzip.compress("id,name\n3,Zoë Dupré\n".encode()))
+    assert rows == [{"id": n, "name": "Zoë Dupré"} for n in (1, 2, 3)]
+
+
 def test_utf16_big_endian_with_its_mark(tmp_path):
     settings, dataset = _declare(tmp_path, "encoding: utf-16")
     content = b"\xfe\xff" + "id,name\n1,Zoë\n".encode("utf-16-be")
