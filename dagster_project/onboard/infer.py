@@ -254,8 +254,8 @@ def _full_pass(
     """Every row of every file: widen types, count, and load the values as text for the key search."""
     profiles = {p.original: p for p in inferred.columns}
     table_columns: list[str] = []
-    con.execute("CREATE TABLE landed (_row BIGINT)")
-    for shape in shapes:
+    con.execute("CREATE TABLE landed (_file INTEGER)")
+    for file_number, shape in enumerate(shapes):
         with store.fetch(by_key[shape.key], scratch) as fetched:
             if shape.format == "parquet":
                 for arrow_field in landed.parquet_schema(fetched.path):
@@ -298,23 +298,23 @@ def _full_pass(
                     if len(column) < count:
                         column.append(None)
                 if count >= BATCH_ROWS:
-                    _load(con, batch, table_columns)
+                    _load(con, batch, table_columns, file_number)
                     inferred.rows += count
                     batch, count = {}, 0
             if count:
-                _load(con, batch, table_columns)
+                _load(con, batch, table_columns, file_number)
                 inferred.rows += count
     inferred.columns = list(profiles.values())
 
 
-def _load(con: Any, batch: dict[str, list[str | None]], table_columns: list[str]) -> None:
+def _load(con: Any, batch: dict[str, list[str | None]], table_columns: list[str], file_number: int) -> None:
     for name in batch:
         if name not in table_columns:
             con.execute(f"ALTER TABLE landed ADD COLUMN {quote(name)} VARCHAR")
             table_columns.append(name)
     arrow = pa.table({name: pa.array(values, pa.string()) for name, values in batch.items()})
     con.register("batch", arrow)
-    con.execute("INSERT INTO landed BY NAME SELECT * FROM batch")
+    con.execute(f"INSERT INTO landed BY NAME SELECT *, {int(file_number)} AS _file FROM batch")
     con.unregister("batch")
 
 
@@ -353,7 +353,12 @@ def _key_rank(profile: ColumnProfile, position: int) -> tuple[int, int, int]:
 
 
 def _primary_key(inferred: Inferred, con: Any) -> list[str]:
-    """The first unique never-null column, else pair, else triple (id-like names and integers first)."""
+    """The first never-null column unique within every file, else pair, else triple (id-like names and
+    integers first).
+
+    Within every file, not across them: a later file repeating a key is a new version of that row
+    (a re-delivery, or a daily full export), which staging resolves by keeping the latest.
+    """
     candidates = [
         (p, i)
         for i, p in enumerate(inferred.columns)
@@ -371,7 +376,7 @@ def _primary_key(inferred: Inferred, con: Any) -> list[str]:
             break
         counts = con.execute(
             "SELECT "
-            + ", ".join(f"count(DISTINCT row({', '.join(quote(c) for c in combo)}))" for combo in combos)
+            + ", ".join(f"count(DISTINCT row(_file, {', '.join(map(quote, combo))}))" for combo in combos)
             + " FROM landed"
         ).fetchone()
         unique = [combo for combo, n in zip(combos, counts, strict=True) if n == inferred.rows]
@@ -380,7 +385,8 @@ def _primary_key(inferred: Inferred, con: Any) -> list[str]:
             return sorted(unique[0], key=order.index)
     first = inferred.columns[0].name
     inferred.notes.append(
-        "primary_key: no column, pair or triple of columns is unique and never null; declared "
+        "primary_key: no column, pair or triple of columns is unique within every file and never "
+        "null; declared "
         f"[{first}]: replace it with the real key (staging keeps one row per key)"
     )
     return [first]

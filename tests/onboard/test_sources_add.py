@@ -276,3 +276,20 @@ def test_files_landed_in_s3_are_read_through_the_landing_store(project, s3_serve
     events = load_registry(settings.sources_file)["events"]
     assert events.prefix == "events/" and events.primary_key == ("event_id",)
     assert {c.name: c.type for c in events.columns} == {"event_id": "long", "kind": "string"}
+
+
+def test_a_key_repeated_in_a_later_file_is_a_new_version_not_a_reason_for_a_wider_key(project):
+    # A daily full export: every file lists every customer once. Across files customer_id repeats
+    # (staging keeps the latest version), so the key is customer_id, not (customer_id, day).
+    settings, dbt = project
+    for day in ("2026-03-01", "2026-03-02"):
+        rows = "".join(f"{n},{day},{n * 10}\n" for n in (1, 2, 3))
+        land(settings, f"accounts/{day}.csv", f"customer_id,export_day,balance\n{rows}".encode())
+    plan = plan_source(settings, "accounts", "accounts/", dbt_project_dir=dbt)
+    assert plan.inferred.primary_key == ["customer_id"]
+    # Within one file a repeated value is no key: a pair is found instead.
+    land(settings, "visits/v.csv", b"visitor_id,page\n1,a\n1,b\n2,a\n")
+    assert plan_source(settings, "visits", "visits/", dbt_project_dir=dbt).inferred.primary_key == [
+        "visitor_id",
+        "page",
+    ]
