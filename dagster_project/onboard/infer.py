@@ -353,11 +353,14 @@ def _key_rank(profile: ColumnProfile, position: int) -> tuple[int, int, int]:
 
 
 def _primary_key(inferred: Inferred, con: Any) -> list[str]:
-    """The first never-null column unique within every file, else pair, else triple (id-like names and
-    integers first).
+    """The smallest set of never-null columns unique within every file (id-like names and integers
+    first), with the dates and timestamps that tell its repeats across files apart.
 
-    Within every file, not across them: a later file repeating a key is a new version of that row
-    (a re-delivery, or a daily full export), which staging resolves by keeping the latest.
+    Within every file, because a later file repeating a key may be a new version of that row (a
+    corrected re-delivery, a daily full export), which staging resolves by keeping the latest. But
+    where a key's repeats differ in a date or timestamp they are other events (this month's
+    reading of the same meter), and keeping the latest would lose history: that column joins the
+    key. When in doubt the key is the wider one: staging then keeps more rows, never fewer.
     """
     candidates = [
         (p, i)
@@ -370,6 +373,9 @@ def _primary_key(inferred: Inferred, con: Any) -> list[str]:
     ]
     candidates.sort(key=lambda c: _key_rank(*c))
     names = [p.name for p, _ in candidates][:8]
+    temporal = [p.name for p, _ in candidates if p.type in ("date", "timestamp", "timestamptz")]
+    order = [p.name for p in inferred.columns]
+    found: list[tuple[str, ...]] = []
     for size in (1, 2, 3):
         combos = list(itertools.combinations(names, size))
         if not combos:
@@ -379,17 +385,40 @@ def _primary_key(inferred: Inferred, con: Any) -> list[str]:
             + ", ".join(f"count(DISTINCT row(_file, {', '.join(map(quote, combo))}))" for combo in combos)
             + " FROM landed"
         ).fetchone()
-        unique = [combo for combo, n in zip(combos, counts, strict=True) if n == inferred.rows]
-        if unique:
-            order = [p.name for p in inferred.columns]
-            return sorted(unique[0], key=order.index)
-    first = inferred.columns[0].name
-    inferred.notes.append(
-        "primary_key: no column, pair or triple of columns is unique within every file and never "
-        "null; declared "
-        f"[{first}]: replace it with the real key (staging keeps one row per key)"
-    )
-    return [first]
+        found = [combo for combo, n in zip(combos, counts, strict=True) if n == inferred.rows]
+        if found:
+            break
+    if not found:
+        first = inferred.columns[0].name
+        inferred.notes.append(
+            "primary_key: no column, pair or triple of columns is unique within every file and never "
+            f"null; declared [{first}]: replace it with the real key (staging keeps one row per key)"
+        )
+        return [first]
+    keys = [_with_event_time(inferred, con, list(combo), temporal) for combo in found]
+    key = min(keys, key=len)  # the first of the smallest, in rank order
+    return sorted(key, key=order.index)
+
+
+def _with_event_time(inferred: Inferred, con: Any, key: list[str], temporal: list[str]) -> list[str]:
+    """The key plus each date or timestamp column whose value differs among the key's repeats."""
+    grouped = ", ".join(map(quote, key))
+    differing = [
+        column
+        for column in temporal
+        if column not in key
+        and con.execute(
+            f"SELECT count(*) FROM (SELECT {grouped} FROM landed GROUP BY {grouped} "
+            f"HAVING count(DISTINCT {quote(column)}) > 1)"
+        ).fetchone()[0]
+    ]
+    if differing:
+        inferred.notes.append(
+            f"primary_key: ({', '.join(key)}) repeats across files with other {', '.join(differing)}, so "
+            f"{', '.join(differing)} joined the key (one row per event); if a later file's rows are new "
+            "versions of the same rows instead, take them out of primary_key"
+        )
+    return key + differing
 
 
 def _partition(columns: list[ColumnProfile]) -> str | None:

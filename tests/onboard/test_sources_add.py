@@ -278,15 +278,23 @@ def test_files_landed_in_s3_are_read_through_the_landing_store(project, s3_serve
     assert {c.name: c.type for c in events.columns} == {"event_id": "long", "kind": "string"}
 
 
-def test_a_key_repeated_in_a_later_file_is_a_new_version_not_a_reason_for_a_wider_key(project):
-    # A daily full export: every file lists every customer once. Across files customer_id repeats
-    # (staging keeps the latest version), so the key is customer_id, not (customer_id, day).
+def test_a_key_repeated_in_a_later_file_is_a_new_version_unless_its_event_time_differs(project):
+    # A full export each day: every file lists every account once, balances change. Across files
+    # account_id repeats (staging keeps the latest version), so the key is account_id.
     settings, dbt = project
-    for day in ("2026-03-01", "2026-03-02"):
-        rows = "".join(f"{n},{day},{n * 10}\n" for n in (1, 2, 3))
-        land(settings, f"accounts/{day}.csv", f"customer_id,export_day,balance\n{rows}".encode())
+    for day, delta in (("2026-03-01", 0), ("2026-03-02", 5)):
+        rows = "".join(f"{n},owner{n},{n * 10 + delta}\n" for n in (1, 2, 3))
+        land(settings, f"accounts/{day}.csv", f"account_id,owner,balance\n{rows}".encode())
     plan = plan_source(settings, "accounts", "accounts/", dbt_project_dir=dbt)
-    assert plan.inferred.primary_key == ["customer_id"]
+    assert plan.inferred.primary_key == ["account_id"]
+    # A reading per meter each month: meter_id is unique in every file, but its repeats are other
+    # readings (another read_on), so read_on joins the key and staging keeps every month.
+    for month in ("01-31", "02-28"):
+        rows = "".join(f"{n},2026-{month},{n * 1.5}\n" for n in (1, 2))
+        land(settings, f"meters/{month}.csv", f"meter_id,read_on,kwh\n{rows}".encode())
+    plan = plan_source(settings, "meters", "meters/", dbt_project_dir=dbt)
+    assert plan.inferred.primary_key == ["meter_id", "read_on"]
+    assert any("read_on joined the key" in note for note in plan.inferred.notes)
     # Within one file a repeated value is no key: a pair is found instead.
     land(settings, "visits/v.csv", b"visitor_id,page\n1,a\n1,b\n2,a\n")
     assert plan_source(settings, "visits", "visits/", dbt_project_dir=dbt).inferred.primary_key == [
