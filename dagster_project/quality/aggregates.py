@@ -15,7 +15,16 @@ from typing import Any
 
 from sqlglot import exp
 
-from dagster_project.quality.compile import IDENTITY, Context, Outcome, Plan, count_star, ident, not_null
+from dagster_project.quality.compile import (
+    IDENTITY,
+    Context,
+    Outcome,
+    Plan,
+    count_star,
+    ident,
+    not_null,
+    relation,
+)
 from dagster_project.quality.types import column_type_plan
 from dagster_project.quality.values import as_datetime
 
@@ -177,9 +186,9 @@ def _row_count(k: dict, ctx: Context, equal: bool) -> Plan:
 
 
 def _other_table(k: dict, ctx: Context) -> Plan:
-    from dagster_project.quality.compile import table_view
+    from dagster_project.quality.compile import relation, view_name
 
-    other = exp.select(count_star()).from_(exp.to_table(table_view(k["other_table_name"])))
+    other = exp.select(count_star()).from_(relation(view_name(k["other_table_name"])))
 
     def finish(values: list[Any], total: int) -> Outcome:
         return Outcome(total == values[0], {"self": total, "other": int(values[0])})
@@ -218,7 +227,7 @@ def unexpected_rows_view(ctx: Context, query: str) -> str:
     """The user's `unexpected_rows_query` as a temp view; `{batch}` and `{raw.name}` name our relations."""
     from dagster_project.quality.compile import table_view
 
-    text = query.replace("{batch}", exp.to_identifier(ctx.relation, quoted=True).sql("duckdb"))
+    text = query.replace("{batch}", ctx.table().sql("duckdb"))
     for table in _TABLE_REFERENCE.findall(query):
         text = text.replace("{" + table + "}", table_view(table))
     name = f"__unexpected_rows_{abs(hash((ctx.relation, text)))}"
@@ -228,7 +237,7 @@ def unexpected_rows_view(ctx: Context, query: str) -> str:
 
 def _unexpected_rows(k: dict, ctx: Context) -> Plan:
     view = unexpected_rows_view(ctx, k["unexpected_rows_query"])
-    found = exp.to_table(exp.to_identifier(view, quoted=True).sql("duckdb"))
+    found = relation(view)
     selects: list[exp.Expression] = [exp.Subquery(this=exp.select(count_star()).from_(found))]
     unexpected = None
     if set(IDENTITY) <= set(ctx.con.table(view).columns):

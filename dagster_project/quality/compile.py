@@ -36,7 +36,7 @@ class Context:
     published: dict[str, str] = field(default_factory=dict)  # column -> relation of main's values
 
     def table(self) -> exp.Table:
-        return exp.to_table(exp.to_identifier(self.relation, quoted=True).sql("duckdb"))
+        return relation(self.relation)
 
     def column(self, name: str) -> Column:
         return Column(name, self.columns.get(name, ""))
@@ -63,9 +63,19 @@ class Plan:
     sample: tuple[str, ...] = ()  # columns whose values show in partial_unexpected_list
 
 
+def relation(name: str) -> exp.Table:
+    """A table or view of the connection, by its exact name."""
+    return exp.Table(this=exp.to_identifier(name, quoted=True))
+
+
+def view_name(table: str) -> str:
+    """The DuckDB view under which another table is visible to queries (`raw.customers`)."""
+    return table.replace(".", "__")
+
+
 def table_view(table: str) -> str:
-    """The DuckDB view name under which another table is visible to queries (`raw.customers`)."""
-    return exp.to_identifier(table.replace(".", "__"), quoted=True).sql("duckdb")
+    """`view_name` as SQL text, for the `{raw.customers}` placeholders of a user's query."""
+    return relation(view_name(table)).sql("duckdb")
 
 
 def ident(name: str) -> exp.Column:
@@ -135,14 +145,12 @@ def _values_null(k: dict, ctx: Context, negate: bool) -> Plan:
 def _unique(k: dict, ctx: Context) -> Plan:
     name = k["column"]
     c = ident(name)
-    dupes = (
-        exp.select(c).from_(ctx.table()).where(not_null(name)).group_by(c).having((count_star() > 1))
-    )
+    dupes = exp.select(c).from_(ctx.table()).where(not_null(name)).group_by(c).having(count_star() > 1)
     rejected: exp.Expression = c.isin(query=dupes)
     counted = None
     published = ctx.published.get(name)
     if published:
-        other = exp.select(c).from_(exp.to_table(exp.to_identifier(published, quoted=True).sql("duckdb")))
+        other = exp.select(c).from_(relation(published))
         rejected = exp.or_(rejected, c.isin(query=other))
     else:
         # One grouped pass counts the duplicates: cheaper than the semi-join per row.
@@ -281,7 +289,7 @@ def _multicolumn(k: dict, ctx: Context, kind: str) -> Plan:
         dupes = exp.select(key).from_(ctx.table())
         if domain is not None:
             dupes = dupes.where(domain)
-        dupes = dupes.group_by(*(ident(n) for n in names)).having((count_star() > 1))
+        dupes = dupes.group_by(*(ident(n) for n in names)).having(count_star() > 1)
         rejected = key.isin(query=dupes)
     return map_plan(k, domain, rejected, tuple(names))
 
@@ -318,7 +326,9 @@ COMPILERS: dict[str, Callable[[dict, Context], Plan | None]] = {
     "expect_column_pair_values_to_be_equal": lambda k, c: _pair(k, c, greater=False),
     "expect_column_pair_values_a_to_be_greater_than_b": lambda k, c: _pair(k, c, greater=True),
     "expect_multicolumn_sum_to_equal": lambda k, c: _multicolumn(k, c, "sum"),
-    "expect_select_column_values_to_be_unique_within_record": lambda k, c: _multicolumn(k, c, "within_record"),
+    "expect_select_column_values_to_be_unique_within_record": lambda k, c: _multicolumn(
+        k, c, "within_record"
+    ),
     "expect_compound_columns_to_be_unique": lambda k, c: _multicolumn(k, c, "compound"),
 }
 

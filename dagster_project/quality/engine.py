@@ -27,10 +27,11 @@ from dagster_project.quality.compile import (
     count_star,
     ident,
     table_view,
+    view_name,
 )
 from dagster_project.quality.suites import Expectation
 
-__all__ = ["ExpectationResult", "evaluate", "table_view", "unexpected_predicate"]
+__all__ = ["ExpectationResult", "evaluate", "table_view", "unexpected_predicate", "view_name"]
 
 SAMPLE = 5
 MASK = "•••"
@@ -142,7 +143,9 @@ def evaluate(
             engine="duckdb" if plan is not None else "great_expectations",
         )
         if plan is None:
-            result.partial_unexpected_list = _masked(outcome.details.pop("partial_unexpected_list", []), e, pii_columns)
+            result.partial_unexpected_list = _masked(
+                outcome.details.pop("partial_unexpected_list", []), e, pii_columns
+            )
         elif plan.unexpected is not None and outcome.unexpected_count:
             result.partial_unexpected_list = _sample(con, ctx, plan, pii_columns)
         results.append(result)
@@ -150,7 +153,9 @@ def evaluate(
 
 
 def _masked(values: list[Any], e: Expectation, pii_columns: set[str]) -> list[Any]:
-    columns = {e.kwargs.get(k) for k in ("column", "column_A", "column_B")} | set(e.kwargs.get("column_list") or [])
+    columns = {e.kwargs.get(k) for k in ("column", "column_A", "column_B")} | set(
+        e.kwargs.get("column_list") or []
+    )
     return [MASK] * len(values) if columns & pii_columns else [_plain(v) for v in values]
 
 

@@ -14,6 +14,7 @@ import duckdb
 from sqlglot import exp
 
 from dagster_project.quality.compile import Outcome, ident
+from dagster_project.quality.compile import relation as batch_relation
 from dagster_project.quality.suites import Expectation
 from dagster_project.quality.types import to_pandas
 
@@ -25,7 +26,6 @@ _LEFT_OUT = {"element_count", "partial_unexpected_counts", "partial_unexpected_i
 def _batch_definition():
     """One ephemeral GX context per process, with a pandas DataFrame asset."""
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -60,8 +60,7 @@ def validate(
     """GX's results for `expectations` on the batch `relation` (its data columns only)."""
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    table = exp.to_table(exp.to_identifier(relation, quoted=True).sql("duckdb"))
-    query = exp.select(*(ident(c) for c in columns)).from_(table)
+    query = exp.select(*(ident(c) for c in columns)).from_(batch_relation(relation))
     frame = to_pandas(con.execute(query.sql("duckdb")).to_arrow_table())
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
     outcomes = []

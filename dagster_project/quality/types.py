@@ -71,8 +71,25 @@ def _comparable_types(type_: str, with_dtype: bool) -> list[Any]:
     return found
 
 
+def _sql_names(k: dict[str, Any], listed: bool) -> list[str] | None:
+    """The type names when they are SQL names (`BIGINT`, `TIMESTAMP WITH TIME ZONE`), else None."""
+    names = k.get("type_list") if listed else [k.get("type_")]
+    if names and all(isinstance(n, str) and n[:1].isalpha() and n == n.upper() for n in names):
+        return names
+    return None
+
+
 def column_type_plan(k: dict[str, Any], ctx: Context, *, listed: bool) -> Plan | None:
-    """expect_column_values_to_be_of_type / _in_type_list, as GX's `_validate_pandas`."""
+    """expect_column_values_to_be_of_type / _in_type_list, as GX's `_validate_pandas`.
+
+    Upper-case SQL type names are judged as GX's SQL engines judge them: against the column's
+    type in the database (here DuckDB's names, e.g. BIGINT, VARCHAR, TIMESTAMP WITH TIME ZONE).
+    """
+    sql = _sql_names(k, listed)
+    if sql is not None:
+        observed_sql = ctx.columns[k["column"]]
+        ok_sql = any(observed_sql.upper().startswith(n) for n in sql)
+        return Plan([], lambda _v, _total: Outcome(ok_sql, observed_sql))
     actual = pandas_dtype(ctx, k["column"])
     observed = actual.type.__name__
     if listed:

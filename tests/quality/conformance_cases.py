@@ -78,7 +78,9 @@ case(t, "empty", EMPTY_INT, column="x")
 case(t, "unicode", texts("é", "é", "e", None), column="x")
 t = "expect_column_values_to_be_between"
 case(t, "inclusive", ints(1, 5, 10, None), column="x", min_value=1, max_value=5)
-case(t, "strict", ints(1, 5, 10, None), column="x", min_value=1, max_value=10, strict_min=True, strict_max=True)
+case(
+    t, "strict", ints(1, 5, 10, None), column="x", min_value=1, max_value=10, strict_min=True, strict_max=True
+)
 case(t, "min_only", floats(0.5, -1.0, None), column="x", min_value=0)
 case(t, "mostly", ints(1, 2, 3, 40), column="x", max_value=3, mostly=0.75)
 case(t, "empty", EMPTY_INT, column="x", min_value=0)
@@ -86,7 +88,10 @@ case(t, "parameter", ints(1, 2, 3), column="x", min_value=P)
 case(t, "timestamp_string", NAIVE, column="x", min_value="2024-02-01", max_value="2024-12-31")
 case(t, "zoned_string", ZONED, column="x", max_value="2024-02-01T02:00:00+02:00")
 case(t, "naive_parameter", NAIVE, column="x", max_value={"$PARAMETER": "now"})
-for t, negate in (("expect_column_values_to_be_in_set", False), ("expect_column_values_to_not_be_in_set", True)):
+for t in (
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_not_be_in_set",
+):
     case(t, "ints", ints(1, 2, 3, None), column="x", value_set=[1, 2])
     case(t, "mixed_types", ints(1, 2, 3), column="x", value_set=[1, "2", 3.0])
     case(t, "unicode", UNICODE, column="x", value_set=["é", "Straße", "abc"])
@@ -131,8 +136,14 @@ for t in (
     "expect_column_values_to_not_match_like_pattern_list",
 ):
     case(t, "two", LIKE, column="x", like_pattern_list=["a%", "%本"])
-case("expect_column_values_to_match_like_pattern_list", "all", LIKE, column="x",
-     like_pattern_list=["a%", "%c"], match_on="all")
+case(
+    "expect_column_values_to_match_like_pattern_list",
+    "all",
+    LIKE,
+    column="x",
+    like_pattern_list=["a%", "%c"],
+    match_on="all",
+)
 t = "expect_column_value_lengths_to_be_between"
 case(t, "unicode_code_points", UNICODE, column="x", min_value=2, max_value=3)
 case(t, "strict", UNICODE, column="x", min_value=1, max_value=6, strict_min=True, strict_max=True)
@@ -148,14 +159,24 @@ for t in ("expect_column_values_to_be_increasing", "expect_column_values_to_be_d
     case(t, "decreasing_floats", floats(3.0, 2.5, 2.5, None, 1.0), column="x")
 t = "expect_column_pair_values_to_be_equal"
 case(t, "nulls", pair([1, 2, None, None, 3], [1, 3, None, 4, None]), column_A="a", column_B="b")
-case(t, "either_missing", pair([1, 2, None, None], [1, 3, None, 4]), column_A="a", column_B="b",
-     ignore_row_if="either_value_is_missing")
+case(
+    t,
+    "either_missing",
+    pair([1, 2, None, None], [1, 3, None, 4]),
+    column_A="a",
+    column_B="b",
+    ignore_row_if="either_value_is_missing",
+)
 case(t, "text", pair(["é", "a"], ["é", "A"], TEXT), column_A="a", column_B="b")
 t = "expect_column_pair_values_a_to_be_greater_than_b"
 case(t, "nulls", pair([2, 2, None, None, 3], [1, 2, None, 4, None]), column_A="a", column_B="b")
 case(t, "or_equal", pair([2, 2, 1], [1, 2, 2]), column_A="a", column_B="b", or_equal=True)
 case(t, "mostly", pair([2, 2, 1, 5], [1, 2, 2, 4]), column_A="a", column_B="b", mostly=0.5)
-TRIPLE = {"a": (INT, [1, 1, None, 2, None, 1]), "b": (INT, [2, 2, None, 1, None, 2]), "c": (INT, [3, 3, None, 1, 5, None])}
+TRIPLE = {
+    "a": (INT, [1, 1, None, 2, None, 1]),
+    "b": (INT, [2, 2, None, 1, None, 2]),
+    "c": (INT, [3, 3, None, 1, 5, None]),
+}
 t = "expect_compound_columns_to_be_unique"
 case(t, "nulls_equal", TRIPLE, column_list=["a", "b"])
 case(t, "three", TRIPLE, column_list=["a", "b", "c"])
@@ -185,12 +206,30 @@ for t in ("expect_column_min_to_be_between", "expect_column_max_to_be_between"):
     case(t, "zoned", ZONED, column="x", max_value=datetime(2024, 2, 1, tzinfo=ZONE))
     case(t, "naive_parameter", NAIVE, column="x", max_value={"$PARAMETER": "now"})
 t = "expect_column_quantile_values_to_be_between"
-case(t, "nearest", ints(1, 2, 3, 4, 5, 6, None), column="x",
-     quantile_ranges={"quantiles": [0.0, 0.25, 0.5, 0.75, 1.0], "value_ranges": [[1, 1], [2, 2], [3, 4], [4, 5], [6, 6]]})
-case(t, "half_even", floats(1.0, 2.0, 3.0, 4.0), column="x",
-     quantile_ranges={"quantiles": [0.5, 0.1666], "value_ranges": [[None, 2.5], [1.0, None]]})
-case(t, "tolerance", floats(100.0, 200.0), column="x",
-     quantile_ranges={"quantiles": [0.5], "value_ranges": [[100.005, 150.0]]})
+case(
+    t,
+    "nearest",
+    ints(1, 2, 3, 4, 5, 6, None),
+    column="x",
+    quantile_ranges={
+        "quantiles": [0.0, 0.25, 0.5, 0.75, 1.0],
+        "value_ranges": [[1, 1], [2, 2], [3, 4], [4, 5], [6, 6]],
+    },
+)
+case(
+    t,
+    "half_even",
+    floats(1.0, 2.0, 3.0, 4.0),
+    column="x",
+    quantile_ranges={"quantiles": [0.5, 0.1666], "value_ranges": [[None, 2.5], [1.0, None]]},
+)
+case(
+    t,
+    "tolerance",
+    floats(100.0, 200.0),
+    column="x",
+    quantile_ranges={"quantiles": [0.5], "value_ranges": [[100.005, 150.0]]},
+)
 for t in (
     "expect_column_distinct_values_to_be_in_set",
     "expect_column_distinct_values_to_contain_set",
@@ -262,4 +301,3 @@ ROWS = {"a": (INT, [1, 5, 10, None]), "b": (TEXT, ["é", "x", None, "y"])}
 case(t, "some", ROWS, unexpected_rows_query="SELECT * FROM {batch} WHERE a > 4")
 case(t, "none", ROWS, unexpected_rows_query="SELECT * FROM {batch} WHERE a > 40")
 case(t, "unicode", ROWS, unexpected_rows_query="SELECT * FROM {batch} WHERE b = 'é'")
-

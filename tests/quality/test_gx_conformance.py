@@ -63,7 +63,11 @@ def _arrow(case: Case) -> pa.Table:
 def _gx_result(gx_context, case: Case, table: pa.Table, number: int):
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    kwargs = {**case.kwargs, "other_table_name": f"t{number}_other"} if case.other_rows is not None else case.kwargs
+    kwargs = (
+        {**case.kwargs, "other_table_name": f"t{number}_other"}
+        if case.other_rows is not None
+        else case.kwargs
+    )
     expectation = ExpectationConfiguration(type=case.type, kwargs=kwargs).to_domain_obj()
     if case.type in SQL_ONLY:
         name = f"t{number}"
@@ -72,7 +76,9 @@ def _gx_result(gx_context, case: Case, table: pa.Table, number: int):
             if case.other_rows is not None:
                 con.execute(f"DROP TABLE IF EXISTS {name}_other")
                 con.execute(f"CREATE TABLE {name}_other (x INTEGER)")
-                con.executemany(f"INSERT INTO {name}_other VALUES (?)", [(i,) for i in range(case.other_rows)])
+                con.executemany(
+                    f"INSERT INTO {name}_other VALUES (?)", [(i,) for i in range(case.other_rows)]
+                )
         asset = gx_context["sqlite"].add_table_asset(name, table_name=name)
         batch = asset.add_batch_definition_whole_table(name).get_batch()
     else:
@@ -129,13 +135,20 @@ def test_conforms_to_great_expectations(gx_context, case: Case):
     gx = theirs.result or {}
     assert ours.success == theirs.success
     if "unexpected_count" in gx and case.type != "unexpected_rows_expectation":
-        got = ours.unexpected_count if ours.unexpected_count is not None else ours.details.get("unexpected_count")
+        got = (
+            ours.unexpected_count
+            if ours.unexpected_count is not None
+            else ours.details.get("unexpected_count")
+        )
         assert got == gx["unexpected_count"]
     if "unexpected_percent" in gx:
         assert _same(ours.unexpected_percent, gx["unexpected_percent"])
     if "missing_count" in gx and case.type.startswith("expect_column_distinct"):
         assert ours.details["missing_count"] == gx["missing_count"]
-    assert _same(ours.observed_value, gx.get("observed_value")), (ours.observed_value, gx.get("observed_value"))
+    assert _same(ours.observed_value, gx.get("observed_value")), (
+        ours.observed_value,
+        gx.get("observed_value"),
+    )
 
 
 def test_every_compiled_type_has_cases():
@@ -144,3 +157,37 @@ def test_every_compiled_type_has_cases():
 
     assert set(COMPILERS) | set(AGGREGATES) == {c.type for c in CASES}
 
+
+def test_the_core_types_we_list_are_those_gx_registers(gx_context):
+    from great_expectations.expectations.registry import _registered_expectations
+
+    from dagster_project.quality.gx_core import GX_CORE
+
+    core = {n for n, c in _registered_expectations.items() if c.__module__.startswith("great_expectations.")}
+    assert GX_CORE == {n for n in core if n in GX_CORE} and GX_CORE >= {c.type for c in CASES}
+    assert GX_CORE == {
+        n
+        for n, c in _registered_expectations.items()
+        if c.__module__.startswith("great_expectations.expectations.core")
+    }
+
+
+def test_a_core_expectation_we_do_not_compile_runs_through_gx_and_masks_pii(gx_context):
+    con = duckdb.connect()
+    batch = pa.table(
+        {
+            "email": pa.array(["a@x.org", "not json", None], pa.string()),
+            "filename": pa.array(["f"] * 3),
+            "file_row_number": pa.array([0, 1, 2], pa.int64()),
+        }
+    )
+    con.register("batch", batch)
+    parseable = Expectation(0, "expect_column_values_to_be_json_parseable", {"column": "email"})
+    unique = Expectation(1, "expect_column_values_to_be_unique", {"column": "email"})
+    results = evaluate(
+        con, [parseable, unique], relation="batch", parameters=PARAMETERS, pii_columns={"email"}
+    )
+    assert [r.engine for r in results] == ["great_expectations", "duckdb"]
+    assert not results[0].success and results[0].unexpected_count == 2
+    assert results[0].unexpected_percent == 100.0 and results[0].partial_unexpected_list == ["•••", "•••"]
+    assert results[1].success
