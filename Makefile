@@ -20,7 +20,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: instance setup settings-docs demo dev test lint format bench bench-ingest bench-memory bench-gates bench-incremental bench-latency bench-retrieval bench-governance bench-report lock clean
+.PHONY: instance setup settings-docs demo dev test lint format bench bench-ingest bench-memory bench-gates bench-gx-fallback bench-incremental bench-latency bench-retrieval bench-governance bench-report lock clean
 
 $(STAMP): pyproject.toml requirements.lock requirements.exclude
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -76,6 +76,10 @@ bench-memory: setup
 bench-gates: setup
 	$(BIN)/python benchmarks/bench_gates.py
 
+# An expectation GX's engine runs (not compiled) against a compiled one: time and memory ratios.
+bench-gx-fallback: setup
+	$(BIN)/python benchmarks/bench_gx_fallback.py
+
 bench-incremental: setup
 	$(BIN)/python benchmarks/bench_incremental.py
 
@@ -92,7 +96,7 @@ bench-report: setup
 	$(BIN)/python benchmarks/report.py
 
 # Every benchmark, then one report (.data/bench/report.md and report.json).
-bench: bench-ingest bench-memory bench-gates bench-incremental bench-latency bench-retrieval bench-governance
+bench: bench-ingest bench-memory bench-gates bench-gx-fallback bench-incremental bench-latency bench-retrieval bench-governance
 	$(BIN)/python benchmarks/report.py
 
 lock: setup

@@ -13,17 +13,12 @@ import duckdb
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
+from sqlglot import exp
 
 from dagster_project.lakehouse.ops import QuarantineRecord
 from dagster_project.lakehouse.publish import PublishResult, StagedFile
 from dagster_project.lakehouse.wap import Verdict
-from dagster_project.quality.engine import (
-    ExpectationResult,
-    evaluate,
-    published_key,
-    table_view,
-    unexpected_predicate,
-)
+from dagster_project.quality.engine import ExpectationResult, evaluate, unexpected_predicate, view_name
 from dagster_project.quality.suites import Expectation, Suite
 
 log = logging.getLogger(__name__)
@@ -61,12 +56,17 @@ def _table_level(e: Expectation) -> bool:
 
 
 def _view_staged(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
-    listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-    con.execute(
-        f"CREATE OR REPLACE VIEW {BATCH} AS "
-        f"SELECT * FROM read_parquet([{listing}], filename = true, file_row_number = true, "
-        "union_by_name = true)"
+    reader = exp.func(
+        "read_parquet",
+        exp.Array(expressions=[exp.convert(str(f)) for f in files]),
+        exp.EQ(this=exp.column("filename"), expression=exp.true()),
+        exp.EQ(this=exp.column("file_row_number"), expression=exp.true()),
+        exp.EQ(this=exp.column("union_by_name"), expression=exp.true()),
     )
+    view = exp.Create(
+        this=exp.to_table(BATCH), kind="VIEW", replace=True, expression=exp.select("*").from_(reader)
+    )
+    con.execute(view.sql("duckdb"))
 
 
 def gate_batch(
@@ -134,14 +134,25 @@ def _drop_rows(
     report: GateReport,
 ) -> list[StagedFile]:
     now = datetime.now(UTC)
-    predicates = {e.name: unexpected_predicate(e, BATCH, parameters) for e in drops}
+    predicates = {e.name: unexpected_predicate(e, BATCH, parameters, con) for e in drops}
     # A row rejected by several expectations is recorded once, under the first.
-    reason = "CASE " + " ".join(f"WHEN {p} THEN '{name}'" for name, p in predicates.items()) + " END"
-    rejected = con.execute(
-        f"SELECT {reason} AS expectation, to_json(b) AS row_data, _source_file, _source_checksum "
-        f"FROM (SELECT * EXCLUDE (filename, file_row_number) , filename, file_row_number FROM {BATCH}) b "
-        f"WHERE {' OR '.join(f'({p})' for p in predicates.values())}"
-    ).fetchall()
+    reason = exp.Case(ifs=[exp.If(this=p, true=exp.convert(name)) for name, p in predicates.items()])
+    batch = exp.select(
+        exp.Star(except_=[exp.column("filename"), exp.column("file_row_number")]),
+        exp.column("filename"),
+        exp.column("file_row_number"),
+    ).from_(BATCH)
+    query = (
+        exp.select(
+            reason.as_("expectation"),
+            exp.func("to_json", exp.column("b")).as_("row_data"),
+            exp.column("_source_file"),
+            exp.column("_source_checksum"),
+        )
+        .from_(batch.subquery("b"))
+        .where(exp.or_(*(exp.paren(p) for p in predicates.values())))
+    )
+    rejected = con.execute(query.sql("duckdb")).fetchall()
     by_name = {e.name: e for e in drops}
     for expectation, row_data, source_file, checksum in rejected:
         row = json.loads(row_data)
@@ -174,15 +185,24 @@ def _drop_rows(
         )
     for result in report.results:
         result.dropped = result.unexpected_count or 0
-    keep = " AND ".join(f"NOT coalesce(({p}), FALSE)" for p in predicates.values())
+    keep = exp.and_(
+        *(exp.Not(this=exp.func("coalesce", exp.paren(p), exp.false())) for p in predicates.values())
+    )
     kept = []
     for s in staged:
         target = s.parquet.with_suffix(".kept.parquet")
-        source, sink = (str(p).replace("'", "''") for p in (s.parquet, target))
-        rows = con.execute(
-            f"COPY (SELECT * EXCLUDE (filename, file_row_number) FROM {BATCH} "
-            f"WHERE filename = '{source}' AND {keep}) TO '{sink}' (FORMAT parquet)"
-        ).fetchone()[0]
+        rows_kept = (
+            exp.select(exp.Star(except_=[exp.column("filename"), exp.column("file_row_number")]))
+            .from_(BATCH)
+            .where(exp.and_(exp.column("filename").eq(exp.convert(str(s.parquet))), keep))
+        )
+        copy = exp.Copy(
+            this=rows_kept.subquery(),
+            kind=False,
+            files=[exp.convert(str(target))],
+            params=[exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var("parquet"))],
+        )
+        rows = con.execute(copy.sql("duckdb")).fetchone()[0]
         target.replace(s.parquet)
         kept.append(
             StagedFile(s.source_uri, s.checksum, s.parquet, int(rows), s.size, s.new_columns, s.version)
@@ -240,7 +260,14 @@ def _stream_into(con: duckdb.DuckDBPyConnection, name: str, reader: pa.RecordBat
     """Copy an Arrow stream into a DuckDB temp table: batch by batch, spilling past DuckDB's memory limit."""
     con.register("__stream", reader)
     try:
-        con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS SELECT * FROM __stream')
+        copy = exp.Create(
+            this=exp.Table(this=exp.to_identifier(name, quoted=True)),
+            kind="TABLE",
+            replace=True,
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            expression=exp.select("*").from_("__stream"),
+        )
+        con.execute(copy.sql("duckdb"))
     finally:
         con.unregister("__stream")
 
@@ -265,20 +292,21 @@ def _audit_against_tables(
     parent = table.snapshot_by_id(branch_snapshot).parent_snapshot_id
     for e in expectations:
         if e.against_table and e.columns and parent is not None:
+            # Main's values of the key (one column, or a compound key's columns) as it was before.
             name = "published_" + "_".join(e.columns)
-            scan = table.scan(snapshot_id=parent, selected_fields=e.columns)
+            scan = table.scan(snapshot_id=parent, selected_fields=tuple(e.columns))
             _stream_into(con, name, scan.to_arrow_batch_reader())
-            published[published_key(e)] = name
+            published[",".join(e.columns)] = name
         absent = [other for other in e.tables_read if not catalog.table_exists(other)]
         if absent:
             # What the batch must be consistent with is not there yet: that is a failure too.
             note = f"{absent[0]} does not exist yet"
-            rows = con.execute(f"SELECT count(*) FROM {BATCH}").fetchone()[0]  # type: ignore[index]
+            rows = con.table(BATCH).aggregate("count(*)").fetchone()[0]  # type: ignore[index]
             missing.append(ExpectationResult(e, False, int(rows), observed_value=note))
             continue
         for other in e.tables_read:
             other_table = catalog.load_table(other)
-            view = table_view(other).strip('"')
+            view = view_name(other)
             if other_table.current_snapshot() is None:
                 empty = other_table.schema().as_arrow()
                 _stream_into(con, view, pa.RecordBatchReader.from_batches(empty, []))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster_project.errors import FoundationError
+from dagster_project.quality.gx_core import GX_CORE
 from dagster_project.quality.suite_types import check_types
 from dagster_project.settings import PROJECT_DIR
 
@@ -21,30 +22,70 @@ EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
 ACTIONS = ("fail", "warn", "drop")
 DIMENSIONS = ("completeness", "uniqueness", "validity", "consistency", "timeliness")
 
-# Supported GX 1.x expectation types: the kwargs each needs, and whether it judges single rows
-# (row-level: it can `drop` the rows it rejects).
+# GX 1.x expectation types: the kwargs each needs, and whether it judges single rows (row-level:
+# it can `drop` the rows it rejects). These are compiled to DuckDB SQL (quality/compile.py,
+# aggregates.py); any other GX core type runs through GX's own engine (quality/gx_fallback.py).
+_C, _AB, _LIST = ("column",), ("column_A", "column_B"), ("column_list",)
 ROW_LEVEL: dict[str, tuple[str, ...]] = {
-    "expect_column_values_to_not_be_null": ("column",),
-    "expect_column_values_to_be_unique": ("column",),
-    "expect_compound_columns_to_be_unique": ("column_list",),
-    "expect_column_values_to_be_between": ("column",),
-    "expect_column_values_to_be_in_set": ("column", "value_set"),
-    "expect_column_values_to_not_be_in_set": ("column", "value_set"),
-    "expect_column_values_to_match_regex": ("column", "regex"),
-    "expect_column_values_to_not_match_regex": ("column", "regex"),
+    "expect_column_values_to_be_null": _C,
+    "expect_column_values_to_not_be_null": _C,
+    "expect_column_values_to_be_unique": _C,
+    "expect_column_values_to_be_between": _C,
+    "expect_column_values_to_be_in_set": (*_C, "value_set"),
+    "expect_column_values_to_not_be_in_set": (*_C, "value_set"),
+    "expect_column_values_to_match_regex": (*_C, "regex"),
+    "expect_column_values_to_not_match_regex": (*_C, "regex"),
+    "expect_column_values_to_match_regex_list": (*_C, "regex_list"),
+    "expect_column_values_to_not_match_regex_list": (*_C, "regex_list"),
+    "expect_column_values_to_match_like_pattern": (*_C, "like_pattern"),
+    "expect_column_values_to_not_match_like_pattern": (*_C, "like_pattern"),
+    "expect_column_values_to_match_like_pattern_list": (*_C, "like_pattern_list"),
+    "expect_column_values_to_not_match_like_pattern_list": (*_C, "like_pattern_list"),
+    "expect_column_value_lengths_to_be_between": _C,
+    "expect_column_value_lengths_to_equal": (*_C, "value"),
+    "expect_column_values_to_be_increasing": _C,
+    "expect_column_values_to_be_decreasing": _C,
+    "expect_column_pair_values_to_be_equal": _AB,
+    "expect_column_pair_values_a_to_be_greater_than_b": _AB,
+    "expect_compound_columns_to_be_unique": _LIST,
+    "expect_select_column_values_to_be_unique_within_record": _LIST,
+    "expect_multicolumn_sum_to_equal": (*_LIST, "sum_total"),
     "unexpected_rows_expectation": ("unexpected_rows_query",),
 }
 AGGREGATE: dict[str, tuple[str, ...]] = {
+    "expect_column_min_to_be_between": _C,
+    "expect_column_max_to_be_between": _C,
+    "expect_column_mean_to_be_between": _C,
+    "expect_column_median_to_be_between": _C,
+    "expect_column_sum_to_be_between": _C,
+    "expect_column_stdev_to_be_between": _C,
+    "expect_column_quantile_values_to_be_between": (*_C, "quantile_ranges"),
+    "expect_column_distinct_values_to_be_in_set": (*_C, "value_set"),
+    "expect_column_distinct_values_to_contain_set": (*_C, "value_set"),
+    "expect_column_distinct_values_to_equal_set": (*_C, "value_set"),
+    "expect_column_unique_value_count_to_be_between": _C,
+    "expect_column_proportion_of_unique_values_to_be_between": _C,
+    "expect_column_most_common_value_to_be_in_set": (*_C, "value_set"),
+    "expect_column_values_to_be_of_type": (*_C, "type_"),
+    "expect_column_values_to_be_in_type_list": (*_C, "type_list"),
     "expect_table_row_count_to_be_between": (),
-    "expect_column_to_exist": ("column",),
-    "expect_column_values_to_be_of_type": ("column", "type_"),
-    "expect_column_max_to_be_between": ("column",),
-    "expect_column_min_to_be_between": ("column",),
+    "expect_table_row_count_to_equal": ("value",),
+    "expect_table_row_count_to_equal_other_table": ("other_table_name",),
+    "expect_table_column_count_to_be_between": (),
+    "expect_table_column_count_to_equal": ("value",),
+    "expect_table_columns_to_match_ordered_list": ("column_list",),
+    "expect_table_columns_to_match_set": ("column_set",),
+    "expect_column_to_exist": _C,
 }
-SUPPORTED = {**ROW_LEVEL, **AGGREGATE}
+COMPILED = {**ROW_LEVEL, **AGGREGATE}
+# Every GX core type is accepted; GX's own models check the kwargs of those we do not compile.
+SUPPORTED = {**dict.fromkeys(GX_CORE, ()), **COMPILED}
+# Kwargs naming columns of the table (expect_column_to_exist's column may be absent: it says so).
+_COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
 PARAMETERS = ("now", "freshness_floor")
 IGNORE_ROW_IF = ("all_values_are_missing", "any_value_is_missing", "never")
 _TABLE_REFERENCE = re.compile(r"\{(raw|staging|curated|ops)\.([a-z][a-z0-9_]*)\}")
+_TABLE_NAME = re.compile(r"(raw|staging|curated|ops)\.([a-z][a-z0-9_]*)")
 
 
 class SuiteError(FoundationError, ValueError):
@@ -99,7 +140,9 @@ class Expectation:
     def tables_read(self) -> list[str]:
         """Other tables an `unexpected_rows_query` reads (`{raw.customers}`): read at main's head."""
         query = self.kwargs.get("unexpected_rows_query", "")
-        return [f"{ns}.{name}" for ns, name in _TABLE_REFERENCE.findall(query)]
+        found = [f"{ns}.{name}" for ns, name in _TABLE_REFERENCE.findall(query)]
+        other = self.kwargs.get("other_table_name")  # expect_table_row_count_to_equal_other_table
+        return found + ([other] if isinstance(other, str) and _TABLE_NAME.fullmatch(other) else [])
 
 
 @dataclass(frozen=True)
@@ -209,9 +252,10 @@ def parse_suite(path: Path, columns: set[str] | Mapping[str, str | None], table:
         meta = raw.get("meta") or {}
         if meta.get("name"):
             where += f" named {meta['name']!r}"
-        if "column" in kwargs and kwargs["column"] not in types:
-            raise _fail(path, where, f"column {kwargs['column']!r} does not exist in {table}")
-        if "column_list" in SUPPORTED[kind]:
+        for key in ("column", "column_A", "column_B"):
+            if key in kwargs and kind != "expect_column_to_exist" and kwargs[key] not in types:
+                raise _fail(path, where, f"column {kwargs[key]!r} does not exist in {table}")
+        if "column_list" in SUPPORTED[kind] and kind in ROW_LEVEL:  # a table's list may name absent ones
             _check_column_list(path, where, kwargs, types, table)
         _check_parameters(path, where, kwargs)
         mismatch = check_types(kind, kwargs, types, table)
