@@ -174,6 +174,5 @@ def _sample(con: duckdb.DuckDBPyConnection, ctx: Context, plan: Plan, pii_column
     if len(plan.sample) == 1:
         return [MASK if plan.sample[0] in pii_columns else _plain(r[0]) for r in rows]
     # GX's multicolumn results: one {column: value} per unexpected row, PII parts masked.
-    return [
-        {c: MASK if c in pii_columns else _plain(v) for c, v in zip(plan.sample, r, strict=True)} for r in rows
-    ]
+    masked = [MASK if c in pii_columns else None for c in plan.sample]
+    return [{c: m or _plain(v) for c, m, v in zip(plan.sample, masked, r, strict=True)} for r in rows]
