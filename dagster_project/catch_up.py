@@ -15,6 +15,7 @@ from dagster_project.ingest.run import pending_files
 from dagster_project.lakehouse.ops import duplicate_versions, quarantined_versions
 from dagster_project.lakehouse.publish import held_versions, ingested_versions
 from dagster_project.lakehouse.tables import CatalogCorrupt, TableUnreadable, ensure_raw_table, open_catalog
+from dagster_project.landing.names import label
 from dagster_project.landing.store import FileChanged, open_landing
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings
@@ -40,6 +41,7 @@ class Outcome:
     audit_branch: str = ""
     failed_expectations: str = ""
     error: str = ""  # why the run failed (its first error line), or why none was started
+    reasons: tuple[str, ...] = ()  # why its file was quarantined (the record's message)
 
     @property
     def held_back(self) -> bool:
@@ -59,13 +61,16 @@ class Pending:
     blocked: dict[str, str] = field(default_factory=dict)  # dataset -> the error
 
 
-def pending_work(settings: Settings, datasets: Collection[str] | None = None) -> Pending:
+def pending_work(
+    settings: Settings, datasets: Collection[str] | None = None, *, retry_quarantined: bool = False
+) -> Pending:
     """Every file version not on main, quarantined, held back or a recorded duplicate; a broken table
     blocks its own dataset only. A dataset with no file landed is left alone (no table is made for it).
 
     Args:
         settings: Where the landing zone and the catalog are.
         datasets: Only these registry datasets (all when None).
+        retry_quarantined: Versions quarantined whole are due again (after a registry fix).
 
     Raises:
         CatalogCorrupt: The catalog itself is unusable (nothing is ingested anywhere).
@@ -84,7 +89,7 @@ def pending_work(settings: Settings, datasets: Collection[str] | None = None) ->
             known = (
                 set(ingested_versions(table))
                 | held_versions(table)
-                | quarantined_versions(catalog, dataset.name)
+                | (set() if retry_quarantined else quarantined_versions(catalog, dataset.name))
                 | (set(duplicate_versions(catalog, dataset.name)) if dataset.duplicates == "skip" else set())
             )
         except (TableUnreadable, CatalogCorrupt) as exc:
@@ -164,7 +169,7 @@ def catch_up(
         on_outcome: Called with each outcome as soon as it is known (progress).
     """
     job = build_defs(settings).resolve_implicit_global_asset_job_def()
-    pending = pending_work(settings, datasets)
+    pending = pending_work(settings, datasets, retry_quarantined=retry_quarantined)
     outcomes = [
         Outcome(dataset, f"{dataset}/", "", False, False, error=error)
         for dataset, error in pending.blocked.items()
@@ -220,6 +225,10 @@ def _run_one(
         audit_branch=str(value("audit_branch", "")),
         failed_expectations=str(value("failed_expectations", "")),
         error=error,
+        reasons=tuple(
+            f"{q['reason']}: {q['message'].removeprefix(label(key) + ': ')}"
+            for q in value("quarantine_reasons", None) or ()
+        ),
     )
 
 

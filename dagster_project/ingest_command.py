@@ -42,7 +42,7 @@ def outcome_line(settings: Settings, o: Outcome) -> str:
         if o.held_back:
             what = f"held back by the quality gate on {o.audit_branch}, main unchanged"
         elif o.quarantined:
-            what = "quarantined (the reason: foundation status)"
+            what = f"quarantined, {'; '.join(o.reasons)}" if o.reasons else "quarantined (foundation status)"
         elif o.duplicates:
             what = "duplicate, skipped (foundation status says of which file)"
         elif o.rows or o.set_apart:

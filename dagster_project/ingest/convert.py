@@ -387,4 +387,4 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, label: str, paths: tuple, dat
     try:
         return con.execute(sql).fetchall()
     except duckdb.Error as exc:
-        raise reject_from(exc, label, paths, dataset.format, dataset.dialect) from exc
+        raise reject_from(exc, label, paths, dataset.format, dataset.dialect, dataset.name) from exc

@@ -86,12 +86,36 @@ def environment_failure(exc: BaseException, label: str, settings_hint: str = "")
     )
 
 
+def declare_encoding(path: Path | None, dataset: str) -> str:
+    """The fix for text that is not UTF-8: the registry's `encoding` it reads in, then a retry.
+
+    Of the single-byte encodings the registry knows, CP-1252 and Latin-1 read every byte and agree
+    except on 0x80-0x9F (CP-1252's curly quotes, dashes and euro sign; Latin-1's control codes):
+    such bytes make it CP-1252, their absence makes both right.
+    """
+    encoding = "latin-1"
+    if path is not None:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 20)
+        try:
+            if any(0x80 <= byte <= 0x9F for byte in head) and head.decode("cp1252", errors="strict"):
+                encoding = "cp1252"
+        except UnicodeDecodeError:
+            pass
+    return (
+        f"declare its encoding in the dataset's registry entry (`encoding: {encoding}`, which it reads "
+        f"in; utf-16 and the others are listed in the README) and run `foundation retry {dataset}`, "
+        "or re-export the file as UTF-8"
+    )
+
+
 def reject_from(
     error: Exception,
     label: str,
     paths: tuple[Path, ...] = (),
     fmt: str = "csv",
     dialect: Dialect | None = None,
+    dataset: str = "<dataset>",
 ) -> FileRejected:
     """DuckDB's error on reading a file as a quarantine reason (environment failures are raised).
 
@@ -101,6 +125,7 @@ def reject_from(
         paths: The landed file's local path first (and any scratch alias of it).
         fmt: The registry format: `csv`, `jsonl` or `parquet`.
         dialect: The registry's dialect of the dataset (CSV delimiter, quoting, header, skipped lines).
+        dataset: The dataset's name, for the commands a fix names.
 
     Raises:
         EnvironmentFailure: The error is the machine's, not the file's.
@@ -115,14 +140,14 @@ def reject_from(
     if fmt == "parquet":
         reason, line, cause, fix = _parquet(text)
     elif fmt == "jsonl":
-        reason, line, cause, fix = _json(text, path)
+        reason, line, cause, fix = _json(text, path, dataset)
     else:
-        reason, line, cause, fix = _csv(text, path, dialect or Dialect())
+        reason, line, cause, fix = _csv(text, path, dialect or Dialect(), dataset)
     where = f" line {line}:" if line else ""
     return FileRejected(reason, f"{label}:{where} {cause}; {fix}", line=line)
 
 
-def _csv(text: str, path: Path | None, dialect: Dialect) -> tuple[str, int | None, str, str]:
+def _csv(text: str, path: Path | None, dialect: Dialect, dataset: str) -> tuple[str, int | None, str, str]:
     found = _CSV_LINE.search(text)
     line = None
     if found and path is not None:
@@ -137,7 +162,7 @@ def _csv(text: str, path: Path | None, dialect: Dialect) -> tuple[str, int | Non
     columns = _COLUMNS.search(text)
     size = _LINE_SIZE.search(text)
     if "Invalid unicode" in text or "not utf-8 encoded" in text:
-        return "encoding", line, "bytes that are not UTF-8 text", "re-export the file as UTF-8"
+        return "encoding", line, "bytes that are not UTF-8 text", declare_encoding(path, dataset)
     if size:
         # DuckDB's limit has room for line breaks (convert.py checks single lines exactly): this is a
         # record whose quoted values span lines.
@@ -192,7 +217,7 @@ def _line_ending_change(path: Path) -> tuple[int, str, str] | None:
     return None
 
 
-def _json(text: str, path: Path | None) -> tuple[str, int | None, str, str]:
+def _json(text: str, path: Path | None, dataset: str) -> tuple[str, int | None, str, str]:
     line = None
     fix = "give each line one JSON object (lines end with \\n)"
     at = _JSON_AT.search(text)
@@ -217,7 +242,7 @@ def _json(text: str, path: Path | None) -> tuple[str, int | None, str, str]:
     if "byte order mark" in cause:
         return "encoding", line, "a byte order mark (BOM)", "save the file as UTF-8 without a BOM"
     if "UTF-8" in cause:
-        return "encoding", line, "bytes that are not UTF-8 text", "re-export the file as UTF-8"
+        return "encoding", line, "bytes that are not UTF-8 text", declare_encoding(path, dataset)
     if "surrogate" in cause:
         cause = "an escaped UTF-16 surrogate (\\ud800-\\udfff) without its pair: not a character"
         return "encoding", line, cause, "fix the escape, or write the character itself as UTF-8"

@@ -187,7 +187,7 @@ def landed_columns(
             else:
                 found = _described(con, dataset, path, max_record_bytes)
         except duckdb.Error as exc:
-            raise reject_from(exc, label, (path,), dataset.format, dataset.dialect) from exc
+            raise reject_from(exc, label, (path,), dataset.format, dataset.dialect, dataset.name) from exc
         if found and found[0][0] is None:  # a line that is not a JSON object
             line = first_non_object_line(path)
             where = f" line {line}:" if line else ""

@@ -168,9 +168,15 @@ def _encoding(inferred: Inferred, shapes: list[_File]) -> None:
     inferred.encoding = others[0] if others else "utf-8"
     if len(encodings) > 1:
         odd = [s.key for s in shapes if s.encoding == inferred.encoding]
+        single_byte = inferred.encoding in ("latin-1", "cp1252")
         inferred.notes.append(
             f"encoding: {len(odd)} of {len(shapes)} file(s) are {inferred.encoding} (e.g. {odd[0]}), "
-            f"the rest UTF-8; declared {inferred.encoding}: check the UTF-8 files are plain ASCII"
+            f"the rest UTF-8; declared {inferred.encoding}"
+            + (
+                " (a file that is valid UTF-8 is still read as UTF-8)"
+                if single_byte
+                else ": the UTF-8 files will be quarantined; re-export them"
+            )
         )
 
 

@@ -91,6 +91,10 @@ def ingest_metadata(
         metadata["quarantined"] = dg.MetadataValue.md(
             "| file | reason | message |\n|---|---|---|\n" + "\n".join(quarantined)
         )
+        # The same as data, for the command line's per-file lines (never read back from markdown).
+        metadata["quarantine_reasons"] = dg.MetadataValue.json(
+            [{"reason": q.reason, "message": q.message} for q in report.quarantined]
+        )
     if report.duplicates:
         root = f"{settings.landing_uri.rstrip('/')}/"
 
