@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import reduce
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
-from pyiceberg.expressions import AlwaysFalse, AlwaysTrue, And, BooleanExpression, EqualTo, In, Or
+from pyiceberg.expressions import AlwaysFalse, AlwaysTrue, And, BooleanExpression, In, IsNull, Or
 from pyiceberg.table import Table
 
 from dagster_project.lakehouse.branches import owner_properties
@@ -55,15 +54,59 @@ def ensure_model_table(catalog: Catalog, identifier: str, schema: pa.Schema) -> 
 
 
 def key_filter(rows: pa.Table, key: Sequence[str]) -> BooleanExpression:
-    """Matches the table's rows that share a key with `rows` (what an upsert replaces)."""
+    """Matches the table's rows that share a one-column key with `rows` (what an upsert replaces)."""
+    values = {v for v in rows[key[0]].to_pylist() if v is not None}
+    return In(key[0], values) if values else AlwaysFalse()
+
+
+def upsert(
+    table: Table, rows: pa.Table, key: Sequence[str], base: int | None
+) -> tuple[BooleanExpression, pa.Table]:
+    """What an upsert of `rows` by `key` overwrites (a filter) and writes (rows), at snapshot `base`.
+
+    One column: the rows whose key is among the new keys, replaced by the new rows. A composite key
+    cannot be matched as one `a = x AND b = y` term per row: pyiceberg visits expressions
+    recursively (a thousand terms overflow Python's stack) and evaluates every term on every row.
+    So the filter is a superset, each key column `IN` its new values, and the rows it takes that
+    do not share a whole key with the new rows are written back unchanged. As in staging's
+    deduplication, a missing key part matches a missing one.
+    """
     if len(key) == 1:
-        values = {v for v in rows[key[0]].to_pylist() if v is not None}
-        return In(key[0], values) if values else AlwaysFalse()
-    conditions = [
-        reduce(And, [EqualTo(k, v) for k, v in zip(key, values, strict=True)])
-        for values in {tuple(r[k] for k in key) for r in rows.select(list(key)).to_pylist()}
-    ]
-    return reduce(Or, conditions) if conditions else AlwaysFalse()
+        return key_filter(rows, key), rows
+    keys = {tuple(r[k] for k in key) for r in rows.select(list(key)).to_pylist()}
+    if not keys:
+        return AlwaysFalse(), rows
+    superset = _balanced(And, [_among(column, {k[i] for k in keys}) for i, column in enumerate(key)])
+    if base is None:
+        return superset, rows
+    taken = table.scan(row_filter=superset, snapshot_id=base).to_arrow()
+    if taken.num_rows == 0:
+        return superset, rows
+    # Compared as the new rows' types (a model's Arrow types may differ slightly from Iceberg's).
+    compared = taken.select(list(key)).cast(rows.select(list(key)).schema)
+    kept = pa.array([k not in keys for k in zip(*(compared[c].to_pylist() for c in key), strict=True)])
+    others = taken.filter(kept)
+    shared = [c for c in others.column_names if c in rows.column_names]
+    others = others.cast(
+        pa.schema(
+            [rows.schema.field(c) if c in shared else others.schema.field(c) for c in others.column_names]
+        )
+    )
+    return superset, pa.concat_tables([rows, others], promote_options="default")
+
+
+def _among(column: str, values: set) -> BooleanExpression:
+    present = {v for v in values if v is not None}
+    found: list[BooleanExpression] = [In(column, present)] if present else []
+    return _balanced(Or, found + ([IsNull(column)] if None in values else []))
+
+
+def _balanced(op: type, terms: list[BooleanExpression]) -> BooleanExpression:
+    """`op` over the terms as a tree of depth log2(n), not a chain of depth n."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return op(_balanced(op, terms[:middle]), _balanced(op, terms[middle:]))
 
 
 def merge_audit_publish(
@@ -98,16 +141,17 @@ def merge_audit_publish(
         AuditFailed: The audit said no; main is untouched and the branch is kept.
         PublishError: main kept moving.
     """
-    overwrite_filter = key_filter(rows, key) if key else AlwaysTrue()
     rows = rows.cast(_nullable(rows.schema))
     properties = {**summary, **owner_properties()}
 
     def write(branch: str, base: int) -> int:
+        # Worked out again on each try: what a composite key keeps depends on main at `base`.
+        overwrite_filter, written = upsert(table, rows, key, base) if key else (AlwaysTrue(), rows)
         return branch_commit(
             table,
             branch,
             base,
-            lambda tx: tx.overwrite(rows, overwrite_filter, snapshot_properties=properties, branch=branch),
+            lambda tx: tx.overwrite(written, overwrite_filter, snapshot_properties=properties, branch=branch),
         )
 
     head, rebases = audited_publish(

@@ -72,3 +72,30 @@ def test_a_failed_audit_leaves_main_alone_and_keeps_the_branch(table):
     held = table.scan(snapshot_id=table.refs()[failure.value.branch].snapshot_id).to_arrow().to_pylist()
     assert {"id": 1, "label": "bad"} in held
     assert {"id": 1, "label": "v1"} in _content(table)
+
+
+def _pairs(pairs, label):
+    return pa.table(
+        {
+            "a": pa.array([p[0] for p in pairs], pa.int64()),
+            "b": pa.array([p[1] for p in pairs], pa.string()),
+            "label": pa.array([label] * len(pairs), pa.string()),
+        }
+    )
+
+
+def test_a_composite_key_upsert_replaces_exactly_its_pairs_at_any_size(settings):
+    # 3,000 pairs whose both parts vary (the old filter, one AND term per pair chained by OR,
+    # overflowed Python's stack past about a thousand); (1, 'y') and (2, 'x') share a part with new
+    # pairs without being one, and must stay; a missing part matches a missing part.
+    catalog = open_catalog(settings)
+    first = [(n, f"k{n}") for n in range(3000)] + [(1, "y"), (2, "x"), (7, None)]
+    t = ensure_model_table(catalog, "curated.pairs", _pairs([], "").schema)
+    merge_audit_publish(t, _pairs(first, "v1"), key=["a", "b"], run_id="p1", audit=_passes, summary={})
+    changed = [(n, f"k{n}") for n in range(0, 3000, 2)] + [(7, None), (9, "new")]
+    merge_audit_publish(t, _pairs(changed, "v2"), key=["a", "b"], run_id="p2", audit=_passes, summary={})
+    t.refresh()
+    rows = {(r["a"], r["b"]): r["label"] for r in t.scan().to_arrow().to_pylist()}
+    assert len(rows) == t.scan().to_arrow().num_rows == 3000 + 3 + 1  # no pair twice, none lost
+    assert rows[(0, "k0")] == "v2" and rows[(1, "k1")] == "v1" and rows[(2998, "k2998")] == "v2"
+    assert rows[(1, "y")] == rows[(2, "x")] == "v1" and rows[(7, None)] == "v2" and rows[(9, "new")] == "v2"
