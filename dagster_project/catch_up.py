@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from dagster_project.definitions import build_defs
+from dagster_project.defs.deployment import build_defs
 from dagster_project.ingest.run import pending_files
 from dagster_project.lakehouse.ops import duplicate_versions, quarantined_versions
 from dagster_project.lakehouse.publish import held_versions, ingested_versions

@@ -1,25 +1,10 @@
-"""Dagster definitions: assembles the per-layer definitions generated from the source registry."""
+"""Dagster definitions: what `dagster dev` and the code server load (built at import)."""
 
 from __future__ import annotations
 
-import dagster as dg
+from dagster_project.defs.deployment import build_defs
+from dagster_project.settings import load_settings
 
-from dagster_project.defs import dbt, documents, maintenance, raw
-from dagster_project.defs.resources import Foundation
-from dagster_project.registry import load_registry
-from dagster_project.settings import Settings, load_settings
-
-
-def build_defs(settings: Settings) -> dg.Definitions:
-    """All definitions for one deployment's settings (tests pass their own)."""
-    registry = load_registry(settings.sources_file)
-    return dg.Definitions.merge(
-        raw.defs(registry, settings),
-        dbt.defs(settings),
-        documents.defs(settings),
-        maintenance.defs(settings),
-        dg.Definitions(resources={"foundation": Foundation.from_settings(settings)}),
-    )
-
+__all__ = ["build_defs", "defs"]
 
 defs = build_defs(load_settings())

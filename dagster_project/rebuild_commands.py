@@ -65,7 +65,7 @@ def retry_command(settings: Settings, args: argparse.Namespace) -> int:
     """
     import dagster as dg
 
-    from dagster_project.definitions import build_defs
+    from dagster_project.defs.deployment import build_defs
     from dagster_project.ingest.rebuild import dataset_of
     from dagster_project.lakehouse.evolution import SchemaConflict, type_changes
     from dagster_project.lakehouse.tables import load_table, open_catalog

@@ -40,7 +40,7 @@ def run_documents(
         Whether the runs succeeded (a batch held back by a gate counts as handled, not failed).
     """
     from dagster_project.catch_up import failure
-    from dagster_project.definitions import build_defs
+    from dagster_project.defs.deployment import build_defs
     from dagster_project.defs.documents.assets import CHUNKS_KEY, DOCUMENTS_KEY, RAW_KEY
 
     job = build_defs(settings).resolve_implicit_global_asset_job_def()

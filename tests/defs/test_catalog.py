@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from dagster_project.definitions import build_defs
+from dagster_project.defs.deployment import build_defs
 
 
 def _nodes(settings):

@@ -5,7 +5,7 @@ import sys
 
 import dagster as dg
 
-from dagster_project.definitions import build_defs
+from dagster_project.defs.deployment import build_defs
 
 
 def test_definitions_load_with_assets_and_sensors_from_the_registry(settings, registry):

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.definitions import build_defs
+from dagster_project.defs.deployment import build_defs
 from dagster_project.defs.raw.assets import table_columns
 from dagster_project.errors import FoundationError
 from dagster_project.quality.engine import evaluate

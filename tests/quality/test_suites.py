@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.definitions import build_defs
+from dagster_project.defs.deployment import build_defs
 from dagster_project.quality.suites import SuiteError
 from dagster_project.registry import load_registry
 from dagster_project.settings import PROJECT_DIR
