@@ -474,3 +474,32 @@ def test_a_reviewed_registry_entry_regenerates_the_suite_and_staging_model(proje
         "latest_version(['site_id', 'sensor', 'reading_date'])"
         in (dbt / "models/staging/stg_readings.sql").read_text()
     )
+
+
+@pytest.mark.slow
+def test_no_key_and_a_pii_key_build_in_staging_with_every_row_and_no_name_in_clear(checkout):
+    # The penguins excerpt with one row delivered twice in the file: staging drops that exact repeat only.
+    penguins = PENGUINS + PENGUINS.splitlines(keepends=True)[4]  # the row of NA measures, again
+    checkout.landing("penguins/penguins.csv").write_text(penguins)
+    riots = "".join(
+        ",".join(line.split(",")[:4] + line.split(",")[5:]) for line in RIOTS.splitlines(keepends=True)
+    )
+    checkout.landing("riots/la-riots.csv").write_text(riots)
+    for name in ("penguins", "riots"):
+        added = checkout.run(f".venv/bin/foundation sources add {name} --prefix {name}/")
+        assert added.returncode == 0, added.stdout + added.stderr[-3000:]
+    ingested = checkout.run(".venv/bin/foundation ingest")
+    assert ingested.returncode == 0, ingested.stdout + ingested.stderr[-3000:]
+    assert "0 quarantined" in ingested.stdout and "0 failed" in ingested.stdout, ingested.stdout
+    assert "gate passed" in ingested.stdout and "failed" not in ingested.stdout.replace("0 failed", "")
+    status = json.loads(checkout.run(".venv/bin/foundation status --json").stdout)
+    rows = {t["table"]: t["rows"] for t in status["tables"]}
+    assert rows["raw.penguins"] == 9 and rows["staging.stg_penguins"] == 8
+    assert rows["raw.riots"] == rows["staging.stg_riots"] == 6
+    done = checkout.run(
+        '.venv/bin/foundation query --as analyst --format json "select * from staging.stg_riots"'
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    read = json.loads(done.stdout)
+    assert "first_name" not in read[0] and len(read[0]["first_name_hash"]) == 64
+    assert not any("George" in json.dumps(row) for row in read)
