@@ -22,6 +22,7 @@ import pyarrow as pa
 from dagster_project.ingest.sources import normalize_name, quote
 from dagster_project.landing.store import LandedFile, open_landing
 from dagster_project.onboard import landed
+from dagster_project.onboard.keys import primary_key
 from dagster_project.onboard.landed import Dialect, OnboardError
 from dagster_project.onboard.profile import (
     DATE_FORMATS,
@@ -42,7 +43,7 @@ from dagster_project.settings import Settings
 SAMPLE_ROWS = 2000
 SAMPLE_FILES = 5
 BATCH_ROWS = 20_000
-_ID_LIKE = re.compile(r"(^|_)(id|key|code|no|number|num|nr|ref|uuid|line)$")
+
 _EVENT_TIME = re.compile(r"(_at|_date|_time|_ts|timestamp|date|time)$")
 
 
@@ -166,7 +167,7 @@ def infer_source(settings: Settings, prefix: str, fmt: str | None = None) -> Inf
             _settle_formats(inferred, con)
             for column in inferred.columns:
                 column.pii = pii_kind(column)
-            inferred.primary_key = _primary_key(inferred, con)
+            inferred.primary_key = primary_key(inferred, con)
         finally:
             con.close()
     inferred.partition_column = _partition(inferred.columns)
@@ -383,91 +384,6 @@ def _unreadable(con: Any, name: str, fmt: str) -> int:
     return con.execute(
         f"SELECT count(*) FROM landed WHERE {value} <> '' AND try_strptime({value}, ?) IS NULL", [fmt]
     ).fetchone()[0]
-
-
-def _key_rank(profile: ColumnProfile, position: int) -> tuple[int, int, int]:
-    kind = profile.type
-    type_rank = 0 if kind in ("long", "int") else 1 if kind == "string" else 2
-    return (0 if _ID_LIKE.search(profile.name) else 1, type_rank, position)
-
-
-def _primary_key(inferred: Inferred, con: Any) -> list[str]:
-    """The smallest set of never-null columns unique within every file (id-like names and integers
-    first, PII last), with the dates and timestamps that tell its repeats across files apart.
-
-    Within every file, because a later file repeating a key may be a new version of that row (a
-    corrected re-delivery, a daily full export), which staging resolves by keeping the latest. But
-    where a key's repeats differ in a date or timestamp they are other events (this month's
-    reading of the same meter), and keeping the latest would lose history: that column joins the
-    key. When in doubt the key is the wider one: staging then keeps more rows, never fewer; with no
-    key at all, every column is the key (staging then drops exact repeats only).
-    """
-    candidates = [
-        (p, i)
-        for i, p in enumerate(inferred.columns)
-        # Measures, flags and long text are unique by chance, never by design.
-        if p.nulls == 0
-        and p.count == inferred.rows
-        and p.type in ("int", "long", "string", "date", "timestamp", "timestamptz")
-        and p.total_length <= 60 * p.count
-    ]
-    candidates.sort(key=lambda c: _key_rank(*c))
-    temporal = [p.name for p, _ in candidates if p.type in ("date", "timestamp", "timestamptz")]
-    order = [p.name for p in inferred.columns]
-    # A key is copied to every layer, so a person's data in it would travel in clear: PII is a key
-    # only when nothing else is.
-    plain = [p.name for p, _ in candidates if not p.pii][:8]
-    found = _unique_combinations(inferred, con, plain)
-    if not found:
-        found = _unique_combinations(inferred, con, [p.name for p, _ in candidates][:8])
-    if not found:
-        inferred.notes.append(
-            "primary_key: no column, pair or triple of columns is unique within every file and never "
-            "null, so every column is the key (a row is identified by all its values; staging drops "
-            "exact repeats only, never a row): name the real key if there is one"
-        )
-        return order
-    keys = [_with_event_time(inferred, con, list(combo), temporal) for combo in found]
-    key = min(keys, key=len)  # the first of the smallest, in rank order
-    return sorted(key, key=order.index)
-
-
-def _unique_combinations(inferred: Inferred, con: Any, names: list[str]) -> list[tuple[str, ...]]:
-    """The smallest combinations of `names` (one, two or three columns) unique within every file."""
-    for size in (1, 2, 3):
-        combos = list(itertools.combinations(names, size))
-        if not combos:
-            return []
-        counts = con.execute(
-            "SELECT "
-            + ", ".join(f"count(DISTINCT row(_file, {', '.join(map(quote, combo))}))" for combo in combos)
-            + " FROM landed"
-        ).fetchone()
-        found = [combo for combo, n in zip(combos, counts, strict=True) if n == inferred.rows]
-        if found:
-            return found
-    return []
-
-
-def _with_event_time(inferred: Inferred, con: Any, key: list[str], temporal: list[str]) -> list[str]:
-    """The key plus each date or timestamp column whose value differs among the key's repeats."""
-    grouped = ", ".join(map(quote, key))
-    differing = [
-        column
-        for column in temporal
-        if column not in key
-        and con.execute(
-            f"SELECT count(*) FROM (SELECT {grouped} FROM landed GROUP BY {grouped} "
-            f"HAVING count(DISTINCT {quote(column)}) > 1)"
-        ).fetchone()[0]
-    ]
-    if differing:
-        inferred.notes.append(
-            f"primary_key: ({', '.join(key)}) repeats across files with other {', '.join(differing)}, so "
-            f"{', '.join(differing)} joined the key (one row per event); if a later file's rows are new "
-            "versions of the same rows instead, take them out of primary_key"
-        )
-    return key + differing
 
 
 def _partition(columns: list[ColumnProfile]) -> str | None:
