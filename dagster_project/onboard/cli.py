@@ -21,11 +21,19 @@ def add_arguments(commands: argparse._SubParsersAction) -> None:
         "starter suite and staging model; idempotent. README: 'Add a source in one command'.",
     )
     add.add_argument("name", help="dataset name, e.g. measurements (table raw.measurements)")
-    add.add_argument("--prefix", required=True, help="landing prefix of its files, e.g. measurements/")
+    add.add_argument(
+        "--prefix",
+        help="landing prefix of its files, e.g. measurements/ (default with --from-registry: its own)",
+    )
     add.add_argument("--format", choices=FORMATS, help="only these files (default: from the files)")
     add.add_argument("--dry-run", action="store_true", help="print the diff of every file; write nothing")
     add.add_argument(
         "--force", action="store_true", help="replace a different declaration, suite or staging model"
+    )
+    add.add_argument(
+        "--from-registry",
+        action="store_true",
+        help="keep the (reviewed) registry entry as it is; generate the suite and staging model from it",
     )
     add.add_argument("--dbt-project", type=Path, default=DBT_PROJECT_DIR, help=argparse.SUPPRESS)
 
@@ -35,7 +43,13 @@ def sources_command(settings: Settings, args: argparse.Namespace) -> int:
     from dagster_project.onboard.add import apply, plan_source, shown  # duckdb and pyarrow: when used
 
     plan = plan_source(
-        settings, args.name, args.prefix, fmt=args.format, force=args.force, dbt_project_dir=args.dbt_project
+        settings,
+        args.name,
+        args.prefix,
+        fmt=args.format,
+        force=args.force,
+        from_registry=args.from_registry,
+        dbt_project_dir=args.dbt_project,
     )
     inferred = plan.inferred
     print(

@@ -44,7 +44,14 @@ def _flow_list(items: list[Any]) -> CommentedSeq:
 def grain(inferred: Inferred) -> str:
     """The key in words: 'order_id', or 'order_id and line_no'."""
     key = inferred.primary_key
+    if every_column(inferred):
+        return "distinct row (no column set is unique: every column is the key)"
     return key[0] if len(key) == 1 else ", ".join(key[:-1]) + " and " + key[-1]
+
+
+def every_column(inferred: Inferred) -> bool:
+    """Whether the key is every column (no column, pair or triple was unique)."""
+    return len(inferred.columns) > 1 and set(inferred.primary_key) == {c.name for c in inferred.columns}
 
 
 def registry_entry(inferred: Inferred) -> CommentedMap:
@@ -77,7 +84,13 @@ def registry_entry(inferred: Inferred) -> CommentedMap:
     if inferred.flatten:
         entry["json"] = _flow({"nested": "flatten"})
     entry["primary_key"] = _flow_list(list(inferred.primary_key))
-    entry.yaml_add_eol_comment(f"{TODO}: unique in the landed rows", "primary_key")
+    entry.yaml_add_eol_comment(
+        f"{TODO}: no column set is unique, so a row is identified by all its values (nulls included; "
+        "staging drops exact repeats only): name the real key if there is one"
+        if every_column(inferred)
+        else f"{TODO}: unique and never null within each landed file",
+        "primary_key",
+    )
     if inferred.partition_column:
         entry["partition_column"] = inferred.partition_column
     columns = CommentedMap()
@@ -119,6 +132,13 @@ def _csv_block(inferred: Inferred) -> CommentedMap | None:
 def plain(value: Any) -> Any:
     """A ruamel tree as plain dicts, lists and scalars (for comparing declarations)."""
     return json.loads(json.dumps(value))
+
+
+def declared(text: str, name: str) -> Any:
+    """`name`'s entry in the registry file's text, as plain data; None when it is not declared."""
+    document = _yaml().load(text)
+    datasets = document.get("datasets") if isinstance(document, dict) else None
+    return plain(datasets[name]) if datasets and name in datasets else None
 
 
 def with_entry(text: str, name: str, entry: CommentedMap, *, replace: bool) -> str:

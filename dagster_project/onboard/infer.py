@@ -22,6 +22,7 @@ import pyarrow as pa
 from dagster_project.ingest.sources import normalize_name, quote
 from dagster_project.landing.store import LandedFile, open_landing
 from dagster_project.onboard import landed
+from dagster_project.onboard.keys import primary_key
 from dagster_project.onboard.landed import Dialect, OnboardError
 from dagster_project.onboard.profile import (
     DATE_FORMATS,
@@ -42,7 +43,7 @@ from dagster_project.settings import Settings
 SAMPLE_ROWS = 2000
 SAMPLE_FILES = 5
 BATCH_ROWS = 20_000
-_ID_LIKE = re.compile(r"(^|_)(id|key|code|no|number|num|nr|ref|uuid|line)$")
+
 _EVENT_TIME = re.compile(r"(_at|_date|_time|_ts|timestamp|date|time)$")
 
 
@@ -119,8 +120,16 @@ def infer_source(settings: Settings, prefix: str, fmt: str | None = None) -> Inf
     with tempfile.TemporaryDirectory(prefix="onboard-") as scratch_dir:
         scratch = Path(scratch_dir)
         shapes: list[_File] = []
+        notes: list[str] = []
+        seen: dict[str, str] = {}
+        skipped: list[tuple[str, str]] = []
         for file in listed:
             with store.fetch(file, scratch) as fetched:
+                # The ingest skips a file whose bytes landed before under another name: so does this.
+                if fetched.checksum in seen:
+                    skipped.append((file.key, seen[fetched.checksum]))
+                    continue
+                seen[fetched.checksum] = file.key
                 compression = landed.compression_of(fetched.path)
                 kind = landed.format_of(file.key, fetched.path, compression)
                 text = kind != "parquet"
@@ -133,6 +142,8 @@ def infer_source(settings: Settings, prefix: str, fmt: str | None = None) -> Inf
                 "or give each format its own prefix"
             )
         fmt = fmt or formats[0]
+        for key, first in skipped:
+            notes.append(f"{key}: the same bytes as {first}; skipped, as the ingest skips duplicates")
         shapes = [s for s in shapes if s.format == fmt]
         if not shapes:
             raise OnboardError(f"{prefix}: no {fmt} files (found {', '.join(formats)})")
@@ -140,6 +151,7 @@ def infer_source(settings: Settings, prefix: str, fmt: str | None = None) -> Inf
         inferred = Inferred(
             prefix=prefix, format=fmt, files=[s.key for s in shapes], rows=0, columns=[], primary_key=[]
         )
+        inferred.notes.extend(notes)
         _encoding(inferred, shapes)
         suffixed = all(s.key.lower().endswith((".gz", ".zst", ".bz2")) == bool(s.compression) for s in shapes)
         compressions = {s.compression for s in shapes} - {None}
@@ -152,13 +164,13 @@ def infer_source(settings: Settings, prefix: str, fmt: str | None = None) -> Inf
             _full_pass(inferred, store, by_key, shapes, scratch, con)
             if not inferred.rows:
                 raise OnboardError(f"{prefix}: the files hold no rows; land files with data to infer from")
-            _settle_formats(inferred)
-            inferred.primary_key = _primary_key(inferred, con)
+            _settle_formats(inferred, con)
+            for column in inferred.columns:
+                column.pii = pii_kind(column)
+            inferred.primary_key = primary_key(inferred, con)
         finally:
             con.close()
     inferred.partition_column = _partition(inferred.columns)
-    for column in inferred.columns:
-        column.pii = pii_kind(column)
     return inferred
 
 
@@ -324,8 +336,13 @@ def _load(con: Any, batch: dict[str, list[str | None]], table_columns: list[str]
     con.unregister("batch")
 
 
-def _settle_formats(inferred: Inferred) -> None:
-    """One date and one timestamp format per dataset (the registry's `formats:`); other columns: string."""
+def _settle_formats(inferred: Inferred, con: Any) -> None:
+    """One date and one timestamp format per dataset (the registry's `formats:`); other columns: string.
+
+    Every value parsed with the chosen format in Python; the ingest parses with DuckDB's `strptime`,
+    so each column is checked again there, on every landed value: a column whose values DuckDB
+    would not all read with that format is declared string rather than quarantined at ingest.
+    """
     for kind, choices in (("date", DATE_FORMATS), ("timestamp", TIMESTAMP_FORMATS)):
         columns = [c for c in inferred.columns if c.fixed_type is None and c.type == kind]
         if not columns:
@@ -346,85 +363,27 @@ def _settle_formats(inferred: Inferred) -> None:
         if chosen != ISO:
             setattr(inferred, f"{kind}_format", chosen)
         for column in columns:
-            column.value_class = (
-                replace(column.value_class, formats=(chosen,)) if column.type == kind else column.value_class
-            )
+            if column.type != kind:
+                continue
+            if chosen != ISO and _unreadable(con, column.name, chosen):
+                column.value_class = STRING
+                inferred.notes.append(
+                    f"column {column.name}: not every value reads as {chosen} by the ingest's strptime; "
+                    "declared string"
+                )
+            else:
+                column.value_class = replace(column.value_class, formats=(chosen,))
+        if not any(c.type == kind for c in columns):
+            setattr(inferred, f"{kind}_format", None)
     inferred.naive_timestamps = any(c.type == "timestamp" for c in inferred.columns)
 
 
-def _key_rank(profile: ColumnProfile, position: int) -> tuple[int, int, int]:
-    kind = profile.type
-    type_rank = 0 if kind in ("long", "int") else 1 if kind == "string" else 2
-    return (0 if _ID_LIKE.search(profile.name) else 1, type_rank, position)
-
-
-def _primary_key(inferred: Inferred, con: Any) -> list[str]:
-    """The smallest set of never-null columns unique within every file (id-like names and integers
-    first), with the dates and timestamps that tell its repeats across files apart.
-
-    Within every file, because a later file repeating a key may be a new version of that row (a
-    corrected re-delivery, a daily full export), which staging resolves by keeping the latest. But
-    where a key's repeats differ in a date or timestamp they are other events (this month's
-    reading of the same meter), and keeping the latest would lose history: that column joins the
-    key. When in doubt the key is the wider one: staging then keeps more rows, never fewer.
-    """
-    candidates = [
-        (p, i)
-        for i, p in enumerate(inferred.columns)
-        # Measures, flags and long text are unique by chance, never by design.
-        if p.nulls == 0
-        and p.count == inferred.rows
-        and p.type in ("int", "long", "string", "date", "timestamp", "timestamptz")
-        and p.total_length <= 60 * p.count
-    ]
-    candidates.sort(key=lambda c: _key_rank(*c))
-    names = [p.name for p, _ in candidates][:8]
-    temporal = [p.name for p, _ in candidates if p.type in ("date", "timestamp", "timestamptz")]
-    order = [p.name for p in inferred.columns]
-    found: list[tuple[str, ...]] = []
-    for size in (1, 2, 3):
-        combos = list(itertools.combinations(names, size))
-        if not combos:
-            break
-        counts = con.execute(
-            "SELECT "
-            + ", ".join(f"count(DISTINCT row(_file, {', '.join(map(quote, combo))}))" for combo in combos)
-            + " FROM landed"
-        ).fetchone()
-        found = [combo for combo, n in zip(combos, counts, strict=True) if n == inferred.rows]
-        if found:
-            break
-    if not found:
-        first = inferred.columns[0].name
-        inferred.notes.append(
-            "primary_key: no column, pair or triple of columns is unique within every file and never "
-            f"null; declared [{first}]: replace it with the real key (staging keeps one row per key)"
-        )
-        return [first]
-    keys = [_with_event_time(inferred, con, list(combo), temporal) for combo in found]
-    key = min(keys, key=len)  # the first of the smallest, in rank order
-    return sorted(key, key=order.index)
-
-
-def _with_event_time(inferred: Inferred, con: Any, key: list[str], temporal: list[str]) -> list[str]:
-    """The key plus each date or timestamp column whose value differs among the key's repeats."""
-    grouped = ", ".join(map(quote, key))
-    differing = [
-        column
-        for column in temporal
-        if column not in key
-        and con.execute(
-            f"SELECT count(*) FROM (SELECT {grouped} FROM landed GROUP BY {grouped} "
-            f"HAVING count(DISTINCT {quote(column)}) > 1)"
-        ).fetchone()[0]
-    ]
-    if differing:
-        inferred.notes.append(
-            f"primary_key: ({', '.join(key)}) repeats across files with other {', '.join(differing)}, so "
-            f"{', '.join(differing)} joined the key (one row per event); if a later file's rows are new "
-            "versions of the same rows instead, take them out of primary_key"
-        )
-    return key + differing
+def _unreadable(con: Any, name: str, fmt: str) -> int:
+    """How many landed values of a column DuckDB's `try_strptime` (what the ingest runs) cannot read."""
+    value = f"trim({quote(name)}, ' \t')"
+    return con.execute(
+        f"SELECT count(*) FROM landed WHERE {value} <> '' AND try_strptime({value}, ?) IS NULL", [fmt]
+    ).fetchone()[0]
 
 
 def _partition(columns: list[ColumnProfile]) -> str | None:

@@ -19,7 +19,18 @@ from dagster_project.onboard.landed import JsonNumber
 
 NULL_CANDIDATES = ("NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan", "-", "#N/A", "nil")
 ISO = ""  # the date or timestamp format "ISO 8601" (no `formats:` entry needed)
-DATE_FORMATS = (ISO, "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y")
+# Only directives DuckDB's strptime reads (the ingest parses with it, `ingest/dialect_casts.py`); month
+# names are English, as there. Day and month numbers may have one digit (1/2/2024), as there.
+NAMED_MONTH_FORMATS = (
+    "%b %d %Y",
+    "%d %b %Y",
+    "%b %d, %Y",
+    "%d-%b-%Y",
+    "%B %d %Y",
+    "%d %B %Y",
+    "%B %d, %Y",
+)
+DATE_FORMATS = (ISO, "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", *NAMED_MONTH_FORMATS)
 TIME_PARTS = (" %H:%M:%S", " %H:%M", "T%H:%M:%S", " %H:%M:%S.%f")
 TIMESTAMP_FORMATS = (ISO, *(d + t for d in DATE_FORMATS[1:] for t in TIME_PARTS))
 SMALL_SET = 12  # at most this many distinct values make a value set in the suite
@@ -35,6 +46,7 @@ _ISO_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?
 _ISO_AWARE = re.compile(
     r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
 )
+_MONTH_NAME = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b.*\d", re.I)
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[\d ().-]{7,20}$")
 INT64 = (-(2**63), 2**63 - 1)
@@ -78,7 +90,9 @@ def _parses(text: str, fmt: str, *, date_only: bool) -> bool:
             return True
         except ValueError:
             return False
-    if not text[:1].isdigit():
+    named = "%b" in fmt or "%B" in fmt
+    # Cheap refusals first: most text is no date, and strptime is tried per value and format.
+    if not (_MONTH_NAME.search(text) if named else text[:1].isdigit()):
         return False
     try:
         datetime.strptime(text, fmt)
@@ -253,21 +267,37 @@ def decimal_comma(sample: dict[str, list[str]], delimiter: str) -> bool:
 
 
 def pii_kind(profile: ColumnProfile) -> str | None:
-    """The registry's PII kind this column probably holds, from its name, then from its values."""
+    """The registry's PII kind this column probably holds, from its name, then from its values.
+
+    Email, name and free text are kinds of text: a number, date or flag named like one (`body_mass_g`)
+    is none of them, and staging's text masks would not apply to it. A phone number may be stored as
+    a number; address-like identifiers (`other`) are PII whatever their type.
+    """
     name = profile.name
-    if re.search(r"(^|_)(e_?mail|email_address)($|_)", name):
+    text = profile.type == "string"
+    if text and re.search(r"(^|_)(e_?mail|email_address)($|_)", name):
         return "email"
-    if re.search(r"(^|_)(phone|telephone|tel|mobile|cell|fax)($|_)", name):
+    if re.search(r"(^|_)(phone|telephone|tel|mobile|cell|fax)($|_)", name) and profile.type in (
+        "string",
+        "int",
+        "long",
+    ):
         return "phone"
-    if re.search(
-        r"(^|_)(first|last|given|family|full|middle|sur|contact|customer|person|user)_?name$", name
-    ) or name in ("name", "surname", "forename"):
+    if (
+        text
+        and re.search(
+            r"(^|_)(first|last|given|family|full|middle|sur|contact|customer|person|user)_?name$", name
+        )
+        or name in ("name", "surname", "forename")
+    ):
         return "name"
     if re.search(r"(^|_)(address|street|ssn|iban|passport|birth|dob|ip_address|postcode|zip)($|_)", name):
         return "other"
-    if re.search(r"(^|_)(comment|comments|note|notes|body|message|text|free_text|remarks)($|_)", name):
+    if text and re.search(
+        r"(^|_)(comment|comments|note|notes|body|message|text|free_text|remarks)($|_)", name
+    ):
         return "free_text"
-    if profile.type != "string" or not profile.count:
+    if not text or not profile.count:
         return None
     if profile.emails >= 0.5 * profile.count:
         return "email"

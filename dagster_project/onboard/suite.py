@@ -1,9 +1,11 @@
 """The starter suite of a new source, profiled from its landed rows: each expectation marked for review.
 
-Keys are not null and unique (a composite key through GX's compound uniqueness where the quality
-engine supports it, else an `unexpected_rows_expectation`); numeric columns stay within the landed
-range plus a margin; text columns with a few repeated values stay within that set. Everything but
-the keys' completeness warns: a profile of a few files is a guess, not a contract.
+Keys are not null and unique within each landed file (a composite key through GX's compound
+uniqueness where the quality engine supports it, else an `unexpected_rows_expectation`); numeric
+columns stay within the landed range plus a margin; text columns with a few repeated values stay
+within that set. Everything but the keys' completeness warns: a profile of a few files is a guess,
+not a contract. A key of every column (no column set was unique) expects nothing: its parts may be
+null, and exact repeats are dropped in staging.
 """
 
 from __future__ import annotations
@@ -55,7 +57,12 @@ def _range(profile: ColumnProfile) -> dict[str, Any] | None:
 def starter_suite(inferred: Inferred) -> dict[str, Any]:
     """The GX 1.x suite `raw.<name>` for an inferred source (name filled in by the caller)."""
     seen = f"{inferred.rows} row(s) in {len(inferred.files)} file(s)"
+    files = (
+        "the landed file" if len(inferred.files) == 1 else f"each of the {len(inferred.files)} landed files"
+    )
     key = inferred.primary_key
+    # Every column as the key: no column set is unique, nulls are values; nothing to expect of it.
+    identity = len(inferred.columns) > 1 and set(key) == {c.name for c in inferred.columns}
     expectations: list[dict[str, Any]] = [
         {
             "type": "expect_table_row_count_to_be_between",
@@ -63,7 +70,7 @@ def starter_suite(inferred: Inferred) -> dict[str, Any]:
             "meta": _meta("fail", "completeness", "an empty batch is a broken export."),
         }
     ]
-    for column in key:
+    for column in () if identity else key:
         expectations.append(
             {
                 "type": "expect_column_values_to_not_be_null",
@@ -72,12 +79,14 @@ def starter_suite(inferred: Inferred) -> dict[str, Any]:
             }
         )
     again = "re-deliveries repeat a key; staging keeps its latest version. Use 'fail' if keys never repeat."
-    if len(key) == 1:
+    if identity:
+        pass
+    elif len(key) == 1:
         expectations.append(
             {
                 "type": "expect_column_values_to_be_unique",
                 "kwargs": {"column": key[0]},
-                "meta": _meta("warn", "uniqueness", f"unique in {seen}; {again}"),
+                "meta": _meta("warn", "uniqueness", f"unique within {files} ({seen}); {again}"),
             }
         )
     elif COMPOUND_UNIQUE in SUPPORTED:
@@ -85,7 +94,7 @@ def starter_suite(inferred: Inferred) -> dict[str, Any]:
             {
                 "type": COMPOUND_UNIQUE,
                 "kwargs": {"column_list": list(key)},
-                "meta": _meta("warn", "uniqueness", f"unique together in {seen}; {again}"),
+                "meta": _meta("warn", "uniqueness", f"unique together within {files} ({seen}); {again}"),
             }
         )
     else:
@@ -102,13 +111,13 @@ def starter_suite(inferred: Inferred) -> dict[str, Any]:
                 "meta": _meta(
                     "warn",
                     "uniqueness",
-                    f"unique together in {seen}; {again}",
+                    f"unique together within {files} ({seen}); {again}",
                     name=f"{'_'.join(key)}_unique",
                 ),
             }
         )
     for profile in inferred.columns:
-        if profile.name in key or profile.pii:
+        if (profile.name in key and not identity) or profile.pii:
             continue
         if profile.type in ("int", "long", "float", "double") or profile.type.startswith("decimal"):
             kwargs = _range(profile)

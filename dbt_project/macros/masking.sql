@@ -13,6 +13,17 @@
     end
 {%- endmacro %}
 
+{#- a key that is (or holds) PII → salted SHA-256 of the value exactly as it is (no trimming or
+    lowering: distinct values stay distinct, so the key stays unique and joinable); NULL stays NULL. -#}
+{% macro key_hash(column) -%}
+    case
+        when ({{ column }}) is null then null
+        when getvariable('pii_salt') is null
+            then error('the PII salt is not set: run dbt through the foundation plugin (profiles.yml)')
+        else sha256(getvariable('pii_salt') || cast({{ column }} as varchar))
+    end
+{%- endmacro %}
+
 {#- email → its domain only (example.net): useful for features, identifies no one. -#}
 {% macro email_domain(column) -%}
     nullif(lower(split_part(trim({{ column }}), '@', 2)), '')

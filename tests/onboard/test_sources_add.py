@@ -301,3 +301,205 @@ def test_a_key_repeated_in_a_later_file_is_a_new_version_unless_its_event_time_d
         "visitor_id",
         "page",
     ]
+
+
+# An excerpt of vega_datasets' la-riots.csv (some columns): first names happen to be unique.
+RIOTS = """first_name,last_name,race,death_date,neighborhood,type
+Cesar A.,Aguilar,Latino,1992-04-30,Westlake,Officer-involved shooting
+George,Alvarez,Latino,1992-05-01,Chinatown,Not riot-related
+Wilson,Alvarez,Latino,1992-05-23,Hawthorne,Homicide
+Brian E.,Andrew,Black,1992-04-30,Compton,Officer-involved shooting
+Vivian,Austin,Black,1992-05-03,Harvard Park,Death
+Franklin,Benavidez,Latino,1992-04-30,Vermont Square,Officer-involved shooting
+"""
+
+
+def test_a_pii_column_is_a_key_only_when_nothing_else_is_and_then_staging_hashes_it(project):
+    settings, dbt = project
+    land(settings, "riots/la-riots.csv", RIOTS.encode())
+    plan = plan_source(settings, "riots", "riots/", dbt_project_dir=dbt)
+    assert plan.inferred.primary_key == ["neighborhood"]  # not first_name, a person's name
+
+    without_neighborhood = "".join(
+        ",".join(line.split(",")[:4] + line.split(",")[5:]) for line in RIOTS.splitlines(keepends=True)
+    )
+    land(settings, "riots2/la-riots.csv", without_neighborhood.encode())
+    apply(plan_source(settings, "riots2", "riots2/", dbt_project_dir=dbt))
+    dataset = load_registry(settings.sources_file)["riots2"]
+    assert dataset.primary_key == ("first_name",) and dataset.column("first_name").pii == "name"
+    sql = (dbt / "models/staging/stg_riots2.sql").read_text()
+    assert "{{ key_hash('first_name') }} as first_name_hash" in sql
+    assert "{{ config(unique_key='first_name_hash') }}" in sql
+    selected = sql.split("renamed as (", 1)[1]
+    assert not any(line.strip() in ("first_name,", "last_name,") for line in selected.splitlines())
+    model = yaml.safe_load((dbt / "models/staging/stg_riots2.yml").read_text())["models"][0]
+    assert model["description"].startswith("One row per first_name_hash")
+    columns = {c["name"]: c for c in model["columns"]}
+    assert "first_name" not in columns
+    assert columns["first_name_hash"]["data_tests"] == ["not_null", "unique"]
+    assert columns["first_name_hash"]["meta"] == {"pii": "name"}
+    assert "macro key_hash(column)" in (dbt / "macros/masking.sql").read_text()
+
+
+# An excerpt of palmerpenguins' penguins.csv: no column, pair or triple is unique, NA is missing.
+PENGUINS = """species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year
+Adelie,Torgersen,39.1,18.7,181,3750,male,2007
+Adelie,Torgersen,39.5,17.4,186,3800,female,2007
+Adelie,Torgersen,40.3,18,195,3250,female,2007
+Adelie,Torgersen,NA,NA,NA,NA,NA,2007
+Adelie,Torgersen,36.7,19.3,193,3450,female,2007
+Adelie,Torgersen,39.3,20.6,190,3650,male,2007
+Adelie,Torgersen,38.9,17.8,181,3625,female,2007
+Adelie,Torgersen,39.2,19.6,195,4675,male,2007
+"""
+
+
+def test_with_no_key_every_column_is_the_key_and_staging_loses_no_row(project):
+    settings, dbt = project
+    land(settings, "penguins/penguins.csv", PENGUINS.encode())
+    plan = plan_source(settings, "penguins", "penguins/", dbt_project_dir=dbt)
+    apply(plan)
+    dataset = load_registry(settings.sources_file)["penguins"]
+    columns = [c.name for c in dataset.columns]
+    assert list(dataset.primary_key) == columns  # a row is identified by all its values
+    # A number named like free text (body) is no text: no text PII, no text macro on it.
+    assert dataset.column("body_mass_g").type == "long" and dataset.pii_columns == ()
+    assert any("every column is the key" in n for n in plan.inferred.notes)
+    entry = settings.sources_file.read_text().split("\n  penguins:\n", 1)[1]
+    assert "a row is identified by all its values" in entry.split("primary_key:", 1)[1].split("\n")[0]
+
+    sql = (dbt / "models/staging/stg_penguins.sql").read_text()
+    assert "is not null" not in sql  # a missing measure is no missing key: the row is kept
+    assert "{{ config(unique_key='row_key') }}" in sql and "as row_key" in sql
+    assert "latest_version(['species', 'island'," in sql  # exact repeats only
+    assert "redact" not in sql
+    model = yaml.safe_load((dbt / "models/staging/stg_penguins.yml").read_text())["models"][0]
+    tests = {c["name"]: c.get("data_tests") for c in model["columns"]}
+    assert tests["row_key"] == ["not_null", "unique"]
+    assert not any(tests[c] for c in columns)  # no not_null on a column that may be missing
+
+    suite = json.loads((settings.expectations_dir / "raw.penguins.json").read_text())
+    kinds = [(e["type"], e.get("kwargs", {}).get("column")) for e in suite["expectations"]]
+    assert not any(kind == "expect_column_values_to_not_be_null" for kind, _ in kinds)
+    assert not any("unique" in e["meta"]["notes"] for e in suite["expectations"])
+
+
+def test_every_note_of_the_suite_is_true_of_a_key_unique_within_each_file_only(project):
+    settings, dbt = project
+    for day, delta in (("2026-03-01", 0), ("2026-03-02", 5)):
+        rows = "".join(f"{n},owner{n},{n * 10 + delta}\n" for n in (1, 2, 3))
+        land(settings, f"accounts/{day}.csv", f"account_id,owner,balance\n{rows}".encode())
+    apply(plan_source(settings, "accounts", "accounts/", dbt_project_dir=dbt))
+    suite = json.loads((settings.expectations_dir / "raw.accounts.json").read_text())
+    unique = next(e for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_unique")
+    # account_id repeats across the two files (6 rows, 3 ids): unique within each file, not overall.
+    assert "unique within each of the 2 landed files" in unique["meta"]["notes"]
+    assert "unique and never null within each landed file" in settings.sources_file.read_text()
+
+
+# An excerpt of vega_datasets' stocks.csv: dates as `Jan 1 2000`.
+STOCKS = """symbol,date,price
+MSFT,Jan 1 2000,39.81
+MSFT,Feb 1 2000,36.35
+MSFT,Mar 1 2000,43.22
+MSFT,Jan 1 2001,24.84
+AMZN,Jan 1 2000,64.56
+AMZN,Jan 1 2001,17.31
+"""
+
+
+def test_byte_identical_files_count_once_and_month_name_dates_are_dates(project):
+    settings, dbt = project
+    land(settings, "stocks/stocks.csv", STOCKS.encode())
+    land(settings, "stocks/stocks (1).csv", STOCKS.encode())  # the same download, twice
+    plan = plan_source(settings, "stocks", "stocks/", dbt_project_dir=dbt)
+    apply(plan)
+    assert plan.inferred.rows == 6 and plan.inferred.files == ["stocks/stocks (1).csv"]
+    assert any("the same bytes as stocks/stocks (1).csv; skipped" in n for n in plan.inferred.notes)
+    dataset = load_registry(settings.sources_file)["stocks"]
+    assert dataset.primary_key == ("symbol", "date")
+    assert dataset.column("date").type == "date" and dataset.dialect.date_format == "%b %d %Y"
+
+
+def test_a_suite_changed_by_newly_landed_files_is_said_so_not_called_edited(project, monkeypatch, capsys):
+    settings, dbt = project
+    monkeypatch.setenv("FOUNDATION_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("FOUNDATION_SOURCES_FILE", str(settings.sources_file))
+    monkeypatch.setenv("FOUNDATION_EXPECTATIONS_DIR", str(settings.expectations_dir))
+    command = ["sources", "add", "stocks", "--prefix", "stocks/", "--dbt-project", str(dbt)]
+    land(settings, "stocks/2000.csv", "".join(STOCKS.splitlines(keepends=True)[:4]).encode())
+    assert main(command) == 0
+    land(settings, "stocks/2001.csv", ("symbol,date,price\n" + "".join(STOCKS.splitlines(True)[4:])).encode())
+    capsys.readouterr()
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "the starter suite (" in err and "raw.stocks.json" in err and "files landed since" in err
+    assert "reviewed or edited?" not in err and "--dry-run --force" in err
+
+
+def test_a_reviewed_registry_entry_regenerates_the_suite_and_staging_model(project, monkeypatch, capsys):
+    settings, dbt = project
+    monkeypatch.setenv("FOUNDATION_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("FOUNDATION_SOURCES_FILE", str(settings.sources_file))
+    monkeypatch.setenv("FOUNDATION_EXPECTATIONS_DIR", str(settings.expectations_dir))
+    _readings(settings)
+    add = ["sources", "add", "readings", "--prefix", "readings/", "--dbt-project", str(dbt)]
+    assert main(add) == 0
+    # A person reviews the entry: contact_email is a shared mailbox, not personal data.
+    text = settings.sources_file.read_text()
+    settings.sources_file.write_text(
+        text.replace("contact_email: {type: string, pii: email}", "contact_email: {type: string}")
+    )
+    reviewed = settings.sources_file.read_text()
+    assert reviewed != text
+    assert main([*add, "--from-registry"]) == 0
+    assert settings.sources_file.read_text() == reviewed  # the entry is kept as the person left it
+    sql = (dbt / "models/staging/stg_readings.sql").read_text()
+    assert "email_hash" not in sql and "        contact_email,\n" in sql
+    suite = json.loads((settings.expectations_dir / "raw.readings.json").read_text())
+    assert any(e.get("kwargs", {}).get("column") == "contact_email" for e in suite["expectations"])
+    capsys.readouterr()
+    assert main([*add, "--from-registry"]) == 0
+    assert "no changes" in capsys.readouterr().out
+    # A hand-edited staging model is not overwritten without --force.
+    (dbt / "models/staging/stg_readings.sql").write_text(sql + "-- edited\n")
+    settings.sources_file.write_text(
+        reviewed.replace("primary_key: [site_id, sensor]", "primary_key: [site_id, sensor, reading_date]")
+    )
+    assert main([*add, "--from-registry"]) == 2
+    assert "the staging model (" in capsys.readouterr().err
+    assert main([*add, "--from-registry", "--force"]) == 0
+    assert (
+        "latest_version(['site_id', 'sensor', 'reading_date'])"
+        in (dbt / "models/staging/stg_readings.sql").read_text()
+    )
+
+
+@pytest.mark.slow
+def test_no_key_and_a_pii_key_build_in_staging_with_every_row_and_no_name_in_clear(checkout):
+    # The penguins excerpt with one row delivered twice in the file: staging drops that exact repeat only.
+    penguins = PENGUINS + PENGUINS.splitlines(keepends=True)[4]  # the row of NA measures, again
+    checkout.landing("penguins/penguins.csv").write_text(penguins)
+    riots = "".join(
+        ",".join(line.split(",")[:4] + line.split(",")[5:]) for line in RIOTS.splitlines(keepends=True)
+    )
+    checkout.landing("riots/la-riots.csv").write_text(riots)
+    for name in ("penguins", "riots"):
+        added = checkout.run(f".venv/bin/foundation sources add {name} --prefix {name}/")
+        assert added.returncode == 0, added.stdout + added.stderr[-3000:]
+    ingested = checkout.run(".venv/bin/foundation ingest")
+    assert ingested.returncode == 0, ingested.stdout + ingested.stderr[-3000:]
+    assert "0 quarantined" in ingested.stdout and "0 failed" in ingested.stdout, ingested.stdout
+    assert "gate passed" in ingested.stdout and "failed" not in ingested.stdout.replace("0 failed", "")
+    status = json.loads(checkout.run(".venv/bin/foundation status --json").stdout)
+    rows = {t["table"]: t["rows"] for t in status["tables"]}
+    assert rows["raw.penguins"] == 9 and rows["staging.stg_penguins"] == 8
+    assert rows["raw.riots"] == rows["staging.stg_riots"] == 6
+    done = checkout.run(
+        '.venv/bin/foundation query --as analyst --format json "select * from staging.stg_riots"'
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    read = json.loads(done.stdout)
+    assert "first_name" not in read[0] and len(read[0]["first_name_hash"]) == 64
+    assert not any("George" in json.dumps(row) for row in read)
