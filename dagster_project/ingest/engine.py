@@ -39,6 +39,7 @@ from dagster_project.lakehouse.ops import (
     record_quarantine,
 )
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
+from dagster_project.lakehouse.resolved import rebuild_record
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, ensure_raw_table, open_catalog, type_name_of
 from dagster_project.lakehouse.type_fix import type_fix
 from dagster_project.lakehouse.wap import AuditFailed, recover_unfinished, write_audit_publish
@@ -303,6 +304,10 @@ def ingest_units(
             log.info("[%d/%d] %s: %d rows staged", index, len(units), unit.label, converted.rows)
             for record in report.rejected_rows[-len(converted.rejected) :] if converted.rejected else []:
                 log.warning("row quarantined: %s", record.message)
+        if (
+            into is not None
+        ):  # a rebuild's verdicts on rows are records of its own (see lakehouse/resolved.py)
+            report.rejected_rows = [rebuild_record(r) for r in report.rejected_rows]
         faults.reached("ingest.staged")
         committing = time.perf_counter()
         report.seconds["convert"] = committing - converting
