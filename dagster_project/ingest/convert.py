@@ -281,6 +281,7 @@ def _convert(
                     + f": {first.why()}",  # the engine adds the registry fix that works
                     line=first.line,
                     column=first.column,
+                    row_data=first.data,
                 )
             rejected = found
         _merge(con, good, out_path, label, paths, dataset)

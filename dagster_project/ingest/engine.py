@@ -30,7 +30,7 @@ from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.convert import Converted, FileRejected, connect
 from dagster_project.ingest.sources import environment_failure
 from dagster_project.ingest.units import Handled, Unit, combined_checksum
-from dagster_project.lakehouse.evolution import evolve_raw_table, type_fix
+from dagster_project.lakehouse.evolution import evolve_raw_table
 from dagster_project.lakehouse.ops import (
     DUPLICATE,
     QuarantineRecord,
@@ -39,7 +39,9 @@ from dagster_project.lakehouse.ops import (
     record_quarantine,
 )
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
+from dagster_project.lakehouse.resolved import rebuild_record
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, ensure_raw_table, open_catalog, type_name_of
+from dagster_project.lakehouse.type_fix import type_fix
 from dagster_project.lakehouse.wap import AuditFailed, recover_unfinished, write_audit_publish
 from dagster_project.landing.names import label
 from dagster_project.landing.store import (
@@ -121,7 +123,9 @@ def quarantine_file(
     key = quarantine_key(dataset.name, checksum, file.key)
     message = rejected.message
     if rejected.reason == "type_conflict":  # the registry fix that works, in the record and the sidecar
-        message += "; " + type_fix(settings.sources_file, dataset, rejected.column, whole_file=True)
+        message += "; " + type_fix(
+            settings.sources_file, dataset, rejected.column, whole_file=True, row_data=rejected.row_data
+        )
     sidecar = {
         "dataset": dataset.name,
         "source_file": file.uri,
@@ -195,7 +199,7 @@ def _row_records(
             reason="type_conflict",
             message=f"{unit.label}: row {r.row}" + (f" (line {r.line})" if r.line else "") + f": {r.why()}; "
             "the row is kept here, the file's other rows go on to its table; "
-            + type_fix(sources_file, dataset, r.column, whole_file=False),
+            + type_fix(sources_file, dataset, r.column, whole_file=False, row_data=r.data),
             line=r.line,
             column_name=r.column,
             run_id=run_id,
@@ -300,6 +304,10 @@ def ingest_units(
             log.info("[%d/%d] %s: %d rows staged", index, len(units), unit.label, converted.rows)
             for record in report.rejected_rows[-len(converted.rejected) :] if converted.rejected else []:
                 log.warning("row quarantined: %s", record.message)
+        if (
+            into is not None
+        ):  # a rebuild's verdicts on rows are records of its own (see lakehouse/resolved.py)
+            report.rejected_rows = [rebuild_record(r) for r in report.rejected_rows]
         faults.reached("ingest.staged")
         committing = time.perf_counter()
         report.seconds["convert"] = committing - converting

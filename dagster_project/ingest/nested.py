@@ -14,6 +14,17 @@ def json_pointer(keys: tuple[str, ...]) -> str:
     return "".join("/" + key.replace("~", "~0").replace("/", "~1") for key in keys)
 
 
+def nested_value(column: str, keys: tuple[str, ...]) -> str:
+    """SQL for the JSON value below `keys` in JSON column `column`; a JSON `null` there is SQL NULL.
+
+    `json_extract` gives a JSON null back as the JSON value `null`, which reads as the text "null"
+    (and fails a numeric cast): a null at any depth must be missing, as it is at the top level.
+    """
+    pointer = literal(json_pointer(keys))
+    value = f"json_extract({column}, {pointer})"
+    return f"CASE WHEN json_type({column}, {pointer}) = 'NULL' THEN NULL ELSE {value} END"
+
+
 def flattened(con: duckdb.DuckDBPyConnection, path: Path, found: list, max_record_bytes: int) -> list:
     """`nested: flatten`: each nested object's keys as columns of their own, `address.city` for
     `{"address": {"city": ...}}` (normalised to `address_city`), level by level, one pass per level.

@@ -50,12 +50,20 @@ _RECORD_LIMIT = "FOUNDATION_MAX_RECORD_BYTES"
 class FileRejected(Exception):
     """A landed file cannot be ingested; it goes to quarantine with this reason."""
 
-    def __init__(self, reason: str, message: str, line: int | None = None, column: str | None = None):
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        line: int | None = None,
+        column: str | None = None,
+        row_data: str | None = None,
+    ):
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.line = line
         self.column = column
+        self.row_data = row_data  # a type conflict's first row, to shape the fix (never quoted)
 
 
 def without_values(text: str) -> str:

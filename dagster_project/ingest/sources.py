@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from dagster_project.ingest.casts import literal
 from dagster_project.ingest.lines import csv_options, first_non_object_line
-from dagster_project.ingest.nested import flattened, json_pointer
+from dagster_project.ingest.nested import flattened, nested_value
 from dagster_project.ingest.read_errors import FileRejected as FileRejected
 from dagster_project.ingest.read_errors import environment_failure as environment_failure
 from dagster_project.ingest.read_errors import reject_from
@@ -353,5 +353,5 @@ def source_column(dataset: Dataset, index: int, column: LandedColumn) -> str:
     if dataset.format == "csv":
         return quote(f"c{index}")
     if len(column.path) > 1:
-        return f"json_extract({quote(column.path[0])}, {literal(json_pointer(column.path[1:]))})"
+        return nested_value(quote(column.path[0]), column.path[1:])
     return quote(column.original)

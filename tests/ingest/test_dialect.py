@@ -428,3 +428,91 @@ def test_json_nested_kept_as_one_column_of_json_text(tmp_path):
     report, rows = _ingest(settings, dataset, "people/a.jsonl", "".join(json.dumps(r) + "\n" for r in NESTED))
     assert [r["address"] for r in rows] == ['{"city":"Lyon","geo":{"lat":45.76}}', '{"city":"Nantes"}', None]
     assert list(report.new_columns) == ["tags"]
+
+
+def test_json_nested_null_is_missing_at_any_depth_not_the_text_null(tmp_path):
+    # vega's cars: `{"performance": {"mpg": null}}` stored the text "null" in a text column and set
+    # the row apart in a numeric one ("not a decimal number").
+    settings, dataset = _declare(
+        tmp_path,
+        "json: {nested: flatten}",
+        fmt="jsonl",
+        columns={
+            "id": "long",
+            "label_text": "string",
+            "performance_mpg": "decimal(5,1)",
+            "performance_hp": "double",
+            "performance_engine_cylinders": "long",
+            "performance_engine_turbo": "boolean",
+        },
+    )
+    records = [
+        {
+            "id": 1,
+            "label": {"text": None},
+            "performance": {"mpg": None, "hp": None, "engine": {"cylinders": None}},
+        },
+        {"id": 2, "label": {"text": "a"}, "performance": {"mpg": 18.5, "hp": 130, "engine": {"turbo": True}}},
+    ]
+    report, rows = _ingest(
+        settings, dataset, "people/a.jsonl", "".join(json.dumps(r) + "\n" for r in records)
+    )
+    assert not report.rejected_rows and not report.new_columns
+    assert rows == [
+        {
+            "id": 1,
+            "label_text": None,
+            "performance_mpg": None,
+            "performance_hp": None,
+            "performance_engine_cylinders": None,
+            "performance_engine_turbo": None,
+        },
+        {
+            "id": 2,
+            "label_text": "a",
+            "performance_mpg": Decimal("18.5"),
+            "performance_hp": 130.0,
+            "performance_engine_cylinders": None,
+            "performance_engine_turbo": True,
+        },
+    ]
+
+
+# Top-level and nested `v` hold the same JSON text: flattened, each must land as the top-level one does.
+SAME_VALUES = [
+    "null",
+    "true",
+    "false",
+    "1.5e3",
+    "-2E-2",
+    '"a\\"b\\\\ \\n\\u00e9\\t"',
+    "{}",
+    "[]",
+    "[null, {}]",
+]
+
+
+def test_json_nested_values_land_as_the_same_values_at_the_top_level(tmp_path):
+    settings, dataset = _declare(tmp_path, "json: {nested: flatten}", fmt="jsonl", columns={"id": "long"})
+    lines = "".join(
+        f'{{"id": {i}, "v": {v}, "n": {{"v": {v}, "deep": {{"v": {v}}}}}}}\n'
+        for i, v in enumerate(SAME_VALUES)
+    )
+    report, rows = _ingest(settings, dataset, "people/a.jsonl", lines)
+    assert not report.rejected_rows
+    assert [(r["n_v"], r["n_deep_v"]) for r in rows] == [(r["v"], r["v"]) for r in rows]
+    assert [r["v"] for r in rows][:3] == [None, "true", "false"]
+    assert rows[5]["v"] == 'a"b\\ \né\t'
+
+
+def test_json_nested_null_kept_as_json_null_inside_a_struct_column(tmp_path):
+    settings, dataset = _declare(
+        tmp_path, "json: {nested: struct}", fmt="jsonl", columns={"id": "long", "address": "string"}
+    )
+    lines = (
+        '{"id": 1, "address": {"city": null, "geo": {"lat": null}, "tags": [null]}}\n'
+        '{"id": 2, "address": null}\n'
+    )
+    report, rows = _ingest(settings, dataset, "people/a.jsonl", lines)
+    assert not report.rejected_rows
+    assert [r["address"] for r in rows] == ['{"city":null,"geo":{"lat":null},"tags":[null]}', None]

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from dagster_project.cli import main
 from dagster_project.defs import raw
 from dagster_project.ingest.run import ingest_dataset
 from dagster_project.lakehouse.evolution import SchemaConflict, widens
+from dagster_project.lakehouse.ops import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog, type_name_of
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings
@@ -156,3 +158,76 @@ def test_iceberg_promotions_only():
     assert not widens("decimal(9,2)", "decimal(18,3)")  # pyiceberg 0.12 would allow it: the spec does not
     assert not widens("long", "int") and not widens("int", "double") and not widens("string", "long")
     assert not widens("date", "timestamp")
+
+
+@pytest.fixture
+def foundation(meters: Settings, monkeypatch: pytest.MonkeyPatch):
+    """`foundation ...` in this process, on the test's settings; returns its exit code."""
+    for name, value in meters.to_env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return lambda *args: main(list(args))
+
+
+def _messages(settings: Settings, scope: str) -> list[str]:
+    return [q["message"] for q in read_quarantine(open_catalog(settings)).to_pylist() if q["scope"] == scope]
+
+
+def test_a_decimal_scale_conflict_names_the_scale_and_the_rebuild_that_loads_the_row(meters, foundation):
+    # The tester's report: 35.05 into decimal(18,1) suggested "a decimal with more precision (same
+    # scale evolves in place)", which cannot hold it; the fix that works is decimal(18,2) and a rebuild.
+    write_registry(meters.sources_file, {"id": "long", "price": "decimal(18,1)"})
+    land(meters, "meters/a.csv", "id,price\n1,12.5\n2,35.05\n")
+    assert len(ingest(meters, "r1").rejected_rows) == 1
+    [message] = _messages(meters, "row")
+    assert "declare datasets.meters.columns.price as decimal(18,2)" in message, message
+    assert "`foundation rebuild raw.meters`" in message and "more precision" not in message
+    assert "35.05" not in message  # no values in messages
+    write_registry(meters.sources_file, {"id": "long", "price": "decimal(18,2)"})  # as the hint says
+    assert foundation("rebuild", "raw.meters") == 0
+    assert {i: r["price"] for i, r in rows(meters).items()} == {1: Decimal("12.5"), 2: Decimal("35.05")}
+
+
+def test_a_decimal_too_short_for_its_digits_names_the_precision_and_retry_in_place(meters, foundation):
+    write_registry(meters.sources_file, {"id": "long", "price": "decimal(5,1)"})
+    land(meters, "meters/a.csv", "id,price\n1,123456.5\n2,98765.4\n")  # no row fits: quarantined whole
+    assert len(ingest(meters, "r1").quarantined) == 1
+    [message] = _messages(meters, "file")
+    assert "declare datasets.meters.columns.price as decimal(7,1)" in message, message
+    assert "`foundation retry meters` (decimal(5,1)→decimal(7,1) evolves the table in place)" in message
+    assert "123456" not in message and "rebuild" not in message
+    write_registry(meters.sources_file, {"id": "long", "price": "decimal(7,1)"})  # as the hint says
+    assert foundation("retry", "meters") == 0
+    assert {i: r["price"] for i, r in rows(meters).items()} == {1: Decimal("123456.5"), 2: Decimal("98765.4")}
+
+
+HINTS = [
+    # (declared, value, the fix named, the command)
+    ("long", "high", "as string", "rebuild raw.meters"),
+    ("long", "2.5", "as double", "rebuild raw.meters"),
+    ("int", "3000000000", "as long", "retry meters"),
+    ("long", "12345678901234567890123", "as decimal(23,0)", "rebuild raw.meters"),
+    ("float", "1e39", "as double", "retry meters"),
+    ("double", "n/a", "as string", "rebuild raw.meters"),
+    ("decimal(10,2)", "1.5e3", "as double", "rebuild raw.meters"),
+    ("boolean", "maybe", "as string", "rebuild raw.meters"),
+    ("date", "31/12/2024", "formats.date: '%d/%m/%Y'", "retry meters"),
+    ("date", "2024-12-31 10:00:00", "as timestamp", "rebuild raw.meters"),
+    ("timestamp", "31.12.2024 10:00", "formats.timestamp: '%d.%m.%Y %H:%M'", "retry meters"),
+    ("double", "3,25", "csv.decimal: ','", "retry meters"),
+]
+
+
+@pytest.mark.parametrize(
+    ("declared", "value", "fix", "command"), HINTS, ids=[f"{h[0]}-{h[2]}" for h in HINTS]
+)
+def test_a_type_conflict_names_a_type_or_format_its_value_fits_and_the_command(
+    meters, declared, value, fix, command
+):
+    write_registry(meters.sources_file, {"id": "long", "reading": declared})
+    quoted = f'"{value}"' if "," in value else value
+    land(meters, "meters/a.csv", f"id,reading\n1,{quoted}\n")
+    assert len(ingest(meters, "r1").quarantined) == 1
+    [message] = _messages(meters, "file")
+    assert fix in message and f"`foundation {command}`" in message, message
+    assert value not in message.replace(fix, "")
