@@ -8,7 +8,6 @@ written here once; a `Converter` says only how one landed file becomes rows.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -18,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote
 
 import duckdb
 from pyiceberg.catalog import Catalog
@@ -28,11 +26,11 @@ from dagster_project import faults
 from dagster_project.governance.audit import AuditEvent, record_missing_publishes
 from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.convert import Converted, FileRejected, connect
+from dagster_project.ingest.records import duplicate_record, key_label, quarantine_file, row_records
 from dagster_project.ingest.sources import environment_failure
 from dagster_project.ingest.units import Handled, Unit, combined_checksum
 from dagster_project.lakehouse.evolution import evolve_raw_table
 from dagster_project.lakehouse.ops import (
-    DUPLICATE,
     QuarantineRecord,
     duplicate_versions,
     quarantined_versions,
@@ -41,16 +39,11 @@ from dagster_project.lakehouse.ops import (
 from dagster_project.lakehouse.publish import StagedFile, ingested_versions, publish_batch
 from dagster_project.lakehouse.resolved import rebuild_record
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, ensure_raw_table, open_catalog, type_name_of
-from dagster_project.lakehouse.type_fix import type_fix
 from dagster_project.lakehouse.wap import AuditFailed, recover_unfinished, write_audit_publish
-from dagster_project.landing.names import label
 from dagster_project.landing.store import (
     FileChanged,
-    LandedFile,
     LandingEntryRefused,
     open_landing,
-    open_quarantine,
-    quarantine_key,
 )
 from dagster_project.quality.gate import GateReport, gate_batch, suite_parameters, table_audit
 from dagster_project.quality.suites import Suite
@@ -107,108 +100,6 @@ class IngestReport:
         return (
             self.quarantined + self.rejected_rows + (self.gate.dropped if self.gate else []) + self.duplicates
         )
-
-
-def quarantine_file(
-    settings: Settings,
-    dataset: Dataset,
-    file: LandedFile,
-    path: Path,
-    checksum: str,
-    rejected: FileRejected,
-    run_id: str,
-) -> QuarantineRecord:
-    """Copy a rejected file to the quarantine area with its JSON sidecar; the record for ops.quarantine."""
-    now = datetime.now(UTC)
-    key = quarantine_key(dataset.name, checksum, file.key)
-    message = rejected.message
-    if rejected.reason == "type_conflict":  # the registry fix that works, in the record and the sidecar
-        message += "; " + type_fix(
-            settings.sources_file, dataset, rejected.column, whole_file=True, row_data=rejected.row_data
-        )
-    sidecar = {
-        "dataset": dataset.name,
-        "source_file": file.uri,
-        "landing_key": file.label,
-        "source_checksum": checksum,
-        "reason": rejected.reason,
-        "message": message,
-        "line": rejected.line,
-        "column": rejected.column,
-        "run_id": run_id,
-        "quarantined_at": now.isoformat(),
-    }
-    copy_uri = open_quarantine(settings).put(key, path, json.dumps(sidecar, indent=2))
-    return QuarantineRecord(
-        quarantined_at=now,
-        dataset=dataset.name,
-        source_file=file.uri,
-        source_checksum=checksum,
-        quarantine_file=copy_uri,
-        reason=rejected.reason,
-        message=message,
-        line=rejected.line,
-        column_name=rejected.column,
-        run_id=run_id,
-        landing_version=file.version,
-    )
-
-
-def key_label(uri: str, root: str) -> str:
-    """The landing key of a URI under the landing root `root` (`orders/a.csv`), else the URI (moved zone)."""
-    if not uri.startswith(root):
-        return uri
-    key = uri[len(root) :]
-    return label(unquote(key) if root.startswith("file:") else key)  # file URIs are percent-encoded
-
-
-def duplicate_record(
-    dataset: Dataset, unit: Unit, checksum: str, original: str, root: str, run_id: str
-) -> QuarantineRecord:
-    """The ops.quarantine record (scope 'duplicate') of a version whose bytes were taken under another key."""
-    of = key_label(original, root)
-    return QuarantineRecord(
-        quarantined_at=datetime.now(UTC),
-        dataset=dataset.name,
-        source_file=unit.file.uri,
-        source_checksum=checksum,
-        quarantine_file="",
-        reason=DUPLICATE,
-        message=f"{unit.label}: duplicate of {of} (the same bytes); skipped. If this source re-delivers "
-        f"files under new names on purpose, set `duplicates: allow` in the {dataset.name} registry entry",
-        line=None,
-        column_name=None,
-        run_id=run_id,
-        landing_version=unit.versioned.version,
-        scope=DUPLICATE,
-        duplicate_of=original,
-    )
-
-
-def _row_records(
-    dataset: Dataset, unit: Unit, checksum: str, converted: Converted, run_id: str, sources_file: Path
-) -> list[QuarantineRecord]:
-    now = datetime.now(UTC)
-    return [
-        QuarantineRecord(
-            quarantined_at=now,
-            dataset=dataset.name,
-            source_file=unit.file.uri,
-            source_checksum=checksum,
-            quarantine_file="",
-            reason="type_conflict",
-            message=f"{unit.label}: row {r.row}" + (f" (line {r.line})" if r.line else "") + f": {r.why()}; "
-            "the row is kept here, the file's other rows go on to its table; "
-            + type_fix(sources_file, dataset, r.column, whole_file=False, row_data=r.data),
-            line=r.line,
-            column_name=r.column,
-            run_id=run_id,
-            row_data=r.data,
-            landing_version=unit.versioned.version,
-            scope="row",
-        )
-        for r in converted.rejected
-    ]
 
 
 def ingest_units(
@@ -404,7 +295,7 @@ def _ingest_one(
         handled.rejected.setdefault(checksum, unit.file.uri)
         return None
     assert converted is not None
-    report.rejected_rows += _row_records(dataset, unit, checksum, converted, run_id, settings.sources_file)
+    report.rejected_rows += row_records(dataset, unit, checksum, converted, run_id, settings.sources_file)
     handled.staged[identity] = unit
     staged = StagedFile(
         unit.file.uri,

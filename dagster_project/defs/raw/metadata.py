@@ -9,7 +9,7 @@ from pyiceberg.table import Table
 
 from dagster_project.defs.catalog import check_summary
 from dagster_project.defs.catalog import column_schema as catalog_column_schema
-from dagster_project.ingest.engine import key_label
+from dagster_project.ingest.records import key_label
 from dagster_project.ingest.run import IngestReport
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import Dataset
