@@ -1,4 +1,4 @@
-"""The `foundation` command: table status, the headless demo, sample data, governed queries, data cards."""
+"""The `foundation` command: the headless demo, sample data, governed queries, data cards."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from urllib.parse import unquote
 
 from dagster_project.governance.commands import (
     cards_command,
@@ -22,134 +21,7 @@ from dagster_project.landing.names import label
 from dagster_project.onboard.cli import add_arguments as sources_arguments
 from dagster_project.onboard.cli import sources_command
 from dagster_project.settings import Settings, load_settings
-
-
-def table_status(settings: Settings) -> dict:
-    """Every Iceberg table with rows, snapshots and current snapshot; the quarantine log; tables that fail.
-
-    A table whose metadata does not load is listed under `broken` with its error; the others are
-    reported as usual. A corrupt or missing catalog raises `CatalogCorrupt` (nothing is created).
-    """
-    from dagster_project.lakehouse.ops import QUARANTINE_TABLE, read_quarantine
-    from dagster_project.lakehouse.resolved import QuarantineView
-    from dagster_project.lakehouse.tables import TableUnreadable, load_table, open_catalog
-    from dagster_project.lakehouse.wap import held_batches
-
-    catalog = open_catalog(settings)
-    tables, held, broken = [], [], []
-    for namespace in sorted(catalog.list_namespaces()):
-        for identifier in sorted(catalog.list_tables(namespace)):
-            try:
-                table = load_table(catalog, identifier)
-            except TableUnreadable as exc:
-                broken.append({"table": ".".join(identifier), "error": str(exc)})
-                continue
-            held += [asdict(b) for b in held_batches(table)]
-            snapshot = table.current_snapshot()
-            tables.append(
-                {
-                    "table": ".".join(identifier),
-                    "rows": int(snapshot.summary["total-records"]) if snapshot and snapshot.summary else 0,
-                    "snapshots": len(table.metadata.snapshots),
-                    "current_snapshot_id": snapshot.snapshot_id if snapshot else None,
-                    "location": table.location(),
-                }
-            )
-    quarantine, dropped_rows, set_apart, duplicates, resolved = [], {}, {}, [], []
-    if any(t["table"] == QUARANTINE_TABLE for t in tables):
-        view = QuarantineView(catalog, {t["table"] for t in tables})
-        for row in read_quarantine(catalog).to_pylist():
-            if row.get("scope") == "duplicate":  # skipped, not quarantined: its bytes were taken before
-                duplicates.append(
-                    {"dataset": row["dataset"], "file": row["source_file"], "message": row["message"]}
-                )
-                continue
-            how = view.resolution(row)
-            if how:  # answered by a later commit on main: kept in ops.quarantine, not shown as to fix
-                scope = "row" if row.get("scope") == "row" or row.get("row_data") is not None else "file"
-                resolved.append(
-                    {"dataset": row["dataset"], "file": row["source_file"], "scope": scope, "how": how}
-                )
-                continue
-            if row.get("scope") == "row" or row.get("row_data") is not None:
-                if row["reason"].startswith("expectation:"):  # dropped by a quality check
-                    key = f"{row['dataset']}: {row['reason'].removeprefix('expectation:')}"
-                    dropped_rows[key] = dropped_rows.get(key, 0) + 1
-                else:  # a value that does not fit its column's type
-                    set_apart[row["dataset"]] = set_apart.get(row["dataset"], 0) + 1
-                continue
-            quarantine.append(
-                {
-                    "quarantined_at": row["quarantined_at"].isoformat(),
-                    "dataset": row["dataset"],
-                    "file": row["source_file"],
-                    "reason": row["reason"],
-                    "message": row["message"],
-                    "quarantine_file": row["quarantine_file"],
-                }
-            )
-    return {
-        "catalog": settings.catalog_name,
-        "tables": tables,
-        "quarantine": quarantine,
-        "dropped_rows": dropped_rows,
-        "set_apart_rows": set_apart,
-        "duplicates": duplicates,
-        "resolved": resolved,
-        "held_back": held,
-        "broken": broken,
-    }
-
-
-def print_status(status: dict, out=None) -> None:
-    out = out or sys.stdout  # looked up per call: a captured or replaced stdout is honoured
-    tables, broken = status["tables"], status.get("broken", [])
-    if broken:
-        print(f"tables that do not load (their work is blocked, the others go on): {len(broken)}", file=out)
-        for b in broken:
-            print(f"  BROKEN {b['error']}", file=out)
-        print(file=out)
-    if not tables:
-        if not broken:
-            print("No tables yet. Run `make demo`, or drop files into the landing zone.", file=out)
-        return
-    width = max(len(t["table"]) for t in tables)
-    print(f"{'table'.ljust(width)}  {'rows':>10}  {'snapshots':>9}  current snapshot", file=out)
-    for t in tables:
-        print(
-            f"{t['table'].ljust(width)}  {t['rows']:>10,}  {t['snapshots']:>9}  {t['current_snapshot_id']}",
-            file=out,
-        )
-    print(f"\nquarantined files: {len(status['quarantine'])}", file=out)
-    for q in status["quarantine"]:
-        print(f"  [{q['dataset']}] {q['reason']}: {q['message']}", file=out)
-    if status.get("duplicates"):
-        print(f"duplicates skipped, same bytes as a file taken before: {len(status['duplicates'])}", file=out)
-        for d in status["duplicates"]:
-            print(f"  [{d['dataset']}] {d['message']}", file=out)
-    if status["held_back"]:
-        print(f"held back by the quality gate (main unchanged): {len(status['held_back'])}", file=out)
-        for b in status["held_back"]:
-            names = ", ".join(label(unquote(uri.rsplit("/", 1)[-1])) for uri, _ in b["files"]) or "model rows"
-            print(f"  {b['table']} {b['branch']} (snapshot {b['snapshot_id']}): {names}", file=out)
-    if status.get("set_apart_rows"):
-        total = sum(status["set_apart_rows"].values())
-        print(f"rows set apart, values that do not fit their columns (in ops.quarantine): {total}", file=out)
-        for dataset, count in sorted(status["set_apart_rows"].items()):
-            print(f"  {dataset}: {count}", file=out)
-    if status["dropped_rows"]:
-        total = sum(status["dropped_rows"].values())
-        print(f"rows dropped by expectations (in ops.quarantine): {total}", file=out)
-        for key, count in sorted(status["dropped_rows"].items()):
-            print(f"  {key}: {count}", file=out)
-    if status.get("resolved"):
-        files = sum(r["scope"] == "file" for r in status["resolved"])
-        rows = len(status["resolved"]) - files
-        print(
-            f"resolved since (a later commit took them; kept in ops.quarantine as the audit trail): "
-            f"{files} file(s), {rows} row(s)",
-            file=out,
-        )
+from dagster_project.status import print_status, table_status
 
 
 def sync_sample_data(settings: Settings, seed: int, scale: float, out: str | None = None) -> list[str]:
