@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 import pytest
+from pyiceberg.expressions import AlwaysTrue
+from pyiceberg.schema import Schema
+from pyiceberg.types import LongType, NestedField
 
+from dagster_project.lakehouse.changes import NotAppendOnly, appended_since
+from dagster_project.lakehouse.tables import ensure_table, open_catalog
 from tests.conftest import customers_csv, orders_csv, products_parquet
 from tests.onboard.conftest import Checkout, checkout  # noqa: F401
-
-pytestmark = pytest.mark.slow
 
 STG_ORDERS = "dbt_project/models/staging/stg_orders.sql"
 # The first model publish raises, as a lost object store would; the others must still be published.
@@ -39,6 +43,7 @@ def _rows(checkout: Checkout) -> dict[str, int]:  # noqa: F811
     return {t["table"]: t["rows"] for t in json.loads(status.stdout)["tables"]}
 
 
+@pytest.mark.slow
 def test_failed_builds_and_rebuilds_are_caught_up_and_failures_print_their_cause(checkout):  # noqa: F811
     checkout.landing("customers/c.csv").write_text(customers_csv(1, 7))
     checkout.landing("products/p.parquet").write_bytes(products_parquet(1, 5))
@@ -94,3 +99,22 @@ def test_failed_builds_and_rebuilds_are_caught_up_and_failures_print_their_cause
     again = checkout.run(".venv/bin/foundation ingest")
     assert again.returncode == 0, again.stdout + again.stderr[-3000:]
     assert "nothing to build" in again.stdout, again.stdout
+
+
+def test_a_table_swapped_by_a_rebuild_reads_in_full_and_names_the_delete(settings):
+    # Cheap proof of the full refresh the rebuild leads to: reading from 0 (a first or full build) after
+    # the swap's delete gives the table as it is now; reading on from a watermark names the delete.
+    catalog = open_catalog(settings)
+    schema = Schema(NestedField(1, "id", LongType(), required=False))
+    table = ensure_table(catalog, "raw.things", schema)
+    table.append(pa.table({"id": pa.array([1, 2, 3], pa.int64())}))
+    watermark = table.current_snapshot().sequence_number
+    with table.transaction() as tx:  # what `foundation rebuild` commits: delete every row, add the new ones
+        tx.delete(AlwaysTrue())
+        tx.append(pa.table({"id": pa.array([1, 2], pa.int64())}))
+
+    assert sorted(appended_since(table, 0)["id"].to_pylist()) == [1, 2]
+    with pytest.raises(
+        NotAppendOnly, match=r"raw.things: commit \d+ is a delete; rebuild its consumers in full"
+    ):
+        appended_since(table, watermark)
