@@ -256,6 +256,9 @@ class ModelBuild:
     error: str = ""  # the first error line of a failed run
     selected: list[str] = field(default_factory=list)  # the models asked for
     waiting: dict[str, str] = field(default_factory=dict)  # model left out → the upstream never built
+    behind: dict[str, str] = field(default_factory=dict)  # model → why it was behind its inputs
+    full_refresh: dict[str, str] = field(default_factory=dict)  # model → why the build was a full refresh
+    failures: dict[str, str] = field(default_factory=dict)  # model → its error's kind and cause
 
 
 def build_models(
@@ -274,27 +277,46 @@ def run_models(
     instance: dg.DagsterInstance,
     *,
     changed: Collection[dg.AssetKey] | None = None,
+    behind: bool = False,
     full_refresh: bool = False,
 ) -> ModelBuild:
-    """One run of the staging and curated models: all of them, or those downstream of `changed`.
+    """One run of the staging and curated models: all of them, or those downstream of `changed` and of
+    the models behind their inputs (`transform/behind.py`: a failed build, a retry, a rebuild).
 
-    Downstream of changed raw assets, a model is left out (in `waiting`) when a model it reads was
-    never built and is not built now, as Dagster's eager automation waits for missing upstreams.
+    A model is left out (in `waiting`) when a model it reads was never built and is not built now,
+    as Dagster's eager automation waits for missing upstreams. The run is a full refresh by itself
+    when a raw table was rebuilt after a selected model's watermark (`full_refresh` says why).
 
     Args:
         settings: The platform's settings.
         instance: The Dagster instance the run is recorded in.
-        changed: Raw asset keys that got new rows; None builds every model.
+        changed: Raw asset keys that got new rows; None (and not `behind`) builds every model.
+        behind: Also build the models behind their inputs, and those downstream of them.
         full_refresh: Rebuild the models from every raw row.
     """
+    from dagster_project.defs.dbt.assets import dbt_project, load_manifest
+    from dagster_project.transform.behind import full_refresh_reasons, models_behind
+    from dagster_project.transform.build import manifest_models
+
     defs = build_defs(settings)
     job = defs.resolve_implicit_global_asset_job_def()
     graph = defs.resolve_asset_graph()
+    manifest = load_manifest(dbt_project())
     models = {k for k in graph.get_all_asset_keys() if "dbt" in graph.get(k).kinds}
+    lags = models_behind(settings, manifest) if behind else {}
     keys, waiting = sorted(models), {}
-    if changed is not None:
-        keys, waiting = _downstream_models(settings, graph, models, changed)
-    build = ModelBuild(True, [], selected=[".".join(k.path) for k in keys], waiting=waiting)
+    if changed is not None or behind:
+        roots = {*(changed or ()), *(dg.AssetKey(table.split(".")) for table in lags)}
+        keys, waiting = _downstream_models(settings, graph, models, roots)
+    selected = [".".join(k.path) for k in keys]
+    build = ModelBuild(True, [], selected=selected, waiting=waiting)
+    # Why a model is built, when it is not already because a raw table it reads got rows now.
+    fed = {".".join(k.path) for k in dg.AssetSelection.assets(*(changed or ())).downstream().resolve(graph)}
+    build.behind = {
+        table: lag.reason for table, lag in lags.items() if table in selected and table not in fed
+    }
+    uids = [uid for uid, m in manifest_models(manifest).items() if m.table in selected]
+    build.full_refresh = {} if full_refresh else full_refresh_reasons(settings, manifest, uids)
     if not keys:
         return build
     with contextlib.redirect_stdout(io.StringIO()):
@@ -310,6 +332,7 @@ def run_models(
         )
     build.success, build.run_id = result.success, result.run_id
     build.error = "" if result.success else first_error(result)
+    build.failures = _failed_models(result)
     evaluations = result.get_asset_check_evaluations()
     for m in result.asset_materializations_for_node("dbt_models"):
         md = {k: v.value for k, v in m.metadata.items()}
@@ -332,6 +355,16 @@ def run_models(
             )
         )
     return build
+
+
+def _failed_models(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    """Model → the kind and cause of its error, as the dbt step's failure lists them."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.user_failure_data is not None:
+            value = event.step_failure_data.user_failure_data.metadata.get("failed_models")
+            if value is not None:
+                return dict(value.value)
+    return {}
 
 
 def _downstream_models(

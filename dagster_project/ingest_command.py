@@ -2,7 +2,9 @@
 
 No sample data is written. Each landed file version not handled yet gets its own run of its raw
 asset (the code a sensor's run executes), then one dbt run builds the staging and curated models
-downstream of the raw tables that got new rows. The exit code tells content from environment:
+downstream of the raw tables that got new rows and of every model behind its inputs (a build that
+failed, rows added by `foundation retry` or `foundation rebuild`: `transform/behind.py`). The exit
+code tells content from environment:
 
 - 0: every file was handled; some may be quarantined, have rows set apart, be duplicates or be
   held back by the quality gate (content problems: `foundation status` lists them).
@@ -27,6 +29,7 @@ from dagster_project.landing.names import label
 from dagster_project.onboard.dbt_sources import refresh_manifest
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings
+from dagster_project.transform.build import dbt_target_dir
 
 EXIT_OK, EXIT_MODELS_FAILED, EXIT_ENVIRONMENT = 0, 1, 3
 DOCUMENTS = "documents"
@@ -73,7 +76,12 @@ def summary_line(outcomes: Sequence[Outcome]) -> str:
 
 
 def print_models(settings: Settings, build: ModelBuild, out: TextIO) -> None:
-    """Each model the dbt run built, the models left waiting, and the run's failure with its cause."""
+    """Why models were built, each model the dbt run built, the models left waiting, and each
+    failing model with the cause of its error and where the whole log is."""
+    for model, why in sorted(build.behind.items()):
+        print(f"  {model}: behind: {why}", file=out)
+    for model, why in sorted(build.full_refresh.items()):
+        print(f"  {model}: full refresh: {why}", file=out)
     for m in build.models:
         total = f", {m.total_rows:,} rows in the table" if m.total_rows is not None else ""
         why = f" ({m.held_back_because})" if m.held_back_because else ""
@@ -84,10 +92,39 @@ def print_models(settings: Settings, build: ModelBuild, out: TextIO) -> None:
     for model, missing in sorted(build.waiting.items()):
         print(f"  {model}: not built, it reads {missing}, which has no data yet", file=out)
     if not build.success:
+        if build.failures:
+            print(f"  the dbt run FAILED, {len(build.failures)} model(s):", file=out)
+            for model, cause in sorted(build.failures.items()):
+                print(f"    {model}: {cause}", file=out)
+        else:
+            print(f"  the dbt run FAILED: {build.error}", file=out)
         print(
-            f"  the dbt run FAILED: {build.error}\n      see {where_to_look(settings, build.run_id)}",
+            f"      whole dbt log: {dbt_target_dir(settings) / 'run_results.json'} (each model's message) "
+            f"and {where_to_look(settings, build.run_id)}",
             file=out,
         )
+
+
+def build_models_behind(
+    settings: Settings, instance: dg.DagsterInstance, changed: Sequence[dg.AssetKey], out: TextIO
+) -> bool:
+    """One dbt run of the models downstream of `changed` and of every model behind its inputs; printed.
+
+    Returns:
+        Whether the run succeeded (True when there was nothing to build).
+    """
+    build = run_models(settings, instance, changed=changed, behind=True)
+    if not build.selected and not build.waiting:
+        print("models: nothing changed in raw and no model is behind, nothing to build", file=out)
+        return True
+    roots = ", ".join(".".join(k.path) for k in changed)
+    print(
+        f"models {f'downstream of {roots}' if roots else ''}{' and ' if roots and build.behind else ''}"
+        f"{'behind their inputs' if build.behind else ''} (dbt, one run):",
+        file=out,
+    )
+    print_models(settings, build, out)
+    return build.success
 
 
 def ingest_command(
@@ -146,13 +183,8 @@ def ingest_command(
     if raw_only:
         return code
     changed = sorted({dg.AssetKey(["raw", o.dataset]) for o in outcomes if o.rows or o.set_apart})
-    if not changed:
-        print("models: nothing changed in raw, nothing to build", file=out)
-        return code
-    print(f"models downstream of {', '.join('.'.join(k.path) for k in changed)} (dbt, one run):", file=out)
-    build = run_models(settings, instance, changed=changed)
-    print_models(settings, build, out)
-    return code if code != EXIT_OK or build.success else EXIT_MODELS_FAILED
+    built = build_models_behind(settings, instance, changed, out)
+    return code if code != EXIT_OK or built else EXIT_MODELS_FAILED
 
 
 def _documents(settings: Settings, instance: dg.DagsterInstance, *, raw_only: bool, out: TextIO) -> bool:

@@ -1,10 +1,16 @@
-"""`foundation rebuild raw.NAME` and `foundation retry NAME`: apply a registry fix to what has landed."""
+"""`foundation rebuild raw.NAME` and `foundation retry NAME`: apply a registry fix to what has landed.
+
+Both end as `foundation ingest` does: one dbt run of the models downstream of the table and of any
+model behind its inputs (after a rebuild, a full refresh of those reading the table); exit 1 when
+that run fails.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import io
+import sys
 
 from dagster_project.settings import Settings
 
@@ -39,11 +45,23 @@ def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
         f"the old rows: foundation query --as data_engineer --as-of {report.replaced_snapshot_id} "
         f'"select * from {dataset.table} limit 20"'
     )
-    _tell_dagster(settings, dataset.name, report.snapshot_id)
-    return 0
+    instance = _tell_dagster(settings, dataset.name, report.snapshot_id)
+    # The swap is not an append: the models reading the table are rebuilt in full, by this build.
+    return _build_downstream(settings, instance, dataset.name)
 
 
-def _tell_dagster(settings: Settings, dataset: str, snapshot_id: int | None) -> None:
+def _build_downstream(settings: Settings, instance, dataset: str) -> int:  # noqa: ANN001
+    """The models downstream of `raw.<dataset>` and every model behind its inputs, built now: 0 or 1."""
+    import dagster as dg
+
+    from dagster_project.ingest_command import build_models_behind
+
+    # The definitions this command loaded (its dbt manifest) are those the build uses: a registry
+    # edit that adds a model is parsed by `foundation sources add` or `foundation ingest`.
+    return 0 if build_models_behind(settings, instance, [dg.AssetKey(["raw", dataset])], sys.stdout) else 1
+
+
+def _tell_dagster(settings: Settings, dataset: str, snapshot_id: int | None):  # noqa: ANN202
     """A materialization of `raw/<dataset>` without a run, so that the models downstream see the new rows."""
     import dagster as dg
 
@@ -56,6 +74,7 @@ def _tell_dagster(settings: Settings, dataset: str, snapshot_id: int | None) -> 
             metadata={"rebuild_snapshot_id": str(snapshot_id)},
         )
     )
+    return instance
 
 
 def retry_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -105,4 +124,4 @@ def retry_command(settings: Settings, args: argparse.Namespace) -> int:
     )
     if md.get("schema_changes"):
         print(f"  schema evolved in place: {md['schema_changes']}")
-    return 0
+    return _build_downstream(settings, instance, dataset.name)

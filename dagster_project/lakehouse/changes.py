@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import takewhile
 
 import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue
@@ -39,29 +40,27 @@ def appended_since(table: Table, after_sequence: int) -> pa.Table:
         The new rows (possibly none) with `_raw_sequence_number` appended.
 
     Raises:
-        NotAppendOnly: A commit after the watermark deleted or overwrote rows.
+        NotAppendOnly: A commit after the watermark (not 0) deleted or overwrote rows.
     """
     schema = table.schema()
     empty = schema.as_arrow().empty_table().append_column(SEQUENCE_COLUMN, pa.array([], pa.int64()))
     head = table.current_snapshot()
     if head is None or head.sequence_number <= after_sequence:
         return empty
-    # Commits after the watermark: appends add rows; a compaction (`replace`) only rewrites rows
-    # already read; anything else changed rows in place, which an incremental reader cannot follow.
-    rewritten = set()
-    for snapshot in ancestors_of(head, table.metadata):
-        if snapshot.sequence_number <= after_sequence:
-            break
-        operation = snapshot.summary.operation.value if snapshot.summary else "append"
-        if operation == "replace" and COMPACTION_PROPERTY in snapshot.summary.additional_properties:
-            continue
-        if operation == "replace":
-            rewritten.add(snapshot.snapshot_id)
-        elif operation != "append":
-            raise NotAppendOnly(
-                f"{'.'.join(table.name())}: commit {snapshot.snapshot_id} is an {operation}; "
-                "rebuild its consumers in full (full_refresh)"
-            )
+    # From 0 (a first or full read) the live files are the table as it is, whatever came before.
+    if after_sequence and (change := changed_in_place(table, after_sequence)) is not None:
+        raise NotAppendOnly(
+            f"{'.'.join(table.name())}: {change}; rebuild its consumers in full (full_refresh)"
+        )
+    # A compaction's files keep their rows' sequence numbers (read as usual); another `replace`'s
+    # files hold rows already read.
+    rewritten = {
+        s.snapshot_id
+        for s in takewhile(lambda s: s.sequence_number > after_sequence, ancestors_of(head, table.metadata))
+        if s.summary
+        and s.summary.operation.value == "replace"
+        and COMPACTION_PROPERTY not in s.summary.additional_properties
+    }
     by_sequence: dict[int, list[FileScanTask]] = {}
     for manifest in head.manifests(table.io):
         if manifest.sequence_number is not None and manifest.sequence_number <= after_sequence:
@@ -79,6 +78,26 @@ def appended_since(table: Table, after_sequence: int) -> pa.Table:
     if not parts:
         return empty
     return pa.concat_tables([empty, *parts], promote_options="permissive")
+
+
+def changed_in_place(table: Table, after_sequence: int) -> str | None:
+    """Why rows read before `after_sequence` may have changed since (a commit that is not an append), or None.
+
+    Appends add rows; a `replace` (a compaction, or another rewrite) only rewrites rows; a `delete`
+    or an `overwrite` (e.g. the swap of `foundation rebuild`) changed rows in place, which an
+    incremental reader cannot follow.
+    """
+    head = table.current_snapshot()
+    if head is None:
+        return None
+    for snapshot in ancestors_of(head, table.metadata):
+        if snapshot.sequence_number <= after_sequence:
+            break
+        operation = snapshot.summary.operation.value if snapshot.summary else "append"
+        if operation not in ("append", "replace"):
+            article = "an" if operation[0] in "aeiou" else "a"
+            return f"commit {snapshot.snapshot_id} is {article} {operation}"
+    return None
 
 
 def _with_sequence(rows: pa.Table, sequence: int) -> pa.Table:

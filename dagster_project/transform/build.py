@@ -37,6 +37,7 @@ from dagster_project.quality.gate import GateReport, suite_parameters
 from dagster_project.quality.suites import Suite
 from dagster_project.settings import Settings
 from dagster_project.transform import working_db
+from dagster_project.transform.messages import error_cause, redact
 from dagster_project.transform.working_db import Model
 
 
@@ -66,6 +67,7 @@ class BuildReport:
     outcomes: dict[str, ModelOutcome] = field(default_factory=dict)
     synced: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)  # model table → its error's kind and cause
 
 
 def manifest_models(manifest: Mapping[str, Any]) -> dict[str, Model]:
@@ -81,7 +83,7 @@ def manifest_models(manifest: Mapping[str, Any]) -> dict[str, Model]:
     return models
 
 
-def _incremental_sources(manifest: Mapping[str, Any], uid: str) -> list[str]:
+def incremental_sources(manifest: Mapping[str, Any], uid: str) -> list[str]:
     """Iceberg tables a model reads incrementally (those it keeps a watermark of)."""
     deps = manifest["nodes"][uid]["depends_on"]["nodes"]
     metas = [manifest["sources"][d]["meta"] for d in deps if d in manifest["sources"]]
@@ -159,7 +161,7 @@ def _publish_one(
         return outcome
     table = ensure_model_table(catalog, model.table, rows.schema)
     summary = {RUN_PROPERTY: run_id, INVOCATION_PROPERTY: invocation_id}
-    sources = _incremental_sources(manifest, uid)
+    sources = incremental_sources(manifest, uid)
     if sources and SEQUENCE_COLUMN in rows.schema.names:
         marks = {} if full_refresh else watermarks(table)
         newest = pc.max(rows[SEQUENCE_COLUMN]).as_py() or 0
@@ -189,6 +191,10 @@ def _publish_one(
     outcome.status, outcome.snapshot_id = "published", result.snapshot_id
     outcome.total_rows = int(total) if total is not None else None
     return outcome
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "no message")
 
 
 def _failing_tests(manifest: Mapping[str, Any], results: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -248,6 +254,7 @@ def publish_build(
                 )
                 if r["status"] == "error":
                     report.errors.append(f"{model.table}: {r.get('message')}")
+                    report.failures[model.table] = error_cause(r.get("message") or "")
                 continue
             blocked = [
                 models[d].table
@@ -259,18 +266,30 @@ def publish_build(
                 reason = "dbt tests failed: " + ", ".join(failing[uid])
             elif blocked:
                 reason = "upstream not published: " + ", ".join(blocked)
-            outcome = _publish_one(
-                con,
-                catalog,
-                manifest,
-                uid,
-                model,
-                invocation_id=report.invocation_id,
-                run_id=run_id,
-                hold_reason=reason,
-                suite=suites.get(model.table),
-                full_refresh=full_refresh,
-            )
+            try:
+                outcome = _publish_one(
+                    con,
+                    catalog,
+                    manifest,
+                    uid,
+                    model,
+                    invocation_id=report.invocation_id,
+                    run_id=run_id,
+                    hold_reason=reason,
+                    suite=suites.get(model.table),
+                    full_refresh=full_refresh,
+                )
+            except Exception as exc:  # noqa: BLE001 - one model's publish must not strand the others
+                # Write-Audit-Publish left its main as it was (or published whole); its working copy
+                # is marked dirty, so the next build syncs it and builds it again. The models that
+                # read it are held back (upstream not published).
+                working_db.mark_dirty(con, [model])
+                cause = f"publish to Iceberg failed: {type(exc).__name__}: {redact(_first_line(str(exc)))}"
+                outcome = ModelOutcome(model, "not published", reason=cause)
+                report.errors.append(f"{model.table}: {cause}")
+                report.failures[model.table] = cause
+                if log:
+                    log.exception(f"{model.table}: {cause}")
             report.outcomes[uid] = outcome
             if log:
                 log.info(

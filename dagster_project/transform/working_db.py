@@ -98,7 +98,7 @@ def sync(con: duckdb.DuckDBPyConnection, catalog: Catalog, models: Iterable[Mode
         if head is not None and marker(con, model) == head and _exists(con, model):
             actions[model.table] = "in step"
             continue
-        if head is not None and _exists(con, model) and _same_rows_since(table, marker(con, model)):
+        if head is not None and _exists(con, model) and same_rows_since(table, marker(con, model)):
             # Only maintenance committed since (compaction, checkpoint): the rows are those cached.
             mark_published(con, model, head)
             actions[model.table] = "in step (maintenance commits only)"
@@ -117,7 +117,7 @@ def sync(con: duckdb.DuckDBPyConnection, catalog: Catalog, models: Iterable[Mode
     return actions
 
 
-def _same_rows_since(table: Table, snapshot_id: int | None) -> bool:
+def same_rows_since(table: Table, snapshot_id: int | None) -> bool:
     """Whether every commit on main after `snapshot_id` left the rows unchanged."""
     if snapshot_id is None or table.current_snapshot() is None:
         return False

@@ -51,9 +51,12 @@ def test_new_columns_read_as_null_for_older_commits(table):
     assert rows.filter(pa.compute.equal(rows["id"], 1))["note"].to_pylist() == [None]
 
 
-def test_a_table_with_deletes_is_refused(table):
+def test_a_table_with_deletes_is_refused_after_a_watermark_and_read_whole_from_0(table):
     from pyiceberg.expressions import EqualTo
 
+    watermark = table.current_snapshot().sequence_number
     table.delete(EqualTo("id", 5))
-    with pytest.raises(NotAppendOnly):
-        appended_since(table, 0)
+    with pytest.raises(NotAppendOnly, match=r"commit \d+ is an? \w+; rebuild its consumers in full"):
+        appended_since(table, watermark)
+    # From 0 (a first build, or the full refresh the message asks for) the table is read as it is now.
+    assert sorted(appended_since(table, 0)["id"].to_pylist()) == [i for i in range(1, 31) if i != 5]

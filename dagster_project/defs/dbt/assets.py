@@ -17,7 +17,14 @@ from dagster_project.defs.runs import dagster_run_alive
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.quality.suites import Suite, load_suite
 from dagster_project.settings import DBT_PROJECT_DIR
-from dagster_project.transform.build import manifest_models, prepare_working_db, publish_build, run_dbt_build
+from dagster_project.transform.behind import full_refresh_reasons
+from dagster_project.transform.build import (
+    dbt_target_dir,
+    manifest_models,
+    prepare_working_db,
+    publish_build,
+    run_dbt_build,
+)
 
 # One dbt build at a time: DuckDB lets one process write the working database.
 DBT_POOL = "foundation_dbt"
@@ -163,16 +170,20 @@ def build_dbt_assets(project: DbtProject, expectations_dir: Path) -> dg.AssetsDe
         for table, action in prepare_working_db(settings, manifest, building).items():
             if action != "in step":
                 context.log.info(f"working database: {table} {action}")
-        events, run_results = run_dbt_build(
-            context, dbt, settings, manifest, full_refresh=config.full_refresh
-        )
+        # A raw table rebuilt after a model's watermark cannot be read incrementally: this build
+        # is then a full refresh by itself (dbt's flag holds for the whole invocation).
+        refresh = full_refresh_reasons(settings, manifest, building)
+        for table, why in sorted(refresh.items()):
+            context.log.info(f"full refresh: {table}: {why}")
+        full_refresh = config.full_refresh or bool(refresh)
+        events, run_results = run_dbt_build(context, dbt, settings, manifest, full_refresh=full_refresh)
         report = publish_build(
             settings,
             manifest,
             run_results,
             run_id=context.run.run_id,
             suites=suites,
-            full_refresh=config.full_refresh,
+            full_refresh=full_refresh,
             log=context.log,
             alive=dagster_run_alive(context.instance),
         )
@@ -199,13 +210,24 @@ def build_dbt_assets(project: DbtProject, expectations_dir: Path) -> dg.AssetsDe
                 outcome = by_key.get(key)
                 if outcome is not None:
                     extra = {**catalog.get(key, {}), **outcome_metadata(outcome), **cards.get(key, {})}
+                    if full_refresh:
+                        extra["full_refresh"] = refresh.get(outcome.model.table) or (
+                            "asked for (full_refresh: true)"
+                            if config.full_refresh
+                            else "the whole build was one, for " + ", ".join(sorted(refresh))
+                        )
                     event = event.with_metadata({**event.metadata, **extra})
             yield event
         yield from gx_results
         if report.errors:
             raise dg.Failure(
                 description="dbt could not build: " + "; ".join(report.errors),
-                metadata={"dbt_invocation_id": report.invocation_id},
+                metadata={
+                    "dbt_invocation_id": report.invocation_id,
+                    # Model table → the first lines of its error (what the CLI prints), no row values.
+                    "failed_models": dg.MetadataValue.json(report.failures),
+                    "dbt_run_results": str(dbt_target_dir(settings) / "run_results.json"),
+                },
             )
 
     return dbt_models

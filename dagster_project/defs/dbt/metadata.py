@@ -47,14 +47,18 @@ def outcome_metadata(outcome: ModelOutcome) -> dict[str, object]:
     metadata: dict[str, object] = {
         "iceberg_table": outcome.model.table,
         "rows_written": dg.MetadataValue.int(outcome.rows),
-        "quality_gate": {"published": "passed", "unchanged": "passed (no change)"}.get(
-            outcome.status, "HELD BACK"
-        ),
+        "quality_gate": {
+            "published": "passed",
+            "unchanged": "passed (no change)",
+            "not published": "NOT PUBLISHED",
+        }.get(outcome.status, "HELD BACK"),
     }
     if outcome.total_rows is not None:
         metadata["dagster/row_count"] = dg.MetadataValue.int(outcome.total_rows)
     if outcome.snapshot_id is not None and not outcome.held_back:
         metadata["snapshot_id"] = str(outcome.snapshot_id)
+    if outcome.status == "not published":
+        metadata["not_published_because"] = outcome.reason
     if outcome.held_back:
         metadata["audit_branch"] = outcome.branch or ""
         metadata["held_snapshot_id"] = str(outcome.snapshot_id)

@@ -1,0 +1,120 @@
+"""Models never get stuck: after a failed build, a publish that raised or a rebuild of raw, the next
+`foundation ingest` (or the rebuild itself) builds what is behind, and a failure prints its cause.
+
+Run in a copy of the repository (`checkout`), so that a model can be broken and fixed as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+from pyiceberg.expressions import AlwaysTrue
+from pyiceberg.schema import Schema
+from pyiceberg.types import LongType, NestedField
+
+from dagster_project.lakehouse.changes import NotAppendOnly, appended_since
+from dagster_project.lakehouse.tables import ensure_table, open_catalog
+from tests.conftest import customers_csv, orders_csv, products_parquet
+from tests.onboard.conftest import Checkout, checkout  # noqa: F401
+
+STG_ORDERS = "dbt_project/models/staging/stg_orders.sql"
+# The first model publish raises, as a lost object store would; the others must still be published.
+FIRST_PUBLISH_RAISES = """
+import sys
+import dagster_project.transform.build as build
+real = build._publish_one
+calls = []
+def first_fails(*args, **kwargs):
+    calls.append(args[4].table)
+    if len(calls) == 1:
+        raise RuntimeError("the object store went away")
+    return real(*args, **kwargs)
+build._publish_one = first_fails
+from dagster_project.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _rows(checkout: Checkout) -> dict[str, int]:  # noqa: F811
+    status = checkout.run(".venv/bin/foundation status --json")
+    assert status.returncode == 0, status.stderr[-2000:]
+    return {t["table"]: t["rows"] for t in json.loads(status.stdout)["tables"]}
+
+
+@pytest.mark.slow
+def test_failed_builds_and_rebuilds_are_caught_up_and_failures_print_their_cause(checkout):  # noqa: F811
+    checkout.landing("customers/c.csv").write_text(customers_csv(1, 7))
+    checkout.landing("products/p.parquet").write_bytes(products_parquet(1, 5))
+    checkout.landing("orders/o.csv").write_text(orders_csv(1, 5))
+    model = checkout.root / STG_ORDERS
+    good = model.read_text()
+    model.write_text(
+        good.replace("upper(trim(currency)) as currency", "upper(trim(no_such_column)) as currency")
+    )
+    (checkout.root / "first_publish_raises.py").write_text(FIRST_PUBLISH_RAISES)
+    parsed = checkout.run("cd dbt_project && ../.venv/bin/dbt parse --profiles-dir . --quiet")  # make setup
+    assert parsed.returncode == 0, parsed.stdout[-2000:]
+
+    broken = checkout.run(".venv/bin/python first_publish_raises.py ingest")
+
+    out = broken.stdout
+    assert broken.returncode == 1, out + broken.stderr[-3000:]
+    assert "the dbt run FAILED, 2 model(s):" in out
+    # Each failing model with the cause under dbt's first line, not only "Runtime Error in model …".
+    orders_line = next(line for line in out.splitlines() if line.startswith("    staging.stg_orders: "))
+    assert "Runtime Error: " in orders_line and "no_such_column" in orders_line, out
+    failed = "publish to Iceberg failed: RuntimeError: the object store went away"
+    publish_line = next(line for line in out.splitlines() if failed in line)
+    first = publish_line.split(":")[0].strip()
+    other = ({"staging.stg_customers", "staging.stg_products"} - {first}).pop()
+    assert "whole dbt log: " in out and "dbt/target/run_results.json" in out
+    rows = _rows(checkout)
+    # One publish raising did not stop the next one.
+    assert rows[other] > 0 and not rows.get(first) and not rows.get("staging.stg_orders")
+
+    model.write_text(good)  # the user fixes the model; nothing new lands
+    fixed = checkout.run(".venv/bin/foundation ingest")
+
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr[-3000:]
+    assert "staging.stg_orders: behind: never built from raw.orders" in fixed.stdout
+    assert f"{first}: behind: " in fixed.stdout
+    rows = _rows(checkout)
+    assert rows["staging.stg_orders"] == 5 and rows["staging.stg_customers"] == 7
+    assert rows["staging.stg_products"] == 5 and rows["curated.orders"] == 5
+
+    rebuilt = checkout.run(".venv/bin/foundation rebuild raw.customers")
+
+    out = rebuilt.stdout
+    assert rebuilt.returncode == 0, out + rebuilt.stderr[-3000:]
+    # The swap is a delete and an append: the models reading raw.customers are rebuilt in full, now.
+    refresh = next(
+        line for line in out.splitlines() if line.startswith("  staging.stg_customers: full refresh:")
+    )
+    assert "raw.customers: commit " in refresh and " is a delete " in refresh, out
+    assert "an delete" not in out and "FAILED" not in out
+    assert _rows(checkout)["staging.stg_customers"] == 7
+
+    again = checkout.run(".venv/bin/foundation ingest")
+    assert again.returncode == 0, again.stdout + again.stderr[-3000:]
+    assert "nothing to build" in again.stdout, again.stdout
+
+
+def test_a_table_swapped_by_a_rebuild_reads_in_full_and_names_the_delete(settings):
+    # Cheap proof of the full refresh the rebuild leads to: reading from 0 (a first or full build) after
+    # the swap's delete gives the table as it is now; reading on from a watermark names the delete.
+    catalog = open_catalog(settings)
+    schema = Schema(NestedField(1, "id", LongType(), required=False))
+    table = ensure_table(catalog, "raw.things", schema)
+    table.append(pa.table({"id": pa.array([1, 2, 3], pa.int64())}))
+    watermark = table.current_snapshot().sequence_number
+    with table.transaction() as tx:  # what `foundation rebuild` commits: delete every row, add the new ones
+        tx.delete(AlwaysTrue())
+        tx.append(pa.table({"id": pa.array([1, 2], pa.int64())}))
+
+    assert sorted(appended_since(table, 0)["id"].to_pylist()) == [1, 2]
+    with pytest.raises(
+        NotAppendOnly, match=r"raw.things: commit \d+ is a delete; rebuild its consumers in full"
+    ):
+        appended_since(table, watermark)
