@@ -6,7 +6,9 @@ commits after that, whoever made them (a sensor's run, `foundation retry`, `foun
 and whether or not the build that should have followed them failed: the raw commit is never lost,
 only the build. A model is also behind when it has no table yet while every model it reads has one,
 or when its last build did not publish (its working-database marker is not main's snapshot: the
-publish failed or was held back). A model downstream of one that is behind is built after it.
+publish failed), unless a batch of it is held back by its gate (that waits for a release or a
+discard, not for another build of the same inputs). A model downstream of one that is behind is
+built after it.
 
 A raw commit after the watermark that is not an append (the swap of `foundation rebuild`) cannot be
 read incrementally: the consumer needs a full refresh, which the next build does by itself.
@@ -24,6 +26,7 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 
 from dagster_project.lakehouse.changes import changed_in_place, watermarks
+from dagster_project.lakehouse.held import held_batches
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.lakehouse.wap import main_head
 from dagster_project.settings import Settings
@@ -136,6 +139,12 @@ def models_behind(settings: Settings, manifest: Mapping[str, Any]) -> dict[str, 
                 behind[model.table] = Lag(f"never built, and {', '.join(upstream)} have rows")
         elif markers is not None and (head := main_head(consumer)) is not None:
             marker = markers.get(model.table)
-            if marker != head and not working_db.same_rows_since(consumer, marker):
-                behind[model.table] = Lag("its last build did not publish (it failed or was held back)")
+            # A batch held back by its gate waits for a person (release or discard): building the
+            # same inputs again would only hold another copy of it.
+            if (
+                marker != head
+                and not working_db.same_rows_since(consumer, marker)
+                and not held_batches(consumer)
+            ):
+                behind[model.table] = Lag("its last build did not publish")
     return behind

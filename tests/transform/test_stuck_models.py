@@ -118,3 +118,46 @@ def test_a_table_swapped_by_a_rebuild_reads_in_full_and_names_the_delete(setting
         NotAppendOnly, match=r"raw.things: commit \d+ is a delete; rebuild its consumers in full"
     ):
         appended_since(table, watermark)
+
+
+def test_a_model_held_back_by_its_gate_waits_for_a_person_not_another_build(settings):
+    # Its last build did not publish (the working database's marker is not main's head). When the
+    # publish failed, the model is behind and the next ingest builds it; when its gate held the batch
+    # back, building the same inputs again would only hold another copy: it waits for release/discard.
+    from dagster_project.lakehouse.held import discard, held_batches
+    from dagster_project.lakehouse.merge import ensure_model_table, merge_audit_publish
+    from dagster_project.lakehouse.wap import AuditFailed, Verdict
+    from dagster_project.transform import working_db
+    from dagster_project.transform.behind import models_behind
+    from dagster_project.transform.build import manifest_models
+
+    manifest = {
+        "nodes": {
+            "model.p.things": {
+                "resource_type": "model",
+                "name": "things",
+                "config": {"schema": "curated", "unique_key": "id"},
+                "depends_on": {"nodes": []},
+            }
+        },
+        "sources": {},
+    }
+    [model] = manifest_models(manifest).values()
+    rows = pa.table({"id": pa.array([1, 2], pa.int64())})
+    table = ensure_model_table(open_catalog(settings), "curated.things", rows.schema)
+    published = merge_audit_publish(
+        table, rows, key=["id"], run_id="r1", audit=lambda *_: Verdict(True), summary={}
+    )
+    con = working_db.connect(settings)
+    working_db.mark_published(con, model, published.snapshot_id + 1)  # a later build that did not publish
+    con.close()
+    assert models_behind(settings, manifest)["curated.things"].reason == "its last build did not publish"
+
+    with pytest.raises(AuditFailed):
+        merge_audit_publish(
+            table, rows, key=["id"], run_id="r2", audit=lambda *_: Verdict(False, "ids_in_range"), summary={}
+        )
+    [held] = held_batches(table)
+    assert "curated.things" not in models_behind(settings, manifest)
+    discard(table, held.branch)  # a person decided: the next ingest builds it again
+    assert "curated.things" in models_behind(settings, manifest)
