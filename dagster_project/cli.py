@@ -116,8 +116,7 @@ def _search_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _held_command(settings: Settings, args: argparse.Namespace) -> int:
-    from dagster_project.lakehouse.tables import open_catalog
-    from dagster_project.lakehouse.wap import discard, release
+    from dagster_project.lakehouse.review import NotHeld, discard_held, release_held
 
     if args.command == "held":
         held = table_status(settings)["held_back"]
@@ -134,26 +133,14 @@ def _held_command(settings: Settings, args: argparse.Namespace) -> int:
                 f'"select * from {b["table"]} limit 20"'
             )
         return 0
-    table = open_catalog(settings).load_table(args.table)
     try:
         if args.command == "release":
-            from dagster_project.governance.audit import AuditEvent, record_safely
-
-            snapshot_id = release(table, args.branch)
-            event = AuditEvent(
-                "publish",
-                [args.table],
-                {args.table: snapshot_id},
-                statement=f"release of held-back batch {args.branch}",
-                run_id=args.branch.removeprefix("audit-"),
-                message="released after review",
-            )
-            record_safely(settings, [event])
+            snapshot_id = release_held(settings, args.table, args.branch, via="cli")
             print(f"{args.table}: released {args.branch}; main is now snapshot {snapshot_id}")
         else:
-            discard(table, args.branch)
+            discard_held(settings, args.table, args.branch, via="cli")
             print(f"{args.table}: discarded {args.branch}; main unchanged")
-    except ValueError as exc:
+    except NotHeld as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

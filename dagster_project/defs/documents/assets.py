@@ -48,7 +48,7 @@ def build_raw_documents(documents: DocumentsConfig, suite: Suite | None) -> dg.A
         from dagster_project.documents.ingest import ingest_documents
 
         settings = foundation.settings()
-        return ingest_and_report(
+        yield from ingest_and_report(
             context,
             settings,
             dataset,

@@ -6,6 +6,7 @@ import logging
 
 import dagster as dg
 
+from dagster_project.defs.held import build_held_jobs, held_checked
 from dagster_project.defs.raw.assets import build_raw_assets
 from dagster_project.defs.raw.freshness import build_freshness_checks, build_freshness_schedule
 from dagster_project.defs.raw.sensors import build_landing_sensors
@@ -21,8 +22,10 @@ def defs(registry: Registry, settings: Settings) -> dg.Definitions:
     conflicts = schema_conflicts(settings, registry)
     for conflict in conflicts.values():
         logging.getLogger(__name__).error("%s", conflict)
+    assets = build_raw_assets(registry, settings.expectations_dir, conflicts)
     return dg.Definitions(
-        assets=build_raw_assets(registry, settings.expectations_dir, conflicts),
+        assets=assets,
+        jobs=build_held_jobs({".".join(a.key.path) for a in assets if held_checked(a)}),
         asset_checks=freshness,
         sensors=build_landing_sensors(registry, settings.sensor_interval_seconds),
         schedules=[build_freshness_schedule(freshness)] if freshness else [],

@@ -1,6 +1,6 @@
 """Raw assets `raw/<dataset>`: one per registry dataset, landing files → Iceberg `raw.<dataset>`."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,14 +8,16 @@ import dagster as dg
 from sqlalchemy.exc import OperationalError
 
 from dagster_project.defs.catalog import column_schema
+from dagster_project.defs.held import DISCARD_JOB, HELD_CHECK, RELEASE_JOB, held_check_result, held_check_spec
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.raw.metadata import ingest_metadata
 from dagster_project.defs.resources import Foundation
 from dagster_project.errors import EnvironmentFailure
 from dagster_project.ingest.run import IngestReport, ingest_dataset
 from dagster_project.lakehouse.evolution import SchemaConflict
-from dagster_project.lakehouse.tables import LINEAGE_FIELDS, raw_schema
+from dagster_project.lakehouse.tables import LINEAGE_FIELDS, open_catalog, raw_schema
 from dagster_project.landing.s3 import LandingUnavailable
+from dagster_project.quality.gate import GateReport
 from dagster_project.quality.suites import Suite, load_suite
 from dagster_project.registry import Dataset, Registry
 from dagster_project.settings import Settings
@@ -64,8 +66,11 @@ def ingest_and_report(
     dataset: Dataset,
     suite: Suite | None,
     ingest: Callable[[], IngestReport],
-) -> dg.MaterializeResult:
-    """Run one ingest (a transient failure retries the step), then report it: Data Docs, metadata, checks."""
+) -> Iterator[dg.MaterializeResult]:
+    """Run one ingest (a transient failure retries the step), then report it: Data Docs, metadata, checks.
+
+    A batch held back by its gate is reported, then fails the step (see `held_message`).
+    """
     try:
         report = ingest()
     except TRANSIENT_ERRORS as exc:
@@ -81,9 +86,38 @@ def ingest_and_report(
             run_time=report.started_at,
             out_dir=settings.data_docs_dir,
         )
-    return dg.MaterializeResult(
-        metadata=ingest_metadata(settings, dataset, report, docs),
-        check_results=check_results(suite, report.gate, docs),
+    results = check_results(suite, report.gate, docs)
+    table = None
+    if dg.AssetCheckKey(context.asset_key, HELD_CHECK) in context.assets_def.check_keys:
+        catalog = open_catalog(settings)
+        table = catalog.load_table(dataset.table) if catalog.table_exists(dataset.table) else None
+        results.append(held_check_result(table))
+    yield dg.MaterializeResult(
+        metadata=ingest_metadata(settings, dataset, report, docs), check_results=results
+    )
+    gate = report.gate
+    if gate is not None and gate.held_back:
+        # The materialization above records what was held (main unchanged); the run itself
+        # must not read as a success, with the branch and what to do in its error.
+        raise dg.Failure(
+            description=held_message(dataset.table, gate), metadata={"audit_branch": gate.branch}
+        )
+
+
+def held_message(table: str, gate: GateReport) -> str:
+    """The failure of a run whose batch was held back: branch, failed expectations, what to do."""
+    failed = [
+        f"{r.expectation.name} ({r.unexpected_count} unexpected)"
+        if r.unexpected_count is not None
+        else f"{r.expectation.name} (observed {r.observed_value})"
+        for r in gate.failed
+    ] + gate.refused
+    return (
+        f"{table}: batch HELD BACK by the quality gate on branch {gate.branch}, main unchanged. "
+        f"Failed: {'; '.join(failed)}. Its rows and the failing rows are in this run's materialization "
+        f"(preview, failing_rows). Fix the source and re-run, or launch {RELEASE_JOB} / {DISCARD_JOB} "
+        f"with config table: {table}, branch: {gate.branch} "
+        f"(or `foundation release|discard {table} {gate.branch}`)."
     )
 
 
@@ -134,11 +168,12 @@ def build_raw_asset(
         },
         freshness_policy=freshness,
         op_tags={"foundation/dataset": dataset.name},
-        check_specs=check_specs(asset_key(dataset), suite),
+        check_specs=check_specs(asset_key(dataset), suite)
+        + ([held_check_spec(asset_key(dataset))] if suite else []),
     )
     def raw_asset(context: dg.AssetExecutionContext, config: RawIngestConfig, foundation: Foundation):
         settings = foundation.settings()
-        return ingest_and_report(
+        yield from ingest_and_report(
             context,
             settings,
             dataset,

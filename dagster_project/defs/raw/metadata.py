@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from pyiceberg.table import Table
+from sqlglot import exp
 
 from dagster_project.defs.catalog import check_summary
 from dagster_project.defs.catalog import column_schema as catalog_column_schema
 from dagster_project.ingest.records import key_label
 from dagster_project.ingest.run import IngestReport
+from dagster_project.lakehouse.held import HeldBatch
+from dagster_project.lakehouse.review import find_held, held_rows
 from dagster_project.lakehouse.tables import open_catalog
+from dagster_project.quality.engine import unexpected_predicate
+from dagster_project.quality.gate import GateReport, suite_parameters
 from dagster_project.registry import Dataset
 from dagster_project.settings import Settings
 
 PREVIEW_ROWS = 5
+HELD_RELATION = "held_batch"
 
 
 def column_schema(table: Table, dataset: Dataset) -> dg.TableSchema:
@@ -29,13 +37,8 @@ def _cell(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def masked_preview(table: Table, dataset: Dataset, rows: int = PREVIEW_ROWS) -> str:
-    """A markdown preview of the first rows with PII columns masked (the UI is not a PII store)."""
-    if table.current_snapshot() is None:
-        return "_(empty table)_"
-    data = table.scan(limit=rows).to_arrow().to_pylist()
-    if not data:
-        return "_(empty table)_"
+def _masked_markdown(data: list[dict], dataset: Dataset) -> str:
+    """Rows as a markdown table with PII columns masked (the UI is not a PII store)."""
     names = [n for n in data[0] if n not in ("_source_checksum", "_run_id")]
     # Declared PII columns, and columns no one declared (added by drift): nobody said they hold none.
     declared = {c.name for c in dataset.columns}
@@ -45,6 +48,69 @@ def masked_preview(table: Table, dataset: Dataset, rows: int = PREVIEW_ROWS) -> 
         cells = ["•••" if n in pii and row[n] is not None else _cell(row[n]) for n in names]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def masked_preview(table: Table, dataset: Dataset, rows: int = PREVIEW_ROWS) -> str:
+    """A markdown preview of the first rows with PII columns masked (the UI is not a PII store)."""
+    if table.current_snapshot() is None:
+        return "_(empty table)_"
+    data = table.scan(limit=rows).to_arrow().to_pylist()
+    if not data:
+        return "_(empty table)_"
+    return _masked_markdown(data, dataset)
+
+
+def held_preview(table: Table, dataset: Dataset, batch: HeldBatch, rows: int = PREVIEW_ROWS) -> str:
+    """The first rows of a held batch, read from its branch (not main), PII masked."""
+    data = held_rows(table, batch, limit=rows).to_pylist()
+    if not data:
+        return f"_(no rows on {batch.branch})_"
+    return f"Held rows on `{batch.branch}` (not on main):\n\n" + _masked_markdown(data, dataset)
+
+
+def failing_rows(
+    table: Table, dataset: Dataset, batch: HeldBatch, gate: GateReport, started_at: datetime
+) -> str:
+    """Per failed expectation, up to PREVIEW_ROWS rows of the held batch it rejects, PII masked.
+
+    Rows come from the branch; expectations that judge the batch as a whole (row counts, means)
+    show their observed value instead.
+    """
+    parameters = suite_parameters(started_at, dataset.freshness_max_age_hours)
+    sections = []
+    with duckdb.connect() as con:
+        reader = held_rows(table, batch).to_reader()
+        con.register("__held", reader)
+        con.execute(
+            exp.Create(
+                this=exp.to_table(HELD_RELATION),
+                kind="TABLE",
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+                expression=exp.select("*").from_("__held"),
+            ).sql("duckdb")
+        )
+        con.unregister("__held")
+        for result in gate.failed:
+            e = result.expectation
+            head = f"**`{e.name}`** ({e.type}): "
+            try:
+                predicate = unexpected_predicate(e, HELD_RELATION, parameters, con)
+                query = exp.select("*").from_(HELD_RELATION).where(predicate).limit(PREVIEW_ROWS)
+                arrow = con.execute(query.sql("duckdb")).fetch_arrow_table()
+            except (ValueError, duckdb.Error):
+                # Not a per-row expectation (or one that needs the published table): its figure.
+                sections.append(head + f"observed {result.observed_value}; not judged row by row")
+                continue
+            data = arrow.to_pylist()
+            if not data:
+                sections.append(head + f"{result.unexpected_count} unexpected; no single row to show")
+                continue
+            sections.append(
+                head
+                + f"{result.unexpected_count} unexpected, first {len(data)}:\n\n"
+                + _masked_markdown(data, dataset)
+            )
+    return "\n\n".join(sections)
 
 
 def ingest_metadata(
@@ -130,6 +196,16 @@ def ingest_metadata(
         if docs is not None:
             metadata["data_docs"] = dg.MetadataValue.url(docs.resolve().as_uri())
         if gate.held_back:
+            # Nothing reached main: say so first, and count what is waiting, not "0 rows ingested".
+            del metadata["rows_ingested"]
+            metadata = {"quality_gate": metadata.pop("quality_gate")} | metadata
+            metadata["rows_held"] = dg.MetadataValue.int(sum(int(f["rows"]) for f in report.held_back))
+            batch = find_held(table, gate.branch) if gate.branch else None
+            if batch is not None:
+                metadata["preview"] = dg.MetadataValue.md(held_preview(table, dataset, batch))
+                metadata["failing_rows"] = dg.MetadataValue.md(
+                    failing_rows(table, dataset, batch, gate, report.started_at)
+                )
             metadata["audit_branch"] = dg.MetadataValue.text(gate.branch or "")
             metadata["held_back_snapshot_id"] = dg.MetadataValue.text(str(gate.held_snapshot_id))
             metadata["held_back_files"] = dg.MetadataValue.md(

@@ -1,0 +1,119 @@
+"""Review of held batches: read what a held batch holds, then release or discard it, audited.
+
+The CLI (`foundation release/discard`) and the Dagster jobs (`release_held_batch`,
+`discard_held_batch`) both call `release_held` and `discard_held`, so either way the same checks
+run and the same `ops.audit_log` row is written.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from pyiceberg.io.pyarrow import ArrowScan
+from pyiceberg.table import Table
+
+from dagster_project.errors import FoundationError
+from dagster_project.governance.audit import AuditEvent, record_safely
+from dagster_project.lakehouse.held import HeldBatch, discard, held_batches, release
+from dagster_project.settings import Settings
+
+
+class NotHeld(FoundationError):
+    """No held batch of that table on that branch, or it cannot be released (its files are on main)."""
+
+
+def find_held(table: Table, branch: str) -> HeldBatch | None:
+    """The held batch of `table` on `branch`, if there is one."""
+    return next((b for b in held_batches(table) if b.branch == branch), None)
+
+
+def held_rows(table: Table, batch: HeldBatch, limit: int | None = None) -> pa.Table:
+    """The rows the held batch added, read from its branch (not main's rows before it).
+
+    Only the data files its own snapshot added are read: the branch also holds main's rows as
+    they were when the audit started, which are not the batch.
+    """
+    snapshot = table.metadata.snapshot_by_id(batch.snapshot_id)
+    if snapshot is None:
+        return table.schema().as_arrow().empty_table()
+    added = {
+        entry.data_file.file_path
+        for manifest in snapshot.manifests(table.io)
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+        if entry.snapshot_id == batch.snapshot_id
+    }
+    scan = table.scan(snapshot_id=batch.snapshot_id, limit=limit)
+    tasks = [t for t in scan.plan_files() if t.file.file_path in added]
+    return ArrowScan(table.metadata, table.io, scan.projection(), scan.row_filter, limit=limit).to_table(
+        tasks
+    )
+
+
+def _table(settings: Settings, name: str) -> Table:
+    from dagster_project.lakehouse.tables import open_catalog
+
+    catalog = open_catalog(settings)
+    if not catalog.table_exists(name):
+        raise NotHeld(f"{name}: no such table; see `foundation held` for the held batches")
+    return catalog.load_table(name)
+
+
+def release_held(settings: Settings, table_name: str, branch: str, *, via: str) -> int:
+    """Publish a held batch to main after review and record it in `ops.audit_log`.
+
+    Args:
+        settings: Where the catalog is.
+        table_name: The table, e.g. `raw.orders`.
+        branch: The batch's branch, e.g. `audit-<run id>`.
+        via: Who asked, for the audit row (`cli`, or the Dagster run id of the job).
+
+    Returns:
+        main's new snapshot id.
+
+    Raises:
+        NotHeld: No such held batch, or some of its files reached main since (discard it then).
+    """
+    table = _table(settings, table_name)
+    try:
+        snapshot_id = release(table, branch)
+    except ValueError as exc:
+        raise NotHeld(str(exc)) from exc
+    record_safely(
+        settings,
+        [
+            AuditEvent(
+                "publish",
+                [table_name],
+                {table_name: snapshot_id},
+                statement=f"release of held-back batch {branch}",
+                run_id=branch.removeprefix("audit-"),
+                message=f"released after review (via {via})",
+            )
+        ],
+    )
+    return snapshot_id
+
+
+def discard_held(settings: Settings, table_name: str, branch: str, *, via: str) -> None:
+    """Drop a held batch (main unchanged; its data files become orphans) and record it in `ops.audit_log`.
+
+    Raises:
+        NotHeld: No such audit branch.
+    """
+    table = _table(settings, table_name)
+    try:
+        discard(table, branch)
+    except ValueError as exc:
+        raise NotHeld(str(exc)) from exc
+    record_safely(
+        settings,
+        [
+            AuditEvent(
+                "discard",
+                [table_name],
+                {table_name: table.current_snapshot().snapshot_id if table.current_snapshot() else None},
+                statement=f"discard of held-back batch {branch}",
+                run_id=branch.removeprefix("audit-"),
+                message=f"discarded after review (via {via})",
+            )
+        ],
+    )
