@@ -112,33 +112,43 @@ def build_raw_asset(
         else None
     )
 
-    @dg.asset(
-        key=asset_key(dataset),
-        group_name="raw",
-        description=(f"**Schema conflict, ingest stopped:** {conflict}\n\n" if conflict else "")
-        + f"{dataset.description}\n\nLanded as {dataset.format} under `{dataset.prefix}`; "
-        f"primary key {', '.join(dataset.primary_key)}. Iceberg table `{dataset.table}`.",
-        kinds={"iceberg", "duckdb", dataset.format},
-        owners=[dataset.owner],
-        tags={"layer": "raw", "dataset": dataset.name},
-        metadata={
-            "dagster/table_name": dataset.table,
-            "landing_prefix": dataset.prefix,
-            "format": dataset.format,
-            "primary_key": ", ".join(dataset.primary_key),
-            "pii_columns": ", ".join(dataset.pii_columns) or "none",
-            **({"schema_conflict": dg.MetadataValue.text(str(conflict))} if conflict else {}),
-            "dagster/column_schema": column_schema(
-                raw_schema(dataset), {c.name: c.pii for c in dataset.columns if c.pii}
-            ),
-        },
-        freshness_policy=freshness,
+    # A multi-asset of one asset only to be subsettable: its check outputs are then optional, so a
+    # run with no new batch yields no check result at all instead of a pass it did not evaluate.
+    @dg.multi_asset(
+        name="__".join(asset_key(dataset).path),
+        specs=[
+            dg.AssetSpec(
+                key=asset_key(dataset),
+                group_name="raw",
+                description=(f"**Schema conflict, ingest stopped:** {conflict}\n\n" if conflict else "")
+                + f"{dataset.description}\n\nLanded as {dataset.format} under `{dataset.prefix}`; "
+                f"primary key {', '.join(dataset.primary_key)}. Iceberg table `{dataset.table}`.",
+                kinds={"iceberg", "duckdb", dataset.format},
+                owners=[dataset.owner],
+                tags={"layer": "raw", "dataset": dataset.name},
+                metadata={
+                    "dagster/table_name": dataset.table,
+                    "landing_prefix": dataset.prefix,
+                    "format": dataset.format,
+                    "primary_key": ", ".join(dataset.primary_key),
+                    "pii_columns": ", ".join(dataset.pii_columns) or "none",
+                    **({"schema_conflict": dg.MetadataValue.text(str(conflict))} if conflict else {}),
+                    "dagster/column_schema": column_schema(
+                        raw_schema(dataset), {c.name: c.pii for c in dataset.columns if c.pii}
+                    ),
+                },
+                freshness_policy=freshness,
+            )
+        ],
         op_tags={"foundation/dataset": dataset.name},
         check_specs=check_specs(asset_key(dataset), suite),
+        can_subset=True,
     )
     def raw_asset(context: dg.AssetExecutionContext, config: RawIngestConfig, foundation: Foundation):
         settings = foundation.settings()
-        return ingest_and_report(
+        # Yielded, not returned: a run with no new batch has no check results, and Dagster takes a
+        # returned result as one value per declared output.
+        yield ingest_and_report(
             context,
             settings,
             dataset,
