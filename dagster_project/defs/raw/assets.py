@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from dagster_project.defs.catalog import column_schema
 from dagster_project.defs.raw.checks import check_results, check_specs
+from dagster_project.defs.raw.freshness import CHECK_NAME, freshness_now, freshness_specs
 from dagster_project.defs.raw.metadata import ingest_metadata
 from dagster_project.defs.resources import Foundation
 from dagster_project.errors import EnvironmentFailure
@@ -81,9 +82,13 @@ def ingest_and_report(
             run_time=report.started_at,
             out_dir=settings.data_docs_dir,
         )
+    checks = check_results(suite, report.gate, docs)
+    if dg.AssetCheckKey(asset_key(dataset), CHECK_NAME) in context.selected_asset_check_keys:
+        # In this step, after the commit, from main: no step (process start) of its own per ingest.
+        checks.append(freshness_now(settings, dataset))
     return dg.MaterializeResult(
         metadata=ingest_metadata(settings, dataset, report, docs),
-        check_results=check_results(suite, report.gate, docs),
+        check_results=checks,
     )
 
 
@@ -141,7 +146,7 @@ def build_raw_asset(
             )
         ],
         op_tags={"foundation/dataset": dataset.name},
-        check_specs=check_specs(asset_key(dataset), suite),
+        check_specs=[*check_specs(asset_key(dataset), suite), *freshness_specs(dataset)],
         can_subset=True,
     )
     def raw_asset(context: dg.AssetExecutionContext, config: RawIngestConfig, foundation: Foundation):
