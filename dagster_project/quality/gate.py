@@ -256,7 +256,7 @@ def table_audit(
     return audit
 
 
-def _stream_into(con: duckdb.DuckDBPyConnection, name: str, reader: pa.RecordBatchReader) -> None:
+def stream_into(con: duckdb.DuckDBPyConnection, name: str, reader: pa.RecordBatchReader) -> None:
     """Copy an Arrow stream into a DuckDB temp table: batch by batch, spilling past DuckDB's memory limit."""
     con.register("__stream", reader)
     try:
@@ -270,6 +270,27 @@ def _stream_into(con: duckdb.DuckDBPyConnection, name: str, reader: pa.RecordBat
         con.execute(copy.sql("duckdb"))
     finally:
         con.unregister("__stream")
+
+
+def read_other_tables(catalog: Catalog, con: duckdb.DuckDBPyConnection, e: Expectation) -> str | None:
+    """Load the other tables an expectation reads (main's head) into DuckDB under their view names.
+
+    Returns:
+        None when every table was loaded; else why the expectation cannot pass (a table it must be
+        consistent with does not exist yet: that is a failure too).
+    """
+    absent = [other for other in e.tables_read if not catalog.table_exists(other)]
+    if absent:
+        return f"{absent[0]} does not exist yet"
+    for other in e.tables_read:
+        other_table = catalog.load_table(other)
+        view = view_name(other)
+        if other_table.current_snapshot() is None:
+            empty = other_table.schema().as_arrow()
+            stream_into(con, view, pa.RecordBatchReader.from_batches(empty, []))
+        else:
+            stream_into(con, view, other_table.scan().to_arrow_batch_reader())
+    return None
 
 
 def _audit_against_tables(
@@ -295,23 +316,13 @@ def _audit_against_tables(
             # Main's values of the key (one column, or a compound key's columns) as it was before.
             name = "published_" + "_".join(e.columns)
             scan = table.scan(snapshot_id=parent, selected_fields=tuple(e.columns))
-            _stream_into(con, name, scan.to_arrow_batch_reader())
+            stream_into(con, name, scan.to_arrow_batch_reader())
             published[",".join(e.columns)] = name
-        absent = [other for other in e.tables_read if not catalog.table_exists(other)]
+        absent = read_other_tables(catalog, con, e)
         if absent:
-            # What the batch must be consistent with is not there yet: that is a failure too.
-            note = f"{absent[0]} does not exist yet"
             rows = con.table(BATCH).aggregate("count(*)").fetchone()[0]  # type: ignore[index]
-            missing.append(ExpectationResult(e, False, int(rows), observed_value=note))
+            missing.append(ExpectationResult(e, False, int(rows), observed_value=absent))
             continue
-        for other in e.tables_read:
-            other_table = catalog.load_table(other)
-            view = view_name(other)
-            if other_table.current_snapshot() is None:
-                empty = other_table.schema().as_arrow()
-                _stream_into(con, view, pa.RecordBatchReader.from_batches(empty, []))
-            else:
-                _stream_into(con, view, other_table.scan().to_arrow_batch_reader())
         runnable.append(e)
     results = evaluate(
         con,

@@ -32,8 +32,8 @@ from dagster_project.lakehouse.merge import ensure_model_table, merge_audit_publ
 from dagster_project.lakehouse.publish import INVOCATION_PROPERTY, RUN_PROPERTY
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.lakehouse.wap import AuditFailed, Verdict, main_head
-from dagster_project.quality.engine import evaluate
-from dagster_project.quality.gate import GateReport, suite_parameters
+from dagster_project.quality.engine import ExpectationResult, evaluate
+from dagster_project.quality.gate import GateReport, read_other_tables, stream_into, suite_parameters
 from dagster_project.quality.suites import Suite
 from dagster_project.settings import Settings
 from dagster_project.transform import working_db
@@ -105,27 +105,50 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _suite_audit(suite: Suite | None, report: ModelOutcome, rows: pa.Table, table: str):
-    """The audit of a model's rows on the branch: its GX suite's batch-level expectations, if any."""
+def _suite_audit(catalog: Catalog, suite: Suite | None, report: ModelOutcome, rows: pa.Table, table: str):
+    """The audit of a model's rows on the branch: every expectation of its GX suite, if any.
 
-    def audit(_table: Table, branch: str, snapshot_id: int) -> Verdict:
+    Batch-level expectations read the rows this build wrote. `against_table` ones read the table as
+    committed on the branch (what main becomes if it publishes: a merge replaces a key's row, so
+    "unique against the table" means the table stays unique). Those reading other tables
+    (`{raw.customers}`, `other_table_name`) read those tables at main's head. None is left out, so
+    none can pass without being evaluated.
+    """
+
+    def audit(model_table: Table, branch: str, snapshot_id: int) -> Verdict:
         report.branch = branch
         if suite is None:
             return Verdict(True)
+        parameters = suite_parameters(datetime.now(UTC), None)
         con = duckdb.connect()
-        batch = rows.append_column("filename", pa.array([table] * rows.num_rows, pa.string()))
-        batch = batch.append_column("file_row_number", pa.array(range(rows.num_rows), pa.int64()))
-        con.register("batch", batch)
-        expectations = [e for e in suite.expectations if not e.against_table and not e.tables_read]
-        gate = GateReport(suite=suite)
-        gate.results = evaluate(
-            con,
-            expectations,
-            relation="batch",
-            parameters=suite_parameters(datetime.now(UTC), None),
-            pii_columns=set(),
-        )
-        con.close()
+        try:
+            batch = rows.append_column("filename", pa.array([table] * rows.num_rows, pa.string()))
+            batch = batch.append_column("file_row_number", pa.array(range(rows.num_rows), pa.int64()))
+            con.register("batch", batch)
+            gate = GateReport(suite=suite)
+            on_rows, missing = [], []
+            for e in suite.expectations:
+                if e.against_table:
+                    continue
+                absent = read_other_tables(catalog, con, e)
+                if absent:
+                    missing.append(ExpectationResult(e, False, rows.num_rows, observed_value=absent))
+                else:
+                    on_rows.append(e)
+            results = evaluate(con, on_rows, relation="batch", parameters=parameters, pii_columns=set())
+            results += missing
+            against = [e for e in suite.expectations if e.against_table]
+            if against:
+                # Only the columns these expectations read, streamed from the branch's snapshot.
+                fields = tuple(dict.fromkeys(c for e in against for c in e.columns)) or ("*",)
+                scan = model_table.scan(snapshot_id=snapshot_id, selected_fields=fields)
+                stream_into(con, "table_after", scan.to_arrow_batch_reader())
+                results += evaluate(
+                    con, against, relation="table_after", parameters=parameters, pii_columns=set()
+                )
+        finally:
+            con.close()
+        gate.results = sorted(results, key=lambda r: r.expectation.index)
         report.gate = gate
         if gate.failed:
             gate.held_back, gate.branch, gate.held_snapshot_id = True, branch, snapshot_id
@@ -168,7 +191,7 @@ def _publish_one(
         for source in sources:
             marks[source] = max(marks.get(source, 0), newest)
         summary[WATERMARK_PROPERTY] = json.dumps(marks, sort_keys=True)
-    audit = _suite_audit(suite, outcome, rows, model.table)
+    audit = _suite_audit(catalog, suite, outcome, rows, model.table)
     if hold_reason:
 
         def audit(_t: Table, branch: str, _s: int) -> Verdict:

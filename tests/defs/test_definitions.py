@@ -32,7 +32,12 @@ def test_definitions_load_with_assets_and_sensors_from_the_registry(settings, re
     )
     sensors = sorted(s.name for s in defs.sensors)
     assert sensors == sorted(
-        ["curated_automation", "documents_landing_sensor", *(f"{d.name}_landing_sensor" for d in registry)]
+        [
+            "curated_automation",
+            "documents_landing_sensor",
+            "freshness_sensor",
+            *(f"{d.name}_landing_sensor" for d in registry),
+        ]
     )
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in defs.sensors)
     orders = defs.resolve_assets_def(dg.AssetKey(["raw", "orders"]))

@@ -1,42 +1,92 @@
 """Freshness windows: a dataset with no new file within its window shows a failing check."""
 
 import dataclasses
+import json
 
 import dagster as dg
 
-from dagster_project.defs.raw.assets import build_raw_asset
+from dagster_project.defs.raw.assets import build_raw_asset, table_columns
 from dagster_project.defs.raw.freshness import (
     CHECK_NAME,
-    JOB_NAME,
-    build_freshness_check,
-    build_freshness_checks,
-    build_freshness_schedule,
+    SENSOR_INTERVAL_SECONDS,
+    build_freshness_sensor,
+    freshness_specs,
 )
 from dagster_project.defs.resources import Foundation
 from dagster_project.lakehouse.tables import open_catalog
-from tests.conftest import land, orders_csv
+from dagster_project.quality.suites import load_suite
+from tests.conftest import customers_csv, land, orders_csv
 
 
 def _evaluate(settings, datasets, instance=None):
-    checks = [build_freshness_check(d) for d in datasets]
-    # The asset keeps its registry window (Dagster's policy wants at least a minute).
-    defs = dg.Definitions(
-        assets=[build_raw_asset(dataclasses.replace(d, freshness_max_age_hours=24)) for d in datasets],
-        asset_checks=checks,
-        schedules=[build_freshness_schedule(checks)],
-        resources={"foundation": Foundation.from_settings(settings)},
-    )
-    result = defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance)
-    return {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
+    """One tick of the freshness sensor (as the daemon runs it): its evaluations by dataset."""
+    sensor = build_freshness_sensor(datasets)
+    resources = {"foundation": Foundation.from_settings(settings)}
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        result = sensor(context)
+    for event in result.asset_events:
+        if instance is not None:  # what the daemon does with a sensor's asset events
+            instance.report_runless_asset_event(event)
+    return {e.asset_key.path[-1]: e for e in result.asset_events}
 
 
-def test_every_dataset_with_a_window_gets_a_check_and_an_hourly_schedule(registry):
-    checks = build_freshness_checks(registry)
-    keys = {key.asset_key.path[-1] for c in checks for key in c.check_keys}
+def test_every_dataset_with_a_window_gets_a_check_and_an_hourly_sensor(registry):
+    keys = {d.name for d in registry if freshness_specs(d)}
     assert keys == {d.name for d in registry if d.freshness_max_age_hours}
-    schedule = build_freshness_schedule(checks)
-    assert schedule.cron_schedule == "0 * * * *"
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    sensor = build_freshness_sensor(registry)
+    assert sensor.minimum_interval_seconds == SENSOR_INTERVAL_SECONDS == 3600
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_an_ingest_run_is_one_step_that_evaluates_freshness(settings, registry):
+    from dagster_project.defs import raw
+
+    land(settings, "customers/c.csv", customers_csv(1, 7))  # the orders suite reads raw.customers
+    land(settings, "orders/a.csv", orders_csv(1, 4))
+    resources = dg.Definitions(resources={"foundation": Foundation.from_settings(settings)})
+    defs = dg.Definitions.merge(raw.defs(registry, settings), resources)
+    job = defs.resolve_implicit_global_asset_job_def()
+    job.execute_in_process(asset_selection=[dg.AssetKey(["raw", "customers"])])
+    # What a landing sensor's run request selects: the raw asset (with its checks).
+    result = job.execute_in_process(asset_selection=[dg.AssetKey(["raw", "orders"])])
+    assert {e.step_key for e in result.all_events if e.step_key} == {"raw__orders"}
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == CHECK_NAME]
+    assert evaluation.passed
+
+
+def test_a_held_back_batch_does_not_fail_freshness_while_main_is_fresh(settings, registry, tmp_path):
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "raw.orders.json").write_text(
+        json.dumps(
+            {
+                "name": "raw.orders",
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_be_in_set",
+                        "kwargs": {"column": "currency", "value_set": ["EUR"]},
+                        "meta": {"action": "fail", "name": "currency_known"},
+                    }
+                ],
+            }
+        )
+    )
+    dataset = registry["orders"]
+    asset = build_raw_asset(dataset, load_suite(dataset.table, table_columns(dataset), suites))
+    resources = {"foundation": Foundation.from_settings(settings)}
+    land(settings, "orders/a.csv", orders_csv(1, 4))
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([asset], resources=resources, instance=instance).success
+        land(settings, "orders/b.csv", orders_csv(5, 4).replace(",EUR,", ",JPY,"))
+        held = dg.materialize([asset], resources=resources, instance=instance, raise_on_error=False)
+        assert not held.success  # the blocking check failed: the batch waits on its audit branch
+        by_name = {e.check_name: e for e in held.get_asset_check_evaluations()}
+        assert not by_name["currency_known"].passed
+        assert by_name[CHECK_NAME].passed  # main's newest file (a.csv) is minutes old
+        key = dg.AssetCheckKey(dg.AssetKey(["raw", "orders"]), CHECK_NAME)
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+        assert record.run_id == held.run_id
+        assert record.event.dagster_event.event_specific_data.passed is True
 
 
 def test_fails_when_the_newest_file_is_older_than_the_window(settings, registry):

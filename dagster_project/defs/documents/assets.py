@@ -27,22 +27,29 @@ def build_raw_documents(documents: DocumentsConfig, suite: Suite | None) -> dg.A
     """raw/documents: landed documents extracted into Iceberg raw.documents, one row per version."""
     dataset = documents.dataset()
 
-    @dg.asset(
-        key=RAW_KEY,
-        group_name="raw",
-        description=f"{documents.description}\n\nMarkdown, HTML, text and PDF files under "
-        f"`{documents.prefix}` (with optional `<file>.metadata.json` sidecars), one row per "
-        "document version with its extracted text. Iceberg table `raw.documents`.",
-        kinds={"iceberg", "pdf", "html", "markdown"},
-        owners=[documents.owner],
-        tags={"layer": "raw", "dataset": dataset.name},
-        metadata={
-            "dagster/table_name": dataset.table,
-            "landing_prefix": documents.prefix,
-            "dagster/column_schema": column_schema(raw_schema(dataset)),
-        },
+    # Subsettable (a multi-asset of one) so that a run with no new document yields no check result.
+    @dg.multi_asset(
+        name="__".join(RAW_KEY.path),
+        specs=[
+            dg.AssetSpec(
+                key=RAW_KEY,
+                group_name="raw",
+                description=f"{documents.description}\n\nMarkdown, HTML, text and PDF files under "
+                f"`{documents.prefix}` (with optional `<file>.metadata.json` sidecars), one row per "
+                "document version with its extracted text. Iceberg table `raw.documents`.",
+                kinds={"iceberg", "pdf", "html", "markdown"},
+                owners=[documents.owner],
+                tags={"layer": "raw", "dataset": dataset.name},
+                metadata={
+                    "dagster/table_name": dataset.table,
+                    "landing_prefix": documents.prefix,
+                    "dagster/column_schema": column_schema(raw_schema(dataset)),
+                },
+            )
+        ],
         op_tags={"foundation/dataset": dataset.name},
         check_specs=check_specs(RAW_KEY, suite),
+        can_subset=True,
     )
     def raw_documents(context: dg.AssetExecutionContext, config: RawIngestConfig, foundation: Foundation):
         from dagster_project.documents.ingest import ingest_documents
@@ -102,7 +109,8 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             ),
         ],
         check_specs=check_specs(CHUNKS_KEY, suite),
-        can_subset=False,
+        # Subsettable so that its check outputs are optional: a sync with no new chunks yields none.
+        can_subset=True,
     )
     def curated_documents(context: dg.AssetExecutionContext, foundation: Foundation):
         from dagster_project.defs.runs import dagster_run_alive

@@ -8,7 +8,7 @@ import dagster as dg
 
 from dagster_project.defs.held import build_held_jobs, held_checked
 from dagster_project.defs.raw.assets import build_raw_assets
-from dagster_project.defs.raw.freshness import build_freshness_checks, build_freshness_schedule
+from dagster_project.defs.raw.freshness import build_freshness_sensor
 from dagster_project.defs.raw.sensors import build_landing_sensors
 from dagster_project.lakehouse.evolution import schema_conflicts
 from dagster_project.registry import Registry
@@ -16,7 +16,7 @@ from dagster_project.settings import Settings
 
 
 def defs(registry: Registry, settings: Settings) -> dg.Definitions:
-    freshness = build_freshness_checks(registry)
+    freshness = build_freshness_sensor(registry)
     # Registry type changes the raw tables cannot take in place: shown on their own asset (and
     # logged here, in the code server's log), so that one dataset's mistake hides no other asset.
     conflicts = schema_conflicts(settings, registry)
@@ -26,7 +26,8 @@ def defs(registry: Registry, settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         jobs=build_held_jobs({".".join(a.key.path) for a in assets if held_checked(a)}),
-        asset_checks=freshness,
-        sensors=build_landing_sensors(registry, settings.sensor_interval_seconds),
-        schedules=[build_freshness_schedule(freshness)] if freshness else [],
+        sensors=[
+            *build_landing_sensors(registry, settings.sensor_interval_seconds),
+            *([freshness] if freshness else []),
+        ],
     )

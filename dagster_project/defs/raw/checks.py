@@ -80,35 +80,26 @@ def _metadata(result: ExpectationResult, suite: Suite, docs: Path | None) -> dic
 def check_results(
     suite: Suite | None, gate: GateReport | None, docs: Path | None, asset_key: dg.AssetKey | None = None
 ) -> list[dg.AssetCheckResult]:
-    """One result per expectation; when the run had no new batch, each passes with a note saying so.
+    """One result per expectation the gate evaluated in this run, and none for the others.
+
+    A run with no new batch evaluated nothing: it yields no result, so each check keeps its last real
+    evaluation (Dagster shows the run's planned check as skipped, and the asset's health reads the
+    latest completed evaluation). A result is never made up for an expectation that was not run.
 
     `asset_key` names the asset when the checks belong to one asset of several (the dbt models).
     """
-    if suite is None:
+    if suite is None or gate is None:
         return []
-    by_name = {r.expectation.name: r for r in gate.results} if gate else {}
-    results = []
-    for e in suite.expectations:
-        result = by_name.get(e.name)
-        if result is None:
-            results.append(
-                dg.AssetCheckResult(
-                    asset_key=asset_key,
-                    check_name=e.name,
-                    passed=True,
-                    severity=SEVERITY[e.action],
-                    metadata={"note": "no new batch in this run: nothing to check", "suite": suite.file},
-                )
-            )
-            continue
-        results.append(
-            dg.AssetCheckResult(
-                asset_key=asset_key,
-                check_name=e.name,
-                passed=result.success,
-                severity=SEVERITY[e.action],
-                metadata=_metadata(result, suite, docs),
-                description=None if result.success else f"{e.name} failed ({e.action})",
-            )
+    by_name = {r.expectation.name: r for r in gate.results}
+    return [
+        dg.AssetCheckResult(
+            asset_key=asset_key,
+            check_name=e.name,
+            passed=result.success,
+            severity=SEVERITY[e.action],
+            metadata=_metadata(result, suite, docs),
+            description=None if result.success else f"{e.name} failed ({e.action})",
         )
-    return results
+        for e in suite.expectations
+        if (result := by_name.get(e.name)) is not None
+    ]

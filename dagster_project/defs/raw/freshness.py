@@ -1,13 +1,19 @@
 """Freshness of raw datasets: a check per dataset that fails when no new file landed within its window.
 
 Dagster's own freshness policy (on the raw assets) looks at materializations, and a raw asset also
-materializes when a run found nothing new. This check looks at the data instead: the newest commit
-on main that carried landed files (`foundation.files` in its snapshot summary).
+materializes when a run found nothing new or held its batch back. This check looks at the data
+instead: the newest commit on main that carried landed files (`foundation.files` in its snapshot
+summary). A batch held on an audit branch never moves main, so it neither refreshes nor ages it.
+
+Evaluated where it costs nothing extra: inside the raw asset's own step after each ingest (one of
+its checks, no step of its own), and hourly by a sensor in the daemon, which reports the evaluation
+without launching a run (so a silent source turns red although nothing runs).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -15,17 +21,21 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
-from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
 from dagster_project.lakehouse.maintenance import files_committed_ms
 from dagster_project.lakehouse.publish import FILES_PROPERTY
 from dagster_project.lakehouse.tables import open_catalog
-from dagster_project.registry import Dataset, Registry
+from dagster_project.registry import Dataset
+from dagster_project.settings import Settings
 
 CHECK_NAME = "freshness_window"
-JOB_NAME = "freshness_checks"
+SENSOR_NAME = "freshness_sensor"
 # Windows are whole hours or days; an hourly evaluation is late by at most an hour.
-SCHEDULE_CRON = "0 * * * *"
+SENSOR_INTERVAL_SECONDS = 3600
+
+
+def asset_key(dataset: Dataset) -> dg.AssetKey:
+    return dg.AssetKey(["raw", dataset.name])
 
 
 def last_file_committed(table: Table) -> tuple[datetime, list[str]] | None:
@@ -95,42 +105,58 @@ def _hours(delta: timedelta) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
-def build_freshness_check(dataset: Dataset) -> dg.AssetChecksDefinition:
-    """The freshness check of one dataset that declares `freshness.max_age_hours`."""
+def freshness_specs(dataset: Dataset) -> list[dg.AssetCheckSpec]:
+    """The freshness check of a dataset that declares `freshness.max_age_hours` (none otherwise)."""
+    if not dataset.freshness_max_age_hours:
+        return []
+    return [
+        dg.AssetCheckSpec(
+            name=CHECK_NAME,
+            asset=asset_key(dataset),
+            description=f"A new file of {dataset.name} is committed at least every "
+            f"{dataset.freshness_max_age_hours:g} h (registry `freshness.max_age_hours`).",
+            blocking=False,
+        )
+    ]
 
-    @dg.asset_check(
-        asset=asset_key(dataset),
-        name=CHECK_NAME,
-        description=f"A new file of {dataset.name} is committed at least every "
-        f"{dataset.freshness_max_age_hours:g} h (registry `freshness.max_age_hours`).",
+
+def freshness_now(settings: Settings, dataset: Dataset) -> dg.AssetCheckResult:
+    """The dataset's freshness, read from its table's main now."""
+    try:
+        table = open_catalog(settings).load_table(dataset.table)
+    except NoSuchTableError:
+        table = None
+    return evaluate_freshness(table, dataset, datetime.now(UTC))
+
+
+def build_freshness_sensor(registry: Iterable[Dataset]) -> dg.SensorDefinition | None:
+    """Evaluates every freshness check hourly in the daemon, reporting the results without a run."""
+    datasets = [d for d in registry if d.freshness_max_age_hours]
+    if not datasets:
+        return None
+
+    @dg.sensor(
+        name=SENSOR_NAME,
+        description="Evaluates every raw dataset's freshness window hourly (no run: the results are "
+        "reported as check evaluations).",
+        minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def freshness_sensor(context: dg.SensorEvaluationContext, foundation: Foundation) -> dg.SensorResult:
+        settings = foundation.settings()
+        return dg.SensorResult(asset_events=[as_evaluation(freshness_now(settings, d)) for d in datasets])
+
+    return freshness_sensor
+
+
+def as_evaluation(result: dg.AssetCheckResult) -> dg.AssetCheckEvaluation:
+    """A check result reported outside a run (as the sensor does)."""
+    return dg.AssetCheckEvaluation(
+        asset_key=result.asset_key,
+        check_name=result.check_name,
+        passed=result.passed,
+        metadata=result.metadata,
+        severity=result.severity,
+        description=result.description,
         blocking=False,
-    )
-    def freshness_check(foundation: Foundation) -> dg.AssetCheckResult:
-        catalog = open_catalog(foundation.settings())
-        try:
-            table = catalog.load_table(dataset.table)
-        except NoSuchTableError:
-            table = None
-        return evaluate_freshness(table, dataset, datetime.now(UTC))
-
-    return freshness_check
-
-
-def build_freshness_checks(registry: Registry) -> list[dg.AssetChecksDefinition]:
-    return [build_freshness_check(d) for d in registry if d.freshness_max_age_hours]
-
-
-def build_freshness_schedule(checks: list[dg.AssetChecksDefinition]) -> dg.ScheduleDefinition:
-    """Evaluates every freshness check hourly, so a silent source turns red without a run of its own."""
-    job = dg.define_asset_job(
-        JOB_NAME,
-        selection=dg.AssetSelection.checks(*checks),
-        description="Evaluate every raw dataset's freshness window.",
-    )
-    return dg.ScheduleDefinition(
-        name="freshness_schedule",
-        job=job,
-        cron_schedule=SCHEDULE_CRON,
-        execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
     )
