@@ -363,7 +363,17 @@ class _EnvironmentBase(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True, extra="ignore", frozen=True)
 
 
-def _environment_model() -> type[BaseSettings]:
+class _GivenBase(_EnvironmentBase):
+    """A mapping given to `load_settings` is the whole environment: the process's is not read."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **sources):  # type: ignore[no-untyped-def]
+        return (init_settings,)
+
+
+def _environment_model(
+    base: type[BaseSettings] = _EnvironmentBase, name: str = "Environment"
+) -> type[BaseSettings]:
     """The pydantic-settings model of the environment, derived from the declaration of `Settings`.
 
     A setting whose default depends on another (the URIs under the data directory) reads as None
@@ -380,10 +390,11 @@ def _environment_model() -> type[BaseSettings]:
             annotation,
             FieldInfo.merge_field_infos(info, default=default, validation_alias=variable(name, info)),
         )
-    return create_model("Environment", __base__=_EnvironmentBase, **fields)
+    return create_model(name, __base__=base, **fields)
 
 
 Environment = _environment_model()
+GivenEnvironment = _environment_model(_GivenBase, "GivenEnvironment")
 
 
 def _problem(detail: dict[str, Any]) -> str:
@@ -421,7 +432,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             read = Environment()
             env = os.environ
         else:
-            read = Environment.model_validate({k: v for k, v in env.items() if v})
+            read = GivenEnvironment(**{k: v for k, v in env.items() if v})
     except ValidationError as exc:
         raise SettingsError(_problem(exc.errors()[0])) from None
     values = {name: getattr(read, name) for name in type(read).model_fields}

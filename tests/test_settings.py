@@ -112,3 +112,12 @@ def test_settings_survive_the_trip_to_a_subprocess_environment(tmp_path):
     )
     assert load_settings(settings.to_env()) == settings
     assert load_settings(Settings.for_data_dir(tmp_path).to_env()) == Settings.for_data_dir(tmp_path)
+
+
+def test_a_given_environment_is_the_whole_environment(monkeypatch, tmp_path):
+    # dbt's plugin and the tests pass the variables they mean; one left in the process environment
+    # (by a caller, another test) must not slip in: that made the subprocess round trip flaky.
+    monkeypatch.setenv("FOUNDATION_DUCKDB_THREADS", "7")
+    assert load_settings({}).duckdb_threads == 0
+    assert load_settings(Settings.for_data_dir(tmp_path).to_env()) == Settings.for_data_dir(tmp_path)
+    assert load_settings().duckdb_threads == 7

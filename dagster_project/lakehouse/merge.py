@@ -7,13 +7,19 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import NoSuchTableError, ResolveError, TableAlreadyExistsError
 from pyiceberg.expressions import AlwaysFalse, AlwaysTrue, And, BooleanExpression, In, IsNull, Or
 from pyiceberg.table import Table
 
-from dagster_project.lakehouse.branches import owner_properties
+from dagster_project.lakehouse.branches import main_head, owner_properties
 from dagster_project.lakehouse.tables import ensure_namespace
-from dagster_project.lakehouse.wap import Verdict, audit_branch, audited_publish, branch_commit
+from dagster_project.lakehouse.wap import (
+    AuditFailed,
+    Verdict,
+    audit_branch,
+    audited_publish,
+    branch_commit,
+)
 
 # Decides on the rows as committed on `branch` (snapshot id given).
 RowsAudit = Callable[[Table, str, int], Verdict]
@@ -36,7 +42,9 @@ def _nullable(schema: pa.Schema) -> pa.Schema:
 
 
 def ensure_model_table(catalog: Catalog, identifier: str, schema: pa.Schema) -> Table:
-    """The Iceberg table of a dbt model, created from its Arrow schema, new columns added by name."""
+    """The Iceberg table of a dbt model, created from its Arrow schema; new columns added by name and
+    types widened where Iceberg can (a decimal's precision, int to long). A change it cannot take in
+    place (a decimal's scale, text to number) is left to `merge_audit_publish` (see `replace_all`)."""
     schema = _nullable(schema)
     try:
         table = catalog.load_table(identifier)
@@ -46,11 +54,70 @@ def ensure_model_table(catalog: Catalog, identifier: str, schema: pa.Schema) -> 
             return catalog.create_table(identifier, schema=schema, properties={"format-version": "2"})
         except TableAlreadyExistsError:
             table = catalog.load_table(identifier)
-    existing = {f.name for f in table.schema().fields}
-    if any(name not in existing for name in schema.names):
-        with table.update_schema() as update:
-            update.union_by_name(schema)
+    if _changes_in_place(table, schema):
+        try:
+            with table.update_schema() as update:
+                update.union_by_name(schema)
+        except (ValueError, ResolveError):
+            pass  # an incompatible change: the caller replaces the table's rows and types at once
     return table
+
+
+def _changes_in_place(table: Table, schema: pa.Schema) -> bool:
+    current = table.schema().as_arrow()
+    return any(
+        name not in current.names or current.field(name).type != schema.field(name).type
+        for name in schema.names
+    )
+
+
+def _fits(table: Table, schema: pa.Schema) -> bool:
+    """Whether rows of `schema` can be written to the table as its columns are now (cast safely)."""
+    current = table.schema().as_arrow()
+    for name in schema.names:
+        if name not in current.names:
+            return False
+        try:
+            pa.array([], schema.field(name).type).cast(current.field(name).type, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return False
+        wanted, have = schema.field(name).type, current.field(name).type
+        if pa.types.is_decimal(wanted) and pa.types.is_decimal(have) and wanted.scale != have.scale:
+            return False
+    return True
+
+
+def replace_all(
+    table: Table, rows: pa.Table, *, run_id: str, audit: RowsAudit, summary: dict[str, str]
+) -> MergeResult:
+    """Replace every row and the column types at once, when the model's new types do not fit the table.
+
+    After `foundation rebuild` changed a raw column in a way Iceberg cannot take in place (a decimal's
+    scale), the full refresh of its models produces the new types too. The rows are audited first
+    (the model's audit judges the rows themselves), then one commit changes the types, drops the
+    columns the model no longer has and writes the rows: readers see the old table or the new one,
+    and older snapshots keep their own schema (`--as-of` reads them as they were).
+    """
+    verdict = audit(table, audit_branch(run_id), main_head(table) or 0)
+    if not verdict.passed:
+        raise AuditFailed(f"{'.'.join(table.name())}: main is unchanged: {verdict.reason}", "", 0)
+    rows = rows.cast(_nullable(rows.schema))
+    properties = {**summary, **owner_properties()}
+    current = table.schema().as_arrow()
+    with table.transaction() as tx:
+        with tx.update_schema(allow_incompatible_changes=True) as update:
+            for name in current.names:
+                if name not in rows.schema.names:
+                    update.delete_column(name)
+                elif current.field(name).type != rows.schema.field(name).type:
+                    update.delete_column(name)
+        with tx.update_schema() as update:
+            update.union_by_name(rows.schema)
+        tx.overwrite(rows, AlwaysTrue(), snapshot_properties=properties)
+    table.refresh()
+    head = main_head(table)
+    assert head is not None
+    return MergeResult(head, "", 0, rows.num_rows)
 
 
 def key_filter(rows: pa.Table, key: Sequence[str]) -> BooleanExpression:
@@ -141,6 +208,8 @@ def merge_audit_publish(
         AuditFailed: The audit said no; main is untouched and the branch is kept.
         PublishError: main kept moving.
     """
+    if key is None and not _fits(table, rows.schema):
+        return replace_all(table, rows, run_id=run_id, audit=audit, summary=summary)
     rows = rows.cast(_nullable(rows.schema))
     properties = {**summary, **owner_properties()}
 

@@ -27,7 +27,7 @@ def _key_rank(profile: ColumnProfile, position: int) -> tuple[int, int, int]:
 
 def primary_key(inferred: Inferred, con: Any) -> list[str]:
     """The smallest set of never-null columns unique within every file (id-like names and integers
-    first, PII last), with the dates and timestamps that tell its repeats across files apart.
+    first, never PII), with the dates and timestamps that tell its repeats across files apart.
 
     Within every file, because a later file repeating a key may be a new version of that row (a
     corrected re-delivery, a daily full export), which staging resolves by keeping the latest. But
@@ -48,12 +48,10 @@ def primary_key(inferred: Inferred, con: Any) -> list[str]:
     candidates.sort(key=lambda c: _key_rank(*c))
     temporal = [p.name for p, _ in candidates if p.type in ("date", "timestamp", "timestamptz")]
     order = [p.name for p in inferred.columns]
-    # A key is copied to every layer, so a person's data in it would travel in clear: PII is a key
-    # only when nothing else is.
+    # Never a person's data: a name unique in these files is unique by chance (the next file brings
+    # a second George, and staging would keep one of them), and a key travels to every layer.
     plain = [p.name for p, _ in candidates if not p.pii][:8]
     found = _unique_combinations(inferred, con, plain)
-    if not found:
-        found = _unique_combinations(inferred, con, [p.name for p, _ in candidates][:8])
     if not found:
         inferred.notes.append(
             "primary_key: no column, pair or triple of columns is unique within every file and never "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pyarrow as pa
 import pytest
 
@@ -99,3 +101,43 @@ def test_a_composite_key_upsert_replaces_exactly_its_pairs_at_any_size(settings)
     assert len(rows) == t.scan().to_arrow().num_rows == 3000 + 3 + 1  # no pair twice, none lost
     assert rows[(0, "k0")] == "v2" and rows[(1, "k1")] == "v1" and rows[(2998, "k2998")] == "v2"
     assert rows[(1, "y")] == rows[(2, "x")] == "v1" and rows[(7, None)] == "v2" and rows[(9, "new")] == "v2"
+
+
+def test_a_full_refresh_with_types_the_table_cannot_take_replaces_rows_and_types_at_once(settings):
+    # After `foundation rebuild` changed a raw decimal's scale, the model's full refresh brings
+    # decimal(18,2) where its table has decimal(18,1): Iceberg cannot change a scale in place, and the
+    # publish failed ("Rescaling Decimal value would cause data loss") on every later build.
+    catalog = open_catalog(settings)
+    old = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "mm": pa.array([Decimal("0.2"), None], pa.decimal128(18, 1)),
+            "gone": pa.array(["x", "y"]),
+        }
+    )
+    t = ensure_model_table(catalog, "staging.rain", old.schema)
+    merge_audit_publish(t, old, key=None, run_id="a", audit=_passes, summary={})
+    before = t.current_snapshot().snapshot_id
+    new = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "mm": pa.array([Decimal("0.20"), None, Decimal("0.25")], pa.decimal128(18, 2)),
+        }
+    )
+    t = ensure_model_table(catalog, "staging.rain", new.schema)
+    merge_audit_publish(t, new, key=None, run_id="b", audit=_passes, summary={})
+    t.refresh()
+    assert str(t.schema().find_field("mm").field_type) == "decimal(18, 2)"
+    assert "gone" not in t.schema().column_names  # a column the model no longer has is not kept empty
+    assert t.scan().to_arrow().sort_by("id").to_pylist() == new.to_pylist()
+    assert t.scan(snapshot_id=before).to_arrow().num_rows == 2  # the old snapshot still reads
+
+    def fails(*_):
+        return Verdict(False, "bad")
+
+    with pytest.raises(AuditFailed):  # a failed audit changes nothing
+        merge_audit_publish(t, old, key=None, run_id="c", audit=fails, summary={})
+    t.refresh()
+    assert (
+        str(t.schema().find_field("mm").field_type) == "decimal(18, 2)" and t.scan().to_arrow().num_rows == 3
+    )
