@@ -93,7 +93,8 @@ def replace_all(
     """Replace every row and the column types at once, when the model's new types do not fit the table.
 
     After `foundation rebuild` changed a raw column in a way Iceberg cannot take in place (a decimal's
-    scale), the full refresh of its models produces the new types too. The rows are audited first
+    scale), the full refresh of its models produces the new types too; a model that no longer selects
+    a column (one since declared PII) must not keep it. The rows are audited first
     (the model's audit judges the rows themselves), then one commit changes the types, drops the
     columns the model no longer has and writes the rows: readers see the old table or the new one,
     and older snapshots keep their own schema (`--as-of` reads them as they were).
@@ -208,7 +209,10 @@ def merge_audit_publish(
         AuditFailed: The audit said no; main is untouched and the branch is kept.
         PublishError: main kept moving.
     """
-    if key is None and not _fits(table, rows.schema):
+    dropped = set(table.schema().column_names) - set(rows.schema.names)
+    if key is None and (dropped or not _fits(table, rows.schema)):
+        # Every row is replaced: the table takes the model's columns as they are now (a column the
+        # model no longer selects, e.g. one since declared PII, is not kept, empty or not).
         return replace_all(table, rows, run_id=run_id, audit=audit, summary=summary)
     rows = rows.cast(_nullable(rows.schema))
     properties = {**summary, **owner_properties()}

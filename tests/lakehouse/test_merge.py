@@ -141,3 +141,22 @@ def test_a_full_refresh_with_types_the_table_cannot_take_replaces_rows_and_types
     assert (
         str(t.schema().find_field("mm").field_type) == "decimal(18, 2)" and t.scan().to_arrow().num_rows == 3
     )
+
+
+def test_a_replacing_publish_drops_the_columns_the_model_no_longer_selects(settings):
+    # A column since declared PII and left out of the staging model must not stay readable in it.
+    catalog = open_catalog(settings)
+    before = pa.table({"id": pa.array([1], pa.int64()), "body_mass_g": pa.array([3600], pa.int64())})
+    t = ensure_model_table(catalog, "staging.penguins", before.schema)
+    merge_audit_publish(t, before, key=None, run_id="a", audit=_passes, summary={})
+    after = pa.table({"id": pa.array([1], pa.int64())})
+    merge_audit_publish(
+        ensure_model_table(catalog, "staging.penguins", after.schema),
+        after,
+        key=None,
+        run_id="b",
+        audit=_passes,
+        summary={},
+    )
+    t.refresh()
+    assert list(t.schema().column_names) == ["id"] and t.scan().to_arrow().to_pylist() == [{"id": 1}]
