@@ -56,7 +56,10 @@ def test_a_run_with_no_new_batch_reports_no_pass_and_keeps_the_last_evaluation(s
         second = dg.materialize([asset], resources=resources, instance=instance)
         assert second.success
         # (Only the freshness window, which reads main's data age, is evaluated on every run.)
-        assert {e.check_name for e in second.get_asset_check_evaluations()} <= {"freshness_window"}
+        assert {e.check_name for e in second.get_asset_check_evaluations()} <= {
+            "freshness_window",
+            "no_held_batches",
+        }  # both evaluated in every run
         last = _last_evaluation(instance, key)
         assert last.run_id == first.run_id
         assert last.status == Status.FAILED
