@@ -164,4 +164,8 @@ def test_header_only_order_file_still_quarantined_not_gated(settings, with_custo
     land(settings, "orders/h.csv", ORDERS_HEADER + "\n")
     result = _run(settings, [ORDERS])
     assert result.success
-    assert all(c.passed for c in _checks(result).values())
+    checks = _checks(result)
+    # Freshness tells the truth: a quarantined header-only file is no landed data.
+    freshness = checks.pop("freshness_window")
+    assert not freshness.passed and "no file has landed yet" in freshness.description
+    assert checks and all(c.passed for c in checks.values())

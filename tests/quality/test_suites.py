@@ -88,7 +88,10 @@ def test_check_specs_follow_the_suite(settings):
     defs = build_defs(settings)
     specs = {s.name: s for s in defs.resolve_assets_def(dg.AssetKey(["raw", "orders"])).check_specs}
     suite = json.loads((SUITES / "raw.orders.json").read_text())
-    assert len(specs) == len(suite["expectations"])
+    # One check per expectation, plus the two every gated raw asset carries.
+    assert len(specs) == len(suite["expectations"]) + 2
+    assert {"freshness_window", "no_held_batches"} <= set(specs)
+    assert specs["no_held_batches"].blocking is False
     assert specs["order_id_not_null"].blocking and not specs["quantity_between"].blocking
     assert specs["customer_exists"].metadata["suite"] == "expectations/raw.orders.json"
     assert len(load_registry(settings.sources_file).datasets) == 4
