@@ -92,7 +92,8 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     if held:
         print("Inspect, release or discard: foundation held | release TABLE BRANCH | discard TABLE BRANCH")
     show_governance(settings)
-    print(f"\nData Docs: {settings.data_docs_dir}/<table>/latest.html")
+    served = "served by make dev or foundation docs serve"
+    print(f"\nData Docs: {settings.docs_base_url}/data_docs/<table>/latest.html ({served})")
     print('Search the documents: foundation search "how do I return an item?" -k 5 [--where key=value]')
     return 1 if any(o.failed for o in outcomes) or not built or not documents_ok else 0
 
