@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
+
+import pytest
 
 from dagster_project.docs_site.server import serving
 from tests.conftest import customers_csv, land, orders_csv
@@ -63,3 +66,62 @@ def test_data_docs_link_opens_and_the_page_loads_everything_from_the_docs_server
         for font in fonts:
             if not font.startswith("data:"):
                 assert urlsplit(font).netloc == urlsplit(link).netloc and fetch(font)[0] == 200, font
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_data_docs_render_styled_in_a_browser_with_every_request_to_the_docs_server(settings, tmp_path):
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from playwright.sync_api import sync_playwright
+
+    from dagster_project.quality.docs import page_view
+
+    failed = ExpectationValidationResult(
+        success=False,
+        expectation_config=ExpectationConfiguration(
+            type="expect_column_values_to_not_be_null", kwargs={"column": "order_id"}
+        ),
+        result={"element_count": 4, "unexpected_count": 1, "unexpected_percent": 25.0},
+    )
+    validation = ExpectationSuiteValidationResult(
+        success=False,
+        results=[failed],
+        suite_name="raw.orders",
+        statistics={"evaluated_expectations": 1, "successful_expectations": 0},
+        meta={"run_id": {"run_name": "r", "run_time": "2026-01-01T00:00:00"}},
+    )
+    page_file = settings.data_docs_dir / "raw.orders" / "latest.html"
+    page_file.parent.mkdir(parents=True)
+    page_file.write_text(page_view().render(ValidationResultsPageRenderer().render(validation)))
+    elsewhere = []
+    with serving(settings, port=0) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page()
+            # As with no internet: any request off the docs server is refused and recorded.
+            page.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if urlsplit(route.request.url).hostname == "127.0.0.1"
+                    else (elsewhere.append(route.request.url), route.abort())
+                ),
+            )
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}/data_docs/raw.orders/latest.html")
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=tmp_path / "data_docs.png")
+            assert elsewhere == []
+            # Bootstrap's layout and the Font Awesome icon font (the pass/fail marks) are in effect.
+            assert (
+                page.evaluate("getComputedStyle(document.querySelector('.container-fluid')).paddingLeft")
+                != "0px"
+            )
+            assert page.evaluate("""document.fonts.check('900 16px "Font Awesome 6 Free"')""")
+            assert page.locator(".fa-times").count() >= 1
+        finally:
+            browser.close()
