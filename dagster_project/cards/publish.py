@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pyiceberg.catalog import Catalog
 
 from dagster_project.cards.content import QualityResults
-from dagster_project.cards.writer import CardFiles, write_card
+from dagster_project.cards.writer import CardFiles, existing_card, write_card
 from dagster_project.docs_site.links import docs_link
 from dagster_project.settings import Settings
 
@@ -27,21 +25,6 @@ def card_metadata(settings: Settings, files: CardFiles) -> dict[str, Any]:
         "card": dg.MetadataValue.md(files.markdown.read_text(encoding="utf-8")),
         "data_card_markdown": dg.MetadataValue.path(str(files.markdown)),
     }
-
-
-def existing_card(settings: Settings, table: str) -> CardFiles | None:
-    """The card already written for a table, with the snapshot it describes; None if there is none."""
-    base = settings.cards_dir / table
-    markdown, html = Path(f"{base}.md"), Path(f"{base}.html")
-    if not (markdown.exists() and html.exists()):
-        return None
-    found = re.search(r"^- \*\*Snapshot:\*\* (\d+)$", markdown.read_text(encoding="utf-8"), re.MULTILINE)
-    rows = re.search(r"^- \*\*Rows:\*\* ([\d,]+)$", markdown.read_text(encoding="utf-8"), re.MULTILINE)
-    if found is None:
-        return None
-    return CardFiles(
-        table, markdown, html, int(found.group(1)), int(rows.group(1).replace(",", "")) if rows else 0
-    )
 
 
 def publish_card(settings: Settings, table: str, log: Any, **kwargs: Any) -> dict[str, Any]:

@@ -36,6 +36,12 @@ class CardFiles:
     rows: int
 
 
+def card_files(settings: Settings, table: str) -> tuple[Path, Path, Path]:
+    """The markdown, HTML and facts (JSON: snapshot id, rows) files of a table's card."""
+    base = settings.cards_dir / table
+    return Path(f"{base}.md"), Path(f"{base}.html"), Path(f"{base}.json")
+
+
 def load_manifest(path: Path = MANIFEST) -> dict[str, Any]:
     """The dbt manifest the cards read grain, lineage and column meta from.
 
@@ -139,11 +145,22 @@ def write_card(
         settings, table, quality=quality, manifest=manifest, snapshot_id=snapshot_id, catalog=catalog
     )
     settings.cards_dir.mkdir(parents=True, exist_ok=True)
-    base = settings.cards_dir / table
-    files = CardFiles(table, Path(f"{base}.md"), Path(f"{base}.html"), card.snapshot_id, card.rows)
-    _write_atomically(files.markdown, to_markdown(card))
-    _write_atomically(files.html, to_html(card))
+    markdown, html, facts = card_files(settings, table)
+    files = CardFiles(table, markdown, html, card.snapshot_id, card.rows)
+    _write_atomically(markdown, to_markdown(card))
+    _write_atomically(html, to_html(card))
+    # What the card describes, kept as data beside it (last: its presence means both pages are written).
+    _write_atomically(facts, json.dumps({"snapshot_id": card.snapshot_id, "rows": card.rows}))
     return files
+
+
+def existing_card(settings: Settings, table: str) -> CardFiles | None:
+    """The card already written for a table, with the snapshot it describes; None if there is none."""
+    markdown, html, facts = card_files(settings, table)
+    if not (markdown.exists() and html.exists() and facts.exists()):
+        return None
+    described = json.loads(facts.read_text(encoding="utf-8"))
+    return CardFiles(table, markdown, html, described["snapshot_id"], described["rows"])
 
 
 def write_cards(settings: Settings, tables: list[str] | None = None) -> list[CardFiles]:

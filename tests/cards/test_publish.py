@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -88,6 +89,15 @@ def test_a_build_with_nothing_new_keeps_the_card_of_the_publish_and_links_it(pla
     assert success and all(m.rows_written == 0 for m in models)
     assert card.read_text() == written  # the publish's results stay; this build published nothing
     assert _latest_metadata(instance, "curated.orders")["data_card_markdown"] == str(card)
+    # What a card describes is kept as data beside it, never read back from its wording.
+    facts = json.loads(card.with_suffix(".json").read_text())
+    assert facts == {
+        "snapshot_id": _snapshot_on_card(card),
+        "rows": open_catalog(settings).load_table("curated.orders").scan().to_arrow().num_rows,
+    }
+    reworded = written.replace("**Snapshot:**", "**Snapshot id:**")
+    card.write_text(reworded)
+    assert build_models(settings, instance)[0] and card.read_text() == reworded
     # A card lost meanwhile is written again, without claiming the checks of a build that
     # did not produce the snapshot.
     card.unlink()
