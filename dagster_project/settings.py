@@ -155,6 +155,15 @@ class Settings:
             ge=0,
         ),
     ] = 600
+    automation_interval_seconds: Annotated[
+        int,
+        doc(
+            "seconds between ticks of `curated_automation`, which runs the models after raw commits "
+            "(below 5 acts as 5: the daemon's loop)",
+            example="10",
+            ge=1,
+        ),
+    ] = 10
     duckdb_memory_limit: Annotated[
         MemorySize,
         doc(

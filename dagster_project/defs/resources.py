@@ -33,6 +33,7 @@ class Foundation(dg.ConfigurableResource):
     sensor_max_files_per_tick: int
     sensor_min_file_age_seconds: int
     sensor_lookback_seconds: int
+    automation_interval_seconds: int
     duckdb_memory_limit: str
     duckdb_threads: int
     max_columns: int

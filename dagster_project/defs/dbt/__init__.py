@@ -61,7 +61,7 @@ def defs(settings: Settings) -> dg.Definitions:
             dg.AutomationConditionSensorDefinition(
                 "curated_automation",
                 target=selection,
-                minimum_interval_seconds=10,
+                minimum_interval_seconds=settings.automation_interval_seconds,
                 default_status=dg.DefaultSensorStatus.RUNNING,
                 description="Runs staging and curated models when the raw tables they read were updated.",
             )

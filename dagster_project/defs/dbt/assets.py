@@ -48,6 +48,19 @@ def load_manifest(project: DbtProject) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+# An upstream asset whose latest materialization failed a blocking check: a raw batch (or a model
+# build) held back by its gate. Its materialization stays (it shows what was held and why), but it
+# changed nothing on main, so it must not start the models downstream. Checked at every tick, not
+# latched with the update: the run is over (eager waits for it) so its check results are stored,
+# and a later good batch, or a release, is a newer materialization that no failed check targets,
+# so the models run then. Not `all_deps_blocking_checks_passed`: that also waits on a release or a
+# run with no new batch, whose materialization has no check results and should flow on.
+UPSTREAM_HELD = dg.AutomationCondition.any_deps_match(
+    dg.AutomationCondition.any_checks_match(dg.AutomationCondition.check_failed(), blocking_only=True)
+    & ~dg.AutomationCondition.will_be_requested()  # rebuilt in this same tick: the run decides
+).with_label("upstream_held")
+
+
 class FoundationTranslator(DagsterDbtTranslator):
     """One name per table: dbt's `staging.stg_orders` is Iceberg's `staging.stg_orders` and Dagster's
     `staging/stg_orders`; sources map to the raw assets through their `meta.dagster.asset_key`."""
@@ -71,10 +84,11 @@ class FoundationTranslator(DagsterDbtTranslator):
         self, dbt_resource_props: Mapping[str, Any]
     ) -> dg.AutomationCondition | None:
         # A new raw commit flows on with no clicks: a model runs when an upstream asset was updated
-        # (or will be in the same tick), once nothing upstream is still running.
+        # (or will be in the same tick), once nothing upstream is still running, unless that
+        # update was a batch held back by its gate (UPSTREAM_HELD).
         if dbt_resource_props["resource_type"] != "model":
             return None
-        return dg.AutomationCondition.eager()
+        return dg.AutomationCondition.eager() & ~UPSTREAM_HELD
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return [OWNER]
