@@ -29,6 +29,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import NestedField, StringType, TimestamptzType
 
+from dagster_project import faults
 from dagster_project.documents.tables import CHUNKS_TABLE
 from dagster_project.governance.audit import AuditEvent, record_safely
 from dagster_project.lakehouse.ops import append_once
@@ -158,6 +159,7 @@ def record(catalog: Catalog, rows: list[dict]) -> int:
     ]
     table = holds_table(catalog)
     batch = pa.Table.from_pylist(full, schema=table.schema().as_arrow())
+    faults.reached("holds.before_append")
     return append_once(
         table, batch, id_column="hold_id", scope=In("document_id", sorted({r["document_id"] for r in rows}))
     )

@@ -210,3 +210,22 @@ def test_search_on_an_empty_index_says_no_documents_indexed_yet(tmp_path, monkey
     assert cli_main(["search", "warranty"]) == 2
     err = capsys.readouterr().err
     assert "no documents indexed yet" in err and "Traceback" not in err
+
+
+def test_a_failure_of_the_batch_as_a_whole_still_holds_the_batch(tmp_path):
+    """`duplicate_ratio` (a `mostly` ratio) blames no document: the batch waits on its audit branch."""
+    settings = Settings.for_data_dir(tmp_path / "data", sensor_min_file_age_seconds=0, embedder=POISONED)
+    shared = "\n\n## Contact\n\nWrite to the help desk through the form on the contact page any day.\n"
+    for name, text in GOOD.items():
+        land(settings, f"documents/{name}", text + shared)
+    land(
+        settings,
+        "documents/care.md",
+        "# Care\n\n" + "Clean the product with a dry cloth after use. " * 12 + shared,
+    )
+    result = _materialize(settings)
+    chunks = materialization_metadata(result, CHUNKS_KEY)
+    assert chunks["quality_gate"] == "HELD BACK" and chunks["audit_branch"].startswith("audit-")
+    assert not {c.check_name: c for c in result.get_asset_check_evaluations()}["duplicate_ratio"].passed
+    assert held_documents(settings) == []
+    assert open_catalog(settings).load_table("curated.document_chunks").scan().to_arrow().num_rows == 0
