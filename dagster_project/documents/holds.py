@@ -32,6 +32,7 @@ from pyiceberg.types import NestedField, StringType, TimestamptzType
 from dagster_project import faults
 from dagster_project.documents.tables import CHUNKS_TABLE
 from dagster_project.governance.audit import AuditEvent, record_safely
+from dagster_project.lakehouse.held import RunAlive
 from dagster_project.lakehouse.ops import append_once
 from dagster_project.lakehouse.review import NotHeld
 from dagster_project.lakehouse.tables import ensure_table, open_catalog
@@ -88,8 +89,9 @@ def held_reason(failed: Iterable[str], chunk_id: str) -> str:
     return f"held back: {', '.join(failed)} failed on chunk {chunk_id}"
 
 
-def _hold_id(document_id: str, version: Version, decision: str) -> str:
-    key = "\x1f".join((document_id, *version, decision))
+def _hold_id(document_id: str, version: Version, decision: str, held_by: str) -> str:
+    """One row per (hold, decision): `held_by` is the run that held the version (a revert holds anew)."""
+    key = "\x1f".join((document_id, *version, decision, held_by))
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
@@ -113,14 +115,16 @@ def decisions(catalog: Catalog) -> dict[str, tuple[Version, str, dict]]:
     """document id -> (version, state, its `held` row) for each document's latest held version.
 
     The state is `held` until a later decision on that version: the first of released, discarded
-    or superseded wins (a release and a discard that raced: whichever committed first).
+    or superseded wins (a release and a discard that raced: whichever committed first). A version
+    held again after it was superseded (the document changed, then changed back) is held anew.
     """
     state: dict[tuple[str, Version], tuple[str, dict]] = {}
     latest: dict[str, tuple[str, Version]] = {}
     for row in _rows(catalog):
         key = (row["document_id"], _version(row))
         if row["decision"] == HELD:
-            state.setdefault(key, (HELD, row))
+            if key not in state or state[key][0] == SUPERSEDED:
+                state[key] = (HELD, row)
             latest[row["document_id"]] = key
         elif key in state and state[key][0] == HELD:
             state[key] = (row["decision"], state[key][1])
@@ -149,14 +153,11 @@ def held_documents(settings: Settings) -> list[HeldDocument]:
 
 
 def record(catalog: Catalog, rows: list[dict]) -> int:
-    """Append decision rows (without hold_id, decided_at), each at most once; returns how many were new."""
+    """Append rows of `new_hold` or `decision_row`, each at most once; returns how many were new."""
     if not rows:
         return 0
     now = datetime.now(UTC)
-    full = [
-        {**r, "hold_id": _hold_id(r["document_id"], _version(r), r["decision"]), "decided_at": now}
-        for r in rows
-    ]
+    full = [{**r, "decided_at": now} for r in rows]
     table = holds_table(catalog)
     batch = pa.Table.from_pylist(full, schema=table.schema().as_arrow())
     faults.reached("holds.before_append")
@@ -165,30 +166,30 @@ def record(catalog: Catalog, rows: list[dict]) -> int:
     )
 
 
-def decision_row(held: HeldDocument | dict, decision: str, *, run_id: str, via: str) -> dict:
-    """A decision on a held version, or (from a dict of the document and its failure) a new hold."""
-    if isinstance(held, HeldDocument):
-        checksum, chunker, model = held.version
-        return {
-            "document_id": held.document_id,
-            "path": held.path,
-            "checksum": checksum,
-            "chunker": chunker,
-            "embedding_model": model,
-            "decision": decision,
-            "failed": ",".join(held.failed),
-            "chunk_id": held.chunk_id,
-            "reason": held.reason,
-            "run_id": run_id,
-            "via": via,
-        }
-    return {**held, "decision": decision, "run_id": run_id, "via": via}
+def decision_row(held: HeldDocument, decision: str, *, run_id: str, via: str) -> dict:
+    """A decision (released, discarded, superseded) on a held version, as a row for `record`."""
+    checksum, chunker, model = held.version
+    return {
+        "hold_id": _hold_id(held.document_id, held.version, decision, held.run_id),
+        "document_id": held.document_id,
+        "path": held.path,
+        "checksum": checksum,
+        "chunker": chunker,
+        "embedding_model": model,
+        "decision": decision,
+        "failed": ",".join(held.failed),
+        "chunk_id": held.chunk_id,
+        "reason": held.reason,
+        "run_id": run_id,
+        "via": via,
+    }
 
 
 def new_hold(doc: dict[str, Any], version: Version, failure: Any, *, run_id: str) -> dict[str, Any]:
     """The `held` row of a document version whose chunks failed (`failure`: a gate.Failure)."""
     checksum, chunker, model = version
     return {
+        "hold_id": _hold_id(doc["document_id"], version, HELD, run_id),
         "document_id": doc["document_id"],
         "path": doc["path"],
         "checksum": checksum,
@@ -231,7 +232,7 @@ def reviewed(
     return waiting, released
 
 
-def _decide(settings: Settings, document_id: str, decision: str, *, via: str) -> str:
+def _decide(settings: Settings, document_id: str, decision: str, *, via: str, run_id: str | None) -> str:
     pending = {h.document_id: h for h in held_documents(settings)}
     held = pending.get(document_id)
     if held is None:
@@ -239,7 +240,7 @@ def _decide(settings: Settings, document_id: str, decision: str, *, via: str) ->
             f"{DOCUMENTS_TARGET}: document {document_id!r} is not held back (any more); "
             "see `foundation held` for the held documents"
         )
-    run_id = f"review-{uuid.uuid4().hex[:12]}"
+    run_id = run_id or f"review-{uuid.uuid4().hex[:12]}"
     record(open_catalog(settings), [decision_row(held, decision, run_id=run_id, via=via)])
     verb = "release" if decision == RELEASED else "discard"
     record_safely(
@@ -258,13 +259,22 @@ def _decide(settings: Settings, document_id: str, decision: str, *, via: str) ->
     return run_id
 
 
-def release_document(settings: Settings, document_id: str, *, via: str):  # noqa: ANN201 - SyncReport
+def release_document(  # noqa: ANN201 - SyncReport (sync imports this module)
+    settings: Settings,
+    document_id: str,
+    *,
+    via: str,
+    run_id: str | None = None,
+    alive: RunAlive | None = None,
+):
     """Release a held document after review: its chunks publish (the sync re-embeds that one document).
 
     Args:
         settings: Where the catalog is.
         document_id: The held document, e.g. `guides/setup.md`.
         via: Who asked, for the audit row (`cli`, or `run <id>` of the Dagster job).
+        run_id: The Dagster run of the review job (lineage of the chunks); a fresh id otherwise.
+        alive: Whether another run is still running (see `sync_documents`).
 
     Returns:
         The report of the sync that published it.
@@ -272,21 +282,28 @@ def release_document(settings: Settings, document_id: str, *, via: str):  # noqa
     Raises:
         NotHeld: The document is not held back.
     """
-    run_id = _decide(settings, document_id, RELEASED, via=via)
-    return resync(settings, run_id)
+    run_id = _decide(settings, document_id, RELEASED, via=via, run_id=run_id)
+    return resync(settings, run_id, alive)
 
 
-def discard_document(settings: Settings, document_id: str, *, via: str):  # noqa: ANN201 - SyncReport
+def discard_document(  # noqa: ANN201 - SyncReport
+    settings: Settings,
+    document_id: str,
+    *,
+    via: str,
+    run_id: str | None = None,
+    alive: RunAlive | None = None,
+):
     """Discard a held document's version: it stays out of the index until the document changes.
 
     Raises:
         NotHeld: The document is not held back.
     """
-    run_id = _decide(settings, document_id, DISCARDED, via=via)
-    return resync(settings, run_id)
+    run_id = _decide(settings, document_id, DISCARDED, via=via, run_id=run_id)
+    return resync(settings, run_id, alive)
 
 
-def resync(settings: Settings, run_id: str):  # noqa: ANN201 - SyncReport (imported lazily: it imports this)
+def resync(settings: Settings, run_id: str, alive: RunAlive | None = None):  # noqa: ANN201 - SyncReport
     """Run the document sync once, as the curated documents asset does (for a review decision)."""
     from dagster_project.documents.config import load_documents_config
     from dagster_project.documents.embed import load_embedder

@@ -9,6 +9,7 @@ ones in sight until someone decides.
 import dagster as dg
 
 from dagster_project.defs.resources import Foundation
+from dagster_project.defs.runs import dagster_run_alive
 from dagster_project.documents.holds import (
     DOCUMENTS_TARGET,
     HeldDocument,
@@ -107,7 +108,13 @@ def build_document_jobs() -> list[dg.JobDefinition]:
     def release_op(context: dg.OpExecutionContext, config: HeldDocumentConfig, foundation: Foundation):
         settings = foundation.settings()
         try:
-            report = release_document(settings, config.document, via=f"run {context.run_id}")
+            report = release_document(
+                settings,
+                config.document,
+                via=f"run {context.run_id}",
+                run_id=context.run_id,
+                alive=dagster_run_alive(context.instance),
+            )
         except NotHeld as exc:
             raise dg.Failure(description=str(exc)) from exc
         context.log.info(f"{config.document}: released; {report.chunks_added} chunk(s) published")
@@ -117,7 +124,13 @@ def build_document_jobs() -> list[dg.JobDefinition]:
     def discard_op(context: dg.OpExecutionContext, config: HeldDocumentConfig, foundation: Foundation):
         settings = foundation.settings()
         try:
-            report = discard_document(settings, config.document, via=f"run {context.run_id}")
+            report = discard_document(
+                settings,
+                config.document,
+                via=f"run {context.run_id}",
+                run_id=context.run_id,
+                alive=dagster_run_alive(context.instance),
+            )
         except NotHeld as exc:
             raise dg.Failure(description=str(exc)) from exc
         context.log.info(f"{config.document}: discarded; it stays out of the index until it changes")
