@@ -2,8 +2,9 @@
 
 Each run curates every current document (cheap: text only), then re-chunks and re-embeds only the
 documents whose version, chunking options or embedder changed, and removes the chunks of
-documents that were deleted from the landing zone or are now excluded. The chunk changes go
-through Write-Audit-Publish: committed to `audit-<run id>`, checked by the suite, then main.
+documents that were deleted from the landing zone or are now excluded. The suite judges each
+document on its chunks (gate.py): a failing one is held back alone (holds.py) and not embedded
+again while it waits; the rest go through Write-Audit-Publish (`audit-<run id>`, then main).
 """
 
 from __future__ import annotations
@@ -203,7 +204,8 @@ def sync_documents(
         alive: Whether another run is still running (see `recover_unfinished`).
 
     Returns:
-        The report; `report.gate.held_back` when the suite held the chunk changes back (main,
+        The report: `report.held` lists the documents held back by their own chunks;
+        `report.gate.held_back` when a failure naming no chunk held the whole batch back (main,
         curated.documents and the vector index are then unchanged).
     """
     log = log or logging.getLogger(__name__)
