@@ -99,7 +99,7 @@ def run_documents(
         for line in held.splitlines()[2:]:
             document, status, reason = (cell.strip() for cell in line.strip("|").split("|", 2))
             if status == "held":
-                print(f"  held back: {document}: {reason}", file=out)
+                print(f"  {document}: {reason}", file=out)  # the reason starts "held back: "
         if docs.get("held"):
             print("  review: foundation held | release|discard curated.documents DOCUMENT", file=out)
     if docs.get("pii_redactions"):

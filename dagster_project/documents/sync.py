@@ -276,6 +276,7 @@ def sync_documents(
     for d in docs:
         if d["document_id"] in waiting:
             d["status"], d["reason"] = waiting[d["document_id"]]
+    report.indexed = sum(d["status"] == "indexed" for d in docs)
     faults.reached("sync.staged")
     if rows or removed:
         published = _write_audit_publish(table, batch, removed, run_id, report, log)

@@ -155,7 +155,7 @@ def test_gate_holds_back_each_document_with_broken_vectors(settings, documents_c
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert not checks["no_held_documents"].passed  # every document's chunks failed embedding_finite
     documents = _metadata(result, DOCUMENTS_KEY)
-    assert documents["indexed"] == 11 and documents["held"] == 11 and documents["published"] == []
+    assert documents["indexed"] == 0 and documents["held"] == 11 and documents["published"] == []
     assert "embedding_finite failed on chunk" in documents["held_documents"]
     table = open_catalog(settings).load_table("curated.document_chunks")
     assert table.scan().to_arrow().num_rows == 0  # main never saw them
