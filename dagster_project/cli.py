@@ -121,9 +121,17 @@ def _held_command(settings: Settings, args: argparse.Namespace) -> int:
     from dagster_project.lakehouse.review import NotHeld, discard_held, release_held
 
     if args.command == "held":
+        from dagster_project.documents.holds import DOCUMENTS_TARGET, held_documents
+
         held = table_status(settings)["held_back"]
-        if not held:
+        documents = held_documents(settings)
+        if not held and not documents:
             print("Nothing is held back.")
+        for d in documents:
+            print(f"{DOCUMENTS_TARGET}  document {d.document_id}  run {d.run_id}")
+            print(f"    held back because: {', '.join(d.failed)} failed on chunk {d.chunk_id}")
+            for verb in ("release", "discard"):
+                print(f"    {verb}: foundation {verb} {DOCUMENTS_TARGET} {d.document_id}")
         for b in held:
             print(f"{b['table']}  {b['branch']}  snapshot {b['snapshot_id']}  run {b['run_id']}")
             if b.get("reason"):
@@ -135,6 +143,8 @@ def _held_command(settings: Settings, args: argparse.Namespace) -> int:
                 f'"select * from {b["table"]} limit 20"'
             )
         return 0
+    if args.table == "curated.documents":
+        return _held_document_command(settings, args)
     try:
         if args.command == "release":
             snapshot_id = release_held(settings, args.table, args.branch, via="cli")
@@ -142,6 +152,24 @@ def _held_command(settings: Settings, args: argparse.Namespace) -> int:
         else:
             discard_held(settings, args.table, args.branch, via="cli")
             print(f"{args.table}: discarded {args.branch}; main unchanged")
+    except NotHeld as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _held_document_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`foundation release|discard curated.documents DOCUMENT`: a document held back by its chunks."""
+    from dagster_project.documents.holds import discard_document, release_document
+    from dagster_project.lakehouse.review import NotHeld
+
+    try:
+        if args.command == "release":
+            report = release_document(settings, args.branch, via="cli")
+            print(f"{args.branch}: released; {report.chunks_added} chunk(s) published")
+        else:
+            discard_document(settings, args.branch, via="cli")
+            print(f"{args.branch}: discarded; it stays out of the index until the document changes")
     except NotHeld as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -280,12 +308,14 @@ def _main(argv: list[str] | None = None) -> int:
     sources_arguments(commands)
     docs_arguments(commands)
     for verb, text in (
-        ("release", "publish a held-back batch to main"),
-        ("discard", "drop a held-back batch"),
+        ("release", "publish a held-back batch (or document) to main"),
+        ("discard", "drop a held-back batch (or document)"),
     ):
         command = commands.add_parser(verb, help=text)
-        command.add_argument("table", help="e.g. raw.orders")
-        command.add_argument("branch", help="the audit branch, e.g. audit-<run id>")
+        command.add_argument("table", help="e.g. raw.orders, or curated.documents for a held document")
+        command.add_argument(
+            "branch", help="the audit branch, e.g. audit-<run id>; for curated.documents the document id"
+        )
     args = parser.parse_args(argv)
 
     settings = load_settings()

@@ -94,6 +94,14 @@ def run_documents(
         for line in excluded.splitlines()[2:]:
             document, reason = (cell.strip() for cell in line.strip("|").split("|", 1))
             print(f"  not indexed: {document}: {reason}", file=out)
+    held = docs.get("held_documents")
+    if isinstance(held, str) and held.startswith("|"):
+        for line in held.splitlines()[2:]:
+            document, status, reason = (cell.strip() for cell in line.strip("|").split("|", 2))
+            if status == "held":
+                print(f"  {document}: {reason}", file=out)  # the reason starts "held back: "
+        if docs.get("held"):
+            print("  review: foundation held | release|discard curated.documents DOCUMENT", file=out)
     if docs.get("pii_redactions"):
         counts = ", ".join(f"{k} {v}" for k, v in sorted(docs["pii_redactions"].items()))
         print(f"  PII redacted: {counts}", file=out)

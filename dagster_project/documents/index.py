@@ -27,6 +27,14 @@ LANCE_TABLE = "document_chunks"
 STATE_FILE = "state.json"
 # Columns a --where key=value filter compares directly; any other key is a sidecar attribute.
 FILTER_COLUMNS = ("document_id", "path", "media_type", "title")
+# A chunk whose vector is not finite can only be on main when a reviewer released its document
+# (the gate holds it otherwise): it stays in Iceberg, but the index cannot search it.
+BAD_VECTORS = "drop"
+# Said when the index has no chunk: none synced yet, or every document excluded or held back.
+_EMPTY = (
+    "no documents indexed yet: run `make demo` or materialize curated/document_chunks "
+    "(held-back documents: `foundation held`)"
+)
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
@@ -139,7 +147,7 @@ def rebuild_index(settings: Settings, table: Table) -> int:
     mode = "overwrite" if LANCE_TABLE in db.list_tables().tables else "create"
     lance = db.create_table(LANCE_TABLE, schema=_schema(max(dimension, 1)), mode=mode)
     if rows:
-        lance.add(pa.Table.from_pylist(rows, schema=_schema(dimension)))
+        lance.add(pa.Table.from_pylist(rows, schema=_schema(dimension)), on_bad_vectors=BAD_VECTORS)
     _write_state(settings, table, dimension)
     return lance.count_rows()
 
@@ -180,7 +188,9 @@ def sync_index(settings: Settings, table: Table, *, removed: list[str], added: p
         lance.delete(f"document_id IN ({listing})")
     rows = _lance_rows(added, _parents(table, added))
     if rows:
-        lance.add(pa.Table.from_pylist(rows, schema=_schema(len(rows[0]["vector"]))))
+        lance.add(
+            pa.Table.from_pylist(rows, schema=_schema(len(rows[0]["vector"]))), on_bad_vectors=BAD_VECTORS
+        )
     _write_state(settings, table, int(state.get("dimension") or (len(rows[0]["vector"]) if rows else 0)))
     return lance.count_rows()
 
@@ -236,10 +246,17 @@ def search(
         raise SearchError(f"-k {k}: ask for at least 1 result")
     catalog = open_catalog(settings)
     if not catalog.table_exists(CHUNKS_TABLE):
-        raise SearchError("no documents indexed yet: run `make demo` or materialize curated/document_chunks")
+        raise SearchError(_EMPTY)
     table = catalog.load_table(CHUNKS_TABLE)
-    if _read_state(settings).get("snapshot_id") != main_head(table):
+    db = _connect(settings)
+    if (
+        _read_state(settings).get("snapshot_id") != main_head(table)
+        or LANCE_TABLE not in db.list_tables().tables
+    ):
         rebuild_index(settings, table)
+    lance = db.open_table(LANCE_TABLE)
+    if lance.count_rows() == 0:  # before loading the embedder: nothing to search
+        raise SearchError(_EMPTY)
     if embedder is None:
         from dagster_project.documents.embed import load_embedder
 
@@ -250,7 +267,6 @@ def search(
             f"{CHUNKS_TABLE} was embedded with {model!r} but the embedder is {embedder.name!r}; "
             "set FOUNDATION_EMBEDDER to the same embedder, or re-sync the documents with this one"
         )
-    lance = _connect(settings).open_table(LANCE_TABLE)
     vector = embed_checked(embedder, [question])[0]
     query = lance.search(vector).metric("cosine").limit(k)
     condition = _filter(where or {})

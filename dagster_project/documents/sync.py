@@ -2,8 +2,9 @@
 
 Each run curates every current document (cheap: text only), then re-chunks and re-embeds only the
 documents whose version, chunking options or embedder changed, and removes the chunks of
-documents that were deleted from the landing zone or are now excluded. The chunk changes go
-through Write-Audit-Publish: committed to `audit-<run id>`, checked by the suite, then main.
+documents that were deleted from the landing zone or are now excluded. The suite judges each
+document on its chunks (gate.py): a failing one is held back alone (holds.py) and not embedded
+again while it waits; the rest go through Write-Audit-Publish (`audit-<run id>`, then main).
 """
 
 from __future__ import annotations
@@ -15,17 +16,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 from pyiceberg.expressions import In
 from pyiceberg.table import Table, Transaction
 
 from dagster_project import faults
+from dagster_project.documents import holds
 from dagster_project.documents.chunking import chunk_document, chunk_id
 from dagster_project.documents.config import TABLE, DocumentsConfig
 from dagster_project.documents.curate import normalise, quality_issues, redact
 from dagster_project.documents.dedup import cluster, content_hash
 from dagster_project.documents.embed import Embedder, embed_checked, embedding_input
+from dagster_project.documents.gate import judge
 from dagster_project.documents.ingest import landed_documents
 from dagster_project.documents.tables import (
     CHUNKS_TABLE,
@@ -50,8 +52,7 @@ from dagster_project.lakehouse.wap import (
     main_head,
     recover_unfinished,
 )
-from dagster_project.quality.engine import evaluate
-from dagster_project.quality.gate import GateReport, suite_parameters
+from dagster_project.quality.gate import GateReport
 from dagster_project.quality.suites import Suite
 from dagster_project.settings import Settings
 
@@ -73,6 +74,9 @@ class SyncReport:
     snapshot_id: int | None = None
     gate: GateReport | None = None
     index_rows: int = 0
+    # Documents held back by their own chunks, or discarded after review (document, status, reason).
+    held: list[dict[str, str]] = field(default_factory=list)
+    published: list[str] = field(default_factory=list)
 
 
 def current_documents(settings: Settings, config: DocumentsConfig) -> list[dict[str, Any]]:
@@ -174,27 +178,6 @@ def _existing_versions(table: Table) -> dict[str, tuple[str, str, str]]:
     }
 
 
-def _audit(suite: Suite, batch: pa.Table, dimension: int, now: datetime) -> GateReport:
-    report = GateReport(suite)
-    con = duckdb.connect()
-    try:
-        view = batch.append_column("filename", pa.array(batch["_source_file"].to_pylist(), pa.string()))
-        view = view.append_column("file_row_number", pa.array(range(view.num_rows), pa.int64()))
-        # The embedder's dimension, for the suite's dimension check (Iceberg lists have none).
-        view = view.append_column("expected_dimension", pa.array([dimension] * view.num_rows, pa.int32()))
-        con.register("batch", view)
-        report.results = evaluate(
-            con,
-            list(suite.expectations),
-            relation="batch",
-            parameters=suite_parameters(now, None),
-            pii_columns=set(),
-        )
-    finally:
-        con.close()
-    return report
-
-
 def sync_documents(
     settings: Settings,
     config: DocumentsConfig,
@@ -221,7 +204,8 @@ def sync_documents(
         alive: Whether another run is still running (see `recover_unfinished`).
 
     Returns:
-        The report; `report.gate.held_back` when the suite held the chunk changes back (main,
+        The report: `report.held` lists the documents held back by their own chunks;
+        `report.gate.held_back` when a failure naming no chunk held the whole batch back (main,
         curated.documents and the vector index are then unchanged).
     """
     log = log or logging.getLogger(__name__)
@@ -250,12 +234,20 @@ def sync_documents(
         if d["status"] == "indexed"
     }
     report.indexed = len(wanted)
+    waiting, released = holds.reviewed(catalog, wanted, run_id)
     todo = [
         d
         for d in docs
-        if d["document_id"] in wanted and existing.get(d["document_id"]) != wanted[d["document_id"]]
+        if d["document_id"] in wanted
+        and d["document_id"] not in waiting
+        and existing.get(d["document_id"]) != wanted[d["document_id"]]
     ]
-    removed = sorted(doc_id for doc_id, version in existing.items() if wanted.get(doc_id) != version)
+    # A held version leaves the document's older chunks (if any) on main, as a held batch leaves main.
+    removed = sorted(
+        doc_id
+        for doc_id, version in existing.items()
+        if wanted.get(doc_id) != version and doc_id not in waiting
+    )
     rows = [row for d in todo for row in _chunk_rows(d, config, embedder, run_id, now)]
     embedded = [r for r in rows if r["level"] != "parent"]
     report.seconds["curate_and_chunk"] = time.perf_counter() - started
@@ -269,7 +261,22 @@ def sync_documents(
     report.chunks_added, report.chunks_embedded = len(rows), len(embedded)
     batch = as_table_arrow(table, rows)
     if suite is not None:
-        report.gate = _audit(suite, batch, embedder.dimension, now)
+        verdict = judge(suite, batch, embedder.dimension, now, released)
+        report.gate, batch = verdict.report, verdict.publish
+        by_id = {d["document_id"]: d for d in docs}
+        held = sorted(verdict.held.items())
+        holds.record(catalog, [holds.new_hold(by_id[doc], wanted[doc], f, run_id=run_id) for doc, f in held])
+        waiting.update({doc: ("held", holds.held_reason(f.failed, f.chunk_id)) for doc, f in held})
+        removed = [doc for doc in removed if doc not in verdict.held]
+        rows = [r for r in rows if r["document_id"] not in verdict.held]
+        report.chunks_added = len(rows)
+    report.held = [
+        {"document": doc, "status": st, "reason": why} for doc, (st, why) in sorted(waiting.items())
+    ]
+    for d in docs:
+        if d["document_id"] in waiting:
+            d["status"], d["reason"] = waiting[d["document_id"]]
+    report.indexed = sum(d["status"] == "indexed" for d in docs)
     faults.reached("sync.staged")
     if rows or removed:
         published = _write_audit_publish(table, batch, removed, run_id, report, log)
@@ -282,6 +289,7 @@ def sync_documents(
         for doc_id in table.scan(selected_fields=("document_id",)).to_arrow()["document_id"].to_pylist():
             chunk_counts[doc_id] = chunk_counts.get(doc_id, 0) + 1
     report.chunks_total = sum(chunk_counts.values())
+    report.published = sorted(chunk_counts)
     report.snapshot_id = main_head(table)
     curated = documents_table(catalog)
     curated_rows = as_table_arrow(

@@ -33,9 +33,26 @@ class Broken(BagOfWords):
         return vectors
 
 
+class Poisoned(BagOfWords):
+    """NaN for any text holding the word POISON: one chunk of one document fails `embedding_finite`."""
+
+    name = "poisoned-16"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = super().embed(texts)
+        for i, text in enumerate(texts):
+            if "POISON" in text:
+                vectors[i, 0] = np.nan
+        return vectors
+
+
 def bag_of_words() -> BagOfWords:
     return BagOfWords()
 
 
 def broken() -> Broken:
     return Broken()
+
+
+def poisoned() -> Poisoned:
+    return Poisoned()

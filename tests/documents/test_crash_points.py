@@ -41,8 +41,8 @@ PASSING = [
 # A sync of a new document, after a first one: the vector index is then updated, not rebuilt.
 UPDATING = ["wap.published", "sync.documents_committed"]
 ADDED = "# Privacy\n\n" + "We keep your address only as long as we need it to deliver your order. " * 12
-# Before the verdict is recorded: the rerun holds the batch back, once.
-FAILING = ["sync.staged", "wap.branch_committed", "wap.auditing"]
+# A sync whose every document fails (NaN vectors): each document is held back on its own, once.
+FAILING = ["holds.before_append", "sync.staged", "sync.documents_committed"]
 
 ARTICLES = {
     "returns.md": "# Returns\n\n"
@@ -143,15 +143,20 @@ def test_an_update_sync_killed_after_its_publish_leaves_a_complete_index(tmp_pat
 
 
 @pytest.mark.parametrize("point", FAILING)
-def test_a_held_back_sync_killed_before_its_verdict_is_held_once_by_the_next_one(tmp_path, point):
+def test_a_sync_holding_documents_killed_anywhere_holds_each_once_on_the_next_one(tmp_path, point):
     settings = _settings(tmp_path, BROKEN)
     _crash(settings, point)
-    chunks = open_catalog(settings).load_table(CHUNKS_TABLE)
-    assert held_batches(chunks) == []
     report = _sync(settings, "rerun")
-    assert report.gate.held_back
-    chunks.refresh()
-    [batch] = held_batches(chunks)
-    assert batch.branch == "audit-rerun" and "embedding_finite" in batch.reason
-    assert audit_branches(settings, CHUNKS_TABLE) == ["audit-rerun"]
+    assert not report.gate.held_back  # nothing names the batch: each document holds back its own
+    assert [h["document"] for h in report.held] == sorted(ARTICLES)
+    catalog = open_catalog(settings)
+    holds = catalog.load_table("ops.document_holds").scan().to_arrow().to_pylist()
+    assert sorted(h["document_id"] for h in holds) == sorted(ARTICLES)  # each once, whoever recorded it
+    assert {h["decision"] for h in holds} == {"held"} and all(
+        "embedding_finite" in h["failed"] for h in holds
+    )
+    chunks = catalog.load_table(CHUNKS_TABLE)
+    assert held_batches(chunks) == [] and audit_branches(settings, CHUNKS_TABLE) == []
     assert chunks.scan().to_arrow().num_rows == 0  # main never saw them
+    statuses = catalog.load_table(DOCUMENTS_TABLE).scan(selected_fields=("status",)).to_arrow()
+    assert set(statuses["status"].to_pylist()) == {"held"}

@@ -149,20 +149,21 @@ def test_sync_reembeds_only_changed_documents_and_removes_deleted_ones(
     assert hits and hits[0].citation.document_id == "account.txt"
 
 
-def test_gate_holds_back_chunks_with_broken_vectors(settings, documents_config, knowledge_base):
+def test_gate_holds_back_each_document_with_broken_vectors(settings, documents_config, knowledge_base):
     settings = Settings(**{**settings.__dict__, "embedder": "tests.documents.fakes:broken"})
     result = _materialize(settings, documents_config, raise_on_error=False)
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    assert not checks["embedding_finite"].passed
-    chunks = _metadata(result, CHUNKS_KEY)
-    assert chunks["quality_gate"] == "HELD BACK" and chunks["audit_branch"].startswith("audit-")
+    assert not checks["no_held_documents"].passed  # every document's chunks failed embedding_finite
+    documents = _metadata(result, DOCUMENTS_KEY)
+    assert documents["indexed"] == 0 and documents["held"] == 11 and documents["published"] == []
+    assert "embedding_finite failed on chunk" in documents["held_documents"]
     table = open_catalog(settings).load_table("curated.document_chunks")
     assert table.scan().to_arrow().num_rows == 0  # main never saw them
-    assert chunks["audit_branch"] in table.metadata.refs  # kept for inspection
-    assert not open_catalog(settings).table_exists("curated.documents")
-    assert _metadata(result, DOCUMENTS_KEY)["indexed"] == 11
+    assert not [r for r in table.metadata.refs if r.startswith("audit-")]  # nothing waits on a branch
+    curated = open_catalog(settings).load_table("curated.documents").scan().to_arrow().to_pylist()
+    assert sum(r["status"] == "held" for r in curated) == 11
 
 
 def test_search_before_any_sync_says_what_to_do(settings):
-    with pytest.raises(SearchError, match="make demo"):
+    with pytest.raises(SearchError, match="no documents indexed yet"):
         search(settings, "anything")

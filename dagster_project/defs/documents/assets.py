@@ -7,10 +7,12 @@ import dagster as dg
 from dagster_project.cards.content import QualityResults
 from dagster_project.cards.publish import publish_card
 from dagster_project.defs.catalog import check_summary, column_schema, table_state
+from dagster_project.defs.documents.held import held_documents_check_spec, held_documents_result
 from dagster_project.defs.raw.assets import RawIngestConfig, ingest_and_report, table_columns
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.resources import Foundation
 from dagster_project.documents.config import DocumentsConfig
+from dagster_project.documents.gate import chunk_suite
 from dagster_project.documents.tables import CHUNKS_SCHEMA, CHUNKS_TABLE, DOCUMENTS_SCHEMA, DOCUMENTS_TABLE
 from dagster_project.lakehouse.tables import open_catalog, raw_schema
 from dagster_project.quality.suites import Suite, load_suite
@@ -108,13 +110,14 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
                 },
             ),
         ],
-        check_specs=check_specs(CHUNKS_KEY, suite),
+        check_specs=[*check_specs(CHUNKS_KEY, suite), held_documents_check_spec()],
         # Subsettable so that its check outputs are optional: a sync with no new chunks yields none.
         can_subset=True,
     )
     def curated_documents(context: dg.AssetExecutionContext, foundation: Foundation):
         from dagster_project.defs.runs import dagster_run_alive
         from dagster_project.documents.embed import load_embedder
+        from dagster_project.documents.holds import held_documents
         from dagster_project.documents.sync import sync_documents
 
         settings = foundation.settings()
@@ -128,7 +131,7 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             alive=dagster_run_alive(context.instance),
         )
         gate = report.gate
-        chunk_checks = check_results(suite, gate, None)
+        chunk_checks = check_results(suite, gate, None, CHUNKS_KEY)
         cards: dict[str, dict[str, object]] = {DOCUMENTS_TABLE: {}, CHUNKS_TABLE: {}}
         if gate is None or not gate.held_back:  # held back: main is unchanged, and so are its cards
             chunk_quality = QualityResults.from_checks(chunk_checks, source="Great Expectations")
@@ -154,7 +157,17 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
                 if report.excluded
                 else "none",
                 "pii_redactions": dg.MetadataValue.json(report.pii_redactions),
+                # Per-document gate: documents with chunks on main, and those held back (or discarded).
+                "published": dg.MetadataValue.json(report.published),
+                "held": dg.MetadataValue.int(sum(h["status"] == "held" for h in report.held)),
+                "held_documents": dg.MetadataValue.md(
+                    "| document | status | reason |\n|---|---|---|\n"
+                    + "\n".join(f"| {h['document']} | {h['status']} | {h['reason']} |" for h in report.held)
+                )
+                if report.held
+                else "none",
             },
+            check_results=[held_documents_result(held_documents(settings))],
         )
         metadata: dict[str, object] = {
             **table_state(catalog, CHUNKS_TABLE, REDACTED, REDACTION),
@@ -186,6 +199,7 @@ def build_document_assets(config: DocumentsConfig, expectations_dir: Path) -> li
     """Both document assets, gated by `expectations/raw.documents.json` and `curated.document_chunks.json`."""
     dataset = config.dataset()
     raw_suite = load_suite(dataset.table, table_columns(dataset), expectations_dir)
-    chunk_types = {f.name: str(f.field_type) for f in CHUNKS_SCHEMA.fields}  # Iceberg names: string, long
-    chunk_suite = load_suite(CHUNKS_TABLE, chunk_types, expectations_dir)
-    return [build_raw_documents(config, raw_suite), build_curated_documents(config, chunk_suite)]
+    return [
+        build_raw_documents(config, raw_suite),
+        build_curated_documents(config, chunk_suite(expectations_dir)),
+    ]
