@@ -24,7 +24,7 @@ def test_the_cards_command_writes_every_built_tables_card(platform, monkeypatch,
     written = sorted(p.name for p in settings.cards_dir.iterdir())
     built = [t for t in model_table_names() if open_catalog(settings).table_exists(t)]
     assert len(built) == 5  # the support tickets models have had no rows: no table yet, no card
-    assert written == sorted(f"{t}.{ext}" for t in built for ext in ("html", "md"))
+    assert written == sorted(f"{t}.{ext}" for t in built for ext in ("html", "json", "md"))
     assert (
         "Not run: this card was regenerated outside a publish"
         in (settings.cards_dir / "curated.orders.md").read_text()
