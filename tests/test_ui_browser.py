@@ -107,7 +107,7 @@ def _tour(base: str, shots: Path) -> None:
             page.goto(f"{base}{path}", wait_until="domcontentloaded")
 
         def shot(name: str) -> None:
-            page.screenshot(path=str(shots / name))
+            page.screenshot(path=str(shots / name), animations="disabled")  # dialogs fully faded in
 
         def tabs(*names: str) -> None:
             for name in names:
@@ -161,7 +161,17 @@ def _tour(base: str, shots: Path) -> None:
         for key in ("quality_gate", "rows_held", "preview", "failing_rows", "audit_branch", "data_docs"):
             text(key)
         text("HELD BACK")
+        # failing_rows' [Show Markdown]: the rows each failed expectation rejects, read from the branch.
+        row = page.get_by_role("row").filter(has=page.get_by_text("failing_rows", exact=True))
+        row.get_by_text("[Show Markdown]").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text(
+            "order_id_not_null (expect_column_values_to_not_be_null): 50 unexpected"
+        )
+        expect(dialog).to_contain_text("amount_between (expect_column_values_to_be_between): 5 unexpected")
         shot(SHOTS[3])
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
 
         # 5. Tab Checks: one check per expectation; a failed `fail` check is red (ERROR) and blocking,
         # a failed `warn` check yellow (WARN).
