@@ -213,8 +213,15 @@ def _tour(base: str, shots: Path) -> None:
         tabs("Overview", "Launchpad", "Runs")
         page.get_by_role("tab", name="Launchpad", exact=True).click()
         expect(button("release_batch")).to_be_visible()
-        expect(button("Launch Run")).to_be_visible()
         expect(button("Scaffold missing config")).to_be_visible()
+        # The README's config, with the held branch, typed after the editor's resource config:
+        # Launch Run turns enabled once the Launchpad finds it valid (not launched: step 9 only looks).
+        config = f"\nops: {{release_batch: {{config: {{table: raw.orders, branch: {held_branch}}}}}}}\n"
+        page.locator(".CodeMirror").first.evaluate(
+            "(editor, extra) => editor.CodeMirror.setValue(editor.CodeMirror.getValue() + extra)", config
+        )
+        expect(button("Launch Run")).to_be_enabled()
+        text("No errors")
         shot(SHOTS[8])
 
         # 10. Lineage, filtered to the curated group: the dbt models, their checks all passed.
