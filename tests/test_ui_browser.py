@@ -31,13 +31,14 @@ SHOTS = [
     "05_orders_checks.png",
     "06_orders_no_held_batches.png",
     "07_runs_failed.png",
-    "08_jobs.png",
-    "09_release_launchpad.png",
-    "10_lineage_curated.png",
-    "11_curated_orders_checks.png",
-    "12_curated_orders_data_card.png",
-    "13_data_card.png",
-    "14_automation.png",
+    "08_held_run.png",
+    "09_jobs.png",
+    "10_release_launchpad.png",
+    "11_lineage_curated.png",
+    "12_curated_orders_checks.png",
+    "13_curated_orders_data_card.png",
+    "14_data_card.png",
+    "15_automation.png",
 ]
 MENU = ["Overview", "Runs", "Catalog", "Jobs", "Automation", "Lineage", "Deployment"]
 ASSET_TABS = ["Overview", "Events", "Checks", "Lineage"]  # dbt models add "Automation"
@@ -202,65 +203,75 @@ def _tour(base: str, shots: Path) -> None:
         text("Failure")
         shot(SHOTS[6])
 
-        # 8. Jobs: release_held_batch and discard_held_batch.
+        # 8. The run itself: its error names the table, the branch, the failed expectations and the jobs.
+        page.locator('a[href^="/runs/"]').filter(has_text=re.compile(r"^[0-9a-f]{8}$")).first.click()
+        failure = page.get_by_text(
+            f"raw.orders: batch HELD BACK by the quality gate on branch {held_branch}", exact=False
+        ).first
+        expect(failure).to_contain_text("order_id_not_null (50 unexpected)")
+        expect(failure).to_contain_text("release_held_batch / discard_held_batch")
+        failure.scroll_into_view_if_needed()
+        shot(SHOTS[7])
+
+        # 9. Jobs: release_held_batch and discard_held_batch.
         open_("/jobs")
         for job in ("release_held_batch", "discard_held_batch"):
             expect(link(job)).to_be_visible()
-        shot(SHOTS[7])
+        shot(SHOTS[8])
 
-        # 9. release_held_batch, tab Launchpad: its op release_batch takes table and branch.
+        # 10. release_held_batch, tab Launchpad: its op release_batch takes table and branch.
         link("release_held_batch").click()
         tabs("Overview", "Launchpad", "Runs")
         page.get_by_role("tab", name="Launchpad", exact=True).click()
         expect(button("release_batch")).to_be_visible()
         expect(button("Scaffold missing config")).to_be_visible()
         # The README's config, with the held branch, typed after the editor's resource config:
-        # Launch Run turns enabled once the Launchpad finds it valid (not launched: step 9 only looks).
+        # Launch Run turns enabled once the Launchpad finds it valid (not launched: the tour only looks).
         config = f"\nops: {{release_batch: {{config: {{table: raw.orders, branch: {held_branch}}}}}}}\n"
         page.locator(".CodeMirror").first.evaluate(
             "(editor, extra) => editor.CodeMirror.setValue(editor.CodeMirror.getValue() + extra)", config
         )
         expect(button("Launch Run")).to_be_enabled()
         text("No errors")
-        shot(SHOTS[8])
+        shot(SHOTS[9])
 
-        # 10. Lineage, filtered to the curated group: the dbt models, their checks all passed.
+        # 11. Lineage, filtered to the curated group: the dbt models, their checks all passed.
         open_('/asset-groups~group%3A"curated"')
         for model in ("customer_features", "orders", "support_tickets"):
             text(model)
         text("11 / 11 Passed")
-        shot(SHOTS[9])
+        shot(SHOTS[10])
 
-        # 11. curated / orders, tab Checks: dbt tests and the GX suite; currency_in_set warns (WARN).
+        # 12. curated / orders, tab Checks: dbt tests and the GX suite; currency_in_set warns (WARN).
         open_("/assets/curated/orders?view=checks")
         tabs(*ASSET_TABS, "Automation")
         for check in ("not_null_orders_order_id", "unique_orders_order_id", "amount_between"):
             text(check)
         _expect_check_icon(page, expect, "currency_in_set", "warning_outline")
-        shot(SHOTS[10])
+        shot(SHOTS[11])
 
-        # 12-13. Tab Events: the data_card link, opened over HTTP.
+        # 13-14. Tab Events: the data_card link, opened over HTTP.
         page.get_by_role("tab", name="Events", exact=True).click()
         text("data_card")
         card = page.locator('a[href*="curated.orders.html"]').first
         expect(card).to_be_visible()
-        shot(SHOTS[11])
+        shot(SHOTS[12])
         href = card.get_attribute("href") or ""
         # The card link is still a file:// URI, which Chromium refuses to follow from an http:// page:
         # the test opens it directly. Served over HTTP (issue 15, point 7) this becomes a 200 over http.
         assert href.startswith("file://"), href
         page.goto(href)
         expect(page).to_have_title(re.compile("curated.orders"))
-        shot(SHOTS[12])
+        shot(SHOTS[13])
 
-        # 14. Automation: the sensors and schedules, all running from the start.
+        # 15. Automation: the sensors and schedules, all running from the start.
         open_("/automation")
         for name in SENSORS + SCHEDULES:
             expect(page.get_by_text(name, exact=True)).to_be_visible()
         text("Automation condition sensor")
         # Each row's switch is on (the page's "Select all" box is the one unchecked).
         expect(page.get_by_role("checkbox", checked=True)).to_have_count(len(SENSORS + SCHEDULES))
-        shot(SHOTS[13])
+        shot(SHOTS[14])
         browser.close()
 
 
