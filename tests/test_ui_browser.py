@@ -72,17 +72,33 @@ def test_readme_ui_tour(tmp_path):
     shots.mkdir()
     try:
         with dagster_dev(env, tmp_path / "dev.log") as dev:
-            _tour(dev.url, shots)
+            seen = _tour(dev.url, shots)
     finally:
         kept = ROOT / ".data" / "screenshots"
         kept.mkdir(parents=True, exist_ok=True)
         for shot in shots.glob("*.png"):
             shutil.copy(shot, kept / shot.name)
     assert sorted(p.name for p in shots.glob("*.png")) == SHOTS
+    # Every label the README's tour puts in bold is one the browser found on its page.
+    unchecked = _readme_ui_labels() - seen
+    assert not unchecked, (
+        f"README 'Seeing it in the UI' names labels the tour never found: {sorted(unchecked)}"
+    )
 
 
-def _tour(base: str, shots: Path) -> None:
-    """The README's steps in order; each waits for the elements it names, then takes its screenshot."""
+def _readme_ui_labels() -> set[str]:
+    """The UI labels the README's tour names: its bold words (`**Catalog**`, `**Launch Run**`, …)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Seeing it in the UI\n", 1)[1].split("\n## ", 1)[0]
+    return {" ".join(label.split()) for label in re.findall(r"\*\*(.+?)\*\*", section, re.DOTALL)}
+
+
+def _tour(base: str, shots: Path) -> set[str]:
+    """The README's steps in order; each waits for the elements it names, then takes its screenshot.
+
+    Returns the labels (menu entries, tabs, buttons, texts) found, for the check against the README.
+    """
+    seen: set[str] = set()
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=WAIT_MS)
@@ -113,16 +129,20 @@ def _tour(base: str, shots: Path) -> None:
         def tabs(*names: str) -> None:
             for name in names:
                 expect(page.get_by_role("tab", name=name, exact=True)).to_be_visible()
+                seen.add(name)
 
         def link(name: str):
             # A link's accessible name holds its icons' names ("runs Runs", "job release_held_batch info").
+            seen.add(name)
             return page.get_by_role("link", name=re.compile(rf"(^|\s){re.escape(name)}(\s|$)")).first
 
         def button(name: str):
+            seen.add(name)
             return page.get_by_role("button", name=re.compile(rf"(^|\s){re.escape(name)}$"))
 
         def text(value: str, exact: bool = True) -> None:
             expect(page.get_by_text(value, exact=exact).first).to_be_visible()
+            seen.add(value)
 
         # 1. The left menu, and Catalog: every asset as `layer / name`, with its group and status.
         open_("/assets")
@@ -141,14 +161,19 @@ def _tour(base: str, shots: Path) -> None:
         for dataset in ("customers", "orders", "products", "support_tickets", "documents"):
             text(dataset)
         text("12 / 17 Passed")  # raw / orders: its held batch's failed checks
+        for row in ("Latest event", "Asset checks", "Partitions", "Automation"):
+            text(row)
         shot(SHOTS[1])
 
         # 3. raw / orders, tab Overview: status, columns, the held batch's metadata.
         open_("/assets/raw/orders")
         tabs(*ASSET_TABS)
-        for section in ("Latest materialization", "Latest check results", "Columns", "Metadata"):
+        for section in ("Status", "Description", "Columns", "Metadata", "Definition", "Automation details"):
             text(section)
-        expect(button("Plots")).to_be_visible()
+        for status in ("Latest materialization", "Latest check results", "Freshness policy", "Row count"):
+            text(status)
+        for view in ("Table", "Plots"):
+            expect(button(view)).to_be_visible()
         for key in ("quality_gate", "rows_held", "audit_branch", "held_back_files", "failed_expectations"):
             text(key)
         text("HELD BACK")
@@ -163,6 +188,7 @@ def _tour(base: str, shots: Path) -> None:
             text(key)
         text("HELD BACK")
         # failing_rows' [Show Markdown]: the rows each failed expectation rejects, read from the branch.
+        text("[Show Markdown]")
         row = page.get_by_role("row").filter(has=page.get_by_text("failing_rows", exact=True))
         row.get_by_text("[Show Markdown]").click()
         dialog = page.get_by_role("dialog")
@@ -184,7 +210,8 @@ def _tour(base: str, shots: Path) -> None:
         _expect_check_icon(page, expect, "no_held_batches", "cancel")
         page.get_by_text("amount_between", exact=True).first.click()
         text("This is a blocking asset check.", exact=False)
-        text("Execution history")
+        for part in ("About", "Latest execution", "Execution history", "Failed"):
+            text(part)
         shot(SHOTS[4])
 
         # 6. The check no_held_batches: failed, non-blocking, naming the held branch.
@@ -273,6 +300,7 @@ def _tour(base: str, shots: Path) -> None:
         expect(page.get_by_role("checkbox", checked=True)).to_have_count(len(SENSORS + SCHEDULES))
         shot(SHOTS[14])
         browser.close()
+    return seen
 
 
 def _expect_check_icon(page, expect, check: str, icon: str) -> None:
