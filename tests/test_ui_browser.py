@@ -152,6 +152,11 @@ def _tour(base: str, shots: Path) -> set[str]:
             expect(page.get_by_role("link", name=asset).first).to_be_visible()
         text("Code location / Asset group")
         expect(page.get_by_text("Loading...", exact=True)).to_have_count(0)  # every status loaded
+        # One red cross: raw / orders, whose held batch's blocking checks failed.
+        failed = page.get_by_role("img", name="check_failed", exact=True)
+        expect(failed).to_have_count(1)
+        row = failed.locator("xpath=ancestor::*[.//a[starts-with(@href, '/assets/')]][1]")
+        expect(row.locator('a[href="/assets/raw/orders"]')).to_have_count(1)
         shot(SHOTS[0])
 
         # 2. Lineage, filtered to the raw group: one node per dataset.
