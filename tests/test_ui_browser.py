@@ -210,7 +210,8 @@ def _tour(base: str, shots: Path) -> set[str]:
         page.get_by_role("tab", name="Checks", exact=True).click()
         for check in ("order_id_not_null", "amount_between", "customer_exists", "freshness_window"):
             text(check)
-        _expect_check_icon(page, expect, "amount_between", "cancel")  # failed, severity ERROR
+        for check in ("amount_between", "customer_exists", "order_id_not_null"):
+            _expect_check_icon(page, expect, check, "cancel")  # failed, severity ERROR
         _expect_check_icon(page, expect, "ordered_at_max_between", "warning_outline")  # failed, WARN
         _expect_check_icon(page, expect, "no_held_batches", "cancel")
         page.get_by_text("amount_between", exact=True).first.click()
@@ -242,6 +243,8 @@ def _tour(base: str, shots: Path) -> set[str]:
         ).first
         expect(failure).to_contain_text("order_id_not_null (50 unexpected)")
         expect(failure).to_contain_text("release_held_batch / discard_held_batch")
+        for event in ("STEP_FAILURE", "RUN_FAILURE"):
+            text(event)
         failure.scroll_into_view_if_needed()
         shot(SHOTS[7])
 
