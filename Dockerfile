@@ -39,7 +39,7 @@ COPY docker/dagster.yaml /opt/dagster/home/dagster.yaml
 # site-packages. dbt parse writes the manifest the definitions read (no parse when they load). The app user owns only what it writes: scratch, Dagster's storage, dbt's target/ and logs/.
 RUN uv pip install -p /opt/venv/bin/python --no-deps --compile-bytecode -e . \
     && (cd dbt_project && DBT_SEND_ANONYMOUS_USAGE_STATS=false dbt parse --profiles-dir . --quiet) \
-    && mkdir -p /opt/dagster/data /opt/dagster/home/storage \
+    && mkdir -p /opt/dagster/data/cards /opt/dagster/data/data_docs /opt/dagster/home/storage \
     && chown -R dagster:dagster /opt/dagster/data /opt/dagster/home /opt/dagster/app/dbt_project
 
 USER dagster

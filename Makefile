@@ -49,8 +49,9 @@ instance:
 demo: setup instance
 	$(BIN)/foundation demo
 
+# dagster dev on :3000, with the docs server (cards, Data Docs) on FOUNDATION_DOCS_PORT (3001) beside it.
 dev: setup instance
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	$(BIN)/python -m dagster_project.docs_site.dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 test: setup
 	$(BIN)/pytest

@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from dagster_project.docs_site.commands import docs_arguments, docs_command
 from dagster_project.governance.commands import (
     cards_command,
     history_command,
@@ -91,7 +92,8 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     if held:
         print("Inspect, release or discard: foundation held | release TABLE BRANCH | discard TABLE BRANCH")
     show_governance(settings)
-    print(f"\nData Docs: {settings.data_docs_dir}/<table>/latest.html")
+    served = "served by make dev or foundation docs serve"
+    print(f"\nData Docs: {settings.docs_base_url}/data_docs/<table>/latest.html ({served})")
     print('Search the documents: foundation search "how do I return an item?" -k 5 [--where key=value]')
     return 1 if any(o.failed for o in outcomes) or not built or not documents_ok else 0
 
@@ -276,6 +278,7 @@ def _main(argv: list[str] | None = None) -> int:
     )
     retry.add_argument("dataset", help="e.g. orders")
     sources_arguments(commands)
+    docs_arguments(commands)
     for verb, text in (
         ("release", "publish a held-back batch to main"),
         ("discard", "drop a held-back batch"),
@@ -321,6 +324,8 @@ def _main(argv: list[str] | None = None) -> int:
         return (rebuild_command if args.command == "rebuild" else retry_command)(settings, args)
     if args.command == "sources":
         return sources_command(settings, args)
+    if args.command == "docs":
+        return docs_command(settings, args)
     if args.command in ("held", "release", "discard"):
         return _held_command(settings, args)
     changed = sync_sample_data(settings, seed=args.seed, scale=args.scale, out=args.out)

@@ -262,6 +262,23 @@ class Settings:
             ge=0,
         ),
     ] = 3600
+    docs_port: Annotated[
+        int,
+        doc(
+            "port of the docs server: data cards and Data Docs over HTTP on 127.0.0.1 (`make dev` starts it)",
+            section="Docs server (data cards and Data Docs)",
+            example="3001",
+            ge=1,
+            le=65535,
+        ),
+    ] = 3001
+    docs_url: Annotated[
+        Uri | None,
+        doc(
+            "base URL of the card and Data Docs links in the UI, as the browser reaches the docs server",
+            shown="http://127.0.0.1:<FOUNDATION_DOCS_PORT>",
+        ),
+    ] = None
     dagster_home: Annotated[
         Path | None,
         doc(
@@ -296,6 +313,11 @@ class Settings:
     def cards_dir(self) -> Path:
         """Where data cards are written: `<namespace>.<table>.md` and `.html`, regenerated on each publish."""
         return self.data_dir / "cards"
+
+    @property
+    def docs_base_url(self) -> str:
+        """Where the browser reaches the docs server: `docs_url`, else http://127.0.0.1:<docs_port>."""
+        return self.docs_url or f"http://127.0.0.1:{self.docs_port}"
 
     @property
     def work_dir(self) -> Path:

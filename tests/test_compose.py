@@ -30,6 +30,8 @@ SECRETS = {
     "POSTGRES_PASSWORD": "dummy-pg-password",
 }
 DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
+# Every service run from the project image: Dagster's and the docs server.
+IMAGE_SERVICES = (*DAGSTER_SERVICES, "docs")
 VARIABLE_REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}$")
 
 
@@ -121,7 +123,7 @@ def has_healthcheck(service: dict) -> bool:
 
 
 def test_expected_services(config: dict) -> None:
-    assert set(config["services"]) == {"minio", "minio-init", "postgres", *DAGSTER_SERVICES}
+    assert set(config["services"]) == {"minio", "minio-init", "postgres", *IMAGE_SERVICES}
 
 
 def test_every_published_port_is_on_loopback(config: dict) -> None:
@@ -131,6 +133,7 @@ def test_every_published_port_is_on_loopback(config: dict) -> None:
         for port in service.get("ports") or ()
     }
     assert ("webserver", "127.0.0.1", "3000") in published
+    assert ("docs", "127.0.0.1", "3001") in published
     assert all(host_ip == "127.0.0.1" for _, host_ip, _ in published), published
 
 
@@ -285,13 +288,18 @@ def test_dockerfile_installs_the_lock_then_the_project() -> None:
     assert users and users[-1] not in ("root", "0"), "the image must not run as root"
 
 
-def dagster_home() -> str:
+def dockerfile_env(name: str) -> str:
+    """The value the Dockerfile's ENV gives a variable."""
     for keyword, args in dockerfile_instructions():
         if keyword == "ENV":
             env = dict(token.split("=", 1) for token in shlex.split(args))
-            if "DAGSTER_HOME" in env:
-                return env["DAGSTER_HOME"]
-    pytest.fail("the Dockerfile sets no DAGSTER_HOME")
+            if name in env:
+                return env[name]
+    pytest.fail(f"the Dockerfile sets no {name}")
+
+
+def dagster_home() -> str:
+    return dockerfile_env("DAGSTER_HOME")
 
 
 def test_instance_config_is_valid_for_dagster(config: dict) -> None:
@@ -324,7 +332,7 @@ def test_instance_config_is_valid_for_dagster(config: dict) -> None:
 def image_commands(config: dict) -> list[list[str]]:
     """Every argv the project image runs: service commands, their health checks, the default CMD."""
     commands = []
-    for name in DAGSTER_SERVICES:
+    for name in IMAGE_SERVICES:
         service = config["services"][name]
         commands.append(service["command"])
         test = service["healthcheck"]["test"]
@@ -356,3 +364,46 @@ def test_workspace_names_the_user_code_server(config: dict) -> None:
         assert path.is_file(), f"{name}: {path} is not in the repo"
         servers = [entry["grpc_server"] for entry in yaml.safe_load(path.read_text())["load_from"]]
         assert [(s["host"], s["port"]) for s in servers] == [("user_code", port)], name
+
+
+# --- The docs server --------------------------------------------------------------------------
+
+
+def mounts(service: dict) -> dict[str, tuple[str, bool]]:
+    """Container path → (volume, read-only) of a service's named volumes."""
+    return {
+        m["target"]: (m["source"], bool(m.get("read_only")))
+        for m in service.get("volumes") or ()
+        if m["type"] == "volume"
+    }
+
+
+@pytest.mark.parametrize("published", [None, "3105"])
+def test_docs_service_serves_the_folders_runs_write_at_the_address_links_use(
+    tmp_path: Path, published
+) -> None:
+    variables = {**SECRETS, **({"FOUNDATION_DOCS_PORT": published} if published else {})}
+    result = run_compose(tmp_path, variables, "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    docs, user_code = services["docs"], services["user_code"]
+    # Runs execute in user_code (DefaultRunLauncher, via its code server): cards and Data Docs land there.
+    env = {"FOUNDATION_DATA_DIR": dockerfile_env("FOUNDATION_DATA_DIR"), **user_code["environment"]}
+    settings = load_settings(env)
+    for folder in (settings.cards_dir, settings.data_docs_dir):
+        volume, read_only = mounts(user_code)[str(folder)]
+        assert not read_only
+        assert mounts(docs)[str(folder)] == (volume, True), folder
+        # Created in the image, so that the empty volume takes the image's owner (not root).
+        assert any(str(folder) in args for keyword, args in dockerfile_instructions() if keyword == "RUN")
+    # The links in the UI point at the port the docs service is published on, on the host's loopback.
+    (port,) = docs["ports"]
+    assert port["host_ip"] == "127.0.0.1" and port["published"] == (published or "3001")
+    assert settings.docs_base_url == f"http://127.0.0.1:{port['published']}"
+    assert int(option(docs["command"], "--port")) == int(port["target"])
+    assert (
+        docs["command"][:3] == ["foundation", "docs", "serve"]
+        and option(docs["command"], "--host") == "0.0.0.0"
+    )
+    # The docs server needs no secret.
+    assert not any("PASSWORD" in k or "SECRET" in k for k in docs.get("environment") or {})

@@ -12,16 +12,19 @@ from pyiceberg.catalog import Catalog
 
 from dagster_project.cards.content import QualityResults
 from dagster_project.cards.writer import CardFiles, write_card
+from dagster_project.docs_site.links import docs_link
 from dagster_project.settings import Settings
 
 # Statuses of a dbt model after publish_build whose main snapshot the card can describe.
 DESCRIBABLE = ("published", "unchanged")
 
 
-def card_metadata(files: CardFiles) -> dict[str, Any]:
-    """Metadata linking the card: `data_card` (the HTML page, a URL) and `data_card_markdown` (a path)."""
+def card_metadata(settings: Settings, files: CardFiles) -> dict[str, Any]:
+    """Metadata showing the card: `data_card` (its page on the docs server), `card` (the card itself,
+    as markdown the UI renders) and `data_card_markdown` (the markdown file's path)."""
     return {
-        "data_card": dg.MetadataValue.url(files.html.resolve().as_uri()),
+        "data_card": dg.MetadataValue.url(docs_link(settings, files.html)),
+        "card": dg.MetadataValue.md(files.markdown.read_text(encoding="utf-8")),
         "data_card_markdown": dg.MetadataValue.path(str(files.markdown)),
     }
 
@@ -54,10 +57,10 @@ def publish_card(settings: Settings, table: str, log: Any, **kwargs: Any) -> dic
         **kwargs: Passed to `write_card` (quality, manifest, snapshot_id, catalog).
 
     Returns:
-        `data_card` and `data_card_markdown`, or `data_card` saying why there is none.
+        `data_card`, `card` and `data_card_markdown`, or `data_card` saying why there is none.
     """
     try:
-        return card_metadata(write_card(settings, table, **kwargs))
+        return card_metadata(settings, write_card(settings, table, **kwargs))
     except Exception as exc:  # noqa: BLE001 - any failure must leave the publish alone
         log.warning(f"{table}: data card not written: {exc}")
         return {"data_card": f"not written: {type(exc).__name__}: {exc}"[:500]}
@@ -98,7 +101,7 @@ def model_cards(
             # that publish's results; this build's checks did not produce the snapshot.
             existing = existing_card(settings, table)
             if existing is not None and existing.snapshot_id == outcome.snapshot_id:
-                metadata[key] = card_metadata(existing)
+                metadata[key] = card_metadata(settings, existing)
                 continue
             quality = None
         metadata[key] = publish_card(

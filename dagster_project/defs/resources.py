@@ -55,6 +55,8 @@ class Foundation(dg.ConfigurableResource):
     compaction_target_file_bytes: int
     compaction_min_files: int
     unfinished_audit_grace_seconds: int
+    docs_port: int
+    docs_url: str | None
     dagster_home: str | None
 
     @classmethod

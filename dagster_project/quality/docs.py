@@ -1,12 +1,33 @@
-"""Great Expectations Data Docs: renders a batch's results as GX's own validation page (HTML)."""
+"""Great Expectations Data Docs: renders a batch's results as GX's own validation page (HTML).
+
+The page is GX's, with a few of GX's templates replaced by ours (`data_docs_templates/`) so that its
+stylesheets, scripts and images load from the docs server instead of CDNs: it renders offline.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from dagster_project.quality.gate import GateReport
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "data_docs_templates"
+
+
+def page_view() -> Any:
+    """GX's page view, reading our templates before its own (same names: ours win).
+
+    GX's `custom_views_directory` is consulted after GX's own templates, so it can add templates but
+    not replace them; the view's Jinja environment takes a loader in front instead (jinja2's API).
+    """
+    from great_expectations.render.view import DefaultJinjaPageView
+    from jinja2 import ChoiceLoader, FileSystemLoader
+
+    view = DefaultJinjaPageView()
+    view.env.loader = ChoiceLoader([FileSystemLoader(TEMPLATES_DIR), view.env.loader])
+    return view
 
 
 def write_data_docs(
@@ -19,7 +40,6 @@ def write_data_docs(
     import great_expectations as gx
     from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
     from great_expectations.render.renderer import ValidationResultsPageRenderer
-    from great_expectations.render.view import DefaultJinjaPageView
 
     # The suite file goes through GX's own models in an ephemeral context (no state on disk).
     context = gx.get_context(mode="ephemeral")
@@ -54,7 +74,7 @@ def write_data_docs(
             },
         },
     )
-    html = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(validation))
+    html = page_view().render(ValidationResultsPageRenderer().render(validation))
     target = out_dir / table / f"{run_id}.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(html, encoding="utf-8")

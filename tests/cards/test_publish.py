@@ -33,7 +33,9 @@ def test_every_model_has_a_card_of_its_published_snapshot_linked_from_its_materi
         assert re.search(r"\d+ check\(s\) in the publish that produced this snapshot", text), table
         assert "One row per" in text and "## Column profile" in text and "## PII handling" in text
         metadata = _latest_metadata(sample_built.instance, table)
-        assert metadata["data_card"] == html.resolve().as_uri()
+        # A link that opens in the browser (the docs server), and the card itself shown in the UI.
+        assert metadata["data_card"] == f"http://127.0.0.1:{settings.docs_port}/cards/{table}.html"
+        assert metadata["card"] == text
         assert metadata["data_card_markdown"] == str(markdown)
 
 

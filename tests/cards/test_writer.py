@@ -46,7 +46,8 @@ def test_document_tables_get_cards_on_publish(tmp_path):
     for key in (DOCUMENTS_KEY, CHUNKS_KEY):
         table = ".".join(key.path)
         metadata = materialization_metadata(result, key)
-        assert metadata["data_card"] == (settings.cards_dir / f"{table}.html").resolve().as_uri()
+        assert metadata["data_card"] == f"{settings.docs_base_url}/cards/{table}.html"
+        assert metadata["card"] == (settings.cards_dir / f"{table}.md").read_text()
         assert metadata["data_card_markdown"] == str(settings.cards_dir / f"{table}.md")
     documents = (settings.cards_dir / "curated.documents.md").read_text()
     assert "near duplicates by MinHash LSH" in documents and "No checks are declared" in documents

@@ -72,9 +72,10 @@ def test_failing_batch_leaves_main_unchanged_keeps_the_branch_and_stops_downstre
     metadata = checks["order_id_not_null"].metadata
     assert metadata["unexpected_count"].value == 1 and metadata["unexpected_percent"].value == 25.0
     assert metadata["suite"].value == "expectations/raw.orders.json"
-    assert metadata["data_docs"].value.startswith("file://")
-    docs = metadata["data_docs"].value.removeprefix("file://")
-    assert "order_id" in open(docs).read()
+    assert (
+        metadata["data_docs"].value == f"{settings.docs_base_url}/data_docs/raw.orders/{result.run_id}.html"
+    )
+    assert "order_id" in (settings.data_docs_dir / "raw.orders" / f"{result.run_id}.html").read_text()
 
     materialized = {
         m.asset_key for m in result.get_asset_materialization_events() for m in [m.materialization]

@@ -13,6 +13,7 @@ from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.raw.freshness import CHECK_NAME, freshness_now, freshness_specs
 from dagster_project.defs.raw.metadata import ingest_metadata
 from dagster_project.defs.resources import Foundation
+from dagster_project.docs_site.links import docs_link
 from dagster_project.errors import EnvironmentFailure
 from dagster_project.ingest.run import IngestReport, ingest_dataset
 from dagster_project.lakehouse.evolution import SchemaConflict
@@ -80,13 +81,14 @@ def ingest_and_report(
     if report.gate is not None:
         from dagster_project.quality.docs import write_data_docs
 
-        docs = write_data_docs(
+        page = write_data_docs(
             report.gate,
             table=dataset.table,
             run_id=context.run.run_id,
             run_time=report.started_at,
             out_dir=settings.data_docs_dir,
         )
+        docs = docs_link(settings, page)  # the page on the docs server: a file:// link would not open
     results = check_results(suite, report.gate, docs)
     selected = context.selected_asset_check_keys
     if dg.AssetCheckKey(asset_key(dataset), CHECK_NAME) in selected:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 
 from dagster_project.quality.engine import ExpectationResult
@@ -52,7 +50,7 @@ def _sample_text(value: object) -> str:
     return str(value)
 
 
-def _metadata(result: ExpectationResult, suite: Suite, docs: Path | None) -> dict[str, object]:
+def _metadata(result: ExpectationResult, suite: Suite, docs: str | None) -> dict[str, object]:
     e = result.expectation
     metadata: dict[str, object] = {
         "success": result.success,
@@ -73,12 +71,12 @@ def _metadata(result: ExpectationResult, suite: Suite, docs: Path | None) -> dic
     if e.action == "drop":
         metadata["rows_dropped"] = result.dropped
     if docs is not None:
-        metadata["data_docs"] = dg.MetadataValue.url(docs.resolve().as_uri())
+        metadata["data_docs"] = dg.MetadataValue.url(docs)
     return metadata
 
 
 def check_results(
-    suite: Suite | None, gate: GateReport | None, docs: Path | None, asset_key: dg.AssetKey | None = None
+    suite: Suite | None, gate: GateReport | None, docs: str | None, asset_key: dg.AssetKey | None = None
 ) -> list[dg.AssetCheckResult]:
     """One result per expectation the gate evaluated in this run, and none for the others.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -114,7 +113,7 @@ def failing_rows(
 
 
 def ingest_metadata(
-    settings: Settings, dataset: Dataset, report: IngestReport, docs: Path | None = None
+    settings: Settings, dataset: Dataset, report: IngestReport, docs: str | None = None
 ) -> dict[str, object]:
     """Everything the UI shows for one raw materialization."""
     table = open_catalog(settings).load_table(dataset.table)
@@ -194,7 +193,7 @@ def ingest_metadata(
         metadata["rows_dropped"] = dg.MetadataValue.int(len(gate.dropped))
         metadata["suite"] = dg.MetadataValue.path(gate.suite.file)
         if docs is not None:
-            metadata["data_docs"] = dg.MetadataValue.url(docs.resolve().as_uri())
+            metadata["data_docs"] = dg.MetadataValue.url(docs)
         if gate.held_back:
             # Nothing reached main: say so first, and count what is waiting, not "0 rows ingested".
             del metadata["rows_ingested"]

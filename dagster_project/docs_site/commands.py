@@ -1,0 +1,31 @@
+"""`foundation docs serve`: the docs server on its own (the compose stack's `docs` service runs it)."""
+
+from __future__ import annotations
+
+import argparse
+
+from dagster_project.docs_site.server import LOOPBACK, docs_server
+from dagster_project.settings import Settings
+
+
+def docs_arguments(commands: argparse._SubParsersAction) -> None:
+    """Register `foundation docs serve` on the CLI's subcommands."""
+    docs = commands.add_parser("docs", help="serve the data cards and Data Docs over HTTP")
+    verbs = docs.add_subparsers(dest="docs_command", required=True)
+    serve = verbs.add_parser("serve", help="serve them until interrupted (make dev starts it for you)")
+    serve.add_argument("--host", default=LOOPBACK, help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, help="port (default: FOUNDATION_DOCS_PORT, 3001)")
+
+
+def docs_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C or SIGTERM; 0 on a clean stop."""
+    server = docs_server(settings, args.host, args.port)
+    host, port = server.server_address[:2]
+    print(f"docs server on http://{host}:{port}/ (links in the UI: {settings.docs_base_url}/)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
