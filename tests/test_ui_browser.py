@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.dagster_dev import ROOT, dagster_dev, embedded_env
+from tests.servers.dagster_dev import ROOT, _free_port, dagster_dev, embedded_env
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -58,7 +58,9 @@ SCHEDULES = ["daily_dbt_build", "table_maintenance"]
     CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); .ci/run installs it"
 )
 def test_readme_ui_tour(tmp_path):
-    env = embedded_env(tmp_path / "data")
+    # The docs server's port is in the links the demo's publishes write, and `make dev` serves it.
+    docs_url = f"http://127.0.0.1:{_free_port()}"
+    env = embedded_env(tmp_path / "data", FOUNDATION_DOCS_PORT=docs_url.rsplit(":", 1)[1])
     demo = subprocess.run(
         [sys.executable, "-m", "dagster_project", "demo"],
         env=env,
@@ -71,8 +73,8 @@ def test_readme_ui_tour(tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
     try:
-        with dagster_dev(env, tmp_path / "dev.log") as dev:
-            seen = _tour(dev.url, shots)
+        with dagster_dev(env, tmp_path / "dev.log", docs=True) as dev:
+            seen = _tour(dev.url, docs_url, shots)
     finally:
         kept = ROOT / ".data" / "screenshots"
         kept.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,7 @@ def _readme_ui_labels() -> set[str]:
     return {" ".join(label.split()) for label in re.findall(r"\*\*(.+?)\*\*", section, re.DOTALL)}
 
 
-def _tour(base: str, shots: Path) -> set[str]:
+def _tour(base: str, docs_url: str, shots: Path) -> set[str]:
     """The README's steps in order; each waits for the elements it names, then takes its screenshot.
 
     Returns the labels (menu entries, tabs, buttons, texts) found, for the check against the README.
@@ -287,17 +289,26 @@ def _tour(base: str, shots: Path) -> set[str]:
 
         # 13-14. Tab Events: the data_card link, opened over HTTP.
         page.get_by_role("tab", name="Events", exact=True).click()
-        text("data_card")
+        for key in ("card", "data_card"):
+            text(key)
         card = page.locator('a[href*="curated.orders.html"]').first
         expect(card).to_be_visible()
         shot(SHOTS[12])
-        href = card.get_attribute("href") or ""
-        # The card link is still a file:// URI, which Chromium refuses to follow from an http:// page:
-        # the test opens it directly. Served over HTTP (issue 15, point 7) this becomes a 200 over http.
-        assert href.startswith("file://"), href
-        page.goto(href)
-        expect(page).to_have_title(re.compile("curated.orders"))
-        shot(SHOTS[13])
+        href = card.get_attribute("href")
+        assert href == f"{docs_url}/cards/curated.orders.html"
+        # The link opens in a new tab (target=_blank), as a user's click does: over HTTP, status 200.
+        context = page.context
+        with (
+            context.expect_page() as opened,
+            context.expect_event("response", lambda response: response.url == href) as answered,
+        ):
+            card.click()
+        assert answered.value.status == 200, href
+        card_page = opened.value
+        expect(card_page).to_have_title(re.compile("curated.orders"))
+        expect(card_page.get_by_text("Data card: curated.orders")).to_be_visible()
+        card_page.screenshot(path=str(shots / SHOTS[13]))
+        card_page.close()
 
         # 15. Automation: the sensors and schedules, all running from the start.
         open_("/automation")
