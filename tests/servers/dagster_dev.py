@@ -48,21 +48,21 @@ def _free_port() -> int:
 
 
 @contextmanager
-def dagster_dev(env: dict[str, str], log_path: Path) -> Iterator[DagsterDev]:
-    """Start `dagster dev` with `env` (repo workspace), wait for /server_info, stop it afterwards."""
+def dagster_dev(env: dict[str, str], log_path: Path, *, docs: bool = False) -> Iterator[DagsterDev]:
+    """Start `dagster dev` with `env` (repo workspace), wait for /server_info, stop it afterwards.
+
+    With `docs`, start it as `make dev` does: through the launcher that runs the docs server (cards,
+    Data Docs) beside it, on `FOUNDATION_DOCS_PORT` of `env`.
+    """
     port = _free_port()
     log = log_path.open("w")
+    launcher = (
+        [sys.executable, "-m", "dagster_project.docs_site.dev"]
+        if docs
+        else [str(Path(sys.executable).with_name("dagster")), "dev"]
+    )
     process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("dagster")),
-            "dev",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-w",
-            "workspace.yaml",
-        ],
+        [*launcher, "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -83,9 +83,11 @@ def dagster_dev(env: dict[str, str], log_path: Path) -> Iterator[DagsterDev]:
         info = pending.wait_for(server_info, 120, "/server_info")
         yield DagsterDev(url, info, process)  # type: ignore[arg-type]
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
         try:
+            os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
+        except ProcessLookupError:  # it exited early and its group is gone: the failure says why
+            pass
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
