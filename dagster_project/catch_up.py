@@ -202,10 +202,11 @@ def _run_one(
         tags={"foundation/dataset": dataset, "foundation/file": key[:200]},
     )
     error = "" if result.success else first_error(result)
-    materializations = result.asset_materializations_for_node(op)
-    if not materializations:
+    # A held batch materializes nothing: what it held is on its observation of the asset.
+    reported = result.asset_materializations_for_node(op) or result.asset_observations_for_node(op)
+    if not reported:
         return Outcome(dataset, key, result.run_id, result.success, False, error=error)
-    md = materializations[0].metadata
+    md = reported[0].metadata
 
     def value(name: str, default: object = 0) -> object:
         return md[name].value if name in md else default

@@ -172,28 +172,36 @@ def _tour(base: str, docs_url: str, shots: Path) -> set[str]:
             text(row)
         shot(SHOTS[1])
 
-        # 3. raw / orders, tab Overview: status, columns, the held batch's metadata.
+        # 3. raw / orders, tab Overview: its latest materialization attempt (the held batch) failed.
         open_("/assets/raw/orders")
         tabs(*ASSET_TABS)
         for section in ("Status", "Description", "Columns", "Metadata", "Definition", "Automation details"):
             text(section)
         for status in ("Latest materialization", "Latest check results", "Freshness policy", "Row count"):
             text(status)
+        text("Failed in")  # under Latest materialization, with the held run's id
         for view in ("Table", "Plots"):
             expect(button(view)).to_be_visible()
-        for key in ("quality_gate", "rows_held", "audit_branch", "held_back_files", "failed_expectations"):
+        shot(SHOTS[2])
+
+        # 4. Tab Events: the held attempt failed and materialized nothing; what it held is on its
+        # observation of the asset (selected, on top): the held rows and the failing rows.
+        page.get_by_role("tab", name="Events", exact=True).click()
+        failed_run = page.get_by_text(
+            re.compile(r"^Run [0-9a-f]{8} failed, and did not materialize this asset\.$")
+        )
+        expect(failed_run).to_be_visible()
+        text("Observed in run", exact=False)
+        for key in ("quality_gate", "rows_held", "preview", "failing_rows", "audit_branch", "data_docs"):
+            text(key)
+        for key in ("held_back_files", "failed_expectations"):
             text(key)
         text("HELD BACK")
         branch = page.get_by_text(re.compile(r"^audit-[0-9a-f-]{36}$")).first
         expect(branch).to_be_visible()
         held_branch = branch.inner_text().strip()
-        shot(SHOTS[2])
-
-        # 4. Tab Events: the held materialization, with its preview and failing rows.
-        page.get_by_role("tab", name="Events", exact=True).click()
-        for key in ("quality_gate", "rows_held", "preview", "failing_rows", "audit_branch", "data_docs"):
-            text(key)
-        text("HELD BACK")
+        # The failed run the banner names is the one that held the batch on that branch.
+        assert failed_run.inner_text().split()[1] == held_branch.removeprefix("audit-")[:8]
         # failing_rows' [Show Markdown]: the rows each failed expectation rejects, read from the branch.
         text("[Show Markdown]")
         row = page.get_by_role("row").filter(has=page.get_by_text("failing_rows", exact=True))

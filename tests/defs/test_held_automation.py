@@ -52,7 +52,7 @@ def test_a_held_batch_requests_no_model_run_and_a_later_good_batch_does(settings
 
     land(settings, "orders/bad.csv", BAD)
     held = ingest(ORDERS, "orders/bad.csv")
-    assert not held.success  # held back: materialized, checks failed
+    assert not held.success  # held back: nothing materialized, checks failed
     after_held = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=idle.cursor)
     assert after_held.total_requested == 0
 

@@ -42,9 +42,11 @@ def _job(settings, name, table, branch):
     )
 
 
-def _materialization(result, key=ORDERS):
-    [m] = [e.materialization for e in result.get_asset_materialization_events() if e.asset_key == key]
-    return {k: v.value for k, v in m.metadata.items()}
+def _observation(result, key=ORDERS):
+    """The held attempt's metadata: on an observation of the asset, since nothing was materialized."""
+    [o] = [e.asset_observation_data.asset_observation for e in result.all_events if e.is_asset_observation]
+    assert o.asset_key == key
+    return {k: v.value for k, v in o.metadata.items()}
 
 
 def _held_check(result, key=ORDERS):
@@ -80,7 +82,8 @@ def test_a_held_batch_fails_its_run_and_shows_the_held_rows(settings, held):
     assert "order_id_not_null" in message and "amount_between" in message
     assert RELEASE_JOB in message and DISCARD_JOB in message
 
-    md = _materialization(held)
+    assert not [e for e in held.all_events if e.is_step_materialization]  # main did not change
+    md = _observation(held)
     assert md["quality_gate"] == "HELD BACK" and md["rows_held"] == 4
     assert "rows_ingested" not in md  # not "0 rows ingested", as if the file were empty
     assert md["audit_branch"] == branch
@@ -98,11 +101,42 @@ def test_a_held_batch_fails_its_run_and_shows_the_held_rows(settings, held):
     assert "bad_batch.csv" in check.metadata["held"].value
 
 
+def test_the_held_attempt_is_recorded_as_failed_not_as_a_materialization(settings):
+    """What the UI reads: the asset's latest materialization is still the good batch, its latest run
+    (the held attempt) failed, and the held batch's metadata is on the asset's latest event."""
+    instance = dg.DagsterInstance.ephemeral()
+    assets = build_raw_assets(load_registry(settings.sources_file), settings.expectations_dir)
+    resources = {"foundation": Foundation.from_settings(settings)}
+    land(settings, "customers/c.csv", customers_csv(1, 7))
+    dg.materialize(assets, resources=resources, instance=instance, selection=[CUSTOMERS])
+    land(settings, "orders/good.csv", orders_csv(1, 5))
+    good = dg.materialize(assets, resources=resources, instance=instance, selection=[ORDERS])
+    land(settings, "orders/bad_batch.csv", BAD)
+    held = dg.materialize(
+        assets, resources=resources, instance=instance, selection=[ORDERS], raise_on_error=False
+    )
+
+    [record] = instance.get_asset_records([ORDERS])
+    entry = record.asset_entry
+    assert entry.last_materialization.run_id == good.run_id
+    assert entry.last_materialization.asset_materialization.metadata["quality_gate"].text == "passed"
+    assert entry.last_run_id == held.run_id
+    assert instance.get_run_by_id(held.run_id).status == dg.DagsterRunStatus.FAILURE
+    [observed] = instance.fetch_observations(ORDERS, limit=1).records
+    held_event = observed.event_log_entry
+    assert held_event.run_id == held.run_id
+    metadata = held_event.asset_observation.metadata
+    assert metadata["quality_gate"].text == "HELD BACK" and metadata["rows_held"].value == 4
+    assert f"audit-{held.run_id}" in metadata["preview"].value
+    checks = {e.check_name: e for e in held.get_asset_check_evaluations()}
+    assert not checks["order_id_not_null"].passed and not checks[HELD_CHECK].passed
+
+
 def test_personal_data_in_failing_rows_is_masked(settings):
     land(settings, "customers/c.csv", customers_csv(1, 3).replace("ada2@example.com", "not-an-email"))
     result = _run(settings, CUSTOMERS)
     assert not result.success
-    md = _materialization(result, CUSTOMERS)
+    md = _observation(result, CUSTOMERS)
     assert "email_match_regex" in md["failing_rows"] and "•••" in md["failing_rows"]
     shown = json.dumps([v for v in md.values() if isinstance(v, str | int | float)])
     assert "not-an-email" not in shown and "Ada2" not in shown

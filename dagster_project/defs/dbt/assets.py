@@ -48,13 +48,15 @@ def load_manifest(project: DbtProject) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-# An upstream asset whose latest materialization failed a blocking check: a raw batch (or a model
-# build) held back by its gate. Its materialization stays (it shows what was held and why), but it
-# changed nothing on main, so it must not start the models downstream. Checked at every tick, not
-# latched with the update: the run is over (eager waits for it) so its check results are stored,
-# and a later good batch, or a release, is a newer materialization that no failed check targets,
-# so the models run then. Not `all_deps_blocking_checks_passed`: that also waits on a release or a
-# run with no new batch, whose materialization has no check results and should flow on.
+# An upstream asset whose latest checks failed a blocking one: a model build held back by its gate
+# (its materialization stays: it shows what was held and why) or a raw batch held back (no
+# materialization: main did not change, so eager() sees no update from it; its failed checks target
+# the asset's previous materialization). Either way main is not what the checks passed, so the models
+# downstream do not start. Checked at every tick, not latched with the update: the run is over (eager
+# waits for it) so its check results are stored, and a later good batch, or a release, is a newer
+# materialization that no failed check targets, so the models run then. Not
+# `all_deps_blocking_checks_passed`: that also waits on a release or a run with no new batch, whose
+# materialization has no check results and should flow on.
 UPSTREAM_HELD = dg.AutomationCondition.any_deps_match(
     dg.AutomationCondition.any_checks_match(dg.AutomationCondition.check_failed(), blocking_only=True)
     & ~dg.AutomationCondition.will_be_requested()  # rebuilt in this same tick: the run decides

@@ -68,10 +68,11 @@ def ingest_and_report(
     dataset: Dataset,
     suite: Suite | None,
     ingest: Callable[[], IngestReport],
-) -> Iterator[dg.MaterializeResult]:
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult | dg.AssetObservation]:
     """Run one ingest (a transient failure retries the step), then report it: Data Docs, metadata, checks.
 
-    A batch held back by its gate is reported, then fails the step (see `held_message`).
+    A batch held back by its gate is not materialized: its check results and an observation saying
+    what was held are reported, then the step fails (see `held_message`).
     """
     try:
         report = ingest()
@@ -98,16 +99,17 @@ def ingest_and_report(
         catalog = open_catalog(settings)
         table = catalog.load_table(dataset.table) if catalog.table_exists(dataset.table) else None
         results.append(held_check_result(table))
-    yield dg.MaterializeResult(
-        metadata=ingest_metadata(settings, dataset, report, docs), check_results=results
-    )
+    metadata = ingest_metadata(settings, dataset, report, docs)
     gate = report.gate
-    if gate is not None and gate.held_back:
-        # The materialization above records what was held (main unchanged); the run itself
-        # must not read as a success, with the branch and what to do in its error.
-        raise dg.Failure(
-            description=held_message(dataset.table, gate), metadata={"audit_branch": gate.branch}
-        )
+    if gate is None or not gate.held_back:
+        yield dg.MaterializeResult(metadata=metadata, check_results=results)
+        return
+    # Held back: main did not change, so nothing was materialized. Its checks are recorded, what was
+    # held (preview, failing rows, branch) goes on an observation of the asset (its Events tab), and
+    # the step fails, so the run, the asset's Overview and its Events say the attempt did not land.
+    yield from results
+    yield dg.AssetObservation(asset_key=asset_key(dataset), metadata=metadata)
+    raise dg.Failure(description=held_message(dataset.table, gate), metadata={"audit_branch": gate.branch})
 
 
 def held_message(table: str, gate: GateReport) -> str:
@@ -120,8 +122,9 @@ def held_message(table: str, gate: GateReport) -> str:
     ] + gate.refused
     return (
         f"{table}: batch HELD BACK by the quality gate on branch {gate.branch}, main unchanged. "
-        f"Failed: {'; '.join(failed)}. Its rows and the failing rows are in this run's materialization "
-        f"(preview, failing_rows). Fix the source and re-run, or launch {RELEASE_JOB} / {DISCARD_JOB} "
+        f"Failed: {'; '.join(failed)}. Its rows and the failing rows are in this run's observation "
+        f"of the asset (preview, failing_rows). Fix the source and re-run, or launch "
+        f"{RELEASE_JOB} / {DISCARD_JOB} "
         f"with config table: {table}, branch: {gate.branch} "
         f"(or `foundation release|discard {table} {gate.branch}`)."
     )

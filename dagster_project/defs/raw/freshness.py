@@ -1,7 +1,7 @@
 """Freshness of raw datasets: a check per dataset that fails when no new file landed within its window.
 
 Dagster's own freshness policy (on the raw assets) looks at materializations, and a raw asset also
-materializes when a run found nothing new or held its batch back. This check looks at the data
+materializes when a run found nothing new (a held batch does not materialize). This check looks at the data
 instead: the newest commit on main that carried landed files (`foundation.files` in its snapshot
 summary). A batch held on an audit branch never moves main, so it neither refreshes nor ages it.
 
