@@ -179,7 +179,7 @@ def _tour(base: str, docs_url: str, shots: Path) -> set[str]:
             text(section)
         for status in ("Latest materialization", "Latest check results", "Freshness policy", "Row count"):
             text(status)
-        text("Failed in")  # under Latest materialization, with the held run's id
+        text("Failed in", exact=False)  # under Latest materialization, beside the held run's id
         for view in ("Table", "Plots"):
             expect(button(view)).to_be_visible()
         shot(SHOTS[2])
@@ -189,7 +189,7 @@ def _tour(base: str, docs_url: str, shots: Path) -> set[str]:
         page.get_by_role("tab", name="Events", exact=True).click()
         failed_run = page.get_by_text(
             re.compile(r"^Run [0-9a-f]{8} failed, and did not materialize this asset\.$")
-        )
+        ).first
         expect(failed_run).to_be_visible()
         text("Observed in run", exact=False)
         for key in ("quality_gate", "rows_held", "preview", "failing_rows", "audit_branch", "data_docs"):
@@ -202,6 +202,8 @@ def _tour(base: str, docs_url: str, shots: Path) -> set[str]:
         held_branch = branch.inner_text().strip()
         # The failed run the banner names is the one that held the batch on that branch.
         assert failed_run.inner_text().split()[1] == held_branch.removeprefix("audit-")[:8]
+        failed_run.scroll_into_view_if_needed()
+        shot(SHOTS[3])  # the red banner, the observation on top of the green materializations
         # failing_rows' [Show Markdown]: the rows each failed expectation rejects, read from the branch.
         text("[Show Markdown]")
         row = page.get_by_role("row").filter(has=page.get_by_text("failing_rows", exact=True))
@@ -211,7 +213,6 @@ def _tour(base: str, docs_url: str, shots: Path) -> set[str]:
             "order_id_not_null (expect_column_values_to_not_be_null): 50 unexpected"
         )
         expect(dialog).to_contain_text("amount_between (expect_column_values_to_be_between): 5 unexpected")
-        shot(SHOTS[3])
         page.keyboard.press("Escape")
         expect(dialog).to_have_count(0)
 
