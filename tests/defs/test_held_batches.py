@@ -127,6 +127,9 @@ def test_the_held_attempt_is_recorded_as_failed_not_as_a_materialization(setting
     assert held_event.run_id == held.run_id
     metadata = held_event.asset_observation.metadata
     assert metadata["quality_gate"].text == "HELD BACK" and metadata["rows_held"].value == 4
+    # What was held comes first; nothing reads like an empty file (main's counters are left out).
+    assert list(metadata)[:3] == ["quality_gate", "rows_held", "audit_branch"]
+    assert not {"rows_ingested", "files_ingested", "bytes_ingested", "dagster/row_count"} & set(metadata)
     assert f"audit-{held.run_id}" in metadata["preview"].value
     checks = {e.check_name: e for e in held.get_asset_check_evaluations()}
     assert not checks["order_id_not_null"].passed and not checks[HELD_CHECK].passed

@@ -219,4 +219,17 @@ def ingest_metadata(
                     for r in gate.failed
                 )
             )
+            metadata = _held_first(metadata)
     return metadata
+
+
+# What a held batch's observation shows first; main's counters (row count, files and bytes
+# "ingested": zero, as nothing reached main) would read like an empty file, so they are left out.
+HELD_FIRST = ("quality_gate", "rows_held", "audit_branch", "failed_expectations", "held_back_files")
+NOT_FOR_HELD = ("dagster/row_count", "files_ingested", "bytes_ingested")
+
+
+def _held_first(metadata: dict[str, object]) -> dict[str, object]:
+    first = {k: metadata[k] for k in HELD_FIRST if k in metadata}
+    rest = {k: v for k, v in metadata.items() if k not in first and k not in NOT_FOR_HELD}
+    return first | rest
