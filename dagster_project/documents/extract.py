@@ -10,9 +10,9 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
+from dagster_project.documents.html import html_to_markdown
 from dagster_project.ingest.sources import FileRejected, environment_failure
 
 MEDIA_TYPES = {
@@ -24,10 +24,6 @@ MEDIA_TYPES = {
     ".pdf": "application/pdf",
 }
 SIDECAR_SUFFIX = ".metadata.json"
-# HTML elements whose text is site chrome, not content.
-_SKIPPED_TAGS = {"nav", "footer", "header", "script", "style", "aside", "noscript", "template", "form"}
-_BLOCK_TAGS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "td", "th", "dt", "dd"}
-
 
 MAX_SIDECAR_BYTES = 1 << 20
 
@@ -134,67 +130,6 @@ def _plain(text: str) -> tuple[str, str]:
     return title, text
 
 
-class _HtmlText(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.blocks: list[str] = []
-        self.current: list[str] = []
-        self.tag: str | None = None
-        self.skip_depth = 0
-        self.title = ""
-        self.in_title = False
-        self.skipped_text = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED_TAGS:
-            self.skip_depth += 1
-        elif tag == "title":
-            self.in_title = True
-        elif tag in _BLOCK_TAGS:
-            self._flush()
-            self.tag = tag
-        elif tag == "br":
-            self.current.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED_TAGS:
-            self.skip_depth = max(0, self.skip_depth - 1)
-        elif tag == "title":
-            self.in_title = False
-        elif tag in _BLOCK_TAGS:
-            self._flush()
-
-    def handle_data(self, data: str) -> None:
-        if self.in_title:
-            self.title += data
-        elif self.skip_depth:
-            self.skipped_text += len(data.strip())
-        else:
-            self.current.append(data)
-
-    def _flush(self) -> None:
-        text = " ".join("".join(self.current).split())
-        if text:
-            tag = self.tag or "p"
-            prefix = "#" * int(tag[1]) + " " if tag[0] == "h" and tag[1:].isdigit() else ""
-            self.blocks.append(prefix + ("- " if tag == "li" else "") + text)
-        self.current = []
-        self.tag = None
-
-
-def _html(text: str, warnings: list[str]) -> tuple[str, str]:
-    parser = _HtmlText()
-    parser.feed(text)
-    parser.close()
-    parser._flush()
-    if parser.skipped_text:
-        warnings.append(f"removed {parser.skipped_text} characters of page chrome (nav, header, footer)")
-    body = "\n\n".join(parser.blocks)
-    h1 = next((b[2:] for b in parser.blocks if b.startswith("# ")), "")
-    # A <title> usually carries the site name after a separator; the h1 is the document's own.
-    return h1 or parser.title.split("|")[0].strip(), body
-
-
 def _pdf(path: Path, label: str, warnings: list[str]) -> tuple[str, str]:
     from pypdf import PdfReader
 
@@ -296,7 +231,7 @@ def extract(path: Path, label: str) -> Extracted:
     else:
         raw = _decode(path.read_bytes(), label, warnings)
         if media_type == "text/html":
-            title, text = _html(raw, warnings)
+            title, text = html_to_markdown(raw, warnings)
         elif media_type == "text/markdown":
             title, text = _markdown(raw)
         else:

@@ -1,0 +1,97 @@
+"""HTML to light markdown: the page's main content through trafilatura, its chrome left out.
+
+trafilatura finds the main content and drops navigation, sidebars, headers, footers and comment
+sections. A small lxml pre-clean first fixes what it does not handle on documentation and help
+sites: text hidden from readers, permalink signs on headings (`¶`), "Edit this page" links, a page
+wrapped in one `<form>` (ASP.NET), and content swallowed by a `<nav>` that was never closed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import lxml.html
+import trafilatura
+from lxml import etree
+
+# Hidden from every reader: the `hidden` attribute, or an inline style that hides it.
+_HIDDEN = (
+    "//*[@hidden] | //*[contains(translate(@style, ' ', ''), 'display:none')]"
+    " | //*[contains(translate(@style, ' ', ''), 'visibility:hidden')]"
+)
+# A heading's permalink: a link into the page whose only text is a sign (Sphinx and MkDocs `¶`,
+# Docusaurus a zero-width space, others `#`, `§` or a link emoji).
+_PERMALINK_SIGNS = "¶§#🔗\u200b "
+_PERMALINK = (
+    "//a[starts-with(@href, '#')]"
+    f"[string-length(translate(normalize-space(.), '{_PERMALINK_SIGNS}', '')) = 0]"
+    " | //a[contains(concat(' ', @class, ' '), ' headerlink ') or contains(@class, 'hash-link')]"
+)
+# "Edit this page" / "Edit on GitHub" buttons that generators put inside the article.
+_EDIT_LINK = (
+    "//a[contains(@href, '/edit/') or contains(@href, '/blob/')]"
+    "[starts-with(translate(normalize-space(.), 'EDIT', 'edit'), 'edit')]"
+)
+_CONTENT = "h1|h2|h3|p|main|article|pre|table"
+_TITLE_SEPARATORS = re.compile(r"\s+[|–—-]\s+")
+
+
+def _pre_clean(tree: lxml.html.HtmlElement) -> None:
+    for element in tree.xpath(f"{_HIDDEN} | {_PERMALINK} | {_EDIT_LINK}"):
+        element.drop_tree()  # drop_tree keeps the element's tail text (the words after it)
+    # trafilatura drops every <form>; a page wrapped in one keeps its content with the tag unwrapped.
+    for form in tree.xpath("//form"):
+        form.drop_tag()
+    # A <nav> never closed swallows the rest of the page: move what follows its links back out.
+    for nav in tree.xpath("//nav"):
+        first = next((c for c in nav if c.tag in _CONTENT.split("|") or c.xpath(f".//{_CONTENT}")), None)
+        if first is None or not isinstance(first.tag, str):
+            continue
+        moved = [first, *first.itersiblings()]
+        for element in reversed(moved):
+            nav.addnext(element)
+
+
+def _title(tree: lxml.html.HtmlElement) -> tuple[str, str]:
+    """(first h1's text, the <title> without the site name after a separator)."""
+    h1 = next((" ".join(h.text_content().split()) for h in tree.iter("h1")), "")
+    head = tree.findtext(".//title") or ""
+    return h1, _TITLE_SEPARATORS.split(" ".join(head.split()))[0]
+
+
+def html_to_markdown(text: str, warnings: list[str]) -> tuple[str, str]:
+    """A page's title and main content as light markdown (`#` headings, paragraphs, `- ` items).
+
+    Args:
+        text: The decoded HTML.
+        warnings: Gets a note of how much page chrome was removed.
+
+    Returns:
+        (title, text); text is empty when the page has no content (scripts and navigation only).
+    """
+    try:
+        tree = lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError):  # no element at all: nothing to extract
+        return "", ""
+    _pre_clean(tree)
+    h1, head_title = _title(tree)
+    page_words = len(" ".join(tree.xpath("//body//text()[not(ancestor::script or ancestor::style)]")).split())
+    body = (
+        trafilatura.extract(
+            tree,
+            output_format="markdown",
+            include_comments=False,
+            include_tables=True,
+            include_formatting=True,
+            favor_recall=True,
+            deduplicate=False,
+        )
+        or ""
+    )
+    # trafilatura leaves out an h1 it takes for the page title; the chunker wants it as `# `.
+    if h1 and not any(line.startswith("# ") for line in body.splitlines()):
+        body = f"# {h1}\n\n{body}" if body.strip() else body
+    removed = page_words - len(body.split())
+    if removed > 0:
+        warnings.append(f"removed {removed} words of page chrome (navigation, header, footer, hidden text)")
+    return h1 or head_title, body

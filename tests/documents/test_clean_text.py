@@ -1,0 +1,52 @@
+"""Clean text (issue 16, point 3): documentation and help-site pages lose their chrome, keep their content.
+
+The pages (tests/documents/sites.py) follow six generators' templates: Sphinx / Read the Docs,
+MkDocs Material, Docusaurus, a help-center article, an ASP.NET page wrapped in one `<form>`, and a
+hand-written page with an unclosed `<nav>`. `make bench-clean-text` reports the same figures.
+"""
+
+from __future__ import annotations
+
+from dagster_project.documents.extract import extract
+from tests.documents.sites import HIDDEN, measure
+
+
+def test_navigation_is_in_at_most_one_percent_of_chunks_and_no_content_is_lost(tmp_path):
+    figures = measure(tmp_path)
+    print(figures)
+    assert figures["pages"] == 48 and figures["chunks"] >= 100
+    assert figures["content_lost"] == 0, figures["examples"]
+    assert figures["navigation_share"] <= 0.01, figures["examples"]
+
+
+def test_headings_lose_their_permalink_sign(tmp_path):
+    assert measure(tmp_path)["permalink_signs"] == 0
+
+
+def test_hidden_text_is_not_indexed(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><body><main><h1>Refunds</h1><p>Refunds reach your card within five working days.</p>"
+        f'<div style="display: none">{HIDDEN[0]}</div><p hidden>{HIDDEN[1]}</p>'
+        f'<span style="visibility:hidden">{HIDDEN[2]}</span></main></body></html>'
+    )
+    text = extract(path, "documents/page.html").text
+    assert "five working days" in text
+    assert not any(h in text for h in HIDDEN)
+
+
+def test_content_inside_a_form_and_after_an_unclosed_nav_is_kept(tmp_path):
+    path = tmp_path / "form.html"
+    path.write_text(
+        "<html><body><form id='aspnetForm'><h1>Delivery times</h1>"
+        "<p>Standard parcels arrive in two to four working days.</p></form></body></html>"
+    )
+    assert "two to four working days" in extract(path, "documents/form.html").text
+    path = tmp_path / "nav.html"
+    path.write_text(
+        "<html><body><nav><a href='/'>Home</a><h1>Delivery times</h1>"
+        "<p>Express parcels arrive on the next working day."
+        "<p>Orders after noon ship a day later.</body></html>"
+    )
+    text = extract(path, "documents/nav.html").text
+    assert "next working day" in text and "ship a day later" in text
