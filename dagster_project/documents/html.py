@@ -13,6 +13,7 @@ import re
 import lxml.html
 import trafilatura
 from lxml import etree
+from trafilatura.settings import use_config
 
 # Hidden from every reader: the `hidden` attribute, or an inline style that hides it.
 _HIDDEN = (
@@ -32,11 +33,23 @@ _EDIT_LINK = (
     "//a[contains(@href, '/edit/') or contains(@href, '/blob/')]"
     "[starts-with(translate(normalize-space(.), 'EDIT', 'edit'), 'edit')]"
 )
+_HEAD_TAGS = {"title", "meta", "link", "script", "style", "base", "noscript", "template"}
 _CONTENT = "h1|h2|h3|p|main|article|pre|table"
+# trafilatura's rescue steps for short pages dump the whole page, navigation included, when the main
+# extractor finds under MIN_EXTRACTED_SIZE characters (baseline), or let readability/justext win
+# (fast=False); a short help page is still a page, and a page of navigation only has no content.
+_CONFIG = use_config()
+_CONFIG.set("DEFAULT", "MIN_EXTRACTED_SIZE", "0")
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—-]\s+")
 
 
 def _pre_clean(tree: lxml.html.HtmlElement) -> None:
+    # A page without <body> whose first element is not a head element (a hand-written <nav> after
+    # <title>) is parsed with everything inside <head>, which trafilatura skips: move it to a body.
+    head = tree.find("head")
+    if head is not None and tree.find("body") is None:
+        body = etree.SubElement(tree, "body")
+        body.extend([e for e in head if isinstance(e.tag, str) and e.tag not in _HEAD_TAGS])
     for element in tree.xpath(f"{_HIDDEN} | {_PERMALINK} | {_EDIT_LINK}"):
         element.drop_tree()  # drop_tree keeps the element's tail text (the words after it)
     # trafilatura drops every <form>; a page wrapped in one keeps its content with the tag unwrapped.
@@ -50,6 +63,13 @@ def _pre_clean(tree: lxml.html.HtmlElement) -> None:
         moved = [first, *first.itersiblings()]
         for element in reversed(moved):
             nav.addnext(element)
+    # A page that marks no main content (<main>, <article>, role=main) is read by trafilatura's
+    # paragraph-only fallback, which drops the headings: the element holding the h1 is the content.
+    if not tree.xpath("//main | //article | //*[@role='main']"):
+        h1 = next(tree.iter("h1"), None)
+        holder = h1.getparent() if h1 is not None else None
+        if holder is not None and holder.tag not in ("body", "header", "nav", "footer", "aside", "a"):
+            holder.tag = "main"
 
 
 def _title(tree: lxml.html.HtmlElement) -> tuple[str, str]:
@@ -84,7 +104,9 @@ def html_to_markdown(text: str, warnings: list[str]) -> tuple[str, str]:
             include_tables=True,
             include_formatting=True,
             favor_recall=True,
+            fast=True,
             deduplicate=False,
+            config=_CONFIG,
         )
         or ""
     )
