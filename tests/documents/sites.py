@@ -10,6 +10,7 @@ tests/documents/test_clean_text.py and benchmarks/bench_clean_text.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -355,8 +356,12 @@ def pages() -> list[Page]:
     return out
 
 
-def measure(folder: Path) -> dict:
+def measure(folder: Path, extract_text: Callable[[Path, str], str] | None = None) -> dict:
     """Extract and chunk every page (written under `folder`); count navigation chunks and lost content.
+
+    Args:
+        folder: Where the pages are written.
+        extract_text: Another extractor to measure (a baseline); the project's `extract` by default.
 
     Returns:
         pages, chunks, navigation_chunks, navigation_share, content_paragraphs, content_lost,
@@ -370,7 +375,8 @@ def measure(folder: Path) -> dict:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page.html, encoding="utf-8")
         try:
-            text = extract(path, f"documents/{page.name}").text
+            label = f"documents/{page.name}"
+            text = extract_text(path, label) if extract_text else extract(path, label).text
         except DocumentRejected:  # "empty": the whole page lost
             text = ""
         flat = " ".join(text.replace("*", "").replace("`", "").split())
