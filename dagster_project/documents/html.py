@@ -34,7 +34,8 @@ _EDIT_LINK = (
     "[starts-with(translate(normalize-space(.), 'EDIT', 'edit'), 'edit')]"
 )
 _HEAD_TAGS = {"title", "meta", "link", "script", "style", "base", "noscript", "template"}
-_CONTENT = "h1|h2|h3|p|main|article|pre|table"
+# What a navigation block never holds: the page's own h1 or main content.
+_CONTENT = "h1|main|article"
 # trafilatura's rescue steps for short pages dump the whole page, navigation included, when the main
 # extractor finds under MIN_EXTRACTED_SIZE characters (baseline), or let readability/justext win
 # (fast=False); a short help page is still a page, and a page of navigation only has no content.
@@ -55,7 +56,8 @@ def _pre_clean(tree: lxml.html.HtmlElement) -> None:
     # trafilatura drops every <form>; a page wrapped in one keeps its content with the tag unwrapped.
     for form in tree.xpath("//form"):
         form.drop_tag()
-    # A <nav> never closed swallows the rest of the page: move what follows its links back out.
+    # A <nav> never closed swallows the rest of the page: from its first child holding an h1, main
+    # or article on, move its children back out after it.
     for nav in tree.xpath("//nav"):
         first = next((c for c in nav if c.tag in _CONTENT.split("|") or c.xpath(f".//{_CONTENT}")), None)
         if first is None or not isinstance(first.tag, str):
@@ -89,6 +91,9 @@ def html_to_markdown(text: str, warnings: list[str]) -> tuple[str, str]:
     Returns:
         (title, text); text is empty when the page has no content (scripts and navigation only).
     """
+    # lxml refuses a str that declares its encoding (XHTML's `<?xml ... encoding="utf-8"?>`); the
+    # text is decoded already, so the declaration goes.
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
     try:
         tree = lxml.html.document_fromstring(text)
     except (etree.ParserError, ValueError):  # no element at all: nothing to extract

@@ -50,3 +50,14 @@ def test_content_inside_a_form_and_after_an_unclosed_nav_is_kept(tmp_path):
     )
     text = extract(path, "documents/nav.html").text
     assert "next working day" in text and "ship a day later" in text
+
+
+def test_an_xhtml_page_with_an_encoding_declaration_is_read(tmp_path):
+    path = tmp_path / "page.xhtml.html"
+    path.write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><head>'
+        "<title>Returns</title></head><body><h1>Returns</h1><p>Returns are free within thirty days.</p>"
+        "</body></html>"
+    )
+    extracted = extract(path, "documents/page.xhtml.html")
+    assert extracted.title == "Returns" and "free within thirty days" in extracted.text
