@@ -75,8 +75,13 @@ def _pre_clean(tree: lxml.html.HtmlElement) -> None:
 
 
 def _title(tree: lxml.html.HtmlElement) -> tuple[str, str]:
-    """(first h1's text, the <title> without the site name after a separator)."""
-    h1 = next((" ".join(h.text_content().split()) for h in tree.iter("h1")), "")
+    """(the page's h1 text, the <title> without the site name after a separator).
+
+    The page's h1 is the first one inside the main content where the page marks it: mdBook, for
+    one, puts the book's name in an h1 of its menu bar, before the page's own.
+    """
+    headings = tree.xpath("(//main | //article | //*[@role='main'])//h1") or list(tree.iter("h1"))
+    h1 = next((" ".join(h.text_content().split()) for h in headings), "")
     head = tree.findtext(".//title") or ""
     return h1, _TITLE_SEPARATORS.split(" ".join(head.split()))[0]
 

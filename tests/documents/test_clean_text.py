@@ -61,3 +61,17 @@ def test_an_xhtml_page_with_an_encoding_declaration_is_read(tmp_path):
     )
     extracted = extract(path, "documents/page.xhtml.html")
     assert extracted.title == "Returns" and "free within thirty days" in extracted.text
+
+
+def test_the_title_is_the_main_contents_h1_not_the_menu_bars(tmp_path):
+    # mdBook (the Rust books) puts the book's name in an h1 of its menu bar, before the page's own.
+    path = tmp_path / "chapter.html"
+    path.write_text(
+        "<html><head><title>Lints - The rustdoc book</title></head><body>"
+        '<nav class="sidebar"><ol><li><a href="index.html">What is rustdoc?</a></li></ol></nav>'
+        '<div id="menu-bar"><h1 class="menu-title">The rustdoc book</h1></div>'
+        "<main><h1>Lints</h1><p>rustdoc provides lints to help you write documentation.</p></main>"
+        "</body></html>"
+    )
+    extracted = extract(path, "documents/chapter.html")
+    assert extracted.title == "Lints" and "provides lints" in extracted.text
