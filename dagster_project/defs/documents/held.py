@@ -104,11 +104,11 @@ def _report(context: dg.OpExecutionContext, settings, report, description: str) 
 def build_document_jobs() -> list[dg.JobDefinition]:
     """The release and discard jobs of held documents."""
 
-    @dg.op(name="release_document", description="Publish a held document's chunks after review (audited).")
-    def release_op(context: dg.OpExecutionContext, config: HeldDocumentConfig, foundation: Foundation):
+    def decide(context: dg.OpExecutionContext, config: HeldDocumentConfig, foundation: Foundation, action):
+        # Release and discard differ only in the decision; both fail the run when nothing is held.
         settings = foundation.settings()
         try:
-            report = release_document(
+            report = action(
                 settings,
                 config.document,
                 via=f"run {context.run_id}",
@@ -117,22 +117,17 @@ def build_document_jobs() -> list[dg.JobDefinition]:
             )
         except NotHeld as exc:
             raise dg.Failure(description=str(exc)) from exc
+        return settings, report
+
+    @dg.op(name="release_document", description="Publish a held document's chunks after review (audited).")
+    def release_op(context: dg.OpExecutionContext, config: HeldDocumentConfig, foundation: Foundation):
+        settings, report = decide(context, config, foundation, release_document)
         context.log.info(f"{config.document}: released; {report.chunks_added} chunk(s) published")
         _report(context, settings, report, f"released {config.document} after review")
 
     @dg.op(name="discard_document", description="Keep a held document out of the index (audited).")
     def discard_op(context: dg.OpExecutionContext, config: HeldDocumentConfig, foundation: Foundation):
-        settings = foundation.settings()
-        try:
-            report = discard_document(
-                settings,
-                config.document,
-                via=f"run {context.run_id}",
-                run_id=context.run_id,
-                alive=dagster_run_alive(context.instance),
-            )
-        except NotHeld as exc:
-            raise dg.Failure(description=str(exc)) from exc
+        settings, report = decide(context, config, foundation, discard_document)
         context.log.info(f"{config.document}: discarded; it stays out of the index until it changes")
         _report(context, settings, report, f"discarded {config.document} after review")
 
