@@ -138,6 +138,15 @@ class Settings:
         str,
         doc("`minilm` (all-MiniLM-L6-v2, offline) or `package.module:factory`", example="minilm"),
     ] = "minilm"
+    embedding_cache_days: Annotated[
+        int,
+        doc(
+            "vectors in ops.embedding_cache older than this are pruned by the document sync (chunks on "
+            "main keep theirs; a pruned text is embedded again when needed)",
+            example="30",
+            ge=1,
+        ),
+    ] = 30
     sensor_interval_seconds: Annotated[
         int, doc("seconds between sensor ticks", section="Landing sensors", example="15", ge=1)
     ] = 15

@@ -1,7 +1,8 @@
 """Curated sync: current raw.documents → curated.documents and curated.document_chunks, incrementally.
 
 Each run curates every current document (cheap: text only), then re-chunks and re-embeds only the
-documents whose version, chunking options or embedder changed, and removes the chunks of
+documents whose version, chunking options or embedder changed (their unchanged chunk texts take
+their vectors from main or from the embedding cache, embed_cache.py), and removes the chunks of
 documents that were deleted from the landing zone or are now excluded. The suite judges each
 document on its chunks (gate.py): a failing one is held back alone (holds.py) and not embedded
 again while it waits; the rest go through Write-Audit-Publish (`audit-<run id>`, then main).
@@ -13,7 +14,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -21,12 +22,12 @@ from pyiceberg.expressions import In
 from pyiceberg.table import Table, Transaction
 
 from dagster_project import faults
-from dagster_project.documents import holds
+from dagster_project.documents import embed_cache, holds
 from dagster_project.documents.chunking import chunk_document, chunk_id
 from dagster_project.documents.config import TABLE, DocumentsConfig
 from dagster_project.documents.curate import normalise, quality_issues, redact
 from dagster_project.documents.dedup import cluster, content_hash
-from dagster_project.documents.embed import Embedder, embed_checked, embedding_input
+from dagster_project.documents.embed import Embedder, embedding_input
 from dagster_project.documents.gate import judge
 from dagster_project.documents.ingest import landed_documents
 from dagster_project.documents.tables import (
@@ -68,6 +69,7 @@ class SyncReport:
     removed_documents: list[str] = field(default_factory=list)
     chunks_added: int = 0
     chunks_embedded: int = 0
+    embedding_cache_hits: int = 0
     chunks_total: int = 0
     pii_redactions: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -252,13 +254,31 @@ def sync_documents(
     embedded = [r for r in rows if r["level"] != "parent"]
     report.seconds["curate_and_chunk"] = time.perf_counter() - started
     clock = time.perf_counter()
-    vectors = embed_checked(embedder, [embedding_input(r["heading_path"], r["text"]) for r in embedded])
+    # Unchanged chunk texts take their vectors from main or the cache: only new texts are embedded.
+    known = embed_cache.published_vectors(table, [d["document_id"] for d in todo], embedder.name)
+    vectors, cached = embed_cache.embed_cached(
+        catalog,
+        embedder,
+        [embedding_input(r["heading_path"], r["text"]) for r in embedded],
+        known=known,
+        run_id=run_id,
+        log=log,
+    )
     for r, v in zip(embedded, vectors, strict=True):
         r["embedding"] = v.tolist()
     report.seconds["embed"] = time.perf_counter() - clock
     report.embedded_documents = [d["document_id"] for d in todo]
     report.removed_documents = removed
-    report.chunks_added, report.chunks_embedded = len(rows), len(embedded)
+    report.chunks_added, report.chunks_embedded = len(rows), cached.embedded
+    report.embedding_cache_hits = cached.cache_hits
+    log.info(
+        "embedding: %d chunk(s) embedded, %d cache hit(s) (%d from chunks on main), %d vector(s) cached",
+        cached.embedded,
+        cached.cache_hits,
+        cached.from_main,
+        cached.cached,
+    )
+    embed_cache.prune(catalog, timedelta(days=settings.embedding_cache_days), log)
     batch = as_table_arrow(table, rows)
     if suite is not None:
         verdict = judge(suite, batch, embedder.dimension, now, released)

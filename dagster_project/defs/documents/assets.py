@@ -180,6 +180,7 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             "dagster/row_count": report.chunks_total,
             "chunks_added": report.chunks_added,
             "chunks_embedded": report.chunks_embedded,
+            "embedding_cache_hits": report.embedding_cache_hits,
             "documents_embedded": dg.MetadataValue.json(report.embedded_documents),
             "documents_removed": dg.MetadataValue.json(report.removed_documents),
             "index_rows": report.index_rows,
