@@ -174,7 +174,7 @@ def embed_cached(
         texts: The embedding inputs, one per chunk.
         known: Vectors by cache key already at hand (`published_vectors`).
         run_id: The run, recorded with the vectors it embeds.
-        log: Where the cache's problems go.
+        log: Where the counts (and the cache's problems) go.
 
     Returns:
         One float32 row per text, and where they came from.
@@ -196,6 +196,13 @@ def embed_cached(
         found.update(new)
     stats.embedded = sum(k in todo for k in keys)
     stats.cache_hits = len(keys) - stats.embedded
+    log.info(
+        "embedding: %d chunk(s) embedded, %d cache hit(s) (%d from chunks on main), %d vector(s) cached",
+        stats.embedded,
+        stats.cache_hits,
+        stats.from_main,
+        stats.cached,
+    )
     if not keys:
         return np.zeros((0, embedder.dimension), dtype=np.float32), stats
     return np.stack([found[k] for k in keys]).astype(np.float32, copy=False), stats

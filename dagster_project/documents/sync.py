@@ -271,13 +271,6 @@ def sync_documents(
     report.removed_documents = removed
     report.chunks_added, report.chunks_embedded = len(rows), cached.embedded
     report.embedding_cache_hits = cached.cache_hits
-    log.info(
-        "embedding: %d chunk(s) embedded, %d cache hit(s) (%d from chunks on main), %d vector(s) cached",
-        cached.embedded,
-        cached.cache_hits,
-        cached.from_main,
-        cached.cached,
-    )
     embed_cache.prune(catalog, timedelta(days=settings.embedding_cache_days), log)
     batch = as_table_arrow(table, rows)
     if suite is not None:
