@@ -271,7 +271,8 @@ def sync_documents(
     report.removed_documents = removed
     report.chunks_added, report.chunks_embedded = len(rows), cached.embedded
     report.embedding_cache_hits = cached.cache_hits
-    embed_cache.prune(catalog, timedelta(days=settings.embedding_cache_days), log)
+    if cached.cached:  # the cache grows only here, so here is where it is kept bounded
+        embed_cache.prune(catalog, timedelta(days=settings.embedding_cache_days), log)
     batch = as_table_arrow(table, rows)
     if suite is not None:
         verdict = judge(suite, batch, embedder.dimension, now, released)
