@@ -104,9 +104,11 @@ def _digits(value: str) -> str:
 
 # File names such as `logo@2x.png` have the shape of an address; these endings are files, not domains.
 _FILE_SUFFIXES = set("png jpg jpeg gif svg webp js css py json txt html yaml".split())
+_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.([A-Za-z]{2,24})\b")
 _AT = r"(?:\s*[\[({<]\s*at\s*[\])}>]\s*|\s+at\s+|\s*@\s*)"
 _DOT = r"(?:\s*[\[({<]\s*dot\s*[\])}>]\s*|\s+dot\s+)"
+_DOT_WORD = re.compile(r"dot", re.IGNORECASE)
 _TLDS = (
     r"com|org|net|edu|gov|io|co|uk|de|fr|nl|es|it|eu|info|biz|me|us|ca|au|ie|be|ch|at|se|no|dk|fi|pl|"
     r"pt|in|jp|cn|br|mx|nz|za|example|email|mail|dev|app|tech|online"
@@ -119,16 +121,38 @@ _OBFUSCATED_EMAIL = re.compile(
 )
 
 
+def _plain_emails(text: str) -> Iterator[re.Match[str]]:
+    # From each `@`, back to where the address would start: `_EMAIL` then runs there only.
+    at = text.find("@")
+    while at >= 0:
+        start = at
+        while start and text[start - 1] in _LOCAL_CHARS:
+            start -= 1
+        m = _EMAIL.match(text, start) if start < at else None
+        if m:
+            yield m
+        at = text.find("@", m.end() if m else at + 1)
+
+
 def _emails(text: str) -> Iterator[Finding]:
-    for m in _EMAIL.finditer(text):
+    for m in _plain_emails(text):
         if m.group(1).lower() in _FILE_SUFFIXES or text[m.end() : m.end() + 1] == ":":
             continue  # `icon@2x.png`; `git@github.com:org/repo.git` is an SSH remote, not a mailbox
         if text[max(0, m.start() - 3) : m.start()] == "://":
             continue  # the user part of a URL (`https://key@host/`) is a credential or id, not an address
         yield Finding(m.start(), m.end(), "EMAIL", "email")
-    for m in _OBFUSCATED_EMAIL.finditer(text):
-        if "@" not in m.group(0) or re.search(_DOT, m.group(0), re.IGNORECASE):
-            yield Finding(m.start(), m.end(), "EMAIL", "email_obfuscated")
+    # Every obfuscated form spells out "dot": only the lines holding that word are searched.
+    lines: set[int] = set()
+    for hit in _DOT_WORD.finditer(text):
+        line_start = text.rfind("\n", 0, hit.start()) + 1
+        if line_start in lines:
+            continue
+        lines.add(line_start)
+        line_end = text.find("\n", hit.end())
+        line = text[line_start : line_end if line_end >= 0 else len(text)]
+        for m in _OBFUSCATED_EMAIL.finditer(line):
+            if "@" not in m.group(0) or re.search(_DOT, m.group(0), re.IGNORECASE):
+                yield Finding(line_start + m.start(), line_start + m.end(), "EMAIL", "email_obfuscated")
 
 
 # --- phone numbers --------------------------------------------------------------------------------
@@ -139,34 +163,117 @@ _PHONE_CONTEXT = _context(
     r"phone|tel|telephone|mobile|mob|cell|call(?:ed)?|ring|rang|text|sms|whatsapp|fax|landline|"
     r"number|no\.|reach|contact|dial|tel\.|ph"
 )
+# libphonenumber's matcher scans the whole text with a costly pattern (about 50,000 characters/s).
+# This pattern proposes the same digit runs (its separators: dashes, spaces, dots, slashes,
+# brackets, tildes, at most four in a row) in one cheap pass; the matcher then reads only a short
+# window around each run that passes the checks below, so most of a technical text never reaches it.
+# Two spaces in a row end a run (libphonenumber allows four): nobody types a phone number so, while
+# columns of numbers in tables and program output are laid out that way.
+_PHONE_SEPARATORS = "-x\u2010-\u2015\u2212\u30fc\uff0d-\uff0f\u00ad\u200b\u2060()\uff08\uff09\uff3b\uff3d.\\[\\]/~\u2053\u223c\uff5e"
+_PHONE_SEPARATOR = rf"(?:[{_PHONE_SEPARATORS}]|[ \u00a0\u3000](?![ \u00a0\u3000]))"
+# At least 7 digits: the shortest valid numbers (+683 4002, Niue) have 7 with the country code.
+_PHONE_RUN = re.compile(rf"[+\uff0b(\uff08]?\d(?:{_PHONE_SEPARATOR}{{0,4}}\d){{6,}}")
+# No phone number has more than 17 digits (E.164's 15, a trunk `(0)`, an `00` prefix): a longer
+# run is two numbers (`020 7946 0321 / 07911 123456`, split where a slash or spaced dash stands)
+# or a sequence of numbers (`47037170 1852336614 3961845948`), which is none.
+_MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 7, 17
+_NUMBER_BREAK = re.compile(r"\s*/\s*|\s+[-\u2010-\u2015]\s+")
 
 
-def _phone_matches(text: str, options: PiiOptions) -> Iterator[phonenumbers.PhoneNumberMatch]:
-    for region in options.phone_regions:
-        yield from phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
-    # A `+` number of 10 to 15 digits that fits its country's lengths but is not allocated (`+1 555 555
-    # 5555`) is still written as a phone number; the chunk gate holds such residues, so it goes too.
-    for m in phonenumbers.PhoneNumberMatcher(text, "ZZ", leniency=phonenumbers.Leniency.POSSIBLE):
-        if m.raw_string.startswith("+") and 10 <= len(_digits(m.raw_string)) <= 15:
-            yield m
+def _digit_runs(text: str) -> list[re.Match[str]]:
+    """The runs of 7 digits or more, found once for the phone and national id detectors."""
+    return list(_PHONE_RUN.finditer(text))
 
 
-def _phones(text: str, options: PiiOptions) -> Iterator[Finding]:
-    for m in _phone_matches(text, options):
-        raw = m.raw_string
-        before, after = text[m.start - 1 : m.start], text[m.end : m.end + 1]
-        if before and before in "'\"`" and after == before and raw.isdigit():
-            continue  # a quoted string of digits is a literal in code (`'0123456789'`)
-        if before.isalnum() or before and before in ".:/_=+":
-            continue  # part of a word, a dotted, path-like or assigned value (`1.0.0+20260314123456`)
-        if before == "-" and text[m.start - 2 : m.start - 1].isalnum():
-            continue  # a hyphenated id (`INV-2023-757936`)
+def _phone_runs(runs: list[re.Match[str]]) -> Iterator[tuple[int, str]]:
+    for run in runs:
+        raw = run.group()
+        if sum(c.isdigit() for c in raw) <= _MAX_PHONE_DIGITS:
+            yield run.start(), raw
+            continue
+        position = 0
+        for brk in [*_NUMBER_BREAK.finditer(raw), None]:
+            piece = raw[position : brk.start() if brk else len(raw)]
+            if _MIN_PHONE_DIGITS <= sum(c.isdigit() for c in piece) <= _MAX_PHONE_DIGITS:
+                yield run.start() + position, piece
+            position = brk.end() if brk else len(raw)
+
+
+# The matcher sees a run with the character before it and three after (it tells a time `… 22:20`
+# from a number by what follows), not the runs around it: their numbers are read on their own.
+_BEFORE, _AFTER = 1, 3
+# Shapes of numbers that are not phone numbers, whatever libphonenumber makes of their digits: an
+# IPv4 address (`93.184.216.34`, `192.168.0.1`), a date first (`2026-03-14 …`, `2026-073`), a
+# decimal first or beside other numbers (`+3.140000`, `10.5606/5168620`, `629.540018 128.854821`),
+# a version (`2020.5.4.55769`), a check digit last (ISBN `978-1-4493-7332-0`).
+_NOT_PHONE_SHAPE = re.compile(
+    r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"
+    r"|^[12]\d{3}-(?:[01]\d-[0-3]\d|[0-3]\d\d)(?!\d)"
+    r"|^[+\uff0b]?\d+\.\d+(?![\d.])|(?:^|\s)[-+]?\d+\.\d+\s|\s[-+]?\d+\.\d+$"
+    r"|(?:^|\.)\d\.|-\d$"
+)
+_BARE = re.compile(r"\d+(?:\.\d+)?")  # `1702716615.0`: a number unless the text says phone
+
+
+def _not_a_phone(text: str, start: int, raw: str) -> bool:
+    """What rules a digit run out before libphonenumber reads it: where it stands and its shape."""
+    before, after = text[start - 1 : start], text[start + len(raw) : start + len(raw) + 1]
+    if before.isalnum() or before and before in ".:/_=+":
+        return True  # part of a word, a dotted, path-like or assigned value (`1.0.0+20260314123456`)
+    if before and before in "-," and text[start - 2 : start - 1].isalnum():
+        return True  # a hyphenated id (`INV-2023-757936`), a time's fraction (`22:20:02,165`)
+    if after.isalpha() or before == after == "`":
+        return True  # `84 48 63 9c` (hex), a code literal (`0000 0000 0000 0000`)
+    if len(set(_digits(raw))) == 1:
+        return True  # a placeholder (`+0000000000`)
+    if _BARE.fullmatch(raw):
+        if before and before in "'\"" and after == before:
+            return True  # a quoted string of digits is a literal in code (`'0123456789'`)
+        return not _has_context(text, start, _PHONE_CONTEXT)
+    return bool(_NOT_PHONE_SHAPE.search(raw))
+
+
+def _phone_matches(
+    text: str, options: PiiOptions, runs: list[re.Match[str]]
+) -> Iterator[tuple[int, int, str]]:
+    """(start, end, raw text) of the phone numbers libphonenumber finds in each candidate's window.
+
+    National numbers must be valid for a region of `options` and grouped as that region writes
+    them (STRICT_GROUPING: `22050 44100` or `1 2 3 4 5 6 7 8 9 10` are not US numbers, though their
+    digits are); international ones are read the same in every region, so once.
+    """
+    strict = phonenumbers.Leniency.STRICT_GROUPING
+    for start, raw in _phone_runs(runs):
+        end = start + len(raw)
+        if _not_a_phone(text, start, raw):
+            continue
+        low = max(0, start - _BEFORE)
+        window = text[low : end + _AFTER]
+        plus = raw[0] in "+\uff0b"
+        found = False
+        for region in options.phone_regions[:1] if plus else options.phone_regions:
+            for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=strict):
+                if low + m.start < end and low + m.end > start:
+                    found = True
+                    yield low + m.start, low + m.end, m.raw_string
+            if found:
+                break  # a number valid in two regions is one number
+        # A `+` number of 10 to 15 digits that fits its country's lengths but is not allocated (`+1 555
+        # 555 5555`) is still written as a phone number; the chunk gate holds such residues, so it goes too.
+        if plus and not found:
+            for m in phonenumbers.PhoneNumberMatcher(window, "ZZ", leniency=phonenumbers.Leniency.POSSIBLE):
+                if low + m.start < end and low + m.end > start and m.raw_string.startswith("+"):
+                    if 10 <= len(_digits(m.raw_string)) <= 15:
+                        yield low + m.start, low + m.end, m.raw_string
+
+
+def _phones(text: str, options: PiiOptions, runs: list[re.Match[str]]) -> Iterator[Finding]:
+    for start, end, raw in _phone_matches(text, options, runs):
+        if _not_a_phone(text, start, raw):
+            continue  # the matcher found a number inside the run: the same checks apply to it
         if raw.count("(") != raw.count(")"):
             continue  # `format(4724567890`: a call's opening parenthesis, not an area code's
-        bare = re.fullmatch(r"\d+(?:\.\d+)?", raw)  # `1702716615.0`: a number unless the text says phone
-        if bare and not _has_context(text, m.start, _PHONE_CONTEXT):
-            continue
-        yield Finding(m.start, m.end, "PHONE", "phone")
+        yield Finding(start, end, "PHONE", "phone")
 
 
 # --- cards and IBANs ------------------------------------------------------------------------------
@@ -192,11 +299,22 @@ def _cards(text: str) -> Iterator[Finding]:
             yield Finding(m.start(), m.end(), "CARD_NUMBER", "card")
 
 
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}\b", re.IGNORECASE)
+# Possessive groups (`{1,4}+`): on a long hex string a plain group backtracks through every split.
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}+){3,8}\b", re.IGNORECASE)
+
+
+# Two letters then two digits, found without the word boundary that makes `_IBAN` scan slowly; the
+# full pattern then runs only where this matched (the two cannot overlap, letters before digits).
+_IBAN_START = re.compile(r"[A-Za-z]{2}\d\d")
 
 
 def _ibans(text: str) -> Iterator[Finding]:
-    for m in _IBAN.finditer(text):
+    for start in _IBAN_START.finditer(text):
+        if start.start() and (text[start.start() - 1].isalnum() or text[start.start() - 1] == "_"):
+            continue  # inside a word (`sha256:ab12…`): `_IBAN` starts at a word boundary
+        m = _IBAN.match(text, start.start())
+        if m is None:
+            continue
         value = m.group(0)
         # The pattern may swallow a following word (`… 7654 32 PAID`): drop trailing groups until valid.
         while len(value) >= 15:
@@ -211,7 +329,7 @@ def _ibans(text: str) -> Iterator[Finding]:
 # HMRC's rules: the first letter is not D, F, I, Q, U or V, the second not D, F, I, O, Q, U or V,
 # and some prefixes are never issued. QQ is HMRC's specimen prefix, redacted as well since
 # documents copy it as a real-looking number.
-_NINO = re.compile(r"\b([A-Z]{2}) ?(\d{2}) ?(\d{2}) ?(\d{2}) ?([A-D])\b")
+_NINO = re.compile(r"[A-Z]{2} ?\d\d ?\d\d ?\d\d ?[A-D]\b")
 _NINO_NEVER = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
 
 
@@ -228,6 +346,11 @@ class _IdRule:
     is_valid: Callable[[str], bool]
     context: re.Pattern[str] | None = None  # required unless the value is written in its usual grouping
     grouped: re.Pattern[str] | None = None  # a grouping distinctive enough to need no context
+    in_runs: bool = False  # digits only, 8 or more: searched only within the digit runs (faster)
+    # Characters, besides letters, digits and `_`, that may not stand before a value. Checked here
+    # rather than by a leading `\b` or lookbehind, which would stop `re` from skipping quickly to
+    # where the pattern's first character occurs (twice as fast).
+    not_after: str | None = None
 
 
 _ID_RULES = (
@@ -237,20 +360,21 @@ _ID_RULES = (
         lambda v: ssn.is_valid(_digits(v)),
         _SSN_CONTEXT,
         re.compile(r"^\d{3}-\d{2}-\d{4}$"),
+        in_runs=True,
     ),
-    _IdRule("gb_nino", _NINO, lambda v: _valid_nino(v[:2])),
+    _IdRule("gb_nino", _NINO, lambda v: _valid_nino(v[:2]), not_after=""),
     _IdRule(
         "de_idnr",
         re.compile(r"(?<![\w.,/-])\d{2} ?\d{3} ?\d{3} ?\d{3}(?![\w]|[.,/-]\d)"),
         lambda v: idnr.is_valid(_digits(v)),
         _IDNR_CONTEXT,
+        in_runs=True,
     ),
     _IdRule(
         "fr_nir",
-        re.compile(
-            r"(?<![\w.,/-])[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}\b"
-        ),
+        re.compile(r"[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}\b"),
         lambda v: nir.is_valid(v.replace(" ", "")),
+        not_after=".,/-",
     ),
     _IdRule(
         "nl_bsn",
@@ -259,6 +383,7 @@ _ID_RULES = (
         ),
         lambda v: bsn.is_valid(_digits(v)),
         _BSN_CONTEXT,
+        in_runs=True,
     ),
     _IdRule(
         "es_dni",
@@ -267,22 +392,34 @@ _ID_RULES = (
     ),
     _IdRule(
         "it_codicefiscale",
-        re.compile(r"\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]\b"),
+        re.compile(r"[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]\b"),
         codicefiscale.is_valid,
+        not_after="",
     ),
     _IdRule(
         "ca_sin",
         re.compile(r"(?<![\w.,/-])\d{3}([- ]?)\d{3}\1\d{3}(?![\w]|[.,/-]\d)"),
         lambda v: sin.is_valid(_digits(v)),
         _SIN_CONTEXT,
+        in_runs=True,
     ),
 )
 
 
-def _national_ids(text: str) -> Iterator[Finding]:
+def _id_matches(text: str, rule: _IdRule, runs: list[re.Match[str]]) -> Iterator[re.Match[str]]:
+    if not rule.in_runs:
+        yield from rule.pattern.finditer(text)
+        return
+    for run in runs:  # four characters past the run: what the pattern's lookahead reads
+        yield from rule.pattern.finditer(text, run.start(), min(run.end() + 4, len(text)))
+
+
+def _national_ids(text: str, runs: list[re.Match[str]]) -> Iterator[Finding]:
     for rule in _ID_RULES:
-        for m in rule.pattern.finditer(text):
-            value = m.group(0)
+        for m in _id_matches(text, rule, runs):
+            value, before = m.group(0), text[m.start() - 1 : m.start()]
+            if rule.not_after is not None and before and (before.isalnum() or before in "_" + rule.not_after):
+                continue
             if rule.context is not None and not (
                 (rule.grouped is not None and rule.grouped.match(value))
                 or _has_context(text, m.start(), rule.context)
@@ -310,7 +447,14 @@ def find_pii(text: str, options: PiiOptions | None = None) -> list[Finding]:
         Findings sorted by start offset.
     """
     options = options or PiiOptions()
-    candidates = [*_ibans(text), *_cards(text), *_national_ids(text), *_emails(text), *_phones(text, options)]
+    runs = _digit_runs(text)
+    candidates = [
+        *_ibans(text),
+        *_cards(text),
+        *_national_ids(text, runs),
+        *_emails(text),
+        *_phones(text, options, runs),
+    ]
     candidates.sort(key=lambda f: (_PRIORITY[f.kind], -(f.end - f.start), f.start))
     taken: list[Finding] = []
     for finding in candidates:
