@@ -12,6 +12,28 @@ from __future__ import annotations
 import random
 import uuid
 
+import phonenumbers
+
+
+def _reads_as_us_number(text: str) -> bool:
+    """Whether the digits of `text` form a valid US phone number: the shapes that fool a detector."""
+    digits = "".join(c for c in text if c.isdigit())
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(digits, "US"))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _draw(r: random.Random, make, test=_reads_as_us_number) -> str:
+    """A value from `make(r)` whose digits read as a US phone number (drawn until one does)."""
+    while not test(value := make(r)):
+        pass
+    return value
+
+
+def _ipv4(r: random.Random) -> str:
+    return ".".join(str(r.randint(1, 254)) for _ in range(4))
+
 
 def _datetime_page(r: random.Random) -> str:
     h, m, s = r.randint(0, 23), r.randint(0, 59), r.randint(0, 59)
@@ -300,6 +322,104 @@ Semantic versions match `\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?`, e.g. `1.2.3-rc.1`.
 """
 
 
+def _getaddrinfo_page(r: random.Random) -> str:
+    v4 = _draw(r, _ipv4)
+    v6 = ":".join(f"{r.getrandbits(16):x}" for _ in range(8))
+    return f"""# Resolving a host name
+
+`getaddrinfo()` returns 5-tuples; the last item is the socket address, `(host, port)` for IPv4
+and `(host, port, flowinfo, scope_id)` for IPv6:
+
+```python
+>>> socket.getaddrinfo("example.org", {r.choice([80, 443, 8443])}, proto=socket.IPPROTO_TCP)
+[(socket.AF_INET6, socket.SOCK_STREAM, 6, '', ('{v6}', 80, 0, 0)),
+ (socket.AF_INET, socket.SOCK_STREAM, 6, '', ('{v4}', 80))]
+>>> socket.inet_aton('{v4}')
+b'\\x{r.getrandbits(8):02x}\\x{r.getrandbits(8):02x}\\x{r.getrandbits(8):02x}\\x{r.getrandbits(8):02x}'
+```
+
+Listening on `('{r.randint(10, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}', {r.randint(1024, 65535)})` binds one interface only.
+"""
+
+
+def _logging_page(r: random.Random) -> str:
+    lines = "\n".join(
+        f"2026-0{r.randint(1, 9)}-{r.randint(10, 28)} {r.randint(10, 23)}:{r.randint(10, 59)}:{r.randint(10, 59)},"
+        f"{r.randint(100, 999)} {_draw(r, _ipv4)} "
+        f"{r.choice(['alice', 'bob', 'svc-backup'])} {r.choice(['Protocol problem: connection reset', 'Login ok', 'Retrying'])}"
+        for _ in range(6)
+    )
+    return f"""# Adding context to log records
+
+With `format='%(asctime)s %(clientip)s %(user)s %(message)s'` and the `extra` mapping, each record
+reads:
+
+```text
+{lines}
+```
+
+`%(asctime)s` prints milliseconds after a comma; `%(msecs)03d` gives them alone ({r.randint(100, 999)}).
+`%(created)f` is the epoch time, e.g. {r.randint(1_700_000_000, 1_800_000_000)}.{r.randint(100000, 999999)}.
+"""
+
+
+def _money_format_page(r: random.Random) -> str:
+    n = int(_draw(r, lambda r: f"{r.randint(100_000_000, 999_999_999)}00")[:-2])
+    spaced, dotted = f"{n:,}".replace(",", " "), f"{n:,}".replace(",", ".")
+    small = r.randint(1_000_000, 9_999_999)
+    return f"""# Formatting money
+
+A `moneyfmt()` recipe groups the digits with any separator:
+
+```python
+>>> moneyfmt(Decimal({n}), sep=' ')
+'{spaced}.00'
+>>> moneyfmt(Decimal({n}), sep='.', dp=',')
+'{dotted},00'
+>>> format({small}, ',d').replace(',', ' ')
+'{f"{small:,}".replace(",", " ")}'
+>>> f"{{{n}:_}}"
+'{n:_}'
+```
+
+A French invoice reads `{spaced} €`; a German one `{dotted},00 €`.
+"""
+
+
+def _sequence_page(r: random.Random) -> str:
+    start, k = 1, r.choice([10, 10, 11])  # `1 2 3 4 5 6 7 8 9 10`: 12345678910 reads as a US number
+    seq = " ".join(str(i) for i in range(start, start + k))
+    squares = " ".join(str(i * i) for i in range(start, start + k))
+    return f"""# Arrays of C integers
+
+```python
+>>> IntArray{k} = c_int * {k}
+>>> ia = IntArray{k}(*range({start}, {start + k}))
+>>> for i in ia: print(i, end=" ")
+...
+{seq}
+>>> print(*(i * i for i in ia))
+{squares}
+>>> bytes(range({r.randint(48, 52)}, {r.randint(58, 60)}))
+b'0123456789'
+```
+
+Out-of-range values wrap: `c_ubyte(-1).value` is 255, `c_short({r.randint(40000, 60000)}).value` negative.
+"""
+
+
+def _sample_rates_page(r: random.Random) -> str:
+    return f"""# Choosing a sampling rate
+
+Most sound devices support only a few rates:
+
+Rate Description {r.choice([8000, 11025])} telephone quality 11025 speech recording 22050 44100 CD quality audio (16 bits, 2 channels) 48000 DAT 96000 studio
+
+`setparameters({r.choice([2, 4, 16])}, 2, 44100)` returns `(16, 2, 44100)`; a buffer of {r.randint(1024, 8192)} frames
+at 44100 Hz lasts {r.randint(20, 190)} ms. Bit rates: 64000 96000 128000 192000 256000 320000.
+"""
+
+
 BUILDERS = [
     _datetime_page,
     _string_format_page,
@@ -315,10 +435,15 @@ BUILDERS = [
     _ids_page,
     _log_page,
     _regex_page,
+    _getaddrinfo_page,
+    _logging_page,
+    _money_format_page,
+    _sequence_page,
+    _sample_rates_page,
 ]
 
 
-def technical_pages(count: int = 60, seed: int = 1616) -> list[str]:
+def technical_pages(count: int = 76, seed: int = 1616) -> list[str]:
     """`count` technical pages, cycling through the templates with fresh numbers each time."""
     r = random.Random(seed)
     return [BUILDERS[i % len(BUILDERS)](r) for i in range(count)]

@@ -38,6 +38,12 @@ def test_labelled_set_meets_recall_per_kind_and_false_positive_targets():
         "uuid 123e4567-e89b-12d3-a456-426614174000 from 10.0.12.7:5432, ISBN 978-1-4493-7332-0",
         "git clone git@github.com:acme/app.git; icons logo@2x.png; dsn https://0a1b2c3d@o123456.ingest.example.io/7",
         "| 917.31 | 8422432875 | 104567891234567893 |\n| 2432902008176640000 | 18446744073709551616 |",
+        # Real Python 3.11 docs, redacted as phone numbers before: their digits read as US numbers.
+        "(socket.AF_INET, socket.SOCK_STREAM, 6, '', ('93.184.216.34', 80))",
+        "would print 2006-02-08 22:20:02,165 192.168.0.1 fbloggs Protocol problem: connection reset",
+        ">>> moneyfmt(Decimal(123456789), sep=' ')\n'123 456 789.00'",
+        '>>> for i in ii: print(i, end=" ")\n1 2 3 4 5 6 7 8 9 10\n### Pointers',
+        "Rate Description 8000 default rate 11025 speech recording 22050 44100 CD quality audio",
     ],
 )
 def test_technical_text_is_never_rewritten(text):
@@ -54,12 +60,20 @@ def test_technical_text_is_never_rewritten(text):
         ("US office (415) 555-0132.", "PHONE"),
         ("mail jane dot doe at gmail dot com or", "EMAIL"),
         ("mail jane[at]example[dot]org or", "EMAIL"),
+        ("on 2026-03-14 22:20 she called from 07911 123456.", "PHONE"),
+        ("reach us at 415.555.0132 (ext. 2)", "PHONE"),
     ],
 )
 def test_pii_the_old_patterns_missed_is_redacted(text, kind):
     redacted, counts = redact(text)
     assert counts == {kind: 1}, redacted
     assert f"[{kind}]" in redacted
+
+
+def test_two_numbers_in_one_run_are_both_redacted():
+    # One digit run holds both numbers; each is read on its own (the run is split at the slash).
+    redacted, counts = redact("Tel 020 7946 0321 / 07911 123456, fax +44 20 7946 0999")
+    assert counts == {"PHONE": 3}, redacted
 
 
 def _gate(texts: list[str]) -> list[bool]:
