@@ -96,8 +96,9 @@ bench-governance: setup
 bench-clean-text: setup
 	$(BIN)/python benchmarks/bench_clean_text.py
 
+# PII_CORPUS=DIR also counts redactions on a real corpus (.html/.md/.txt; see bench_pii.py).
 bench-pii: setup
-	$(BIN)/python benchmarks/bench_pii.py
+	$(BIN)/python benchmarks/bench_pii.py $(if $(PII_CORPUS),--corpus "$(PII_CORPUS)")
 
 bench-report: setup
 	$(BIN)/python benchmarks/report.py
