@@ -1,12 +1,13 @@
 """PII detection in document text with validated detectors: phone numbers, checksummed ids, emails.
 
-Phone numbers go through `phonenumbers` (Google's libphonenumber metadata: a number must be valid
-for its country, not merely look like one); card numbers, IBANs and national ids through
-`python-stdnum`'s checksum and format rules; emails through a pattern, plus the obfuscated forms
-people type to dodge scrapers (`jane dot doe at gmail dot com`, `jane[at]example[dot]org`). A
-regular expression only proposes a candidate; the validator decides. Ids whose check is weak
-(a 9-digit number passes the BSN or SIN check one time in ten or eleven) also need a context
-word before them ("BSN", "SIN", "Steuer-ID"), which is what keeps numeric tables intact.
+Phone numbers go through `phonenumbers` in `phones.py` (Google's libphonenumber metadata: a
+number must be valid for its country and grouped as it is written there, not merely look like
+one); card numbers, IBANs and national ids through `python-stdnum`'s checksum and format rules;
+emails through a pattern, plus the obfuscated forms people type to dodge scrapers (`jane dot
+doe at gmail dot com`, `jane[at]example[dot]org`). A regular expression only proposes a
+candidate; the validator decides. Ids whose check is weak (a 9-digit number passes the BSN or
+SIN check one time in ten or eleven) also need a context word before them ("BSN", "SIN",
+"Steuer-ID"), which is what keeps numeric tables intact.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import phonenumbers
 from stdnum import iban, luhn
 from stdnum.ca import sin
 from stdnum.de import idnr
@@ -24,6 +24,8 @@ from stdnum.fr import nir
 from stdnum.it import codicefiscale
 from stdnum.nl import bsn
 from stdnum.us import ssn
+
+from dagster_project.documents.phones import context_pattern, digit_runs, digits, has_context, phone_spans
 
 # Placeholder kinds, as written into the text (`[EMAIL]`) and counted in `pii_redactions`.
 PII_KINDS = ("EMAIL", "PHONE", "CARD_NUMBER", "IBAN", "NATIONAL_ID")
@@ -77,27 +79,12 @@ class Finding:
     detector: str
 
 
-_CONTEXT_WINDOW = 48  # characters before a value searched for its context word
-
-
-def _context(words: str) -> re.Pattern[str]:
-    return re.compile(r"(?<!\w)(?:" + words + r")(?!\w)", re.IGNORECASE)
-
-
-_SSN_CONTEXT = _context(r"ssn|ss#|social security(?: number| no\.?)?|soc\.? sec\.?|taxpayer id|itin")
-_BSN_CONTEXT = _context(r"bsn|burgerservicenummer|sofi(?:nummer)?|citizen service number")
-_SIN_CONTEXT = _context(r"sin|social insurance(?: number)?|nas")
-_IDNR_CONTEXT = _context(
+_SSN_CONTEXT = context_pattern(r"ssn|ss#|social security(?: number| no\.?)?|soc\.? sec\.?|taxpayer id|itin")
+_BSN_CONTEXT = context_pattern(r"bsn|burgerservicenummer|sofi(?:nummer)?|citizen service number")
+_SIN_CONTEXT = context_pattern(r"sin|social insurance(?: number)?|nas")
+_IDNR_CONTEXT = context_pattern(
     r"steuer-?id(?:entifikationsnummer)?|steuerliche identifikationsnummer|idnr|tax id|steuer-?idnr|tin"
 )
-
-
-def _has_context(text: str, start: int, pattern: re.Pattern[str]) -> bool:
-    return bool(pattern.search(text, max(0, start - _CONTEXT_WINDOW), start))
-
-
-def _digits(value: str) -> str:
-    return re.sub(r"\D", "", value)
 
 
 # --- emails ---------------------------------------------------------------------------------------
@@ -155,127 +142,6 @@ def _emails(text: str) -> Iterator[Finding]:
                 yield Finding(line_start + m.start(), line_start + m.end(), "EMAIL", "email_obfuscated")
 
 
-# --- phone numbers --------------------------------------------------------------------------------
-
-# A phone number written as bare digits is a phone number only when the text says so; with
-# separators, a `+` or parentheses it is one by its shape.
-_PHONE_CONTEXT = _context(
-    r"phone|tel|telephone|mobile|mob|cell|call(?:ed)?|ring|rang|text|sms|whatsapp|fax|landline|"
-    r"number|no\.|reach|contact|dial|tel\.|ph"
-)
-# libphonenumber's matcher scans the whole text with a costly pattern (about 50,000 characters/s).
-# This pattern proposes the same digit runs (its separators: dashes, spaces, dots, slashes,
-# brackets, tildes, at most four in a row) in one cheap pass; the matcher then reads only a short
-# window around each run that passes the checks below, so most of a technical text never reaches it.
-# Two spaces in a row end a run (libphonenumber allows four): nobody types a phone number so, while
-# columns of numbers in tables and program output are laid out that way.
-_PHONE_SEPARATORS = "-x\u2010-\u2015\u2212\u30fc\uff0d-\uff0f\u00ad\u200b\u2060()\uff08\uff09\uff3b\uff3d.\\[\\]/~\u2053\u223c\uff5e"
-_PHONE_SEPARATOR = rf"(?:[{_PHONE_SEPARATORS}]|[ \u00a0\u3000](?![ \u00a0\u3000]))"
-# At least 7 digits: the shortest valid numbers (+683 4002, Niue) have 7 with the country code.
-_PHONE_RUN = re.compile(rf"[+\uff0b(\uff08]?\d(?:{_PHONE_SEPARATOR}{{0,4}}\d){{6,}}")
-# No phone number has more than 17 digits (E.164's 15, a trunk `(0)`, an `00` prefix): a longer
-# run is two numbers (`020 7946 0321 / 07911 123456`, split where a slash or spaced dash stands)
-# or a sequence of numbers (`47037170 1852336614 3961845948`), which is none.
-_MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 7, 17
-_NUMBER_BREAK = re.compile(r"\s*/\s*|\s+[-\u2010-\u2015]\s+")
-
-
-def _digit_runs(text: str) -> list[re.Match[str]]:
-    """The runs of 7 digits or more, found once for the phone and national id detectors."""
-    return list(_PHONE_RUN.finditer(text))
-
-
-def _phone_runs(runs: list[re.Match[str]]) -> Iterator[tuple[int, str]]:
-    for run in runs:
-        raw = run.group()
-        if sum(c.isdigit() for c in raw) <= _MAX_PHONE_DIGITS:
-            yield run.start(), raw
-            continue
-        position = 0
-        for brk in [*_NUMBER_BREAK.finditer(raw), None]:
-            piece = raw[position : brk.start() if brk else len(raw)]
-            if _MIN_PHONE_DIGITS <= sum(c.isdigit() for c in piece) <= _MAX_PHONE_DIGITS:
-                yield run.start() + position, piece
-            position = brk.end() if brk else len(raw)
-
-
-# The matcher sees a run with the character before it and three after (it tells a time `… 22:20`
-# from a number by what follows), not the runs around it: their numbers are read on their own.
-_BEFORE, _AFTER = 1, 3
-# Shapes of numbers that are not phone numbers, whatever libphonenumber makes of their digits: an
-# IPv4 address (`93.184.216.34`, `192.168.0.1`), a date first (`2026-03-14 …`, `2026-073`), a
-# decimal first or beside other numbers (`+3.140000`, `10.5606/5168620`, `629.540018 128.854821`),
-# a version (`2020.5.4.55769`), a check digit last (ISBN `978-1-4493-7332-0`).
-_NOT_PHONE_SHAPE = re.compile(
-    r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"
-    r"|^[12]\d{3}-(?:[01]\d-[0-3]\d|[0-3]\d\d)(?!\d)"
-    r"|^[+\uff0b]?\d+\.\d+(?![\d.])|(?:^|\s)[-+]?\d+\.\d+\s|\s[-+]?\d+\.\d+$"
-    r"|(?:^|\.)\d\.|-\d$"
-)
-_BARE = re.compile(r"\d+(?:\.\d+)?")  # `1702716615.0`: a number unless the text says phone
-
-
-def _not_a_phone(text: str, start: int, raw: str) -> bool:
-    """What rules a digit run out before libphonenumber reads it: where it stands and its shape."""
-    before, after = text[start - 1 : start], text[start + len(raw) : start + len(raw) + 1]
-    if before.isalnum() or before and before in ".:/_=+":
-        return True  # part of a word, a dotted, path-like or assigned value (`1.0.0+20260314123456`)
-    if before and before in "-," and text[start - 2 : start - 1].isalnum():
-        return True  # a hyphenated id (`INV-2023-757936`), a time's fraction (`22:20:02,165`)
-    if after.isalpha() or before == after == "`":
-        return True  # `84 48 63 9c` (hex), a code literal (`0000 0000 0000 0000`)
-    if len(set(_digits(raw))) == 1:
-        return True  # a placeholder (`+0000000000`)
-    if _BARE.fullmatch(raw):
-        if before and before in "'\"" and after == before:
-            return True  # a quoted string of digits is a literal in code (`'0123456789'`)
-        return not _has_context(text, start, _PHONE_CONTEXT)
-    return bool(_NOT_PHONE_SHAPE.search(raw))
-
-
-def _phone_matches(
-    text: str, options: PiiOptions, runs: list[re.Match[str]]
-) -> Iterator[tuple[int, int, str]]:
-    """(start, end, raw text) of the phone numbers libphonenumber finds in each candidate's window.
-
-    National numbers must be valid for a region of `options` and grouped as that region writes
-    them (STRICT_GROUPING: `22050 44100` or `1 2 3 4 5 6 7 8 9 10` are not US numbers, though their
-    digits are); international ones are read the same in every region, so once.
-    """
-    strict = phonenumbers.Leniency.STRICT_GROUPING
-    for start, raw in _phone_runs(runs):
-        end = start + len(raw)
-        if _not_a_phone(text, start, raw):
-            continue
-        low = max(0, start - _BEFORE)
-        window = text[low : end + _AFTER]
-        plus = raw[0] in "+\uff0b"
-        found = False
-        for region in options.phone_regions[:1] if plus else options.phone_regions:
-            for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=strict):
-                if low + m.start < end and low + m.end > start:
-                    found = True
-                    yield low + m.start, low + m.end, m.raw_string
-            if found:
-                break  # a number valid in two regions is one number
-        # A `+` number of 10 to 15 digits that fits its country's lengths but is not allocated (`+1 555
-        # 555 5555`) is still written as a phone number; the chunk gate holds such residues, so it goes too.
-        if plus and not found:
-            for m in phonenumbers.PhoneNumberMatcher(window, "ZZ", leniency=phonenumbers.Leniency.POSSIBLE):
-                if low + m.start < end and low + m.end > start and m.raw_string.startswith("+"):
-                    if 10 <= len(_digits(m.raw_string)) <= 15:
-                        yield low + m.start, low + m.end, m.raw_string
-
-
-def _phones(text: str, options: PiiOptions, runs: list[re.Match[str]]) -> Iterator[Finding]:
-    for start, end, raw in _phone_matches(text, options, runs):
-        if _not_a_phone(text, start, raw):
-            continue  # the matcher found a number inside the run: the same checks apply to it
-        if raw.count("(") != raw.count(")"):
-            continue  # `format(4724567890`: a call's opening parenthesis, not an area code's
-        yield Finding(start, end, "PHONE", "phone")
-
-
 # --- cards and IBANs ------------------------------------------------------------------------------
 
 _CARD = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){12,18}(?![\w]|[.,/-]\d)")
@@ -290,12 +156,12 @@ _CARD_GROUPS = {(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 4, 1
 def _cards(text: str) -> Iterator[Finding]:
     for m in _CARD.finditer(text):
         value = m.group(0)
-        digits = _digits(value)
+        number = digits(value)
         groups = tuple(len(g) for g in re.split(r"[ -]", value))
         if len(groups) > 1 and groups not in _CARD_GROUPS:
             continue
         # 13-digit Visa numbers are no longer issued; 13 digits are far more often EAN barcodes.
-        if 14 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn.is_valid(digits):
+        if 14 <= len(number) <= 19 and _CARD_PREFIX.match(number) and luhn.is_valid(number):
             yield Finding(m.start(), m.end(), "CARD_NUMBER", "card")
 
 
@@ -357,7 +223,7 @@ _ID_RULES = (
     _IdRule(
         "us_ssn",
         re.compile(r"(?<![\w.,/-])\d{3}([- ]?)\d{2}\1\d{4}(?![\w]|[.,/-]\d)"),
-        lambda v: ssn.is_valid(_digits(v)),
+        lambda v: ssn.is_valid(digits(v)),
         _SSN_CONTEXT,
         re.compile(r"^\d{3}-\d{2}-\d{4}$"),
         in_runs=True,
@@ -366,7 +232,7 @@ _ID_RULES = (
     _IdRule(
         "de_idnr",
         re.compile(r"(?<![\w.,/-])\d{2} ?\d{3} ?\d{3} ?\d{3}(?![\w]|[.,/-]\d)"),
-        lambda v: idnr.is_valid(_digits(v)),
+        lambda v: idnr.is_valid(digits(v)),
         _IDNR_CONTEXT,
         in_runs=True,
     ),
@@ -381,7 +247,7 @@ _ID_RULES = (
         re.compile(
             r"(?<![\w.,/-])\d{4}[. ]?\d{2}[. ]?\d{3}(?![\w]|[.,/-]\d)|(?<![\w.,/-])\d{9}(?![\w]|[.,/-]\d)"
         ),
-        lambda v: bsn.is_valid(_digits(v)),
+        lambda v: bsn.is_valid(digits(v)),
         _BSN_CONTEXT,
         in_runs=True,
     ),
@@ -399,7 +265,7 @@ _ID_RULES = (
     _IdRule(
         "ca_sin",
         re.compile(r"(?<![\w.,/-])\d{3}([- ]?)\d{3}\1\d{3}(?![\w]|[.,/-]\d)"),
-        lambda v: sin.is_valid(_digits(v)),
+        lambda v: sin.is_valid(digits(v)),
         _SIN_CONTEXT,
         in_runs=True,
     ),
@@ -422,7 +288,7 @@ def _national_ids(text: str, runs: list[re.Match[str]]) -> Iterator[Finding]:
                 continue
             if rule.context is not None and not (
                 (rule.grouped is not None and rule.grouped.match(value))
-                or _has_context(text, m.start(), rule.context)
+                or has_context(text, m.start(), rule.context)
             ):
                 continue
             if rule.is_valid(value):
@@ -447,13 +313,13 @@ def find_pii(text: str, options: PiiOptions | None = None) -> list[Finding]:
         Findings sorted by start offset.
     """
     options = options or PiiOptions()
-    runs = _digit_runs(text)
+    runs = digit_runs(text)
     candidates = [
         *_ibans(text),
         *_cards(text),
         *_national_ids(text, runs),
         *_emails(text),
-        *_phones(text, options, runs),
+        *(Finding(s, e, "PHONE", "phone") for s, e in phone_spans(text, options.phone_regions, runs)),
     ]
     candidates.sort(key=lambda f: (_PRIORITY[f.kind], -(f.end - f.start), f.start))
     taken: list[Finding] = []
