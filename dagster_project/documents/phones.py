@@ -79,7 +79,9 @@ def _phone_runs(runs: list[re.Match[str]]) -> Iterator[tuple[int, str]]:
 
 # The matcher sees a run with the character before it and three after (it tells a time `… 22:20`
 # from a number by what follows), not the runs around it: their numbers are read on their own.
+# An extension after the number (`ext. 12`, `x204`) is part of it, so the window takes it in.
 _BEFORE, _AFTER = 1, 3
+_EXTENSION = re.compile(r"[ ,;]*(?:ext(?:ension)?\.?|x|#)\s*\d{1,7}", re.IGNORECASE)
 # Shapes of numbers that are not phone numbers, whatever libphonenumber makes of their digits: an
 # IPv4 address (`93.184.216.34`, `192.168.0.1`), a date first (`2026-03-14 …`, `2026-073`), a
 # decimal first or beside other numbers (`+3.140000`, `10.5606/5168620`, `629.540018 128.854821`),
@@ -126,7 +128,8 @@ def _phone_matches(
         if _not_a_phone(text, start, raw):
             continue
         low = max(0, start - _BEFORE)
-        window = text[low : end + _AFTER]
+        extension = _EXTENSION.match(text, end)
+        window = text[low : (extension.end() if extension else end) + _AFTER]
         plus = raw[0] in "+\uff0b"
         found = False
         for region in regions[:1] if plus else regions:

@@ -70,10 +70,12 @@ def test_pii_the_old_patterns_missed_is_redacted(text, kind):
     assert f"[{kind}]" in redacted
 
 
-def test_two_numbers_in_one_run_are_both_redacted():
+def test_two_numbers_in_one_run_and_an_extension_are_redacted():
     # One digit run holds both numbers; each is read on its own (the run is split at the slash).
     redacted, counts = redact("Tel 020 7946 0321 / 07911 123456, fax +44 20 7946 0999")
     assert counts == {"PHONE": 3}, redacted
+    # An extension goes with its number.
+    assert redact("ring 020-7946-0321 ext. 12 after six") == ("ring [PHONE] after six", {"PHONE": 1})
 
 
 def _gate(texts: list[str]) -> list[bool]:
