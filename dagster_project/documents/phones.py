@@ -23,9 +23,9 @@ def context_pattern(words: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + words + r")(?!\w)", re.IGNORECASE)
 
 
-def has_context(text: str, start: int, pattern: re.Pattern[str]) -> bool:
-    """Whether `pattern` occurs in the characters just before `start` (a value's context word)."""
-    return bool(pattern.search(text, max(0, start - _CONTEXT_WINDOW), start))
+def has_context(text: str, start: int, pattern: re.Pattern[str], window: int = _CONTEXT_WINDOW) -> bool:
+    """Whether `pattern` occurs in the `window` characters before `start` (a value's context word)."""
+    return bool(pattern.search(text, max(0, start - window), start))
 
 
 def digits(value: str) -> str:
@@ -35,6 +35,11 @@ def digits(value: str) -> str:
 
 # A phone number written as bare digits is a phone number only when the text says so; with
 # separators, a `+` or parentheses it is one by its shape.
+# Words that say a phone number follows, whatever its grouping, when they stand just before it
+# (`call 07911 12 34 56`, `Tel: 020 79 46 03 21`; not "telephone quality 11025 speech recording
+# 22050 44100"); "number" does not ("the number of samples: 1 2 3 …").
+_PHONE_WORD_WINDOW = 16
+_PHONE_WORD = context_pattern(r"phone|tel|telephone|mobile|cell|call(?:ed)?|ring|rang|fax|whatsapp|sms|dial")
 _PHONE_CONTEXT = context_pattern(
     r"phone|tel|telephone|mobile|mob|cell|call(?:ed)?|ring|rang|text|sms|whatsapp|fax|landline|"
     r"number|no\.|reach|contact|dial|tel\.|ph"
@@ -118,11 +123,11 @@ def _phone_matches(
 ) -> Iterator[tuple[int, int, str]]:
     """(start, end, raw text) of the phone numbers libphonenumber finds in each candidate's window.
 
-    National numbers must be valid for a region of `options` and grouped as that region writes
-    them (STRICT_GROUPING: `22050 44100` or `1 2 3 4 5 6 7 8 9 10` are not US numbers, though their
-    digits are); international ones are read the same in every region, so once.
+    National numbers must be valid for one of `regions` and grouped as that region writes them
+    (STRICT_GROUPING: `22050 44100` or `1 2 3 4 5 6 7 8 9 10` are not US numbers, though their
+    digits are), unless a word such as "call" or "phone" comes just before (`call 07911 12 34
+    56`); international ones are read the same in every region, so once.
     """
-    strict = phonenumbers.Leniency.STRICT_GROUPING
     for start, raw in _phone_runs(runs):
         end = start + len(raw)
         if _not_a_phone(text, start, raw):
@@ -131,9 +136,11 @@ def _phone_matches(
         extension = _EXTENSION.match(text, end)
         window = text[low : (extension.end() if extension else end) + _AFTER]
         plus = raw[0] in "+\uff0b"
+        said = has_context(text, start, _PHONE_WORD, _PHONE_WORD_WINDOW)
+        leniency = phonenumbers.Leniency.VALID if said else phonenumbers.Leniency.STRICT_GROUPING
         found = False
         for region in regions[:1] if plus else regions:
-            for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=strict):
+            for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=leniency):
                 if low + m.start < end and low + m.end > start:
                     found = True
                     yield low + m.start, low + m.end, m.raw_string

@@ -78,6 +78,13 @@ def test_two_numbers_in_one_run_and_an_extension_are_redacted():
     assert redact("ring 020-7946-0321 ext. 12 after six") == ("ring [PHONE] after six", {"PHONE": 1})
 
 
+def test_an_oddly_grouped_number_counts_only_right_after_a_phone_word():
+    assert redact("call 07911 12 34 56 tonight") == ("call [PHONE] tonight", {"PHONE": 1})
+    # The same digits without the word, or with it further back, are a sequence of numbers.
+    assert redact("values 07911 12 34 56")[1] == {}
+    assert redact("Rate: 8000 telephone quality 11025 speech recording 22050 44100")[1] == {}
+
+
 def _gate(texts: list[str]) -> list[bool]:
     """The chunk suite's regex as DuckDB (RE2) runs it, one verdict per text."""
     suite = json.loads((ROOT / "expectations/curated.document_chunks.json").read_text())
