@@ -18,7 +18,7 @@ from dagster_project.cards.content import (
 )
 from dagster_project.cards.profile import TableProfile
 from dagster_project.documents.config import COLUMNS, DocumentsConfig
-from dagster_project.documents.curate import PII_PATTERNS
+from dagster_project.documents.pii import PII_KINDS
 from dagster_project.documents.tables import CHUNKS_SCHEMA, CHUNKS_TABLE, DOCUMENTS_SCHEMA, DOCUMENTS_TABLE
 
 TABLES = (DOCUMENTS_TABLE, CHUNKS_TABLE)
@@ -67,8 +67,8 @@ def _preprocessing(config: DocumentsConfig, table: str, embedder: str) -> Sectio
         "`<file>.metadata.json` sidecars), extracted into raw.documents, one row per document version.",
         "Normalisation: Unicode NFKC, whitespace tidied, page furniture removed (page numbers, copyright "
         "lines, headers and footers repeated on most pages).",
-        "PII redaction: " + ", ".join(PII_PATTERNS) + " replaced by `[TYPE]` placeholders "
-        "(card numbers only when they pass the Luhn check).",
+        "PII redaction: " + ", ".join(PII_KINDS) + " replaced by `[KIND]` placeholders "
+        "(phone numbers validated by libphonenumber, cards, IBANs and national ids by their checksums).",
         f"Quality filters: at least {q.min_words} words, at least {q.min_alpha_ratio:.0%} letters, at most "
         f"{q.max_repeated_line_ratio:.0%} repeated lines; a failing document is kept out of the index.",
         "Deduplication: exact duplicates by BLAKE3 of the case- and whitespace-folded text, near "
@@ -87,7 +87,7 @@ def _preprocessing(config: DocumentsConfig, table: str, embedder: str) -> Sectio
 
 def _pii(table: str) -> Section:
     raw = [c for c in COLUMNS if c.pii]
-    how = "redacted in code (dagster_project/documents/curate.py): " + ", ".join(PII_PATTERNS) + " → `[TYPE]`"
+    how = "redacted in code (dagster_project/documents/curate.py): " + ", ".join(PII_KINDS) + " → `[KIND]`"
     rows = [["text", "free_text", ", ".join(f"raw.documents.{c.name}" for c in raw), how]]
     return Section(
         "PII handling",

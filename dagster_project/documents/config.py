@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from dagster_project.documents.chunking import ChunkingError, ChunkingOptions
 from dagster_project.documents.curate import QualityThresholds
+from dagster_project.documents.pii import PiiOptions
 from dagster_project.errors import FoundationError
 from dagster_project.registry import Column, Dataset
 from dagster_project.validation import Block, Invalid, describe
@@ -52,6 +54,7 @@ class DocumentsConfig:
     owner: str = "team:knowledge"
     near_duplicate_threshold: float = 0.5
     quality: QualityThresholds = field(default_factory=QualityThresholds)
+    pii: PiiOptions = field(default_factory=PiiOptions)
     default_chunking: ChunkingOptions = field(default_factory=ChunkingOptions)
     rules: tuple[ChunkingRule, ...] = ()
 
@@ -136,6 +139,24 @@ class QualitySpec(Block):
     max_repeated_line_ratio: float = QualityThresholds.max_repeated_line_ratio
 
 
+class PiiSpec(Block):
+    """`pii: {phone_regions}`: where numbers written without a country code are read as phone numbers."""
+
+    phone_regions: list[str] = Field(default_factory=lambda: list(PiiOptions().phone_regions))
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _known_regions(cls, value: list[str]) -> list[str]:
+        unknown = [r for r in value if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown or not value:
+            raise Invalid(
+                "phone_regions needs ISO 3166 region codes such as GB or US; unknown: "
+                + (", ".join(unknown) or "none given"),
+                field=True,
+            )
+        return value
+
+
 class LandingSpec(Block):
     """`landing: {prefix}`."""
 
@@ -158,9 +179,10 @@ class DocumentsSpec(Block):
     landing: LandingSpec = Field(default_factory=LandingSpec)
     near_duplicate_threshold: float = 0.5
     quality: QualitySpec = Field(default_factory=QualitySpec)
+    pii: PiiSpec = Field(default_factory=PiiSpec)
     chunking: ChunkingSpec = Field(default_factory=ChunkingSpec)
 
-    @field_validator("landing", "quality", "chunking", mode="before")
+    @field_validator("landing", "quality", "pii", "chunking", mode="before")
     @classmethod
     def _empty_is_default(cls, value: Any) -> Any:
         return {} if value is None else value
@@ -195,6 +217,7 @@ def load_documents_config(path: Path) -> DocumentsConfig:
         owner=spec.owner,
         near_duplicate_threshold=spec.near_duplicate_threshold,
         quality=QualityThresholds(**spec.quality.model_dump()),
+        pii=PiiOptions(phone_regions=tuple(spec.pii.phone_regions)),
         default_chunking=chunking.default.options(),
         rules=tuple(ChunkingRule(s.glob, s.options(chunking.default)) for s in chunking.sources),
     )

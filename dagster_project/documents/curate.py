@@ -7,31 +7,14 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
+from dagster_project.documents.pii import PiiOptions, redact_pii
+
 # Lines that are page furniture wherever they appear.
 _BOILERPLATE = [
     re.compile(r"^\s*page \d+( of \d+)?\s*$", re.IGNORECASE),
     re.compile(r"^\s*(©|&copy;|\(c\)|copyright)\s.*all rights reserved\.?\s*$", re.IGNORECASE),
     re.compile(r"^\s*(\* \* \*|-{3,}|_{3,}|={3,})\s*$"),
 ]
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-# 13-19 digits in groups of 4 (or 4-6-5 for Amex), checked with Luhn below.
-_CARD = re.compile(r"\b(?:\d{4}[ -]?){3}\d{1,7}\b|\b\d{4}[ -]?\d{6}[ -]?\d{5}\b")
-# US SSN, UK National Insurance number, and generic 9-11 digit ids written with separators.
-_NATIONAL_ID = re.compile(
-    r"\b\d{3}-\d{2}-\d{4}\b|\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", re.IGNORECASE
-)
-# International (+44 20 7946 0000) or national trunk-prefixed (020 7946 0000, (020) 7946-0000) numbers.
-_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}|\(0\d{1,4}\)|0\d{1,4})(?:[ .-]?\(?\d{2,4}\)?){2,4}(?!\w)")
-PII_PATTERNS: dict[str, re.Pattern[str]] = {
-    "EMAIL": _EMAIL,
-    "CARD_NUMBER": _CARD,
-    "NATIONAL_ID": _NATIONAL_ID,
-    "PHONE": _PHONE,
-}
-# For the gate (RE2 syntax, as DuckDB runs it): what must never reach a chunk.
-RESIDUAL_PII_REGEX = (
-    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}|\b\d{3}-\d{2}-\d{4}\b|\+\d{1,3}[ .-]?\d{2,4}[ .-]?\d{3,4}"
-)
 
 
 @dataclass(frozen=True)
@@ -41,16 +24,6 @@ class QualityThresholds:
     min_words: int = 20
     min_alpha_ratio: float = 0.6  # letters and spaces over all characters
     max_repeated_line_ratio: float = 0.5  # lines that repeat an earlier line
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def normalise(text: str) -> tuple[str, int]:
@@ -78,26 +51,19 @@ def normalise(text: str) -> tuple[str, int]:
     return "\n".join(kept).strip(), removed
 
 
-def redact(text: str) -> tuple[str, dict[str, int]]:
-    """Replace emails, card numbers, national-id-like numbers and phone numbers by `[TYPE]`.
+def redact(text: str, options: PiiOptions | None = None) -> tuple[str, dict[str, int]]:
+    """Replace emails, phone numbers, card numbers, IBANs and national ids by `[KIND]` placeholders.
+
+    The detectors are in `documents/pii.py` (validated by `phonenumbers` and `python-stdnum`).
+
+    Args:
+        text: Normalised document text.
+        options: How national-format phone numbers are read (documents.yml `pii:`).
 
     Returns:
-        The redacted text and a count per placeholder type (types with no match are left out).
+        The redacted text and a count per placeholder kind (kinds with no match are left out).
     """
-    counts: dict[str, int] = {}
-    for kind, pattern in PII_PATTERNS.items():
-
-        def replace(match: re.Match[str], kind: str = kind) -> str:
-            value = match.group(0)
-            if kind == "CARD_NUMBER" and not _luhn(re.sub(r"\D", "", value)):
-                return value
-            if kind == "PHONE" and not 9 <= len(re.sub(r"\D", "", value)) <= 15:
-                return value
-            counts[kind] = counts.get(kind, 0) + 1
-            return f"[{kind}]"
-
-        text = pattern.sub(replace, text)
-    return text, counts
+    return redact_pii(text, options)
 
 
 def quality_issues(text: str, thresholds: QualityThresholds) -> list[str]:

@@ -101,7 +101,7 @@ def _curate(config: DocumentsConfig, raw: list[dict[str, Any]], report: SyncRepo
     docs = []
     for row in raw:
         text, removed = normalise(row["text"] or "")
-        text, counts = redact(text)
+        text, counts = redact(text, config.pii)
         for kind, n in counts.items():
             report.pii_redactions[kind] = report.pii_redactions.get(kind, 0) + n
         issues = quality_issues(text, config.quality)
