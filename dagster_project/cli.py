@@ -94,20 +94,25 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     show_governance(settings)
     served = "served by make dev or foundation docs serve"
     print(f"\nData Docs: {settings.docs_base_url}/data_docs/<table>/latest.html ({served})")
-    print('Search the documents: foundation search "how do I return an item?" -k 5 [--where key=value]')
+    print(
+        'Search the documents: foundation search --as support_agent "how do I return an item?" -k 5 '
+        "[--where key=value]"
+    )
     return 1 if any(o.failed for o in outcomes) or not built or not documents_ok else 0
 
 
 def _search_command(settings: Settings, args: argparse.Namespace) -> int:
-    from dagster_project.documents.index import SearchError, parse_where, search
+    # Only what a search needs is imported: a cold `foundation search` is one process per question.
+    from dagster_project.documents.index import SearchError, parse_where
+    from dagster_project.governance.search import search_as
 
     try:
-        hits = search(settings, args.question, k=args.k, where=parse_where(args.where or []))
+        hits = search_as(settings, args.persona, args.question, k=args.k, where=parse_where(args.where or []))
     except SearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps([asdict(h) for h in hits], indent=2))
+        print(json.dumps([_hit_json(h) for h in hits], indent=2))
         return 0
     if not hits:
         print("No matching chunks (check the --where filters).")
@@ -115,6 +120,15 @@ def _search_command(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{rank}. [{hit.score:.3f}] {hit.citation}")
         print("   " + " ".join(hit.text.split())[:300])
     return 0
+
+
+def _hit_json(hit) -> dict:  # noqa: ANN001 - a SearchHit
+    """A hit as JSON, without the fields the persona may not see (`withheld` names them)."""
+    out = {k: v for k, v in asdict(hit).items() if k not in hit.withheld and k != "withheld"}
+    out["citation"] = {k: v for k, v in out["citation"].items() if k not in hit.withheld}
+    if hit.withheld:
+        out["withheld"] = list(hit.withheld)
+    return out
 
 
 def _held_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -256,6 +270,9 @@ def _main(argv: list[str] | None = None) -> int:
         "--where", action="append", metavar="KEY=VALUE", help="filter: sidecar attribute, path or media_type"
     )
     search.add_argument("--json", action="store_true", help="machine-readable output")
+    search.add_argument(
+        "--as", dest="persona", required=True, help="persona from the personas file (its search policy)"
+    )
     cards = commands.add_parser("cards", help="regenerate the data cards from the current tables")
     cards.add_argument(
         "--table", action="append", metavar="TABLE", help="only this table, e.g. curated.orders (repeatable)"

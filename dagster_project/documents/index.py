@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,30 @@ _EMPTY = (
     "(held-back documents: `foundation held`)"
 )
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# Hit fields a scope may withhold (a persona's column rules on curated.document_chunks).
+HIT_FIELDS = ("metadata", "text", "context", "title", "heading_path")
+# The approximate index: HNSW graphs over scalar-quantised vectors in IVF partitions; a search
+# re-ranks REFINE x k candidates by their exact vectors, so scores stay exact cosines.
+ANN_INDEX = "vector_idx"
+REFINE = 4
 
 
 class SearchError(FoundationError, ValueError):
     """A search cannot run: no index yet, or a malformed filter; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class SearchScope:
+    """What one search may return (a persona's policy): chunks of matching documents, fields not withheld.
+
+    Empty tuples and mappings restrict nothing. `sources` and `media_types` are shell patterns
+    (`documents/kb/*`, `text/*`); `attributes` maps a sidecar key to its allowed values.
+    """
+
+    sources: tuple[str, ...] = ()
+    media_types: tuple[str, ...] = ()
+    attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    withheld: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -67,6 +87,7 @@ class SearchHit:
     citation: Citation
     context: str | None = None
     metadata: dict[str, str] | None = None
+    withheld: tuple[str, ...] = ()  # fields the persona may not see, left empty
 
 
 def _lance_rows(batch: pa.Table, parents: dict[str, str]) -> list[dict[str, Any]]:
@@ -149,7 +170,32 @@ def rebuild_index(settings: Settings, table: Table) -> int:
     if rows:
         lance.add(pa.Table.from_pylist(rows, schema=_schema(dimension)), on_bad_vectors=BAD_VECTORS)
     _write_state(settings, table, dimension)
-    return lance.count_rows()
+    count = lance.count_rows()
+    _keep_ann(settings, lance, count)
+    return count
+
+
+def _has_ann(lance) -> bool:  # noqa: ANN001 - a lancedb Table (imported lazily)
+    return any(index.name == ANN_INDEX for index in lance.list_indices())
+
+
+def _keep_ann(settings: Settings, lance, count: int) -> None:  # noqa: ANN001 - a lancedb Table
+    """Past `vector_ann_threshold` chunks, build the approximate index, or fold new chunks into it.
+
+    Chunks added after the index was built are still found (the index searches them exactly
+    beside its graph) and deleted ones never come back, so this is about speed, not correctness:
+    `optimize` merges the unindexed chunks into the index once they are a tenth of it.
+    """
+    if count < settings.vector_ann_threshold:
+        return
+    if not _has_ann(lance):
+        from lancedb.index import HnswSq
+
+        lance.create_index("vector", config=HnswSq(distance_type="cosine"), name=ANN_INDEX)
+        return
+    stats = lance.index_stats(ANN_INDEX)
+    if stats is not None and stats.num_unindexed_rows * 10 >= max(stats.num_indexed_rows, 1):
+        lance.optimize()
 
 
 def _write_state(settings: Settings, table: Table, dimension: int) -> None:
@@ -192,7 +238,14 @@ def sync_index(settings: Settings, table: Table, *, removed: list[str], added: p
             pa.Table.from_pylist(rows, schema=_schema(len(rows[0]["vector"]))), on_bad_vectors=BAD_VECTORS
         )
     _write_state(settings, table, int(state.get("dimension") or (len(rows[0]["vector"]) if rows else 0)))
-    return lance.count_rows()
+    count = lance.count_rows()
+    _keep_ann(settings, lance, count)
+    return count
+
+
+def indexed_snapshot(settings: Settings) -> int | None:
+    """The snapshot of curated.document_chunks the index was last brought in line with."""
+    return _read_state(settings).get("snapshot_id")
 
 
 def parse_where(pairs: list[str]) -> dict[str, str]:
@@ -210,8 +263,30 @@ def parse_where(pairs: list[str]) -> dict[str, str]:
     return where
 
 
-def _filter(where: dict[str, str]) -> str | None:
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _pattern(glob: str) -> str:
+    """A shell pattern (fnmatch: `*` and `?` also match `/`) as an anchored regular expression."""
+    return "^" + "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob) + "$"
+
+
+def _scope_filter(scope: SearchScope) -> list[str]:
     clauses = []
+    for column, patterns in (("path", scope.sources), ("media_type", scope.media_types)):
+        if patterns:
+            clauses.append(
+                "(" + " OR ".join(f"regexp_like({column}, {_quoted(_pattern(p))})" for p in patterns) + ")"
+            )
+    for key, values in sorted(scope.attributes.items()):
+        pairs = ", ".join(_quoted(f"{key}={v}") for v in values)
+        clauses.append(f"array_has_any(attributes, [{pairs}])")
+    return clauses
+
+
+def _filter(where: dict[str, str], scope: SearchScope | None = None) -> str | None:
+    clauses = _scope_filter(scope) if scope else []
     for key, value in where.items():
         quoted = "'" + value.replace("'", "''") + "'"
         if key in FILTER_COLUMNS:
@@ -229,8 +304,12 @@ def search(
     k: int = 5,
     where: dict[str, str] | None = None,
     embedder: Embedder | None = None,
+    scope: SearchScope | None = None,
 ) -> list[SearchHit]:
     """The `k` chunks nearest to the question, best first, each with its citation.
+
+    This is the search itself, with no persona and no audit record: users and services go
+    through `governance.search.search_as` (what `foundation search --as` runs).
 
     Args:
         settings: Where the catalog and the index are.
@@ -238,6 +317,7 @@ def search(
         k: How many chunks.
         where: Filters: `document_id`, `path`, `media_type`, `title`, or sidecar attributes.
         embedder: The embedder the chunks were embedded with (default: the configured one).
+        scope: Only chunks of the documents it admits, without the fields it withholds.
 
     Raises:
         SearchError: No documents have been indexed yet, or k < 1.
@@ -258,9 +338,9 @@ def search(
     if lance.count_rows() == 0:  # before loading the embedder: nothing to search
         raise SearchError(_EMPTY)
     if embedder is None:
-        from dagster_project.documents.embed import load_embedder
+        from dagster_project.documents.query_embed import load_query_embedder
 
-        embedder = load_embedder(settings.embedder)
+        embedder = load_query_embedder(settings.embedder)
     model = table.properties.get("foundation.embedding.model")
     if model and model != embedder.name:
         raise SearchError(
@@ -269,7 +349,9 @@ def search(
         )
     vector = embed_checked(embedder, [question])[0]
     query = lance.search(vector).metric("cosine").limit(k)
-    condition = _filter(where or {})
+    if _has_ann(lance):
+        query = query.refine_factor(REFINE)
+    condition = _filter(where or {}, scope)
     if condition:
         query = query.where(condition, prefilter=True)
     hits = []
@@ -291,4 +373,22 @@ def search(
                 json.loads(r["metadata"] or "{}"),
             )
         )
-    return hits
+    return [_withhold(h, scope.withheld) for h in hits] if scope and scope.withheld else hits
+
+
+def _withhold(hit: SearchHit, fields: frozenset[str]) -> SearchHit:
+    citation = hit.citation
+    if "title" in fields or "heading_path" in fields:
+        citation = replace(
+            citation,
+            title="" if "title" in fields else citation.title,
+            heading_path=[] if "heading_path" in fields else citation.heading_path,
+        )
+    return replace(
+        hit,
+        text="" if "text" in fields else hit.text,
+        context=None if "context" in fields else hit.context,
+        metadata=None if "metadata" in fields else hit.metadata,
+        citation=citation,
+        withheld=tuple(f for f in HIT_FIELDS if f in fields),
+    )
