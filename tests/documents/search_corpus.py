@@ -65,7 +65,9 @@ def write_chunks(settings: Settings, rows: list[dict]) -> Table:
     table = chunks_table(open_catalog(settings))
     if MODEL_PROPERTY not in table.properties:
         with table.transaction() as tx:
-            tx.set_properties({MODEL_PROPERTY: BagOfWords.name, DIMENSION_PROPERTY: str(BagOfWords.dimension)})
+            tx.set_properties(
+                {MODEL_PROPERTY: BagOfWords.name, DIMENSION_PROPERTY: str(BagOfWords.dimension)}
+            )
     table.append(as_table_arrow(table, rows))
     return table
 

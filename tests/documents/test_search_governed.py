@@ -148,9 +148,7 @@ def test_each_search_appends_one_audit_row_without_the_question(governed):
 
 def test_search_rules_are_validated(tmp_path):
     bad = tmp_path / "personas.yml"
-    bad.write_text(
-        PERSONAS.replace('sources: ["documents/public/*"]', "sources: [\"documents/it's/*\"]"), encoding="utf-8"
-    )
+    bad.write_text(PERSONAS.replace("documents/public/*", "documents/it's/*"), encoding="utf-8")
     with pytest.raises(PolicyError, match="customer_desk"):
         load_policies(bad)
     bad.write_text(PERSONAS.replace("media_types:", "media_type:"), encoding="utf-8")
