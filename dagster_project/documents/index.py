@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 
 from dagster_project.documents.embed import Embedder, embed_checked
@@ -191,7 +192,11 @@ def _keep_ann(settings: Settings, lance, count: int) -> None:  # noqa: ANN001 - 
     if not _has_ann(lance):
         from lancedb.index import HnswSq
 
-        lance.create_index("vector", config=HnswSq(distance_type="cosine"), name=ANN_INDEX)
+        # Few, large partitions (16 at 100,000 chunks), each with its own graph: with the default
+        # probes a search then visits most of them (benchmarks/bench_search.py reports recall@10).
+        partitions = max(1, int(count**0.5 / 20))
+        config = HnswSq(distance_type="cosine", num_partitions=partitions)
+        lance.create_index("vector", config=config, name=ANN_INDEX)
         return
     stats = lance.index_stats(ANN_INDEX)
     if stats is not None and stats.num_unindexed_rows * 10 >= max(stats.num_indexed_rows, 1):
@@ -325,9 +330,10 @@ def search(
     if k < 1:
         raise SearchError(f"-k {k}: ask for at least 1 result")
     catalog = open_catalog(settings)
-    if not catalog.table_exists(CHUNKS_TABLE):
-        raise SearchError(_EMPTY)
-    table = catalog.load_table(CHUNKS_TABLE)
+    try:  # one load: table_exists would read the table's metadata file too
+        table = catalog.load_table(CHUNKS_TABLE)
+    except NoSuchTableError:
+        raise SearchError(_EMPTY) from None
     db = _connect(settings)
     if (
         _read_state(settings).get("snapshot_id") != main_head(table)
