@@ -104,10 +104,14 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
 def _search_command(settings: Settings, args: argparse.Namespace) -> int:
     # Only what a search needs is imported: a cold `foundation search` is one process per question.
     from dagster_project.documents.index import SearchError, parse_where
+    from dagster_project.governance.policy import QueryDenied
     from dagster_project.governance.search import search_as
 
     try:
         hits = search_as(settings, args.persona, args.question, k=args.k, where=parse_where(args.where or []))
+    except QueryDenied as exc:  # as `foundation query`: denied by the policy, exit 3
+        print(f"denied: {exc}", file=sys.stderr)
+        return 3
     except SearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

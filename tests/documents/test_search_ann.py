@@ -1,4 +1,4 @@
-"""The approximate (HNSW) vector index: built past `vector_ann_threshold`, still right after incremental syncs."""
+"""The approximate (HNSW) vector index: built past `vector_ann_threshold`, right after incremental syncs."""
 
 from __future__ import annotations
 

@@ -88,8 +88,8 @@ def test_analyst_json_has_no_metadata_and_cannot_filter_on_it(governed, monkeypa
     assert cli_main(["search", "--as", "engineer", "refund item", "-k", "3", "--json"]) == 0
     assert all(h["metadata"]["audience"] for h in json.loads(capsys.readouterr().out))
     # A filter on a sidecar attribute would answer questions about the metadata: refused.
-    assert cli_main(["search", "--as", "analyst", "refund", "--where", "audience=staff"]) == 2
-    assert "may not read document metadata" in capsys.readouterr().err
+    assert cli_main(["search", "--as", "analyst", "refund", "--where", "audience=staff"]) == 3
+    assert "denied: persona 'analyst' may not read document metadata" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
