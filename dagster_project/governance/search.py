@@ -23,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 
+from dagster_project.documents.embed import Embedder
 from dagster_project.documents.index import (
     FILTER_COLUMNS,
     HIT_FIELDS,
@@ -39,8 +40,12 @@ from dagster_project.governance.policy import Persona, QueryDenied, load_policie
 from dagster_project.settings import Settings
 
 # Chunk columns whose rules decide hit fields; `text` also covers a child's parent text (context).
-FIELD_COLUMNS = {"metadata": ("metadata",), "text": ("text", "context"), "title": ("title",)}
-FIELD_COLUMNS["heading_path"] = ("heading_path",)
+FIELD_COLUMNS = {
+    "metadata": ("metadata",),
+    "text": ("text", "context"),
+    "title": ("title",),
+    "heading_path": ("heading_path",),
+}
 
 
 def scope_of(persona: Persona) -> SearchScope:
@@ -96,7 +101,7 @@ def search_as(
     k: int = 5,
     where: dict[str, str] | None = None,
     identity: str | None = None,
-    embedder=None,  # noqa: ANN001 - an Embedder; the default is the configured one
+    embedder: Embedder | None = None,
 ) -> list[SearchHit]:
     """Search the documents as `persona_name`, and record the search in `ops.audit_log` (refusals too).
 
@@ -126,12 +131,7 @@ def search_as(
         persona = load_policies(settings.personas_file).persona(persona_name)
         persona.check_identity(current_identity(), data_dir_owner(settings))
         scope = scope_of(persona)
-        hidden = sorted(key for key in where if key not in FILTER_COLUMNS)
-        if "metadata" in scope.withheld and hidden:
-            raise QueryDenied(
-                f"persona {persona.name!r} may not read document metadata, so it cannot filter on "
-                f"{', '.join(hidden)}; filter on {', '.join(FILTER_COLUMNS)} only"
-            )
+        _check_filters(persona, scope, where)
         hits = search(settings, question, k=k, where=where, embedder=embedder, scope=scope)
     except Exception as exc:
         action, outcome = (
@@ -146,6 +146,23 @@ def search_as(
         raise
     _audit(settings, "search", persona.name, _statement(question, k, where, hits), len(hits))
     return hits
+
+
+def _check_filters(persona: Persona, scope: SearchScope, where: dict[str, str]) -> None:
+    """Refuse filters on withheld fields: which chunks they return would reveal the values."""
+    hidden = sorted(
+        key
+        for key in where
+        if (key not in FILTER_COLUMNS and "metadata" in scope.withheld) or key in scope.withheld
+    )
+    if hidden:
+        allowed = ", ".join(c for c in FILTER_COLUMNS if c not in scope.withheld)
+        raise QueryDenied(
+            f"persona {persona.name!r} may not read document metadata, so it cannot filter on "
+            f"{', '.join(hidden)}; filter on {allowed} only"
+            if "metadata" in scope.withheld
+            else f"persona {persona.name!r} may not read {', '.join(hidden)}, so it cannot filter on it"
+        )
 
 
 def _audit(
