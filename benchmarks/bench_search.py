@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from dagster_project.documents.index import _connect, _keep_ann, _schema, _write_state, search
+from dagster_project.documents.ann import keep_ann
+from dagster_project.documents.index import _connect, _schema, _write_state, search
 from dagster_project.documents.tables import DIMENSION_PROPERTY, MODEL_PROPERTY, as_table_arrow, chunks_table
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings, load_settings
@@ -205,7 +206,7 @@ def api_at_scale(data_dir: Path, n: int, queries: int) -> dict:
     _large_index(settings, vectors)
     exact_s, exact_ids = _latencies(settings, embedder, questions, 10)
     started = time.perf_counter()
-    _keep_ann(settings, _connect(settings).open_table("document_chunks"), n)
+    keep_ann(settings, _connect(settings).open_table("document_chunks"), n)
     build_s = time.perf_counter() - started
     _latencies(settings, embedder, questions[:3], 10)  # first reads of the index files
     ann_s, ann_ids = _latencies(settings, embedder, questions, 10)

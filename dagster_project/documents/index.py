@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,9 @@ import pyarrow as pa
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 
+from dagster_project.documents.ann import REFINE, has_ann, keep_ann
 from dagster_project.documents.embed import Embedder, embed_checked
+from dagster_project.documents.scope import SearchScope, scope_filter, withhold
 from dagster_project.documents.tables import CHUNKS_TABLE
 from dagster_project.errors import FoundationError
 from dagster_project.lakehouse.tables import open_catalog
@@ -37,30 +39,10 @@ _EMPTY = (
     "(held-back documents: `foundation held`)"
 )
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-# Hit fields a scope may withhold (a persona's column rules on curated.document_chunks).
-HIT_FIELDS = ("metadata", "text", "context", "title", "heading_path")
-# The approximate index: HNSW graphs over scalar-quantised vectors in IVF partitions; a search
-# re-ranks REFINE x k candidates by their exact vectors, so scores stay exact cosines.
-ANN_INDEX = "vector_idx"
-REFINE = 4
 
 
 class SearchError(FoundationError, ValueError):
     """A search cannot run: no index yet, or a malformed filter; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class SearchScope:
-    """What one search may return (a persona's policy): chunks of matching documents, fields not withheld.
-
-    Empty tuples and mappings restrict nothing. `sources` and `media_types` are shell patterns
-    (`documents/kb/*`, `text/*`); `attributes` maps a sidecar key to its allowed values.
-    """
-
-    sources: tuple[str, ...] = ()
-    media_types: tuple[str, ...] = ()
-    attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    withheld: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -116,6 +98,11 @@ def _lance_rows(batch: pa.Table, parents: dict[str, str]) -> list[dict[str, Any]
     return rows
 
 
+_SESSION = None  # lancedb's caches (index, metadata), one per process
+_HIT_COLUMNS = ("chunk_id", "document_id", "path", "title", "position", "heading_path", "text", "context")
+_HIT_COLUMNS += ("metadata",)
+
+
 def _schema(dimension: int) -> pa.Schema:
     return pa.schema(
         [
@@ -138,8 +125,14 @@ def _schema(dimension: int) -> pa.Schema:
 def _connect(settings: Settings):  # noqa: ANN202 - lancedb is imported lazily
     import lancedb
 
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = lancedb.Session()
     settings.vector_index_dir.mkdir(parents=True, exist_ok=True)
-    return lancedb.connect(str(settings.vector_index_dir))
+    # A new connection reads the index as it is now (another process may have synced it); the
+    # shared session keeps the HNSW graph loaded between searches: 30 ms a search at 100,000
+    # chunks went into loading it again.
+    return lancedb.connect(str(settings.vector_index_dir), session=_SESSION)
 
 
 def _state_path(settings: Settings) -> Path:
@@ -172,35 +165,8 @@ def rebuild_index(settings: Settings, table: Table) -> int:
         lance.add(pa.Table.from_pylist(rows, schema=_schema(dimension)), on_bad_vectors=BAD_VECTORS)
     _write_state(settings, table, dimension)
     count = lance.count_rows()
-    _keep_ann(settings, lance, count)
+    keep_ann(settings, lance, count)
     return count
-
-
-def _has_ann(lance) -> bool:  # noqa: ANN001 - a lancedb Table (imported lazily)
-    return any(index.name == ANN_INDEX for index in lance.list_indices())
-
-
-def _keep_ann(settings: Settings, lance, count: int) -> None:  # noqa: ANN001 - a lancedb Table
-    """Past `vector_ann_threshold` chunks, build the approximate index, or fold new chunks into it.
-
-    Chunks added after the index was built are still found (the index searches them exactly
-    beside its graph) and deleted ones never come back, so this is about speed, not correctness:
-    `optimize` merges the unindexed chunks into the index once they are a tenth of it.
-    """
-    if count < settings.vector_ann_threshold:
-        return
-    if not _has_ann(lance):
-        from lancedb.index import HnswSq
-
-        # Few, large partitions (16 at 100,000 chunks), each with its own graph: with the default
-        # probes a search then visits most of them (benchmarks/bench_search.py reports recall@10).
-        partitions = max(1, int(count**0.5 / 20))
-        config = HnswSq(distance_type="cosine", num_partitions=partitions)
-        lance.create_index("vector", config=config, name=ANN_INDEX)
-        return
-    stats = lance.index_stats(ANN_INDEX)
-    if stats is not None and stats.num_unindexed_rows * 10 >= max(stats.num_indexed_rows, 1):
-        lance.optimize()
 
 
 def _write_state(settings: Settings, table: Table, dimension: int) -> None:
@@ -244,7 +210,7 @@ def sync_index(settings: Settings, table: Table, *, removed: list[str], added: p
         )
     _write_state(settings, table, int(state.get("dimension") or (len(rows[0]["vector"]) if rows else 0)))
     count = lance.count_rows()
-    _keep_ann(settings, lance, count)
+    keep_ann(settings, lance, count)
     return count
 
 
@@ -268,30 +234,8 @@ def parse_where(pairs: list[str]) -> dict[str, str]:
     return where
 
 
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _pattern(glob: str) -> str:
-    """A shell pattern (fnmatch: `*` and `?` also match `/`) as an anchored regular expression."""
-    return "^" + "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob) + "$"
-
-
-def _scope_filter(scope: SearchScope) -> list[str]:
-    clauses = []
-    for column, patterns in (("path", scope.sources), ("media_type", scope.media_types)):
-        if patterns:
-            clauses.append(
-                "(" + " OR ".join(f"regexp_like({column}, {_quoted(_pattern(p))})" for p in patterns) + ")"
-            )
-    for key, values in sorted(scope.attributes.items()):
-        pairs = ", ".join(_quoted(f"{key}={v}") for v in values)
-        clauses.append(f"array_has_any(attributes, [{pairs}])")
-    return clauses
-
-
 def _filter(where: dict[str, str], scope: SearchScope | None = None) -> str | None:
-    clauses = _scope_filter(scope) if scope else []
+    clauses = scope_filter(scope) if scope else []
     for key, value in where.items():
         quoted = "'" + value.replace("'", "''") + "'"
         if key in FILTER_COLUMNS:
@@ -354,8 +298,9 @@ def search(
             "set FOUNDATION_EMBEDDER to the same embedder, or re-sync the documents with this one"
         )
     vector = embed_checked(embedder, [question])[0]
-    query = lance.search(vector).metric("cosine").limit(k)
-    if _has_ann(lance):
+    # Every column but the vector (1.5 KB a hit that nobody reads).
+    query = lance.search(vector).metric("cosine").limit(k).select([*_HIT_COLUMNS, "_distance"])
+    if has_ann(lance):
         query = query.refine_factor(REFINE)
     condition = _filter(where or {}, scope)
     if condition:
@@ -379,22 +324,4 @@ def search(
                 json.loads(r["metadata"] or "{}"),
             )
         )
-    return [_withhold(h, scope.withheld) for h in hits] if scope and scope.withheld else hits
-
-
-def _withhold(hit: SearchHit, fields: frozenset[str]) -> SearchHit:
-    citation = hit.citation
-    if "title" in fields or "heading_path" in fields:
-        citation = replace(
-            citation,
-            title="" if "title" in fields else citation.title,
-            heading_path=[] if "heading_path" in fields else citation.heading_path,
-        )
-    return replace(
-        hit,
-        text="" if "text" in fields else hit.text,
-        context=None if "context" in fields else hit.context,
-        metadata=None if "metadata" in fields else hit.metadata,
-        citation=citation,
-        withheld=tuple(f for f in HIT_FIELDS if f in fields),
-    )
+    return [withhold(h, scope.withheld) for h in hits] if scope and scope.withheld else hits

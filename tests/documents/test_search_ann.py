@@ -6,7 +6,8 @@ from pathlib import Path
 
 import lancedb
 
-from dagster_project.documents.index import ANN_INDEX, search, sync_index
+from dagster_project.documents.ann import ANN_INDEX
+from dagster_project.documents.index import search, sync_index
 from dagster_project.settings import Settings
 from tests.documents.fakes import BagOfWords
 from tests.documents.search_corpus import as_arrow, chunk_rows, corpus_rows, write_chunks

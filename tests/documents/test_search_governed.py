@@ -6,12 +6,15 @@ with the bag-of-words fake embedder: no pipeline run, no model.
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from dagster_project.cli import main as cli_main
+from dagster_project.documents.scope import _pattern
 from dagster_project.governance.audit import read_audit_log
 from dagster_project.governance.policy import IdentityNotAllowed, PolicyError, QueryDenied, load_policies
 from dagster_project.governance.search import search_as
@@ -154,3 +157,13 @@ def test_search_rules_are_validated(tmp_path):
     bad.write_text(PERSONAS.replace("media_types:", "media_type:"), encoding="utf-8")
     with pytest.raises(PolicyError, match="unknown key"):
         load_policies(bad)
+
+
+@pytest.mark.parametrize(
+    "pattern", ["documents/public/*", "documents/*.md", "documents/?.txt", "docs/a+b_c-d=e@f,g:h/*"]
+)
+def test_source_patterns_match_as_shell_patterns(pattern):
+    names = ["documents/public/0.md", "documents/public/x/y.md", "documents/1.txt", "documents/10.txt"]
+    names += ["documents/a.md", "documentsXa.md", "docs/a+b_c-d=e@f,g:h/x", "docs/aab_c-d=e@f,g:h/x"]
+    regex = re.compile(_pattern(pattern))
+    assert [bool(regex.match(n)) for n in names] == [fnmatch.fnmatchcase(n, pattern) for n in names]
