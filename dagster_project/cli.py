@@ -94,20 +94,29 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     show_governance(settings)
     served = "served by make dev or foundation docs serve"
     print(f"\nData Docs: {settings.docs_base_url}/data_docs/<table>/latest.html ({served})")
-    print('Search the documents: foundation search "how do I return an item?" -k 5 [--where key=value]')
+    print(
+        'Search the documents: foundation search --as support_agent "how do I return an item?" -k 5 '
+        "[--where key=value]"
+    )
     return 1 if any(o.failed for o in outcomes) or not built or not documents_ok else 0
 
 
 def _search_command(settings: Settings, args: argparse.Namespace) -> int:
-    from dagster_project.documents.index import SearchError, parse_where, search
+    # Only what a search needs is imported: a cold `foundation search` is one process per question.
+    from dagster_project.documents.index import SearchError, parse_where
+    from dagster_project.governance.policy import QueryDenied
+    from dagster_project.governance.search import search_as
 
     try:
-        hits = search(settings, args.question, k=args.k, where=parse_where(args.where or []))
+        hits = search_as(settings, args.persona, args.question, k=args.k, where=parse_where(args.where or []))
+    except QueryDenied as exc:  # as `foundation query`: denied by the policy, exit 3
+        print(f"denied: {exc}", file=sys.stderr)
+        return 3
     except SearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps([asdict(h) for h in hits], indent=2))
+        print(json.dumps([_hit_json(h) for h in hits], indent=2))
         return 0
     if not hits:
         print("No matching chunks (check the --where filters).")
@@ -115,6 +124,15 @@ def _search_command(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{rank}. [{hit.score:.3f}] {hit.citation}")
         print("   " + " ".join(hit.text.split())[:300])
     return 0
+
+
+def _hit_json(hit) -> dict:  # noqa: ANN001 - a SearchHit
+    """A hit as JSON, without the fields the persona may not see (`withheld` names them)."""
+    out = {k: v for k, v in asdict(hit).items() if k not in hit.withheld and k != "withheld"}
+    out["citation"] = {k: v for k, v in out["citation"].items() if k not in hit.withheld}
+    if hit.withheld:
+        out["withheld"] = list(hit.withheld)
+    return out
 
 
 def _held_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -196,6 +214,31 @@ def main(argv: list[str] | None = None) -> int:
     Exit codes: 0 done, 1 done with failures (e.g. a run failed), 2 a user error (the message says
     what to fix), 3 the environment failed (disk, catalog, store: retry once it is back).
     """
+    if argv is None and sys.argv[1:2] == ["search"]:
+        return _short_lived(_guarded, argv)
+    return _guarded(argv)
+
+
+def _short_lived(run, argv: list[str] | None) -> int:  # noqa: ANN001 - the command to run
+    """Run a one-question process without the cyclic garbage collector.
+
+    A cold `foundation search` creates about 250,000 tracked objects while importing lancedb and
+    pyiceberg (pydantic schemas mostly); the collector walked them some 600 times during the
+    imports (collecting almost nothing) and once more at exit: about 40% of the command's CPU
+    time. Nothing of this short process needs collecting, so it is off, and what exists at the
+    end is frozen (left out of the walk at exit).
+    Only for the real command line (`argv is None`): callers in a long-lived process keep theirs.
+    """
+    import gc
+
+    gc.disable()
+    try:
+        return run(argv)
+    finally:
+        gc.freeze()
+
+
+def _guarded(argv: list[str] | None) -> int:
     from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
     from dagster_project.errors import EnvironmentFailure, FoundationError
@@ -256,6 +299,9 @@ def _main(argv: list[str] | None = None) -> int:
         "--where", action="append", metavar="KEY=VALUE", help="filter: sidecar attribute, path or media_type"
     )
     search.add_argument("--json", action="store_true", help="machine-readable output")
+    search.add_argument(
+        "--as", dest="persona", required=True, help="persona from the personas file (its search policy)"
+    )
     cards = commands.add_parser("cards", help="regenerate the data cards from the current tables")
     cards.add_argument(
         "--table", action="append", metavar="TABLE", help="only this table, e.g. curated.orders (repeatable)"

@@ -147,6 +147,14 @@ class Settings:
             ge=1,
         ),
     ] = 30
+    vector_ann_threshold: Annotated[
+        int,
+        doc(
+            "chunks from which the vector index gets an approximate (HNSW) index; below it, search is exact",
+            example="50000",
+            ge=1,
+        ),
+    ] = 50_000
     sensor_interval_seconds: Annotated[
         int, doc("seconds between sensor ticks", section="Landing sensors", example="15", ge=1)
     ] = 15

@@ -43,11 +43,14 @@ def test_demo_twice_adds_nothing_the_second_time_and_status_reports_it(tmp_path)
     assert "curated: 13 document(s), 11 indexed" in first.stdout
     assert "not indexed: shipping_copy.md: exact duplicate of shipping.md" in first.stdout
     assert tables["curated.document_chunks"]["rows"] > 0 and tables["raw.documents"]["rows"] == 13
-    found = _foundation(tmp_path, "search", "how many days do I have to return an item?", "-k", "3")
+    question = "how many days do I have to return an item?"
+    found = _foundation(tmp_path, "search", "--as", "data_engineer", question, "-k", "3")
     assert found.returncode == 0, found.stderr[-2000:]
     assert found.stdout.startswith("1. [") and "documents/returns.md § Returns and refunds" in found.stdout
     legal = json.loads(
-        _foundation(tmp_path, "search", "data", "--where", "department=legal", "--json").stdout
+        _foundation(
+            tmp_path, "search", "--as", "data_engineer", "data", "--where", "department=legal", "--json"
+        ).stdout
     )
     assert legal and {h["citation"]["source_file"] for h in legal} == {"documents/privacy_policy.pdf"}
     # The governance tour: cards for every staging and curated table, a governed query, a denial.

@@ -30,6 +30,7 @@ class Foundation(dg.ConfigurableResource):
     personas_file: str
     embedder: str
     embedding_cache_days: int
+    vector_ann_threshold: int
     sensor_interval_seconds: int
     sensor_max_files_per_tick: int
     sensor_min_file_age_seconds: int

@@ -20,7 +20,11 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 TABLE_PATTERN = re.compile(r"^[a-z0-9_*?\[\]]+\.[a-z0-9_*?\[\]]+$")
 SIMPLE_RULES = ("deny", "null", "hash")
 RULE_HELP = "use one of deny, null, hash, {fixed: TEXT}, {keep_last: N}, {sql: EXPR}"
-PERSONA_KEYS = ("description", "identities", "read_held", "tables", "columns", "row_filters")
+PERSONA_KEYS = ("description", "identities", "read_held", "tables", "columns", "row_filters", "search")
+SEARCH_KEYS = ("sources", "media_types", "attributes")
+# Landing paths and media types are matched with shell patterns; these characters keep a pattern
+# translatable into the vector index's filter language (see governance/search.py).
+SEARCH_PATTERN = re.compile(r"^[A-Za-z0-9_./*?+=@,:-]+$")
 # Who may assume a persona that does not say: the owner of the data directory only.
 DEFAULT_IDENTITIES = (OWNER,)
 
@@ -76,6 +80,20 @@ class ColumnRule:
 
 
 @dataclass(frozen=True)
+class SearchRules:
+    """What `foundation search` may return to a persona, beyond its table and column rules.
+
+    Empty means no restriction of that kind: `sources` are landing-path patterns
+    (`documents/kb/*`), `media_types` patterns (`text/*`), `attributes` sidecar keys with
+    the values allowed (a document without the key is not shown).
+    """
+
+    sources: tuple[str, ...] = ()
+    media_types: tuple[str, ...] = ()
+    attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Persona:
     """A persona: who may assume it, the tables it may read, its column rules and row filters."""
 
@@ -86,6 +104,7 @@ class Persona:
     row_filters: dict[str, str] = field(default_factory=dict)
     identities: tuple[str, ...] = DEFAULT_IDENTITIES
     read_held: bool = False  # may --as-of read snapshots that were never on main (held batches)
+    search: SearchRules = field(default_factory=SearchRules)
 
     def can_read(self, table: str) -> bool:
         return any(fnmatch.fnmatchcase(table, pattern) for pattern in self.tables)
@@ -185,6 +204,57 @@ def _table_key(key: Any) -> str:
     return key
 
 
+def _patterns(raw: Any, example: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise Invalid(f"list shell patterns, e.g. [{example}]")
+    for item in raw:
+        if not isinstance(item, str) or not SEARCH_PATTERN.match(item):
+            raise Invalid(f"{item!r} is not a pattern like {example}: letters, digits, / . _ - * ? only")
+    return tuple(raw)
+
+
+class SearchSpec(Block):
+    """A persona's `search:` rules, as written."""
+
+    sources: tuple[str, ...] = ()
+    media_types: tuple[str, ...] = ()
+    attributes: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @classmethod
+    def shorthand(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or not raw:
+            raise Invalid(f"expected a mapping with one or more of {', '.join(SEARCH_KEYS)}")
+        unknown = set(raw) - set(SEARCH_KEYS)
+        if unknown:
+            raise Invalid(f"unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(SEARCH_KEYS)}")
+        return raw
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources(cls, raw: Any) -> tuple[str, ...]:
+        return _patterns(raw, "'documents/kb/*'")
+
+    @field_validator("media_types", mode="before")
+    @classmethod
+    def _media_types(cls, raw: Any) -> tuple[str, ...]:
+        return _patterns(raw, "'text/*'")
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _attributes(cls, raw: Any) -> dict[str, tuple[str, ...]]:
+        if not isinstance(raw, dict) or not raw:
+            raise Invalid("expected 'key: [values]' lines, e.g. audience: [customers]")
+        allowed = {}
+        for key, values in raw.items():
+            if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+                raise Invalid("list the values a document's attribute may have", at=(str(key),))
+            allowed[str(key)] = tuple(values)
+        return allowed
+
+    def rules(self) -> SearchRules:
+        return SearchRules(self.sources, self.media_types, dict(self.attributes))
+
+
 class PersonaSpec(Block):
     """One entry of `personas:`, as written."""
 
@@ -194,6 +264,7 @@ class PersonaSpec(Block):
     tables: tuple[str, ...] = Field(default=(), validate_default=True)
     columns: dict[str, dict[str, ColumnRule]] = Field(default_factory=dict)
     row_filters: dict[str, str] = Field(default_factory=dict)
+    search: SearchSpec | None = None
 
     @classmethod
     def shorthand(cls, raw: Any) -> Any:
@@ -263,6 +334,7 @@ class PersonaSpec(Block):
             self.row_filters,
             identities=self.identities,
             read_held=self.read_held,
+            search=self.search.rules() if self.search else SearchRules(),
         )
 
 

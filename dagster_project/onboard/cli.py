@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dagster_project.onboard.dbt_sources import refresh_manifest
 from dagster_project.registry import FORMATS
 from dagster_project.settings import DBT_PROJECT_DIR, Settings
 
@@ -70,6 +69,9 @@ def sources_command(settings: Settings, args: argparse.Namespace) -> int:
     for change in plan.changes:
         print(f"{'wrote' if change.old is None else 'updated'} {shown(change.path)}")
     if args.dbt_project == DBT_PROJECT_DIR:
+        # Imported here: it loads pyiceberg, which `foundation search` must not wait for at start-up.
+        from dagster_project.onboard.dbt_sources import refresh_manifest
+
         refresh_manifest(settings.sources_file)  # a model that does not parse is said now, not at ingest
     print(
         f"next: review every 'TODO review' in these files, then `foundation ingest {plan.name}` "

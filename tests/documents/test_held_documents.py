@@ -207,7 +207,7 @@ def test_search_on_an_empty_index_says_no_documents_indexed_yet(tmp_path, monkey
         search(settings, "warranty", embedder=load_embedder(POISONED))
     monkeypatch.setenv("FOUNDATION_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("FOUNDATION_EMBEDDER", POISONED)
-    assert cli_main(["search", "warranty"]) == 2
+    assert cli_main(["search", "--as", "data_engineer", "warranty"]) == 2
     err = capsys.readouterr().err
     assert "no documents indexed yet" in err and "Traceback" not in err
 
