@@ -88,10 +88,20 @@ def current_documents(settings: Settings, config: DocumentsConfig) -> list[dict[
     if table.current_snapshot() is None:
         return []
     present = {f.key for f in landed_documents(settings, config)[0]}
-    latest: dict[str, dict[str, Any]] = {}
-    for row in table.scan().to_arrow().sort_by("_ingested_at").to_pylist():
+    # Each document's latest version is chosen on the small columns; then only those versions'
+    # text is read, a batch at a time: the older versions of a big document are never all held.
+    versions = table.scan(selected_fields=("document_id", "path", "_ingested_at")).to_arrow()
+    chosen: dict[str, Any] = {}
+    for row in versions.sort_by("_ingested_at").to_pylist():
         if row["path"] in present and row["document_id"] is not None:
-            latest[row["document_id"]] = row
+            chosen[row["document_id"]] = row["_ingested_at"]
+    latest: dict[str, dict[str, Any]] = {}
+    if chosen:
+        for batch in table.scan(row_filter=In("document_id", list(chosen))).to_arrow_batch_reader():
+            keys = zip(batch["document_id"].to_pylist(), batch["_ingested_at"].to_pylist(), strict=True)
+            picked = [i for i, (doc, at) in enumerate(keys) if chosen.get(doc, ...) == at]
+            for row in batch.take(pa.array(picked, pa.int64())).to_pylist():
+                latest[row["document_id"]] = row
     return [latest[k] for k in sorted(latest)]
 
 
@@ -254,7 +264,7 @@ def sync_documents(
     clock = time.perf_counter()
     vectors = embed_checked(embedder, [embedding_input(r["heading_path"], r["text"]) for r in embedded])
     for r, v in zip(embedded, vectors, strict=True):
-        r["embedding"] = v.tolist()
+        r["embedding"] = v  # a row of the float32 array: Arrow copies it; a list of floats is 8x larger
     report.seconds["embed"] = time.perf_counter() - clock
     report.embedded_documents = [d["document_id"] for d in todo]
     report.removed_documents = removed
