@@ -31,7 +31,7 @@ FILTER_COLUMNS = ("document_id", "path", "media_type", "title")
 # A chunk whose vector is not finite can only be on main when a reviewer released its document
 # (the gate holds it otherwise): it stays in Iceberg, but the index cannot search it.
 BAD_VECTORS = "drop"
-ADD_ROWS = 4096  # chunks converted and added to the index at a time
+ADD_ROWS = 1024  # chunks converted and added to the index at a time
 # Said when the index has no chunk: none synced yet, or every document excluded or held back.
 _EMPTY = (
     "no documents indexed yet: run `make demo` or materialize curated/document_chunks "
@@ -141,8 +141,9 @@ def _parents(table: Table, batch: pa.Table) -> dict[str, str]:
 
 def _dimension(batch: pa.Table) -> int | None:
     """The length of the first embedded chunk's vector, None when there is none."""
-    embedded = batch.filter(pc.not_equal(batch["level"], "parent"))["embedding"].drop_null()
-    return len(embedded[0]) if len(embedded) else None
+    lengths = pc.list_value_length(batch["embedding"])  # lengths only: filtering would copy the batch
+    first = pc.index(pc.and_(pc.not_equal(batch["level"], "parent"), pc.is_valid(lengths)), True).as_py()
+    return lengths[first].as_py() if first >= 0 else None
 
 
 def _add(lance: Any, batch: pa.Table, parents: dict[str, str], dimension: int) -> None:
