@@ -206,6 +206,15 @@ class Settings:
     max_document_bytes: Annotated[int, doc("bytes of one document (64 MiB)", example="67108864", ge=1)] = (
         64 << 20
     )
+    max_document_text_bytes: Annotated[
+        int,
+        doc(
+            "bytes of one document's extracted text (24 MiB); bounds the memory of its sync",
+            example="25165824",
+            ge=1,
+        ),
+    ] = 24 << 20
+    max_document_pages: Annotated[int, doc("pages of one PDF document", example="5000", ge=1)] = 5000
     max_rejected_rows_per_file: Annotated[
         int,
         doc(

@@ -43,6 +43,8 @@ class Foundation(dg.ConfigurableResource):
     max_nesting_depth: int
     max_record_bytes: int
     max_document_bytes: int
+    max_document_text_bytes: int
+    max_document_pages: int
     max_rejected_rows_per_file: int
     query_timeout_seconds: int
     query_memory_limit: str

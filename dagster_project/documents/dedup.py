@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,13 +26,36 @@ class Membership:
     similarity: float  # estimated Jaccard similarity to the canonical member (1.0 for itself)
 
 
+_WORD = re.compile(r"\w+")
+# Words handled at a time: a document of any size is hashed in blocks of bounded memory (a list of
+# every word of a 22 MB text alone took 300 MB, its shingles times 128 permutations 7 GB).
+BLOCK_WORDS = 1 << 16
+
+
+def _word_blocks(text: str) -> Iterator[list[str]]:
+    """The text's lower-cased words, in lists of up to BLOCK_WORDS."""
+    block: list[str] = []
+    for match in _WORD.finditer(text):
+        block.append(match.group(0).lower())
+        if len(block) == BLOCK_WORDS:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
 def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
+    return [w for block in _word_blocks(text) for w in block]
 
 
 def content_hash(text: str) -> str:
     """BLAKE3 of the text with case and whitespace folded: equal for exact duplicates."""
-    return blake3(" ".join(_words(text)).encode("utf-8")).hexdigest()
+    hasher = blake3()
+    separator = b""
+    for block in _word_blocks(text):
+        hasher.update(separator + " ".join(block).encode("utf-8"))
+        separator = b" "
+    return hasher.hexdigest()
 
 
 @lru_cache(maxsize=4)
@@ -44,16 +67,35 @@ def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def minhash(text: str, num_perm: int = NUM_PERM) -> np.ndarray:
-    """The MinHash signature of a text's word 3-gram shingles (uint64, one value per permutation)."""
-    words = _words(text)
-    n = max(1, len(words) - SHINGLE_WORDS + 1)
+    """The MinHash signature of a text's word 3-gram shingles (uint64, one value per permutation).
+
+    Shingles are hashed and folded into the signature a block at a time (the minimum is the same
+    whichever block a shingle is seen in), so memory stays bounded whatever the text's size.
+    """
+    a, b = _permutations(num_perm)
+    signature = np.full(num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)
+    tail: list[str] = []  # the last words of the previous block: shingles span blocks
+    seen = False
+    for block in _word_blocks(text):
+        words = tail + block
+        tail = words[-(SHINGLE_WORDS - 1) :]
+        n = len(words) - SHINGLE_WORDS + 1
+        if n < 1:
+            continue
+        seen = True
+        signature = np.minimum(signature, _block_minimum(words, n, a, b))
+    if not seen:  # fewer words than a shingle: the words themselves are the one shingle
+        signature = _block_minimum(tail, 1, a, b)
+    return signature
+
+
+def _block_minimum(words: list[str], n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     shingles = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(n)}
     hashes = np.fromiter(
         (int.from_bytes(blake3(s.encode()).digest(4), "little") for s in shingles),
         dtype=np.uint64,
         count=len(shingles),
     )
-    a, b = _permutations(num_perm)
     values = (np.outer(hashes, a) + b) % _PRIME
     return values.min(axis=0)
 

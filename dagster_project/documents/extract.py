@@ -35,6 +35,23 @@ class DocumentRejected(FileRejected):
         super().__init__(reason, message)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How big a document may be: its text bounds the memory of everything after extraction."""
+
+    text_bytes: int | None = None  # FOUNDATION_MAX_DOCUMENT_TEXT_BYTES
+    pages: int | None = None  # FOUNDATION_MAX_DOCUMENT_PAGES
+
+
+def _too_much_text(label: str, size: int, limit: int, partial: bool = False) -> DocumentRejected:
+    amount = f"more than {size:,}" if partial else f"{size:,}"
+    return DocumentRejected(
+        "too_large",
+        f"{label}: {amount} bytes of text, more than the {limit:,} one document may have "
+        "(FOUNDATION_MAX_DOCUMENT_TEXT_BYTES); split it or raise the limit",
+    )
+
+
 @dataclass
 class Extracted:
     """A document's text in light markdown, its title and what extraction had to work around."""
@@ -130,7 +147,7 @@ def _plain(text: str) -> tuple[str, str]:
     return title, text
 
 
-def _pdf(path: Path, label: str, warnings: list[str]) -> tuple[str, str]:
+def _pdf(path: Path, label: str, warnings: list[str], limits: Limits) -> tuple[str, str]:
     from pypdf import PdfReader
 
     runs: list[tuple[int, float, float, str]] = []  # (page, y, font size, text)
@@ -138,6 +155,14 @@ def _pdf(path: Path, label: str, warnings: list[str]) -> tuple[str, str]:
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted:
             raise DocumentRejected("unreadable", f"{label}: the PDF is encrypted; land an unencrypted copy")
+        pages = len(reader.pages)
+        if limits.pages is not None and pages > limits.pages:
+            raise DocumentRejected(
+                "too_large",
+                f"{label}: {pages:,} pages, more than the {limits.pages:,} a PDF may have "
+                "(FOUNDATION_MAX_DOCUMENT_PAGES); split it or raise the limit",
+            )
+        text_bytes = 0
         for number, page in enumerate(reader.pages):
 
             def visit(text, cm, tm, font, size, number=number):  # noqa: ANN001, ANN202
@@ -146,7 +171,12 @@ def _pdf(path: Path, label: str, warnings: list[str]) -> tuple[str, str]:
                         (number, round(tm[5] * cm[3] + cm[5], 1), float(size) * abs(tm[3] or 1), text)
                     )
 
+            seen = len(runs)
             page.extract_text(visitor_text=visit)
+            # Page by page: a PDF whose text is past the limit stops here, before it is all held.
+            text_bytes += sum(len(run[3].encode("utf-8")) for run in runs[seen:])
+            if limits.text_bytes is not None and text_bytes > limits.text_bytes:
+                raise _too_much_text(label, text_bytes, limits.text_bytes, partial=number + 1 < pages)
         meta_title = (reader.metadata or {}).get("/Title") if reader.metadata else None
     except (DocumentRejected, MemoryError):
         raise
@@ -204,19 +234,22 @@ def _pdf_problem(exc: BaseException) -> str:
     return f"its structure is damaged ({type(exc).__name__})"
 
 
-def extract(path: Path, label: str) -> Extracted:
+def extract(path: Path, label: str, limits: Limits | None = None) -> Extracted:
     """Extract a landed document's text as light markdown.
 
     Args:
         path: The local file.
         label: Its landing key, for messages.
+        limits: The most text (and PDF pages) a document may have; none when not given.
 
     Returns:
         Media type, title, text and warnings.
 
     Raises:
-        DocumentRejected: Unsupported format, binary or unparseable bytes, or no text at all.
+        DocumentRejected: Unsupported format, binary or unparseable bytes, no text at all, or past
+            the limits (`too_large`).
     """
+    limits = limits or Limits()
     media_type = media_type_of(label)
     if media_type is None:
         supported = ", ".join(sorted(MEDIA_TYPES))
@@ -225,10 +258,15 @@ def extract(path: Path, label: str) -> Extracted:
         )
     warnings: list[str] = []
     if media_type == "application/pdf":
-        if not path.read_bytes()[:1024].lstrip().startswith(b"%PDF"):
+        with open(path, "rb") as handle:  # the head only: the rest is pypdf's to read
+            head = handle.read(1024)
+        if not head.lstrip().startswith(b"%PDF"):
             raise DocumentRejected("unreadable", f"{label}: named .pdf but is not a PDF; re-export it")
-        title, text = _pdf(path, label, warnings)
+        title, text = _pdf(path, label, warnings, limits)
     else:
+        size = path.stat().st_size  # text is about its bytes: refused before it is decoded
+        if limits.text_bytes is not None and size > limits.text_bytes and media_type != "text/html":
+            raise _too_much_text(label, size, limits.text_bytes)
         raw = _decode(path.read_bytes(), label, warnings)
         if media_type == "text/html":
             title, text = html_to_markdown(raw, warnings)
@@ -238,4 +276,8 @@ def extract(path: Path, label: str) -> Extracted:
             title, text = _plain(raw)
     if not re.search(r"\w", text):
         raise DocumentRejected("empty", f"{label}: no text in the document; land it with content")
+    if limits.text_bytes is not None and len(text) > limits.text_bytes // 4:  # under it whatever the script
+        size = len(text.encode("utf-8"))
+        if size > limits.text_bytes:
+            raise _too_much_text(label, size, limits.text_bytes)
     return Extracted(media_type, title or Path(label).stem.replace("_", " "), text, warnings)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 
@@ -33,6 +34,7 @@ FILTER_COLUMNS = ("document_id", "path", "media_type", "title")
 # A chunk whose vector is not finite can only be on main when a reviewer released its document
 # (the gate holds it otherwise): it stays in Iceberg, but the index cannot search it.
 BAD_VECTORS = "drop"
+ADD_ROWS = 1024  # chunks converted and added to the index at a time
 # Said when the index has no chunk: none synced yet, or every document excluded or held back.
 _EMPTY = (
     "no documents indexed yet: run `make demo` or materialize curated/document_chunks "
@@ -147,8 +149,24 @@ def _read_state(settings: Settings) -> dict[str, Any]:
 
 
 def _parents(table: Table, batch: pa.Table) -> dict[str, str]:
-    wanted = {p for p in batch["parent_id"].to_pylist() if p}
-    return {r["chunk_id"]: r["text"] for r in batch.to_pylist() if r["chunk_id"] in wanted}
+    wanted = pa.array({p for p in batch["parent_id"].to_pylist() if p}, pa.string())
+    found = batch.select(["chunk_id", "text"]).filter(pc.is_in(batch["chunk_id"], wanted))
+    return dict(zip(found["chunk_id"].to_pylist(), found["text"].to_pylist(), strict=True))
+
+
+def _dimension(batch: pa.Table) -> int | None:
+    """The length of the first embedded chunk's vector, None when there is none."""
+    lengths = pc.list_value_length(batch["embedding"])  # lengths only: filtering would copy the batch
+    first = pc.index(pc.and_(pc.not_equal(batch["level"], "parent"), pc.is_valid(lengths)), True).as_py()
+    return lengths[first].as_py() if first >= 0 else None
+
+
+def _add(lance: Any, batch: pa.Table, parents: dict[str, str], dimension: int) -> None:
+    """Add the batch's embedded chunks a slice at a time: rows as Python objects take ~10x Arrow's memory."""
+    for piece in batch.to_batches(max_chunksize=ADD_ROWS):
+        rows = _lance_rows(pa.Table.from_batches([piece]), parents)
+        if rows:
+            lance.add(pa.Table.from_pylist(rows, schema=_schema(dimension)), on_bad_vectors=BAD_VECTORS)
 
 
 def rebuild_index(settings: Settings, table: Table) -> int:
@@ -156,13 +174,12 @@ def rebuild_index(settings: Settings, table: Table) -> int:
     dimension = int(table.properties.get("foundation.embedding.dimension", "0") or 0)
     data = table.scan().to_arrow() if table.current_snapshot() is not None else None
     db = _connect(settings)
-    rows = _lance_rows(data, _parents(table, data)) if data is not None else []
-    if rows:
-        dimension = len(rows[0]["vector"])
+    first = _dimension(data) if data is not None else None
+    dimension = first or dimension
     mode = "overwrite" if LANCE_TABLE in db.list_tables().tables else "create"
     lance = db.create_table(LANCE_TABLE, schema=_schema(max(dimension, 1)), mode=mode)
-    if rows:
-        lance.add(pa.Table.from_pylist(rows, schema=_schema(dimension)), on_bad_vectors=BAD_VECTORS)
+    if first:
+        _add(lance, data, _parents(table, data), dimension)
     _write_state(settings, table, dimension)
     count = lance.count_rows()
     keep_ann(settings, lance, count)
@@ -203,12 +220,10 @@ def sync_index(settings: Settings, table: Table, *, removed: list[str], added: p
     if removed:
         listing = ", ".join("'" + d.replace("'", "''") + "'" for d in removed)
         lance.delete(f"document_id IN ({listing})")
-    rows = _lance_rows(added, _parents(table, added))
-    if rows:
-        lance.add(
-            pa.Table.from_pylist(rows, schema=_schema(len(rows[0]["vector"]))), on_bad_vectors=BAD_VECTORS
-        )
-    _write_state(settings, table, int(state.get("dimension") or (len(rows[0]["vector"]) if rows else 0)))
+    first = _dimension(added)
+    if first:
+        _add(lance, added, _parents(table, added), first)
+    _write_state(settings, table, int(state.get("dimension") or first or 0))
     count = lance.count_rows()
     keep_ann(settings, lance, count)
     return count

@@ -19,6 +19,7 @@ from dagster_project.documents.config import DocumentsConfig
 from dagster_project.documents.extract import (
     SIDECAR_SUFFIX,
     DocumentRejected,
+    Limits,
     extract,
     is_sidecar,
     read_sidecar,
@@ -110,6 +111,7 @@ def ingest_documents(
             report.skipped.append({"file": key, "why": "no longer in the landing zone"})
         documents = [by_key[k] for k in sorted(wanted & set(by_key))]
     schema = _arrow_schema(config)
+    limits = Limits(text_bytes=settings.max_document_text_bytes, pages=settings.max_document_pages)
 
     def convert(
         unit: Unit,
@@ -128,7 +130,7 @@ def ingest_documents(
                 "have (FOUNDATION_MAX_DOCUMENT_BYTES); split it or raise the limit",
             )
         attributes = read_sidecar(paths[1], file.label) if len(paths) > 1 else {}
-        extracted = extract(paths[0], file.label)
+        extracted = extract(paths[0], file.label, limits)
         row = {
             "document_id": file.label.removeprefix(config.prefix),
             "path": file.label,

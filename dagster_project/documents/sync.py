@@ -90,10 +90,20 @@ def current_documents(settings: Settings, config: DocumentsConfig) -> list[dict[
     if table.current_snapshot() is None:
         return []
     present = {f.key for f in landed_documents(settings, config)[0]}
-    latest: dict[str, dict[str, Any]] = {}
-    for row in table.scan().to_arrow().sort_by("_ingested_at").to_pylist():
+    # Each document's latest version is chosen on the small columns; then only those versions'
+    # text is read, a batch at a time: the older versions of a big document are never all held.
+    versions = table.scan(selected_fields=("document_id", "path", "_ingested_at")).to_arrow()
+    chosen: dict[str, Any] = {}
+    for row in versions.sort_by("_ingested_at").to_pylist():
         if row["path"] in present and row["document_id"] is not None:
-            latest[row["document_id"]] = row
+            chosen[row["document_id"]] = row["_ingested_at"]
+    latest: dict[str, dict[str, Any]] = {}
+    if chosen:
+        for batch in table.scan(row_filter=In("document_id", list(chosen))).to_arrow_batch_reader():
+            keys = zip(batch["document_id"].to_pylist(), batch["_ingested_at"].to_pylist(), strict=True)
+            picked = [i for i, (doc, at) in enumerate(keys) if chosen.get(doc, ...) == at]
+            for row in batch.take(pa.array(picked, pa.int64())).to_pylist():
+                latest[row["document_id"]] = row
     return [latest[k] for k in sorted(latest)]
 
 
@@ -265,7 +275,7 @@ def sync_documents(
         log=log,
     )
     for r, v in zip(embedded, vectors, strict=True):
-        r["embedding"] = v.tolist()
+        r["embedding"] = v  # a row of the float32 array: Arrow copies it; a list of floats is 8x larger
     report.seconds["embed"] = time.perf_counter() - clock
     report.embedded_documents = [d["document_id"] for d in todo]
     report.removed_documents = removed
@@ -274,6 +284,7 @@ def sync_documents(
     if cached.cached:  # the cache grows only here, so here is where it is kept bounded
         embed_cache.prune(catalog, timedelta(days=settings.embedding_cache_days), log)
     batch = as_table_arrow(table, rows)
+    del rows, embedded, vectors  # Arrow holds the chunks now, in a fraction of the Python rows' memory
     if suite is not None:
         verdict = judge(suite, batch, embedder.dimension, now, released)
         report.gate, batch = verdict.report, verdict.publish
@@ -282,8 +293,7 @@ def sync_documents(
         holds.record(catalog, [holds.new_hold(by_id[doc], wanted[doc], f, run_id=run_id) for doc, f in held])
         waiting.update({doc: ("held", holds.held_reason(f.failed, f.chunk_id)) for doc, f in held})
         removed = [doc for doc in removed if doc not in verdict.held]
-        rows = [r for r in rows if r["document_id"] not in verdict.held]
-        report.chunks_added = len(rows)
+        report.chunks_added = batch.num_rows
     report.held = [
         {"document": doc, "status": st, "reason": why} for doc, (st, why) in sorted(waiting.items())
     ]
@@ -292,7 +302,7 @@ def sync_documents(
             d["status"], d["reason"] = waiting[d["document_id"]]
     report.indexed = sum(d["status"] == "indexed" for d in docs)
     faults.reached("sync.staged")
-    if rows or removed:
+    if batch.num_rows or removed:
         published = _write_audit_publish(table, batch, removed, run_id, report, log)
         if not published:
             return report
@@ -334,16 +344,16 @@ def sync_documents(
                 rows=curated_rows.num_rows,
             )
         )
-    if rows or removed:
+    if batch.num_rows or removed:
         events.insert(
             0,
             AuditEvent(
                 "publish",
                 [CHUNKS_TABLE],
                 {CHUNKS_TABLE: report.snapshot_id},
-                statement=f"document chunks: {len(rows)} added, documents removed: {len(removed)}",
+                statement=f"document chunks: {batch.num_rows} added, documents removed: {len(removed)}",
                 run_id=run_id,
-                rows=len(rows),
+                rows=batch.num_rows,
             ),
         )
     if events:
