@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, ValidationError, create_model
 from pydantic.dataclasses import dataclass
@@ -138,6 +138,14 @@ class Settings:
         str,
         doc("`minilm` (all-MiniLM-L6-v2, offline) or `package.module:factory`", example="minilm"),
     ] = "minilm"
+    search_mode: Annotated[
+        Literal["hybrid", "vector"],
+        doc(
+            "how `foundation search` ranks chunks: `hybrid` (BM25 full text + vectors, reciprocal rank "
+            "fusion) or `vector` (vectors only, for comparison)",
+            example="hybrid",
+        ),
+    ] = "hybrid"
     sensor_interval_seconds: Annotated[
         int, doc("seconds between sensor ticks", section="Landing sensors", example="15", ge=1)
     ] = 15
