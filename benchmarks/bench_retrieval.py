@@ -34,6 +34,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.documents.retrieval_corpus
 
+from dagster_project.documents import retrieve  # noqa: E402
 from dagster_project.documents.config import COLUMNS, TABLE, load_documents_config  # noqa: E402
 from dagster_project.documents.dedup import cluster  # noqa: E402
 from dagster_project.documents.embed import embedding_input, load_embedder  # noqa: E402
@@ -110,6 +111,15 @@ def retrieval(settings: Settings, embedder, k: int) -> tuple[dict, list[str]]:
         started = time.perf_counter()
         modes[mode] = score(dataclasses.replace(settings, search_mode=mode), embedder, questions, k)
         modes[mode]["seconds_per_question"] = round((time.perf_counter() - started) / len(questions), 4)
+    # The fusion constant's effect, shown rather than hidden: the paper's 60 beside ours.
+    default_k, sensitivity = retrieve.RRF_K, {}
+    for rrf_k in sorted({default_k, 60}):
+        retrieve.RRF_K = rrf_k
+        try:
+            m = score(settings, embedder, questions, k)
+        finally:
+            retrieve.RRF_K = default_k
+        sensitivity[str(rrf_k)] = {key: m[key] for key in ("recall_at_1", f"recall_at_{k}", "mrr")}
     table = open_catalog(settings).load_table(CHUNKS_TABLE).scan().to_arrow().to_pylist()
     texts = [embedding_input(c["heading_path"], c["text"]) for c in table if c["level"] != "parent"]
     result = {
@@ -118,6 +128,7 @@ def retrieval(settings: Settings, embedder, k: int) -> tuple[dict, list[str]]:
         # The default mode's figures at the top level, as before; each mode's below.
         **{key: value for key, value in modes["hybrid"].items() if key != "seconds_per_question"},
         "modes": modes,
+        "hybrid_by_rrf_k": sensitivity,
         "reranker": RERANKER,
         "targets": TARGETS,
         "documents": report.documents,
@@ -265,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     for mode, m in r["modes"].items():
         kinds = ", ".join(f"{kind} {value}" for kind, value in m[f"recall_at_{args.k}_by_kind"].items())
         print(f"  {mode:8} {m['recall_at_1']:<9} {m[f'recall_at_{args.k}']:<9} {m['mrr']:<7} {kinds}")
+    print("  hybrid by RRF constant: " + ", ".join(f"k={c}: {v}" for c, v in r["hybrid_by_rrf_k"].items()))
     print(f"  reranker: {r['reranker']}")
     print(f"  targets (hybrid): recall@5 >= {TARGETS['recall_at_5']}, recall@1 >= {TARGETS['recall_at_1']}")
     for miss in r["misses"]:

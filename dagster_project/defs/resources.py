@@ -29,6 +29,7 @@ class Foundation(dg.ConfigurableResource):
     documents_file: str
     personas_file: str
     embedder: str
+    search_mode: str
     sensor_interval_seconds: int
     sensor_max_files_per_tick: int
     sensor_min_file_age_seconds: int

@@ -67,7 +67,11 @@ class Citation:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One retrieved chunk: cosine similarity score, text, citation and (for a child) its parent's text."""
+    """One retrieved chunk: score, text, citation and (for a child) its parent's text.
+
+    The score is the cosine similarity in vector mode, the fused rank score in hybrid mode (see
+    `retrieve.retrieve`); both are at most 1 and fall as the list goes down.
+    """
 
     score: float
     text: str
@@ -321,7 +325,7 @@ def search(
         )
         hits.append(
             SearchHit(
-                round(1.0 - float(r["_distance"]), 4),
+                round(float(r["_score"]), 4),
                 r["text"],
                 citation,
                 r["context"],

@@ -27,13 +27,13 @@ CANDIDATES = 40
 FTS_COLUMN = "search_text"
 
 
-def fuse(rankings: list[list[str]], k: int = RRF_K) -> list[str]:
-    """Reciprocal rank fusion: ids by the sum over rankings of 1 / (k + rank), best first."""
+def fuse(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal rank fusion: each id's sum over rankings of 1 / (k + rank), best first."""
     scores: dict[str, float] = {}
     for ranking in rankings:
         for rank, key in enumerate(ranking, 1):
             scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
-    return sorted(scores, key=lambda key: -scores[key])
+    return dict(sorted(scores.items(), key=lambda item: -item[1]))
 
 
 def retrieve(
@@ -45,7 +45,7 @@ def retrieve(
     condition: str | None,
     mode: str = "hybrid",
 ) -> list[dict[str, Any]]:
-    """The `k` best index rows for the question, best first, each with `_distance` (cosine distance).
+    """The `k` best index rows for the question, best first, each with its `_score`.
 
     Args:
         lance: The LanceDB table (`index.LANCE_TABLE`).
@@ -56,14 +56,17 @@ def retrieve(
         mode: `hybrid` (BM25 + vector, fused) or `vector` (vector only).
 
     Returns:
-        Index rows as dicts; in hybrid mode ordered by fused rank, `_distance` still the cosine
-        distance to the question so that every hit's score means the same thing.
+        Index rows as dicts. `_score` is the cosine similarity in vector mode; in hybrid mode the
+        fused score scaled to (0, 1], 1.0 for a chunk ranked first both ways, so that scores
+        always fall as the list goes down.
     """
     depth = k if mode == "vector" else max(k, CANDIDATES)
     query = lance.search(vector).metric("cosine").limit(depth)
     if condition:
         query = query.where(condition, prefilter=True)
     by_vector = query.to_list()
+    for row in by_vector:
+        row["_score"] = 1.0 - float(row["_distance"])
     if mode == "vector" or not question.strip():
         return by_vector[:k]
     query = lance.search(question, query_type="fts", fts_columns=FTS_COLUMN).limit(depth)
@@ -71,12 +74,9 @@ def retrieve(
         query = query.where(condition, prefilter=True)
     by_text = query.to_list()
     rows = {r["chunk_id"]: r for r in by_text} | {r["chunk_id"]: r for r in by_vector}
-    ranked = fuse([[r["chunk_id"] for r in by_vector], [r["chunk_id"] for r in by_text]])
+    fused = fuse([[r["chunk_id"] for r in by_vector], [r["chunk_id"] for r in by_text]], k=RRF_K)
+    best = 2.0 / (RRF_K + 1)
     out = []
-    for chunk in ranked[:k]:
-        row = rows[chunk]
-        if "_distance" not in row:
-            # Chunk and question vectors are unit length: their dot product is the cosine similarity.
-            row["_distance"] = 1.0 - float(np.dot(np.asarray(row["vector"], dtype=np.float32), vector))
-        out.append(row)
+    for chunk, score in list(fused.items())[:k]:
+        out.append({**rows[chunk], "_score": score / best})
     return out

@@ -87,8 +87,8 @@ def _documents(settings: Settings, question: str, embedder, **kwargs) -> list[st
 
 
 def test_fusion_ranks_what_both_rankings_place_high_first():
-    assert fuse([["a", "b", "c"], ["b", "d", "a"]]) == ["b", "a", "d", "c"]
-    assert fuse([["a"], []]) == ["a"]
+    assert list(fuse([["a", "b", "c"], ["b", "d", "a"]])) == ["b", "a", "d", "c"]
+    assert list(fuse([["a"], []])) == ["a"]
 
 
 def test_an_exact_identifier_that_vector_search_misses_is_found_by_hybrid(
@@ -99,6 +99,8 @@ def test_an_exact_identifier_that_vector_search_misses_is_found_by_hybrid(
     vector_only = dataclasses.replace(settings, search_mode="vector")
     assert _documents(vector_only, "TW-4266", embedder, k=3)[0] != "tickets/TW-4266.md"
     assert _documents(settings, "TW-4266", embedder, k=3)[0] == "tickets/TW-4266.md"
+    hits = search(settings, "TW-4266", embedder=embedder, k=5)
+    assert all(0 < h.score <= 1 for h in hits) and hits == sorted(hits, key=lambda h: -h.score)
     # A question in words still finds its document through both rankings.
     assert _documents(settings, "paid holiday", embedder, k=1) == ["policies/annual-leave.md"]
 
