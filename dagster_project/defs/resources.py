@@ -31,6 +31,7 @@ class Foundation(dg.ConfigurableResource):
     embedder: str
     embedding_cache_days: int
     vector_ann_threshold: int
+    search_mode: str
     sensor_interval_seconds: int
     sensor_max_files_per_tick: int
     sensor_min_file_age_seconds: int

@@ -20,6 +20,7 @@ from pyiceberg.table import Table
 
 from dagster_project.documents.ann import REFINE, has_ann, keep_ann
 from dagster_project.documents.embed import Embedder, embed_checked
+from dagster_project.documents.retrieve import FTS_COLUMN, retrieve
 from dagster_project.documents.scope import SearchScope, scope_filter, withhold
 from dagster_project.documents.tables import CHUNKS_TABLE
 from dagster_project.errors import FoundationError
@@ -29,6 +30,12 @@ from dagster_project.settings import Settings
 
 LANCE_TABLE = "document_chunks"
 STATE_FILE = "state.json"
+# The index's columns and indexes; an index written with another layout is rebuilt from Iceberg.
+# 2: `search_text` and its BM25 full-text index.
+LAYOUT = 2
+# Rows added since the full-text index was built are searched by a scan (exact, but slower): past
+# this share of the table, a sync folds them into the index.
+UNINDEXED_SHARE = 0.1
 # Columns a --where key=value filter compares directly; any other key is a sidecar attribute.
 FILTER_COLUMNS = ("document_id", "path", "media_type", "title")
 # A chunk whose vector is not finite can only be on main when a reviewer released its document
@@ -65,7 +72,11 @@ class Citation:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One retrieved chunk: cosine similarity score, text, citation and (for a child) its parent's text."""
+    """One retrieved chunk: score, text, citation and (for a child) its parent's text.
+
+    The score is the cosine similarity in vector mode, the fused rank score in hybrid mode (see
+    `retrieve.retrieve`); both are at most 1 and fall as the list goes down.
+    """
 
     score: float
     text: str
@@ -91,6 +102,9 @@ def _lance_rows(batch: pa.Table, parents: dict[str, str]) -> list[dict[str, Any]
                 "position": int(r["position"]),
                 "heading_path": list(r["heading_path"] or []),
                 "text": r["text"],
+                # What BM25 ranks: the title and headings too, where identifiers such as a
+                # ticket number often stand only once for all of a document's chunks.
+                FTS_COLUMN: _search_text(r["title"] or "", list(r["heading_path"] or []), r["text"]),
                 "context": parents.get(r["parent_id"] or "", None),
                 "metadata": r["metadata"] or "{}",
                 "attributes": [f"{k}={v}" for k, v in sorted(attributes.items())],
@@ -98,6 +112,11 @@ def _lance_rows(batch: pa.Table, parents: dict[str, str]) -> list[dict[str, Any]
             }
         )
     return rows
+
+
+def _search_text(title: str, heading_path: list[str], text: str) -> str:
+    headings = heading_path if heading_path[:1] == [title] else [title, *heading_path]
+    return "\n".join([*(h for h in headings if h), text])
 
 
 _SESSION = None  # lancedb's caches (index, metadata), one per process
@@ -116,6 +135,7 @@ def _schema(dimension: int) -> pa.Schema:
             ("position", pa.int32()),
             ("heading_path", pa.list_(pa.string())),
             ("text", pa.string()),
+            (FTS_COLUMN, pa.string()),
             ("context", pa.string()),
             ("metadata", pa.string()),
             ("attributes", pa.list_(pa.string())),
@@ -143,9 +163,29 @@ def _state_path(settings: Settings) -> Path:
 
 def _read_state(settings: Settings) -> dict[str, Any]:
     try:
-        return json.loads(_state_path(settings).read_text(encoding="utf-8"))
+        state = json.loads(_state_path(settings).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
+    # An index of another layout counts as none, so that sync and search rebuild it.
+    return state if state.get("layout") == LAYOUT else {}
+
+
+def _index_text(lance: Any) -> None:
+    """Build the BM25 full-text index if missing; fold in rows added since, past a share of the table.
+
+    Rows added after the index was built are still found (LanceDB scans them) and deleted rows
+    are never returned, so the index only needs updating for speed.
+    """
+    from lancedb.index import FTS
+
+    indexed = next((i for i in lance.list_indices() if FTS_COLUMN in i.columns), None)
+    if indexed is None:
+        if lance.count_rows() > 0:
+            lance.create_index(FTS_COLUMN, config=FTS(), replace=True)
+        return
+    stats = lance.index_stats(indexed.name)
+    if stats and stats.num_unindexed_rows > UNINDEXED_SHARE * max(stats.num_indexed_rows, 1):
+        lance.optimize()
 
 
 def _parents(table: Table, batch: pa.Table) -> dict[str, str]:
@@ -180,6 +220,7 @@ def rebuild_index(settings: Settings, table: Table) -> int:
     lance = db.create_table(LANCE_TABLE, schema=_schema(max(dimension, 1)), mode=mode)
     if first:
         _add(lance, data, _parents(table, data), dimension)
+    _index_text(lance)
     _write_state(settings, table, dimension)
     count = lance.count_rows()
     keep_ann(settings, lance, count)
@@ -188,6 +229,7 @@ def rebuild_index(settings: Settings, table: Table) -> int:
 
 def _write_state(settings: Settings, table: Table, dimension: int) -> None:
     state = {
+        "layout": LAYOUT,
         "snapshot_id": main_head(table),
         "dimension": dimension,
         "model": table.properties.get("foundation.embedding.model", ""),
@@ -223,6 +265,7 @@ def sync_index(settings: Settings, table: Table, *, removed: list[str], added: p
     first = _dimension(added)
     if first:
         _add(lance, added, _parents(table, added), first)
+    _index_text(lance)
     _write_state(settings, table, int(state.get("dimension") or first or 0))
     count = lance.count_rows()
     keep_ann(settings, lance, count)
@@ -313,15 +356,19 @@ def search(
             "set FOUNDATION_EMBEDDER to the same embedder, or re-sync the documents with this one"
         )
     vector = embed_checked(embedder, [question])[0]
-    # Every column but the vector (1.5 KB a hit that nobody reads).
-    query = lance.search(vector).metric("cosine").limit(k).select([*_HIT_COLUMNS, "_distance"])
-    if has_ann(lance):
-        query = query.refine_factor(REFINE)
-    condition = _filter(where or {}, scope)
-    if condition:
-        query = query.where(condition, prefilter=True)
     hits = []
-    for r in query.to_list():
+    # Hits read every column but the vector (1.5 KB a hit that nobody reads); with the approximate
+    # index, candidates are re-ranked by their exact vectors.
+    for r in retrieve(
+        lance,
+        question,
+        vector,
+        k=k,
+        condition=_filter(where or {}, scope),
+        mode=settings.search_mode,
+        columns=_HIT_COLUMNS,
+        refine=REFINE if has_ann(lance) else None,
+    ):
         citation = Citation(
             r["path"],
             r["title"],
@@ -332,7 +379,7 @@ def search(
         )
         hits.append(
             SearchHit(
-                round(1.0 - float(r["_distance"]), 4),
+                round(float(r["_score"]), 4),
                 r["text"],
                 citation,
                 r["context"],
