@@ -7,8 +7,10 @@ sentence-transformers (`MiniLMEmbedder`, what the command loaded before); the nu
 encoder's vectors are compared with sentence-transformers' (max 1 - cosine). (2) 100,000
 synthetic chunks (384-dimensional vectors with the low-dimensional cluster structure of text
 embeddings) are written straight into the vector index; `search()` is timed with exact search,
-then with the HNSW index (p50/p95 over `--queries` questions), and ANN recall@10 against
-the exact top 10 is reported; `search_as` (policy and audit row included) is timed too. Writes
+then with the HNSW index (p50/p95 over `--queries` questions), in vector mode (ANN recall@10
+against the exact top 10) and in hybrid mode (the default: a BM25 ranking over the chunks'
+synthetic Zipf-distributed texts beside the vector one); `search_as` (policy and audit row
+included) is timed too. Writes
 `.data/bench/search.json`.
 """
 
@@ -30,7 +32,8 @@ import numpy as np
 import pyarrow as pa
 
 from dagster_project.documents.ann import keep_ann
-from dagster_project.documents.index import _connect, _schema, _write_state, search
+from dagster_project.documents.index import _connect, _index_text, _schema, _write_state, search
+from dagster_project.documents.retrieve import FTS_COLUMN
 from dagster_project.documents.tables import DIMENSION_PROPERTY, MODEL_PROPERTY, as_table_arrow, chunks_table
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings, load_settings
@@ -135,22 +138,35 @@ class Synthetic:
         return np.stack([self.vectors[t] for t in texts]).astype(np.float32)
 
 
-def _synthetic(n: int, queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _synthetic(n: int, queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """Chunk vectors and texts, and questions (text and vector) about randomly picked chunks."""
     # Text embeddings lie near a low-dimensional manifold with topic clusters; uniform random
     # vectors would be the (unrealistic) worst case of every ANN index.
     rng = np.random.default_rng(seed)
-    latent = rng.normal(size=(500, 48))[rng.integers(0, 500, n)] + 0.5 * rng.normal(size=(n, 48))
+    topic = rng.integers(0, 500, n)
+    latent = rng.normal(size=(500, 48))[topic] + 0.5 * rng.normal(size=(n, 48))
     projection = rng.normal(size=(48, 384)) / np.sqrt(48)
     vectors = (latent @ projection + 0.05 * rng.normal(size=(n, 384))).astype(np.float32)
     picked = rng.integers(0, n, queries)
     asked = ((latent[picked] + 0.3 * rng.normal(size=(queries, 48))) @ projection).astype(np.float32)
+    # Texts for the full-text ranking: 60 words each from a Zipf-distributed vocabulary of 20,000
+    # (as word frequencies in prose), 8 of them from the chunk's topic; a question is 5 of its
+    # chunk's words, so BM25 has real posting lists to merge.
+    words = rng.zipf(1.2, size=(n, 52)) % 20_000
+    topical = rng.integers(0, 40, size=(n, 8)) + 20_000 + topic[:, None] * 40
+    texts = [" ".join(f"w{w}" for w in row) for row in np.concatenate([words, topical], axis=1)]
+    questions = [
+        " ".join(rng.choice(texts[i].split(), 5, replace=False)) + f" q{j}" for j, i in enumerate(picked)
+    ]
     return (
         vectors / np.linalg.norm(vectors, axis=1, keepdims=True),
         asked / np.linalg.norm(asked, axis=1, keepdims=True),
+        texts,
+        questions,
     )
 
 
-def _large_index(settings: Settings, vectors: np.ndarray) -> None:
+def _large_index(settings: Settings, vectors: np.ndarray, texts: list[str]) -> None:
     """`len(vectors)` chunks written straight into the vector index, in line with a (tiny) Iceberg table."""
     table = chunks_table(open_catalog(settings))
     with table.transaction() as tx:
@@ -168,16 +184,17 @@ def _large_index(settings: Settings, vectors: np.ndarray) -> None:
             "media_type": ["text/markdown"] * n,
             "position": pa.array([i % 20 for i in range(n)], pa.int32()),
             "heading_path": [["t"]] * n,
-            "text": [f"chunk {i}" for i in range(n)],
+            "text": texts,
             "context": pa.nulls(n, pa.string()),
             "metadata": ["{}"] * n,
             "attributes": [[]] * n,
+            FTS_COLUMN: texts,
             "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), 384),
         },
         schema=_schema(384),
     )
     db = _connect(settings)
-    db.create_table("document_chunks", batch, mode="overwrite")
+    _index_text(db.create_table("document_chunks", batch, mode="overwrite"))
     _write_state(settings, table, 384)
 
 
@@ -196,14 +213,15 @@ def _p(values: list[float], q: float) -> float:
 
 
 def api_at_scale(data_dir: Path, n: int, queries: int) -> dict:
-    """p50/p95 of `search()` at `n` chunks, exact and with the ANN index; ANN recall@10."""
+    """p50/p95 of `search()` at `n` chunks, exact and with the ANN index, vector and hybrid; ANN recall@10."""
     from dagster_project.governance.search import search_as
 
-    settings = Settings.for_data_dir(data_dir, vector_ann_threshold=n)
-    vectors, asked = _synthetic(n, queries)
-    embedder = Synthetic({f"q{i}": v for i, v in enumerate(asked)})
-    questions = list(embedder.vectors)
-    _large_index(settings, vectors)
+    # Recall and exact-vs-ANN latency in vector mode (what the ANN index changes); then the
+    # default, hybrid (a BM25 ranking beside the vector one), with the ANN index.
+    settings = Settings.for_data_dir(data_dir, vector_ann_threshold=n, search_mode="vector")
+    vectors, asked, texts, questions = _synthetic(n, queries)
+    embedder = Synthetic(dict(zip(questions, asked, strict=True)))
+    _large_index(settings, vectors, texts)
     exact_s, exact_ids = _latencies(settings, embedder, questions, 10)
     started = time.perf_counter()
     keep_ann(settings, _connect(settings).open_table("document_chunks"), n)
@@ -215,6 +233,9 @@ def api_at_scale(data_dir: Path, n: int, queries: int) -> dict:
         [len({f"c{i}" for i in t} & set(e)) / 10 for t, e in zip(truth, exact_ids, strict=True)]
     )
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(ann_ids, exact_ids, strict=True)])
+    settings = Settings.for_data_dir(data_dir, vector_ann_threshold=n, search_mode="hybrid")
+    _latencies(settings, embedder, questions[:3], 10)  # first reads of the full-text index
+    hybrid_s, _ = _latencies(settings, embedder, questions, 10)
     governed = []
     for q in questions[:20]:
         started = time.perf_counter()
@@ -227,6 +248,8 @@ def api_at_scale(data_dir: Path, n: int, queries: int) -> dict:
         "exact_p95_ms": _p(exact_s, 95),
         "ann_p50_ms": _p(ann_s, 50),
         "ann_p95_ms": _p(ann_s, 95),
+        "hybrid_ann_p50_ms": _p(hybrid_s, 50),
+        "hybrid_ann_p95_ms": _p(hybrid_s, 95),
         "ann_build_s": round(build_s, 1),
         "ann_recall_at_10": round(float(recall), 3),
         "exact_recall_at_10_vs_numpy": round(float(exact_recall), 3),
@@ -247,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cold CLI: {cold}", file=sys.stderr)
         api = api_at_scale(Path(tmp) / "large", args.chunks, args.queries)
         print(f"API: {api}", file=sys.stderr)
-    met = cold["new_median_s"] <= COLD_TARGET_S and api["ann_p95_ms"] <= P95_TARGET_S * 1000
+    p95 = max(api["ann_p95_ms"], api["hybrid_ann_p95_ms"])
+    met = cold["new_median_s"] <= COLD_TARGET_S and p95 <= P95_TARGET_S * 1000
     result = {
         "benchmark": "search",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
@@ -272,13 +296,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"load average {cold['load_average_1min']}",
             },
             {
-                "benchmark": "search() p95 at scale (HNSW index)",
-                "ours": f"p50 {api['ann_p50_ms']} ms, p95 {api['ann_p95_ms']} ms, "
-                f"recall@10 {api['ann_recall_at_10']}",
-                "baseline": f"exact p50 {api['exact_p50_ms']} ms, p95 {api['exact_p95_ms']} ms",
+                "benchmark": "search() p95 at scale (HNSW index; vector and hybrid)",
+                "ours": f"vector p50 {api['ann_p50_ms']} ms, p95 {api['ann_p95_ms']} ms, "
+                f"recall@10 {api['ann_recall_at_10']}; hybrid p50 {api['hybrid_ann_p50_ms']} ms, "
+                f"p95 {api['hybrid_ann_p95_ms']} ms",
+                "baseline": f"exact vector p50 {api['exact_p50_ms']} ms, p95 {api['exact_p95_ms']} ms",
                 "ratio": f"{round(api['exact_p95_ms'] / max(api['ann_p95_ms'], 0.1), 1)}x",
                 "target": f"p95 <= {P95_TARGET_S * 1000:.0f} ms",
-                "pass": api["ann_p95_ms"] <= P95_TARGET_S * 1000,
+                "pass": p95 <= P95_TARGET_S * 1000,
                 "peak_rss_mib": None,
                 "input": f"{api['chunks']:,} synthetic 384-d chunks, {api['queries']} queries",
             },

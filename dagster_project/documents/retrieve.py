@@ -79,8 +79,8 @@ def retrieve(
     if mode == "vector" or not question.strip():
         return by_vector[:k]
     query = lance.search(question, query_type="fts", fts_columns=FTS_COLUMN).limit(depth)
-    if columns is not None:
-        query = query.select(list(columns))
+    if columns is not None:  # with its BM25 `_score` (lance warns on every query without it)
+        query = query.select([*columns, "_score"])
     if condition:
         query = query.where(condition, prefilter=True)
     by_text = query.to_list()

@@ -92,10 +92,11 @@ def test_fusion_ranks_what_both_rankings_place_high_first():
 
 
 def test_an_exact_identifier_that_vector_search_misses_is_found_by_hybrid(
-    settings, documents_config, embedder
+    settings, documents_config, embedder, capfd
 ):
     _land(settings, DOCUMENTS)
     _sync(settings, documents_config, embedder, "1")
+    capfd.readouterr()
     vector_only = dataclasses.replace(settings, search_mode="vector")
     assert _documents(vector_only, "TW-4266", embedder, k=3)[0] != "tickets/TW-4266.md"
     assert _documents(settings, "TW-4266", embedder, k=3)[0] == "tickets/TW-4266.md"
@@ -103,6 +104,8 @@ def test_an_exact_identifier_that_vector_search_misses_is_found_by_hybrid(
     assert all(0 < h.score <= 1 for h in hits) and hits == sorted(hits, key=lambda h: -h.score)
     # A question in words still finds its document through both rankings.
     assert _documents(settings, "paid holiday", embedder, k=1) == ["policies/annual-leave.md"]
+    # LanceDB's own log stays quiet: `foundation search` prints results, not engine warnings.
+    assert "WARN" not in capfd.readouterr().err
 
 
 def test_filters_apply_before_fusion_in_hybrid_mode(settings, documents_config, embedder):
