@@ -42,6 +42,12 @@ _CONTENT = "h1|main|article"
 _CONFIG = use_config()
 _CONFIG.set("DEFAULT", "MIN_EXTRACTED_SIZE", "0")
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—-]\s+")
+# trafilatura escapes CommonMark's inline characters in prose so a renderer shows them as typed
+# (`LC_ALL` becomes `LC\_ALL`, `<user@host>` `\<user@host>`): a run of n backslashes before one of
+# them becomes 2n + 1. Chunks are read by people, an embedder and BM25, not rendered, so the
+# escapes are undone (odd runs only: what trafilatura wrote); fenced code is verbatim already.
+_ESCAPED = re.compile(r"(\\+)([*_`~\[\]<])")
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
 
 def _pre_clean(tree: lxml.html.HtmlElement) -> None:
@@ -86,6 +92,27 @@ def _title(tree: lxml.html.HtmlElement) -> tuple[str, str]:
     return h1, _TITLE_SEPARATORS.split(" ".join(head.split()))[0]
 
 
+def _unescape_run(match: re.Match[str]) -> str:
+    run = len(match.group(1))
+    return "\\" * (run // 2) + match.group(2) if run % 2 else match.group(0)
+
+
+def _unescape(markdown: str) -> str:
+    """Undo trafilatura's inline markdown escapes outside fenced code blocks."""
+    lines, fence = [], ""
+    for line in markdown.split("\n"):
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = ""
+        elif opened:
+            fence = opened.group(1)
+        else:
+            line = _ESCAPED.sub(_unescape_run, line)
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def html_to_markdown(text: str, warnings: list[str]) -> tuple[str, str]:
     """A page's title and main content as light markdown (`#` headings, paragraphs, `- ` items).
 
@@ -120,6 +147,7 @@ def html_to_markdown(text: str, warnings: list[str]) -> tuple[str, str]:
         )
         or ""
     )
+    body = _unescape(body)
     # trafilatura leaves out an h1 it takes for the page title; the chunker wants it as `# `.
     if h1 and not any(line.startswith("# ") for line in body.splitlines()):
         body = f"# {h1}\n\n{body}" if body.strip() else body

@@ -7,6 +7,7 @@ hand-written page with an unclosed `<nav>`. `make bench-clean-text` reports the 
 
 from __future__ import annotations
 
+from dagster_project.documents.curate import redact
 from dagster_project.documents.extract import extract
 from tests.documents.sites import HIDDEN, measure
 
@@ -75,3 +76,23 @@ def test_the_title_is_the_main_contents_h1_not_the_menu_bars(tmp_path):
     )
     extracted = extract(path, "documents/chapter.html")
     assert extracted.title == "Lints" and "provides lints" in extracted.text
+
+
+def test_text_reads_as_typed_not_as_escaped_markdown(tmp_path):
+    # Sphinx pages are full of identifiers, shell globs and addresses that markdown would render
+    # differently; trafilatura escapes them (`LC\_ALL`), and the escapes leaked into chunks, BM25
+    # and the embedder, and split an address so that redaction left `vinay\[EMAIL]` behind.
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><body><main><h1>Locale</h1>"
+        "<p>Set LC_ALL or TIME_WAIT; mail Vinay Sajip &lt;vinay_sajip@red-dove.com&gt;; "
+        r"a regex a\*b and a path C:\temp stay as written.</p>"
+        "<pre>sed -e 's/[0-9]*//' file_name</pre>"
+        "<pre><code>x = a_b * c  # verbatim</code></pre></main></body></html>"
+    )
+    text = extract(path, "documents/page.html").text
+    assert "Set LC_ALL or TIME_WAIT" in text
+    assert r"a regex a\*b and a path C:\temp stay as written" in text
+    assert "sed -e 's/[0-9]*//' file_name" in text and "x = a_b * c  # verbatim" in text
+    redacted, counts = redact(text)
+    assert counts == {"EMAIL": 1} and "Vinay Sajip <[EMAIL]>" in redacted
