@@ -66,7 +66,8 @@ def test_demo_twice_adds_nothing_the_second_time_and_status_reports_it(tmp_path)
     assert "0 new or changed file(s)" in second.stdout
     assert "0 file version(s) to ingest" in second.stdout
     assert "documents: +0 document version(s)" in second.stdout
-    assert "0 document(s) (re)embedded, 0 removed" in second.stdout
+    assert "chunks of 0 new or changed document(s): 0 embedded" in second.stdout
+    assert "0 document(s) removed" in second.stdout
     again = json.loads(_foundation(tmp_path, "status", "--json").stdout)
     rows_again = {t["table"]: t["rows"] for t in again["tables"]}
     # A second demo publishes nothing; only its two queries reach the audit log.

@@ -83,12 +83,21 @@ def run_documents(
         )
         return False
     print(
-        f"curated: {docs.get('documents', 0)} document(s), {docs.get('indexed', 0)} indexed; chunks: "
-        f"{len(chunks.get('documents_embedded') or [])} document(s) (re)embedded, "
-        f"{len(chunks.get('documents_removed') or [])} removed, {chunks.get('dagster/row_count', 0)} in all, "
-        f"gate {chunks.get('quality_gate', '-')}",
+        f"curated: {docs.get('documents', 0)} document(s), {docs.get('indexed', 0)} indexed; chunks of "
+        f"{len(chunks.get('documents_embedded') or [])} new or changed document(s): "
+        f"{chunks.get('chunks_embedded', 0)} embedded, {chunks.get('embedding_cache_hits', 0)} from the "
+        f"embedding cache; {len(chunks.get('documents_removed') or [])} document(s) removed; "
+        f"{chunks.get('dagster/row_count', 0)} chunks in all, gate {chunks.get('quality_gate', '-')}",
         file=out,
     )
+    if chunks.get("quality_gate") == "HELD BACK":
+        failed = ", ".join(chunks.get("failed_expectations") or []) or "see the run"
+        branch = chunks.get("audit_branch") or "BRANCH"
+        print(
+            f"  the whole batch is held back on {branch} ({failed} failed on the batch as a whole);"
+            f" review: foundation held | release|discard curated.document_chunks {branch}",
+            file=out,
+        )
     excluded = docs.get("excluded")
     if isinstance(excluded, str) and excluded.startswith("|"):
         for line in excluded.splitlines()[2:]:

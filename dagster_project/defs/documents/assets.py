@@ -191,6 +191,9 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             metadata["quality_gate"] = "HELD BACK" if gate.held_back else "passed"
             if gate.held_back:
                 metadata["audit_branch"] = gate.branch or ""
+                metadata["failed_expectations"] = dg.MetadataValue.json(
+                    sorted({r.expectation.name for r in gate.failed})
+                )
         yield dg.MaterializeResult(asset_key=CHUNKS_KEY, metadata=metadata, check_results=chunk_checks)
 
     return curated_documents
