@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from blake3 import blake3
 
+from dagster_project.documents.fences import TEXT, line_kinds
 from dagster_project.errors import FoundationError
 
 STRATEGIES = ("fixed", "structure", "hierarchical")
@@ -94,13 +95,17 @@ def _windows(text: str, max_tokens: int, overlap: int) -> list[str]:
 
 
 def _sections(text: str) -> list[tuple[list[str], str]]:
-    """(heading path, text including its heading line) per heading section, in order."""
+    """(heading path, text including its heading line) per heading section, in order.
+
+    A `#` line inside a fenced code block is a comment, not a heading.
+    """
     sections: list[tuple[list[str], list[str]]] = []
     path: list[tuple[int, str]] = []
     current: list[str] = []
     current_path: list[str] = []
-    for line in text.split("\n"):
-        match = _HEADING.match(line)
+    lines = text.split("\n")
+    for line, kind in zip(lines, line_kinds(lines), strict=True):
+        match = _HEADING.match(line) if kind == TEXT else None
         if match:
             if any(s.strip() for s in current):
                 sections.append((current_path, current))

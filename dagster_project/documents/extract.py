@@ -211,11 +211,18 @@ def _pdf(path: Path, label: str, warnings: list[str], limits: Limits) -> tuple[s
         if joined:
             blocks[-1] += " " + text
         else:
-            blocks.append(("#" * level[size] + " " if size in level else "") + text)
+            # A form feed starts each page after the first: curation finds running headers and
+            # footers by page, then drops the form feeds.
+            new_page = "\f" if last is not None and last[0] != page else ""
+            blocks.append(new_page + ("#" * level[size] + " " if size in level else "") + text)
         last = (page, y, size)
     if meta_title is None and not heading_sizes:
         warnings.append("no headings recognised (no text larger than the body text)")
-    title = str(meta_title) if meta_title else next((b.lstrip("# ") for b in blocks if b.startswith("#")), "")
+    title = (
+        str(meta_title)
+        if meta_title
+        else next((b.lstrip("\f# ") for b in blocks if b.lstrip("\f").startswith("#")), "")
+    )
     return title, "\n\n".join(blocks)
 
 

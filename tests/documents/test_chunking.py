@@ -58,3 +58,34 @@ def test_impossible_options_fail_with_what_to_use():
         ChunkingOptions("fixed", max_tokens=20, overlap_tokens=20)
     with pytest.raises(ChunkingError, match="fixed, structure, hierarchical"):
         ChunkingOptions("semantic")
+
+
+CODE_PAGE = (
+    "# socket\n\nLow-level networking.\n\n## Example\n\nA raw CAN socket:\n\n"
+    "```python\n# create a raw socket and bind it to the 'vcan0' interface\ns = socket.socket()\n"
+    "## not a heading either\nif True:\n    s.bind(('vcan0',))\n```\n\n"
+    "~~~\n# tilde fences hold code too\n```\n# still code: backticks do not close a tilde fence\n~~~\n\n"
+    "## Constants\n\nSO_REUSEADDR lets a socket reuse a port.\n"
+)
+
+
+@pytest.mark.parametrize("strategy", ["structure", "fixed", "hierarchical"])
+def test_comment_lines_in_code_fences_are_not_headings(strategy):
+    options = ChunkingOptions(strategy, max_tokens=10, overlap_tokens=0, parent_tokens=40)
+    chunks = chunk_document(CODE_PAGE, options)
+    paths = {tuple(c.heading_path) for c in chunks}
+    assert paths == {("socket",), ("socket", "Example"), ("socket", "Constants")}
+    assert chunks[-1].heading_path == ["socket", "Constants"]
+
+
+def test_code_blocks_keep_fences_and_indentation_in_chunks():
+    chunks = chunk_document(CODE_PAGE, ChunkingOptions("structure", max_tokens=200, overlap_tokens=0))
+    example = next(c for c in chunks if c.heading_path == ["socket", "Example"])
+    assert "```python\n# create a raw socket" in example.text
+    assert "\n    s.bind(('vcan0',))\n```" in example.text
+
+
+def test_an_unclosed_fence_does_not_hide_the_headings_after_it():
+    text = "# Doc\n\n```\nstray fence from extraction\n\n## Later\n\nText."
+    chunks = chunk_document(text, ChunkingOptions("structure"))
+    assert chunks[-1].heading_path == ["Doc", "Later"]

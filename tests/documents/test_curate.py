@@ -22,14 +22,56 @@ def test_redaction_leaves_prices_times_dates_and_non_luhn_numbers_alone():
     assert redact(text) == (text, {})
 
 
-def test_normalise_removes_page_furniture_and_repeated_running_lines():
-    text = "# Title\n\nBody one.\nKestrel Home confidential\nPage 1 of 3\n\n\n\nBody two.\n" * 1
-    text += "Kestrel Home confidential\nPage 2 of 3\nBody three.\nKestrel Home confidential\n"
-    normalised, removed = normalise(text)
+def test_normalise_removes_page_furniture_and_running_lines_of_paginated_text():
+    # Pages separated by form feeds, as PDF extraction leaves them: a header and a footer on each.
+    pages = [
+        f"Kestrel Home confidential\n{body}\n\n\n\nPage {n} of 3\n"
+        for n, body in enumerate(["# Title\n\nBody one.", "Body two.", "Body three."], start=1)
+    ]
+    normalised, removed = normalise("\f".join(pages))
     assert "Page 1 of 3" not in normalised and "confidential" not in normalised
-    assert removed == 5
-    assert "\n\n\n" not in normalised
-    assert normalised.startswith("# Title")
+    assert removed == 6
+    assert "\n\n\n" not in normalised and "\f" not in normalised
+    assert normalised == "# Title\n\nBody one.\n\nBody two.\n\nBody three."
+
+
+def test_running_lines_are_only_those_on_most_pages_edges():
+    # A line at the top of one page in four, or in the middle of pages, is content.
+    words = ["one", "two", "three", "four"]
+    body = "\n".join(["IDL interfaces having the", "object", "attribute are listed"] * 3)
+    pages = [
+        f"Handbook\n## Part {n}\nAbout {w}.\n{body} {w}.\nEnd of {w}.\n{n}" for n, w in enumerate(words, 1)
+    ]
+    pages[0] = "Only once at the top\n" + pages[0]
+    normalised, removed = normalise("\f".join(pages))
+    assert "Handbook" not in normalised  # running header on every page
+    assert not any(line.isdigit() for line in normalised.split("\n"))  # page numbers
+    assert normalised.split("\n").count("object") == 12  # a word repeated mid-page is content
+    assert "Only once at the top" in normalised and "## Part 3" in normalised
+    assert removed == 8
+
+
+def test_repeated_lines_of_unpaginated_text_and_code_are_kept():
+    block = "```python\nimport logging\n\nlogger = logging.getLogger(__name__)\n```"
+    text = "# Logging cookbook\n\n" + "\n\nAnother recipe:\n\n".join([block] * 4)
+    text += "\n\nSee the object\nobject\nattribute, the object\nobject\nkeyword and\nobject\n"
+    normalised, removed = normalise(text)
+    assert removed == 0
+    assert normalised.count("import logging") == 4 and normalised.count("```") == 8
+    assert normalised.split("\n").count("object") == 3
+
+
+def test_code_in_fences_keeps_its_indentation_and_is_never_furniture():
+    text = (
+        "# Example\n\n  Some   text.  \n\n~~~~\ndef main():\n    if True:  \n        return 1\n\n\n"
+        "Page 1 of 2\n---\n~~~~\n"
+    )
+    normalised, removed = normalise(text)
+    assert removed == 0
+    assert normalised == (
+        "# Example\n\nSome text.\n\n~~~~\ndef main():\n    if True:\n        return 1\n\n\n"
+        "Page 1 of 2\n---\n~~~~"
+    )
 
 
 def test_quality_filters_record_why():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dagster_project.documents.curate import normalise
 from dagster_project.documents.extract import DocumentRejected, extract, read_sidecar
 
 
@@ -29,6 +30,14 @@ def test_pdf_text_is_read_across_pages_in_order(knowledge_base):
     text = extract(knowledge_base / "privacy_policy.pdf", "documents/privacy_policy.pdf").text
     assert text.index("## Data we collect") < text.index("## How long we keep it") < text.index("## Contact")
     assert "We never sell personal data." in text
+
+
+def test_pdf_pages_are_marked_for_curation_and_the_marks_do_not_reach_curated_text(knowledge_base):
+    text = extract(knowledge_base / "privacy_policy.pdf", "documents/privacy_policy.pdf").text
+    assert text.count("\f") == 1  # two pages
+    curated, removed = normalise(text)
+    assert "\f" not in curated and "Page 1 of 2" not in curated and removed == 2
+    assert "\n\n## How long we keep it" in curated
 
 
 def test_latin1_text_is_decoded_with_a_warning(tmp_path):
