@@ -213,7 +213,7 @@ def test_search_on_an_empty_index_says_no_documents_indexed_yet(tmp_path, monkey
 
 
 def test_a_failure_of_the_batch_as_a_whole_still_holds_the_batch(tmp_path):
-    """`duplicate_ratio` (a `mostly` ratio) blames no document: the batch waits on its audit branch."""
+    """Duplicates spread across documents (none repeats itself) blame no document: the batch waits."""
     settings = Settings.for_data_dir(tmp_path / "data", sensor_min_file_age_seconds=0, embedder=POISONED)
     shared = "\n\n## Contact\n\nWrite to the help desk through the form on the contact page any day.\n"
     for name, text in GOOD.items():
