@@ -15,6 +15,8 @@ import trafilatura
 from lxml import etree
 from trafilatura.settings import use_config
 
+from dagster_project.documents.fences import TEXT, line_kinds
+
 # Hidden from every reader: the `hidden` attribute, or an inline style that hides it.
 _HIDDEN = (
     "//*[@hidden] | //*[contains(translate(@style, ' ', ''), 'display:none')]"
@@ -47,7 +49,10 @@ _TITLE_SEPARATORS = re.compile(r"\s+[|–—-]\s+")
 # them becomes 2n + 1. Chunks are read by people, an embedder and BM25, not rendered, so the
 # escapes are undone (odd runs only: what trafilatura wrote); fenced code is verbatim already.
 _ESCAPED = re.compile(r"(\\+)([*_`~\[\]<])")
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+# Code that wraps inside a sentence (Sphinx's `(host, port, flowinfo, scope_id)`) comes out as
+# "a four-tuple ```" with the closing fence on a line of its own: read line by line, that closer
+# would open a block and turn the prose after it into code. The opening fence gets its own line.
+_TRAILING_FENCE = re.compile(r"(?m)^(.*\S)[ \t]*(`{3,}|~{3,})[ \t]*$")
 
 
 def _pre_clean(tree: lxml.html.HtmlElement) -> None:
@@ -98,19 +103,12 @@ def _unescape_run(match: re.Match[str]) -> str:
 
 
 def _unescape(markdown: str) -> str:
-    """Undo trafilatura's inline markdown escapes outside fenced code blocks."""
-    lines, fence = [], ""
-    for line in markdown.split("\n"):
-        opened = _FENCE.match(line)
-        if fence:
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
-                fence = ""
-        elif opened:
-            fence = opened.group(1)
-        else:
-            line = _ESCAPED.sub(_unescape_run, line)
-        lines.append(line)
-    return "\n".join(lines)
+    """Undo trafilatura's inline markdown escapes outside fenced code blocks (each fence on its own line)."""
+    lines = _TRAILING_FENCE.sub(r"\1\n\2", markdown).split("\n")
+    return "\n".join(
+        _ESCAPED.sub(_unescape_run, line) if kind == TEXT else line
+        for line, kind in zip(lines, line_kinds(lines), strict=True)
+    )
 
 
 def html_to_markdown(text: str, warnings: list[str]) -> tuple[str, str]:

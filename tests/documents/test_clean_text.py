@@ -7,6 +7,7 @@ hand-written page with an unclosed `<nav>`. `make bench-clean-text` reports the 
 
 from __future__ import annotations
 
+from dagster_project.documents.chunking import ChunkingOptions, chunk_document
 from dagster_project.documents.curate import redact
 from dagster_project.documents.extract import extract
 from tests.documents.sites import HIDDEN, measure
@@ -96,3 +97,26 @@ def test_text_reads_as_typed_not_as_escaped_markdown(tmp_path):
     assert "sed -e 's/[0-9]*//' file_name" in text and "x = a_b * c  # verbatim" in text
     redacted, counts = redact(text)
     assert counts == {"EMAIL": 1} and "Vinay Sajip <[EMAIL]>" in redacted
+
+
+def test_code_wrapping_inside_a_sentence_does_not_turn_the_page_into_code(tmp_path):
+    # Sphinx wraps a long inline literal over two lines; trafilatura writes it as a fence opened at
+    # the end of the sentence. Read line by line, its closer opened a block: the prose after it kept
+    # its escapes (`scope\_id`) and a `# comment` in the next code block became the section heading.
+    path = tmp_path / "socket.html"
+    path.write_text(
+        "<html><body><main><h1>socket</h1><h2>Socket families</h2><ul><li><p>For AF_INET6 a tuple "
+        '<code class="docutils literal"><span class="pre">(host,</span> <span class="pre">port,</span>\n'
+        '<span class="pre">scope_id)</span></code> is used, where <em>scope_id</em> is the scope.</p>'
+        '</li></ul><pre><span class="c1"># create a raw socket</span>\ns = socket.socket()</pre>'
+        "<h2>Module contents</h2><p>The module exports SO_REUSEADDR and others.</p></main></body></html>"
+    )
+    text = extract(path, "documents/socket.html").text
+    assert "where *scope_id* is the scope" in text
+    chunks = chunk_document(text, ChunkingOptions())
+    assert {tuple(c.heading_path) for c in chunks} == {
+        ("socket",),
+        ("socket", "Socket families"),
+        ("socket", "Module contents"),
+    }
+    assert any("SO_REUSEADDR" in c.text and c.heading_path[-1] == "Module contents" for c in chunks)
