@@ -173,9 +173,10 @@ def ingest_command(
             retry_quarantined=retry_quarantined,
             on_outcome=lambda o: print(outcome_line(settings, o), file=out, flush=True),
         )
-    if not outcomes:
-        print("  nothing new has landed", file=out)
-    print(summary_line(outcomes), file=out)
+    if tables != []:  # `foundation ingest documents` names no table: nothing to say of them
+        if not outcomes:
+            print("  nothing new has landed", file=out)
+        print(summary_line(outcomes), file=out)
     documents_ok = True
     if not datasets or DOCUMENTS in datasets:
         documents_ok = _documents(settings, instance, raw_only=raw_only, out=out)

@@ -129,3 +129,18 @@ def test_demo_prints_the_cause_of_a_failed_run(tmp_path):
     assert demo.returncode != 0, demo.stdout + demo.stderr[-3000:]
     assert "  customers/c1.csv: FAILED: " in demo.stdout and "Permission denied" in demo.stdout
     assert "see run " in demo.stdout and "see the run in the UI" not in demo.stdout
+
+
+def test_ingest_of_documents_alone_says_nothing_of_the_tables(tmp_path):
+    # `foundation ingest documents` began with the tables' "nothing new has landed / 0 file(s)
+    # ingested" while a customers file waited and the documents were about to be ingested.
+    settings = Settings.for_data_dir(tmp_path)
+    land(settings, "customers/c1.csv", customers_csv(1, 3))
+    land(settings, "documents/guide.md", b"# Guide\n\nReturns are accepted within thirty days of delivery.\n")
+
+    done = _foundation(tmp_path, "ingest", "documents", "--raw-only")
+
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "nothing new has landed" not in done.stdout and "file(s) ingested" not in done.stdout
+    assert "documents: +1 document version(s)" in done.stdout
+    assert _tables(tmp_path).get("raw.customers") is None  # the table was not named: left alone
