@@ -29,6 +29,14 @@ SEARCH_PATTERN = re.compile(r"^[A-Za-z0-9_./*?+=@,:-]+$")
 DEFAULT_IDENTITIES = (OWNER,)
 
 
+def _known_keys(raw: dict, keys: tuple[str, ...]) -> dict:
+    """`raw` itself when it uses only `keys`; otherwise the keys it should use."""
+    unknown = set(raw) - set(keys)
+    if unknown:
+        raise Invalid(f"unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(keys)}")
+    return raw
+
+
 class PolicyError(FoundationError, ValueError):
     """The personas file is malformed; the message names the file, the persona, the key and the fix."""
 
@@ -224,10 +232,7 @@ class SearchSpec(Block):
     def shorthand(cls, raw: Any) -> Any:
         if not isinstance(raw, dict) or not raw:
             raise Invalid(f"expected a mapping with one or more of {', '.join(SEARCH_KEYS)}")
-        unknown = set(raw) - set(SEARCH_KEYS)
-        if unknown:
-            raise Invalid(f"unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(SEARCH_KEYS)}")
-        return raw
+        return _known_keys(raw, SEARCH_KEYS)
 
     @field_validator("sources", mode="before")
     @classmethod
@@ -270,10 +275,7 @@ class PersonaSpec(Block):
     def shorthand(cls, raw: Any) -> Any:
         if not isinstance(raw, dict):
             raise Invalid("expected a mapping with description and tables")
-        unknown = set(raw) - set(PERSONA_KEYS)
-        if unknown:
-            raise Invalid(f"unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(PERSONA_KEYS)}")
-        return raw
+        return _known_keys(raw, PERSONA_KEYS)
 
     @field_validator("tables", mode="before")
     @classmethod
