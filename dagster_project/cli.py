@@ -214,9 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     Exit codes: 0 done, 1 done with failures (e.g. a run failed), 2 a user error (the message says
     what to fix), 3 the environment failed (disk, catalog, store: retry once it is back).
     """
-    if argv is None and sys.argv[1:2] == ["search"]:
+    if argv is None and sys.argv[1:2] in SHORT_LIVED:
         return _short_lived(_guarded, argv)
     return _guarded(argv)
+
+
+# Commands that answer one question and exit: their cost is almost all imports (see `_short_lived`).
+SHORT_LIVED = (["search"], ["status"])
 
 
 def _short_lived(run, argv: list[str] | None) -> int:  # noqa: ANN001 - the command to run
@@ -225,8 +229,9 @@ def _short_lived(run, argv: list[str] | None) -> int:  # noqa: ANN001 - the comm
     A cold `foundation search` creates about 250,000 tracked objects while importing lancedb and
     pyiceberg (pydantic schemas mostly); the collector walked them some 600 times during the
     imports (collecting almost nothing) and once more at exit: about 40% of the command's CPU
-    time. Nothing of this short process needs collecting, so it is off, and what exists at the
-    end is frozen (left out of the walk at exit).
+    time. `foundation status` imports pyiceberg, SQLAlchemy and pyarrow: the same 40%. Nothing of
+    these short processes needs collecting (what they read is freed by reference counting), so it
+    is off, and what exists at the end is frozen (left out of the walk at exit).
     Only for the real command line (`argv is None`): callers in a long-lived process keep theirs.
     """
     import gc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dagster_project.docs_site.server import LOOPBACK, docs_server
+from dagster_project.docs_site.links import LOOPBACK
 from dagster_project.settings import Settings
 
 
@@ -19,6 +19,8 @@ def docs_arguments(commands: argparse._SubParsersAction) -> None:
 
 def docs_command(settings: Settings, args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or SIGTERM; 0 on a clean stop."""
+    from dagster_project.docs_site.server import docs_server  # the HTTP server: only for this command
+
     server = docs_server(settings, args.host, args.port)
     host, port = server.server_address[:2]
     print(f"docs server on http://{host}:{port}/ (links in the UI: {settings.docs_base_url}/)", flush=True)

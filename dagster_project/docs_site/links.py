@@ -7,6 +7,10 @@ from urllib.parse import quote
 
 from dagster_project.settings import Settings
 
+# The docs server's default address (here, not in server.py: the CLI's --help shows it without
+# importing the HTTP server).
+LOOPBACK = "127.0.0.1"
+
 # URL prefix → the folder it serves, by the settings property naming the folder.
 SERVED_DIRS = {"cards": "cards_dir", "data_docs": "data_docs_dir"}
 

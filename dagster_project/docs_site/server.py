@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from dagster_project.docs_site.links import served_dirs
+from dagster_project.docs_site.links import LOOPBACK, served_dirs
 from dagster_project.docs_site.static import STATIC_PREFIX, static_dirs
 from dagster_project.errors import FoundationError
 from dagster_project.settings import Settings
-
-LOOPBACK = "127.0.0.1"
 
 
 class DocsHandler(SimpleHTTPRequestHandler):

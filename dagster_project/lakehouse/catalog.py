@@ -8,10 +8,10 @@ recover`, in `lakehouse/recovery.py`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import requests
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import ValidationError as PyIcebergValidationError
@@ -133,7 +133,7 @@ def load_catalog_checked(name: str, props: dict[str, str]) -> Catalog:
         return load_catalog(name, **props)
     except SQLAlchemyError as exc:
         raise _sql_error(exc, props) from exc
-    except requests.RequestException as exc:
+    except _request_errors() as exc:
         raise CatalogUnavailable(
             f"the Iceberg catalog at {props.get('uri', name)} did not answer ({type(exc).__name__}); "
             "check that it is running and reachable, then re-run"
@@ -142,6 +142,15 @@ def load_catalog_checked(name: str, props: dict[str, str]) -> Catalog:
         raise SettingsError(
             f"the Iceberg catalog settings (FOUNDATION_CATALOG__*) do not work: {exc}; see README, Settings"
         ) from exc
+
+
+def _request_errors() -> tuple[type[BaseException], ...]:
+    """`requests.RequestException` once a client that can raise it (REST catalog, fsspec) imported it.
+
+    Not imported here: a SQL catalog never raises it, and `foundation status` would pay for it.
+    """
+    requests = sys.modules.get("requests")
+    return (requests.RequestException,) if requests is not None else ()
 
 
 def load_table(catalog: Catalog, identifier: str | tuple[str, ...]) -> Table:
@@ -163,7 +172,7 @@ def _checked_load(catalog: Catalog, load, identifier: str | tuple[str, ...]) -> 
         return load(identifier)
     except SQLAlchemyError as exc:
         raise _sql_error(exc, catalog.properties) from exc
-    except requests.RequestException as exc:  # an OSError: sorted out before the file errors below
+    except _request_errors() as exc:  # an OSError: sorted out before the file errors below
         raise CatalogUnavailable(f"the Iceberg catalog did not answer: {type(exc).__name__}") from exc
     except (FileNotFoundError, ValueError, PyIcebergValidationError) as exc:
         # Other OSErrors (a store that failed a read, a permission) propagate as they are: they
