@@ -219,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     return _guarded(argv)
 
 
-# Commands that answer one question and exit: their cost is almost all imports (see `_short_lived`).
-SHORT_LIVED = (["search"], ["status"])
+# Commands that read, answer and exit: their cost is almost all imports (see `_short_lived`).
+SHORT_LIVED = (["search"], ["status"], ["held"], ["history"])
 
 
 def _short_lived(run, argv: list[str] | None) -> int:  # noqa: ANN001 - the command to run
@@ -229,9 +229,10 @@ def _short_lived(run, argv: list[str] | None) -> int:  # noqa: ANN001 - the comm
     A cold `foundation search` creates about 250,000 tracked objects while importing lancedb and
     pyiceberg (pydantic schemas mostly); the collector walked them some 600 times during the
     imports (collecting almost nothing) and once more at exit: about 40% of the command's CPU
-    time. `foundation status` imports pyiceberg, SQLAlchemy and pyarrow: the same 40%. Nothing of
-    these short processes needs collecting (what they read is freed by reference counting), so it
-    is off, and what exists at the end is frozen (left out of the walk at exit).
+    time. `foundation status`, `held` and `history` import pyiceberg, SQLAlchemy and pyarrow: the
+    same 40%. Nothing of these short processes needs collecting (what they read is freed by
+    reference counting), so it is off, and what exists at the end is frozen (left out of the walk
+    at exit).
     Only for the real command line (`argv is None`): callers in a long-lived process keep theirs.
     """
     import gc
