@@ -166,9 +166,22 @@ class Settings:
     sensor_interval_seconds: Annotated[
         int, doc("seconds between sensor ticks", section="Landing sensors", example="15", ge=1)
     ] = 15
-    sensor_max_files_per_tick: Annotated[
-        int, doc("files (runs) per dataset per tick", example="20", ge=1)
-    ] = 20
+    sensor_max_files_per_run: Annotated[
+        int,
+        doc(
+            "files one sensor run carries (a tick requests one run per dataset; the rest come next tick)",
+            example="500",
+            ge=1,
+        ),
+    ] = 500
+    sensor_max_bytes_per_run: Annotated[
+        int,
+        doc(
+            "bytes one sensor run carries (2 GiB); a larger file is a run of its own",
+            example="2147483648",
+            ge=1,
+        ),
+    ] = 2 << 30
     sensor_min_file_age_seconds: Annotated[
         int, doc("how old a file must be before it is ingested (writers may still write)", example="2", ge=0)
     ] = 2
