@@ -135,3 +135,20 @@ def test_a_bad_file_in_a_batch_is_quarantined_and_the_others_land(settings, regi
     assert md["files_quarantined"].value == 1 and "broken.csv" in md["quarantined"].value
     after, _ = _tick(build_landing_sensor(registry["orders"], 15), settings)
     assert after.run_requests == []  # every version handled: landed or quarantined
+
+
+def test_files_read_ahead_in_one_batch_see_what_earlier_files_of_it_did(settings, registry):
+    from dagster_project.ingest.run import ingest_dataset
+
+    drifted = orders_csv(1, 2, extra_header="note", extra_value="gift")
+    land(settings, "orders/a.csv", drifted)
+    land(settings, "orders/b.csv", drifted)  # the same bytes under another key
+    land(settings, "orders/c.csv", orders_csv(5, 2, extra_header="note", extra_value="7"))
+    land(settings, "orders/d.csv", orders_csv(9, 2))
+    keys = ["orders/a.csv", "orders/b.csv", "orders/c.csv", "orders/d.csv"]
+
+    report = ingest_dataset(settings, registry["orders"], run_id="batch", keys=keys)
+
+    assert [f["file"] for f in report.ingested] == ["orders/a.csv", "orders/c.csv", "orders/d.csv"]
+    assert [d.message for d in report.duplicates] and "orders/a.csv" in report.duplicates[0].message
+    assert report.new_columns == {"note": "string"}  # one new column for the batch
