@@ -493,6 +493,10 @@ def _problem(detail: dict[str, Any]) -> str:
     return f"{name}={detail['input']!r}: {detail['msg']}{hint}"
 
 
+# Variables whose setting was renamed: set, they stop the platform rather than being ignored.
+RENAMED = {"FOUNDATION_SENSOR_MAX_FILES_PER_TICK": "FOUNDATION_SENSOR_MAX_FILES_PER_RUN"}
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from the environment; with nothing set, the embedded default under .data/.
 
@@ -505,6 +509,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     Raises:
         SettingsError: A variable is set to something unusable; the message names it and the fix.
     """
+    for old, new in RENAMED.items():
+        if (os.environ if env is None else env).get(old):
+            raise SettingsError(f"{old} was renamed: set {new} instead (and remove {old})")
     try:
         if env is None:
             read = Environment()
