@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from dagster_project import faults
 from dagster_project.governance.audit import AuditEvent, record_missing_publishes
 from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.convert import Converted, FileRejected, connect
+from dagster_project.ingest.read_ahead import read_ahead, still_new
 from dagster_project.ingest.records import duplicate_record, key_label, quarantine_file, row_records
 from dagster_project.ingest.sources import environment_failure
 from dagster_project.ingest.units import Handled, Unit, combined_checksum
@@ -187,10 +187,10 @@ def ingest_units(
     log.info("%s: %d file(s) to consider", dataset.table, len(units))
     step = max(1, len(units) // 10)  # a batch of 500 files logs 10 progress lines, not 500
     try:
-        for index, unit, ahead in _read_ahead(
+        for index, unit, ahead in read_ahead(
             units, workers, convert, landing, scratch, handled, lineage_base, table_columns
         ):
-            if ahead is not None and _still_new(ahead, handled, table_columns, landing.uri):
+            if ahead is not None and still_new(ahead, handled, table_columns, landing.uri):
                 outcome = _stage(settings, dataset, ahead.unit, ahead.checksum, ahead.converted, report,
                                  run_id, handled)  # fmt: skip
             else:  # read one by one: a skip, a rejection, or what an earlier file of the window changed
@@ -333,101 +333,6 @@ def _stage(
         version=unit.versioned.version,
     )
     return staged, converted
-
-
-@dataclass
-class _Ahead:
-    """A unit fetched and converted ahead of its turn, against the state before its window."""
-
-    unit: Unit  # the version read
-    checksum: str
-    converted: Converted
-    columns: dict[str, str]  # the table's columns it was cast to
-
-
-def _read_ahead(
-    units: Sequence[Unit],
-    workers: int,
-    convert: Converter,
-    landing,  # noqa: ANN001 - LocalLanding | S3Landing
-    scratch: Path,
-    handled: Handled,
-    lineage_base: dict[str, str],
-    table_columns: dict[str, str],
-) -> Iterator[tuple[int, Unit, _Ahead | None]]:
-    """Each unit in order, with its conversion done ahead in worker threads when `workers` > 1.
-
-    The workers only read: a window of units is fetched and converted at once against what was
-    handled before the window, then its results are taken in order by the caller (which alone
-    changes the report and `handled`). Anything but a clean conversion (a skip, a duplicate, a
-    rejection, an error) comes back as None and is read again one by one, so each rule about
-    files keeps its one place in `_ingest_one`.
-    """
-    if workers <= 1 or len(units) <= 1:
-        yield from ((index, unit, None) for index, unit in enumerate(units, start=1))
-        return
-    window = workers * 4
-    with ThreadPoolExecutor(workers, thread_name_prefix="ingest") as pool:
-        for start in range(0, len(units), window):
-            columns = dict(table_columns)  # as it is before this window
-            futures = [
-                pool.submit(
-                    _convert_ahead, unit, index, convert, landing, scratch, handled, lineage_base, columns
-                )
-                for index, unit in enumerate(units[start : start + window], start=start + 1)
-            ]
-            # All of the window first: the caller changes `handled`, which the workers read.
-            done = [future.result() for future in futures]
-            for index, (unit, ahead) in enumerate(zip(units[start:], done, strict=False), start=start + 1):
-                yield index, unit, ahead
-
-
-def _convert_ahead(
-    unit: Unit,
-    index: int,
-    convert: Converter,
-    landing,  # noqa: ANN001 - LocalLanding | S3Landing
-    scratch: Path,
-    handled: Handled,
-    lineage_base: dict[str, str],
-    columns: dict[str, str],
-) -> _Ahead | None:
-    """Fetch and convert one unit that needs work, without recording anything; None for anything else."""
-    try:
-        with ExitStack() as stack:
-            fetched = [stack.enter_context(landing.fetch(f, scratch)) for f in (unit.file, *unit.companions)]
-            unit = Unit(fetched[0].file, tuple(f.file for f in fetched[1:]))
-            checksum = combined_checksum([f.checksum for f in fetched])
-            if not _needs_work(handled, (unit.file.uri, checksum), landing.uri):
-                return None
-            lineage = {**lineage_base, "_source_file": unit.file.uri, "_source_checksum": checksum}
-            out_path = scratch / f"{index:05d}.parquet"
-            converted = convert(
-                unit, [f.path for f in fetched], lineage=lineage, out_path=out_path, table_columns=columns
-            )
-    except Exception:  # noqa: BLE001 - a rejection, a change, the environment: read again in turn,
-        return None  # where each has its record, message or retry (alone, it may also fit in memory)
-    return _Ahead(unit, checksum, converted, columns)
-
-
-def _needs_work(handled: Handled, identity: tuple[str, str], root: str) -> bool:
-    """Whether `_ingest_one` would convert this version: not handled and, when skipped, not a duplicate."""
-    root = f"{root}/"
-    uri = identity[0]
-    tail = uri[len(root) - 1 :] if uri.startswith(root) else ""
-    if handled.why(identity, tail) is not None:
-        return False
-    return not handled.skip_duplicates or (
-        handled.recorded_duplicate(identity) is None and handled.duplicate_of(identity) is None
-    )
-
-
-def _still_new(ahead: _Ahead, handled: Handled, table_columns: dict[str, str], root: str) -> bool:
-    """A unit converted ahead still counts as is: no earlier file of its window took its bytes or
-    added columns it was not cast to."""
-    return ahead.columns == table_columns and _needs_work(
-        handled, (ahead.unit.file.uri, ahead.checksum), root
-    )
 
 
 def _gate_and_publish(
