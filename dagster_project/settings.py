@@ -166,9 +166,22 @@ class Settings:
     sensor_interval_seconds: Annotated[
         int, doc("seconds between sensor ticks", section="Landing sensors", example="15", ge=1)
     ] = 15
-    sensor_max_files_per_tick: Annotated[
-        int, doc("files (runs) per dataset per tick", example="20", ge=1)
-    ] = 20
+    sensor_max_files_per_run: Annotated[
+        int,
+        doc(
+            "files one sensor run carries (a tick requests one run per dataset; the rest come next tick)",
+            example="500",
+            ge=1,
+        ),
+    ] = 500
+    sensor_max_bytes_per_run: Annotated[
+        int,
+        doc(
+            "bytes one sensor run carries (2 GiB); a larger file is a run of its own",
+            example="2147483648",
+            ge=1,
+        ),
+    ] = 2 << 30
     sensor_min_file_age_seconds: Annotated[
         int, doc("how old a file must be before it is ingested (writers may still write)", example="2", ge=0)
     ] = 2
@@ -480,6 +493,10 @@ def _problem(detail: dict[str, Any]) -> str:
     return f"{name}={detail['input']!r}: {detail['msg']}{hint}"
 
 
+# Variables whose setting was renamed: set, they stop the platform rather than being ignored.
+RENAMED = {"FOUNDATION_SENSOR_MAX_FILES_PER_TICK": "FOUNDATION_SENSOR_MAX_FILES_PER_RUN"}
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from the environment; with nothing set, the embedded default under .data/.
 
@@ -492,6 +509,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     Raises:
         SettingsError: A variable is set to something unusable; the message names it and the fix.
     """
+    for old, new in RENAMED.items():
+        if (os.environ if env is None else env).get(old):
+            raise SettingsError(f"{old} was renamed: set {new} instead (and remove {old})")
     try:
         if env is None:
             read = Environment()

@@ -41,8 +41,13 @@ def test_catalog_properties_are_configuration_only(tmp_path: Path):
 
 
 def test_bad_number_names_the_variable():
-    with pytest.raises(SettingsError, match="FOUNDATION_SENSOR_MAX_FILES_PER_TICK"):
-        load_settings({"FOUNDATION_SENSOR_MAX_FILES_PER_TICK": "many"})
+    with pytest.raises(SettingsError, match="FOUNDATION_SENSOR_MAX_FILES_PER_RUN"):
+        load_settings({"FOUNDATION_SENSOR_MAX_FILES_PER_RUN": "many"})
+
+
+def test_a_renamed_variable_names_its_new_name_instead_of_being_ignored():
+    with pytest.raises(SettingsError, match="renamed: set FOUNDATION_SENSOR_MAX_FILES_PER_RUN"):
+        load_settings({"FOUNDATION_SENSOR_MAX_FILES_PER_TICK": "20"})
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +63,7 @@ def test_env_example_is_generated_from_the_declaration():
 def test_readme_settings_table_is_generated_from_the_declaration():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert with_table(readme) == readme, "run `make settings-docs`"
-    assert "| `FOUNDATION_SENSOR_MAX_FILES_PER_TICK` | `20` | files (runs) per dataset per tick |" in readme
+    assert "| `FOUNDATION_SENSOR_MAX_FILES_PER_RUN` | `500` | files one sensor run carries" in readme
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,8 @@ class Foundation(dg.ConfigurableResource):
     vector_ann_threshold: int
     search_mode: str
     sensor_interval_seconds: int
-    sensor_max_files_per_tick: int
+    sensor_max_files_per_run: int
+    sensor_max_bytes_per_run: int
     sensor_min_file_age_seconds: int
     sensor_lookback_seconds: int
     automation_interval_seconds: int

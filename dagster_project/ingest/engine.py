@@ -26,6 +26,7 @@ from dagster_project import faults
 from dagster_project.governance.audit import AuditEvent, record_missing_publishes
 from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.convert import Converted, FileRejected, connect
+from dagster_project.ingest.read_ahead import read_ahead, still_new
 from dagster_project.ingest.records import duplicate_record, key_label, quarantine_file, row_records
 from dagster_project.ingest.sources import environment_failure
 from dagster_project.ingest.units import Handled, Unit, combined_checksum
@@ -117,6 +118,7 @@ def ingest_units(
     con: duckdb.DuckDBPyConnection | None = None,
     into: Table | None = None,
     skip_duplicates: bool | None = None,
+    workers: int = 1,
 ) -> IngestReport:
     """Ingest landed units of one dataset into `raw.<dataset>` in one atomic commit.
 
@@ -136,6 +138,8 @@ def ingest_units(
         into: Write this table instead of the dataset's raw table (a rebuild's new table).
         skip_duplicates: Skip (and record) a version whose bytes were taken under another key; by
             default as the dataset's `duplicates` policy says ('skip').
+        workers: Units fetched and converted at the same time (`convert` must then be thread-safe):
+            a batch of many small files is bound by per-file latency, not by the cores.
 
     Returns:
         The report: versions ingested, skipped and quarantined, rows, snapshot id.
@@ -181,18 +185,26 @@ def ingest_units(
     converting = time.perf_counter()
     report.seconds["prepare"] = converting - started
     log.info("%s: %d file(s) to consider", dataset.table, len(units))
+    step = max(1, len(units) // 10)  # a batch of 500 files logs 10 progress lines, not 500
     try:
-        for index, unit in enumerate(units, start=1):
-            outcome = _ingest_one(
-                settings, dataset, unit, index, convert, landing, scratch, report, run_id, log,
-                handled=handled, lineage_base=lineage_base, table_columns=table_columns,
-            )  # fmt: skip
+        for index, unit, ahead in read_ahead(
+            units, workers, convert, landing, scratch, handled, lineage_base, table_columns
+        ):
+            if ahead is not None and still_new(ahead, handled, table_columns, landing.uri):
+                outcome = _stage(settings, dataset, ahead.unit, ahead.checksum, ahead.converted, report,
+                                 run_id, handled)  # fmt: skip
+            else:  # read one by one: a skip, a rejection, or what an earlier file of the window changed
+                outcome = _ingest_one(
+                    settings, dataset, unit, index, convert, landing, scratch, report, run_id, log,
+                    handled=handled, lineage_base=lineage_base, table_columns=table_columns,
+                )  # fmt: skip
             if outcome is None:
                 continue
             staged_file, converted = outcome
             table_columns.update(converted.new_columns)
             staged.append(staged_file)
-            log.info("[%d/%d] %s: %d rows staged", index, len(units), unit.label, converted.rows)
+            if len(units) <= 20 or index % step == 0 or index == len(units):
+                log.info("[%d/%d] %s: %d rows staged", index, len(units), unit.label, converted.rows)
             for record in report.rejected_rows[-len(converted.rejected) :] if converted.rejected else []:
                 log.warning("row quarantined: %s", record.message)
         if (
@@ -295,8 +307,22 @@ def _ingest_one(
         handled.rejected.setdefault(checksum, unit.file.uri)
         return None
     assert converted is not None
+    return _stage(settings, dataset, unit, checksum, converted, report, run_id, handled)
+
+
+def _stage(
+    settings: Settings,
+    dataset: Dataset,
+    unit: Unit,
+    checksum: str,
+    converted: Converted,
+    report: IngestReport,
+    run_id: str,
+    handled: Handled,
+) -> tuple[StagedFile, Converted]:
+    """Take a converted unit into the batch: its rows set apart go to the report, its identity is staged."""
     report.rejected_rows += row_records(dataset, unit, checksum, converted, run_id, settings.sources_file)
-    handled.staged[identity] = unit
+    handled.staged[(unit.file.uri, checksum)] = unit
     staged = StagedFile(
         unit.file.uri,
         checksum,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -91,6 +93,18 @@ def ingest_dataset(
                 skipped.append({"file": label(key), "why": f"not read ({refused.why})"})
     con = connect(settings.duckdb_memory_limit, settings.duckdb_threads, settings.work_dir / "duckdb")
     file_limits = limits(settings, dataset)
+    # Files are converted by a few threads at once, each on its own cursor of the one database (one
+    # memory limit for the run): many small files are bound by per-file latency, not by the cores.
+    cursors = threading.local()
+    opened: list = []
+
+    def cursor():  # noqa: ANN202 - a DuckDB connection
+        if threading.current_thread() is threading.main_thread():
+            return con
+        if not hasattr(cursors, "con"):
+            cursors.con = con.cursor()
+            opened.append(cursors.con)
+        return cursors.con
 
     def convert(
         unit: Unit,
@@ -101,7 +115,7 @@ def ingest_dataset(
         table_columns: dict[str, str],
     ) -> Converted:
         return convert_file(
-            con,
+            cursor(),
             dataset,
             paths[0],
             source_label=unit.label,
@@ -124,8 +138,11 @@ def ingest_dataset(
             before_commit=before_commit,
             con=con,
             into=into,
+            workers=min(4, settings.duckdb_threads or os.cpu_count() or 1),
         )
     finally:
+        for c in opened:
+            c.close()
         con.close()
     report.skipped[:0] = skipped
     return report

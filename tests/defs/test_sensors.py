@@ -1,4 +1,4 @@
-"""Landing sensors: one run per file version, a durable small cursor, bounded ticks."""
+"""Landing sensors: one run per tick carrying the new file versions, a durable small cursor, bounded ticks."""
 
 import json
 import os
@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from dagster_project.defs.raw.sensors import build_landing_sensor, new_files
+from dagster_project.defs.raw.sensors import build_landing_sensor, file_run_key, file_tag, new_files
 from dagster_project.defs.resources import Foundation
-from dagster_project.landing.store import LandedFile
+from dagster_project.landing.store import LandedFile, open_landing
 from tests.conftest import land, orders_csv
 from tests.landing.clock import await_file_clock_past
 
@@ -28,19 +28,18 @@ def _tick(sensor, settings, cursor=None):
     return result, (result.cursor if result.cursor is not None else cursor)
 
 
-def test_new_files_become_one_run_each_and_a_retick_resubmits_nothing(settings, registry):
+def test_new_files_become_one_run_and_a_retick_resubmits_nothing(settings, registry):
     sensor = build_landing_sensor(registry["orders"], 15)
-    a = land(settings, "orders/a.csv", orders_csv(1, 1))
+    land(settings, "orders/a.csv", orders_csv(1, 1))
     land(settings, "orders/b.csv", orders_csv(2, 1))
     land(settings, "customers/c.csv", "x")
     result, cursor = _tick(sensor, settings)
-    requests = result.run_requests
-    files = sorted(r.run_config["ops"]["raw__orders"]["config"]["files"] for r in requests)
-    assert files == [["orders/a.csv"], ["orders/b.csv"]]
-    stat = a.stat()
-    version = f"{stat.st_size}-{stat.st_mtime_ns}-{stat.st_ctime_ns}-{stat.st_ino}"
-    assert f"orders:orders/a.csv:{version}" in {r.run_key for r in requests}
-    assert all(r.tags["foundation/dataset"] == "orders" for r in requests)
+    [request] = result.run_requests
+    assert sorted(request.run_config["ops"]["raw__orders"]["config"]["files"]) == [
+        "orders/a.csv",
+        "orders/b.csv",
+    ]
+    assert request.tags["foundation/dataset"] == "orders"
 
     again, cursor_after = _tick(sensor, settings, cursor)
     assert again.run_requests == [] and cursor_after == cursor
@@ -52,6 +51,9 @@ def test_modified_file_is_seen_again_with_a_new_run_key(settings, registry):
     path = land(settings, "orders/a.csv", orders_csv(1, 1))
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns - 5 * 10**9))
     first, cursor = _tick(sensor, settings)
+    stat = path.stat()
+    version = f"{stat.st_size}-{stat.st_mtime_ns}-{stat.st_ctime_ns}-{stat.st_ino}"
+    assert first.run_requests[0].run_key == f"orders:orders/a.csv:{version}"  # a run of one file: its own key
     path.write_text(orders_csv(1, 2))  # rewritten now: a later modification time
     second, _ = _tick(sensor, settings, cursor)
     assert len(second.run_requests) == 1
@@ -67,7 +69,7 @@ def test_files_still_being_written_wait_for_a_later_tick(settings, registry):
 
 
 def test_ticks_are_bounded_and_the_rest_come_next_tick(settings, registry):
-    bounded = settings.__class__(**{**settings.__dict__, "sensor_max_files_per_tick": 10})
+    bounded = settings.__class__(**{**settings.__dict__, "sensor_max_files_per_run": 10})
     sensor = build_landing_sensor(registry["orders"], 15)
     for i in range(25):
         path = land(settings, f"orders/f{i:02d}.csv", orders_csv(i, 1))
@@ -75,8 +77,14 @@ def test_ticks_are_bounded_and_the_rest_come_next_tick(settings, registry):
     seen, cursor, sizes = [], None, []
     for _ in range(4):
         result, cursor = _tick(sensor, bounded, cursor)
-        sizes.append(len(result.run_requests or []))
-        seen += [r.run_config["ops"]["raw__orders"]["config"]["files"][0] for r in result.run_requests or []]
+        assert len(result.run_requests or []) <= 1
+        carried = [
+            f
+            for r in result.run_requests or []
+            for f in r.run_config["ops"]["raw__orders"]["config"]["files"]
+        ]
+        sizes.append(len(carried))
+        seen += carried
     assert sizes == [10, 10, 5, 0]
     assert seen == [f"orders/f{i:02d}.csv" for i in range(25)]
 
@@ -180,16 +188,18 @@ def test_odd_names_get_valid_unique_run_keys_and_tags_and_their_exact_key_in_the
 
     result, _ = _tick(sensor, settings)
 
-    requests = result.run_requests
-    assert sorted(r.run_config["ops"]["raw__orders"]["config"]["files"][0] for r in requests) == sorted(
+    [request] = result.run_requests
+    assert sorted(request.run_config["ops"]["raw__orders"]["config"]["files"]) == sorted(
         f"orders/{n}" for n in names
     )
-    assert len({r.run_key for r in requests}) == len(names)  # `caf\xe9` the byte and the text differ
-    for request in requests:
-        assert request.run_key.isprintable() and request.run_key.encode("utf-8")
-        tag = request.tags["foundation/file"]
+    landed = [f for f in open_landing(settings).list("orders/")]
+    singles = [file_run_key(registry["orders"], f) for f in landed]  # a run of one file is keyed so
+    assert len(set(singles)) == len(names)  # `caf\xe9` the byte and the text differ
+    for key in [request.run_key, *singles]:
+        assert key.isprintable() and key.encode("utf-8")
+    for tag in [request.tags["foundation/file"], *(file_tag([f]) for f in landed)]:
         assert tag.isprintable() and tag.encode("utf-8") and len(tag) <= 200
-        dg.serialize_value(request)  # what the daemon stores
+    dg.serialize_value(request)  # what the daemon stores
 
 
 def test_the_documents_sensor_skips_and_counts_links_too(settings, tmp_path):

@@ -1,4 +1,5 @@
-"""The documents landing sensor: one run per new or changed document version (its sidecar included)."""
+"""The documents landing sensor: one run per tick carrying the new or changed document versions (sidecars
+included)."""
 
 import json
 
@@ -6,7 +7,7 @@ import dagster as dg
 from blake3 import blake3
 
 from dagster_project.defs.documents.assets import CHUNKS_KEY, DOCUMENTS_KEY, RAW_KEY
-from dagster_project.defs.raw.sensors import file_tag, files_to_run, run_key, sensor_name, skipped_note
+from dagster_project.defs.raw.sensors import batch_tags, files_to_run, run_key, sensor_name, skipped_note
 from dagster_project.defs.resources import Foundation
 from dagster_project.documents.config import TABLE, DocumentsConfig
 from dagster_project.documents.ingest import document_version, landed_documents
@@ -42,7 +43,8 @@ def build_documents_sensor(config: DocumentsConfig, interval_seconds: int) -> dg
 
     @dg.sensor(
         name=sensor_name(dataset),
-        description=f"Watches `{config.prefix}` (documents and sidecars); a run per document version.",
+        description=f"Watches `{config.prefix}` (documents and sidecars); a run per tick carries the new "
+        "document versions.",
         asset_selection=[RAW_KEY, DOCUMENTS_KEY, CHUNKS_KEY],
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -75,15 +77,12 @@ def build_documents_sensor(config: DocumentsConfig, interval_seconds: int) -> dg
                 )
             seen = f"{len(files)} to handle" + (f"; {note}" if note else "")
             return dg.SensorResult(skip_reason=f"no new documents under {config.prefix} ({seen})")
-        requests = [
-            dg.RunRequest(
-                run_key=run_key(dataset, f),
-                asset_selection=[RAW_KEY],
-                run_config={"ops": {"raw__documents": {"config": {"files": [f.key]}}}},
-                tags={"foundation/dataset": dataset.name, "foundation/file": file_tag(f)},
-            )
-            for f in batch
-        ]
-        return dg.SensorResult(run_requests=requests, cursor=cursor)
+        request = dg.RunRequest(
+            run_key=run_key(dataset, batch),
+            asset_selection=[RAW_KEY],
+            run_config={"ops": {"raw__documents": {"config": {"files": [f.key for f in batch]}}}},
+            tags=batch_tags(dataset, batch),
+        )
+        return dg.SensorResult(run_requests=[request], cursor=cursor)
 
     return documents_landing_sensor

@@ -1,7 +1,8 @@
-"""Landing sensors: one per dataset, requesting one run per new or modified file version."""
+"""Landing sensors: one per dataset, requesting one run per tick that carries a batch of new file versions."""
 
 import json
 import time
+from collections.abc import Sequence
 
 import dagster as dg
 from blake3 import blake3
@@ -20,12 +21,11 @@ def sensor_name(dataset: Dataset) -> str:
     return f"{dataset.name}_landing_sensor"
 
 
-def run_key(dataset: Dataset, file: LandedFile) -> str:
-    """One run key per file version: a re-tick never resubmits it, a modified file gets a new one.
+def file_run_key(dataset: Dataset, file: LandedFile) -> str:
+    """One key per file version: its label (valid, printable text, as run keys are stored) and version.
 
-    The key appears as its label (valid, printable text, as run keys are stored); when the label
-    differs from the key (undecodable bytes, control characters), a hash of the key's bytes keeps
-    the run key unique to the file.
+    When the label differs from the key (undecodable bytes, control characters), a hash of the
+    key's bytes keeps it unique to the file.
     """
     name = file.label
     if name != file.key:
@@ -33,9 +33,36 @@ def run_key(dataset: Dataset, file: LandedFile) -> str:
     return f"{dataset.name}:{name}:{file.version}"
 
 
-def file_tag(file: LandedFile) -> str:
-    """The `foundation/file` tag: the key's label (tags must be text of at most 200 characters)."""
-    return file.label[:200]
+def run_key(dataset: Dataset, batch: Sequence[LandedFile]) -> str:
+    """One run key per batch of file versions: a re-tick never resubmits it, a modified file is in a new one.
+
+    A batch of one file keeps the file's own key (`<dataset>:<key>:<version>`); a larger batch is
+    `<dataset>:<n> files:<hash>`, the hash of its sorted (key, version) pairs, so the same versions
+    give the same key whatever their order and any other version (a file modified since) another.
+    """
+    if len(batch) == 1:
+        return file_run_key(dataset, batch[0])
+    pairs = sorted((f.key, f.version) for f in batch)
+    digest = blake3(json.dumps(pairs, ensure_ascii=False).encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{dataset.name}:{len(batch)} files:{digest[:32]}"
+
+
+def file_tag(batch: Sequence[LandedFile]) -> str:
+    """The `foundation/file` tag: the first file's label, and how many more the run carries.
+
+    Tags must be text of at most 200 characters: the label is cut, never the count.
+    """
+    more = f" (+{len(batch) - 1} more)" if len(batch) > 1 else ""
+    return batch[0].label[: 200 - len(more)] + more
+
+
+def batch_tags(dataset: Dataset, batch: Sequence[LandedFile]) -> dict[str, str]:
+    """Tags of a batch's run: the dataset (one run at a time per dataset), first file, file count."""
+    return {
+        "foundation/dataset": dataset.name,
+        "foundation/file": file_tag(batch),
+        "foundation/files": str(len(batch)),
+    }
 
 
 def skipped_note(skipped: list[Skipped]) -> str:
@@ -54,8 +81,12 @@ def new_files(
     min_age_seconds: int,
     limit: int,
     lookback_seconds: int,
+    max_bytes: int | None = None,
 ) -> tuple[list[LandedFile], str | None]:
-    """The next file versions to ingest, oldest first, at most `limit`; and the cursor after them.
+    """The next file versions to ingest, oldest first; and the cursor after them.
+
+    The batch holds at most `limit` files and, past its first file, at most `max_bytes` bytes
+    (a file larger than that is a batch of its own).
 
     The cursor holds the newest change time handed out (the watermark; a file's change time is
     the newer of its mtime and ctime, so an in-place edit that restores an old mtime counts as
@@ -80,7 +111,7 @@ def new_files(
         ),
         key=lambda f: (f.changed_ns, f.key),
     )
-    batch = fresh[:limit]
+    batch = _capped(fresh, limit, max_bytes)
     if not batch:
         return [], cursor
     for f in batch:
@@ -89,6 +120,18 @@ def new_files(
     horizon = watermark - lookback_seconds * 1_000_000_000
     recent = {key: value for key, value in recent.items() if value[1] > horizon}
     return batch, json.dumps({"watermark_ns": watermark, "recent": recent}, separators=(",", ":"))
+
+
+def _capped(files: list[LandedFile], limit: int, max_bytes: int | None) -> list[LandedFile]:
+    """The first files that fit `limit` files and `max_bytes` bytes; always the first one."""
+    if max_bytes is None:
+        return files[:limit]
+    taken = 0
+    for count, f in enumerate(files[:limit]):
+        taken += f.size
+        if count and taken > max_bytes:
+            return files[:count]
+    return files[:limit]
 
 
 def _handled_versions(settings: Settings, dataset: Dataset) -> set[tuple[str, str]]:
@@ -112,8 +155,9 @@ def files_to_run(
         cursor,
         now_ns=time.time_ns(),
         min_age_seconds=settings.sensor_min_file_age_seconds,
-        limit=settings.sensor_max_files_per_tick,
+        limit=settings.sensor_max_files_per_run,
         lookback_seconds=settings.sensor_lookback_seconds,
+        max_bytes=settings.sensor_max_bytes_per_run,
     )
     return files, batch, cursor
 
@@ -123,7 +167,8 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
 
     @dg.sensor(
         name=sensor_name(dataset),
-        description=f"Watches `{dataset.prefix}{dataset.glob}` in the landing zone; a run per file version.",
+        description=f"Watches `{dataset.prefix}{dataset.glob}` in the landing zone; a run per tick carries "
+        "the new file versions.",
         asset_selection=[asset_key(dataset)],
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -142,15 +187,12 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
             return dg.SensorResult(skip_reason=f"no new files under {dataset.prefix} ({seen})")
         context.log.info("%s: %d new file version(s), %d listed", dataset.name, len(batch), len(files))
         op_name = "__".join(asset_key(dataset).path)
-        requests = [
-            dg.RunRequest(
-                run_key=run_key(dataset, f),
-                run_config={"ops": {op_name: {"config": {"files": [f.key]}}}},
-                tags={"foundation/dataset": dataset.name, "foundation/file": file_tag(f)},
-            )
-            for f in batch
-        ]
-        return dg.SensorResult(run_requests=requests, cursor=cursor)
+        request = dg.RunRequest(
+            run_key=run_key(dataset, batch),
+            run_config={"ops": {op_name: {"config": {"files": [f.key for f in batch]}}}},
+            tags=batch_tags(dataset, batch),
+        )
+        return dg.SensorResult(run_requests=[request], cursor=cursor)
 
     return landing_sensor
 
