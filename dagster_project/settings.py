@@ -164,8 +164,15 @@ class Settings:
         ),
     ] = "hybrid"
     sensor_interval_seconds: Annotated[
-        int, doc("seconds between sensor ticks", section="Landing sensors", example="15", ge=1)
-    ] = 15
+        int,
+        doc(
+            "seconds between sensor ticks (below 5 acts as 5: the daemon's loop); a file waits about "
+            "half of it plus its minimum age before its run is requested",
+            section="Landing sensors",
+            example="5",
+            ge=1,
+        ),
+    ] = 5
     sensor_max_files_per_tick: Annotated[
         int, doc("files (runs) per dataset per tick", example="20", ge=1)
     ] = 20
@@ -185,10 +192,10 @@ class Settings:
         doc(
             "seconds between ticks of `curated_automation`, which runs the models after raw commits "
             "(below 5 acts as 5: the daemon's loop)",
-            example="10",
+            example="5",
             ge=1,
         ),
-    ] = 10
+    ] = 5
     duckdb_memory_limit: Annotated[
         MemorySize,
         doc(
