@@ -6,6 +6,7 @@ import time
 import dagster as dg
 from blake3 import blake3
 
+from dagster_project.defs.flow import flow_assets, flow_selection
 from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
 from dagster_project.lakehouse.ops import quarantined_landing_versions
@@ -124,7 +125,7 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
     @dg.sensor(
         name=sensor_name(dataset),
         description=f"Watches `{dataset.prefix}{dataset.glob}` in the landing zone; a run per file version.",
-        asset_selection=[asset_key(dataset)],
+        asset_selection=flow_assets(asset_key(dataset)),  # the raw asset and the models downstream
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
@@ -142,10 +143,13 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
             return dg.SensorResult(skip_reason=f"no new files under {dataset.prefix} ({seen})")
         context.log.info("%s: %d new file version(s), %d listed", dataset.name, len(batch), len(files))
         op_name = "__".join(asset_key(dataset).path)
+        selection = flow_selection(context, asset_key(dataset))  # and the models ready to build
         requests = [
             dg.RunRequest(
                 run_key=run_key(dataset, f),
                 run_config={"ops": {op_name: {"config": {"files": [f.key]}}}},
+                # The models once per tick, after its last file: one build covers every batch before it.
+                asset_selection=selection if f is batch[-1] else [asset_key(dataset)],
                 tags={"foundation/dataset": dataset.name, "foundation/file": file_tag(f)},
             )
             for f in batch
