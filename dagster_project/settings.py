@@ -164,8 +164,16 @@ class Settings:
         ),
     ] = "hybrid"
     sensor_interval_seconds: Annotated[
-        int, doc("seconds between sensor ticks", section="Landing sensors", example="15", ge=1)
-    ] = 15
+        int,
+        doc(
+            "seconds between sensor ticks; the daemon looks every 5 s, so up to 5 means at every look "
+            "(5 itself skips a look now and then: a tick a hair under 5 s after the last one waits); "
+            "a file waits about half a look plus its minimum age before its run is requested",
+            section="Landing sensors",
+            example="1",
+            ge=1,
+        ),
+    ] = 1
     sensor_max_files_per_run: Annotated[
         int,
         doc(
@@ -197,11 +205,11 @@ class Settings:
         int,
         doc(
             "seconds between ticks of `curated_automation`, which runs the models after raw commits "
-            "(below 5 acts as 5: the daemon's loop)",
-            example="10",
+            "(the daemon looks every 5 s: up to 5 means at every look)",
+            example="1",
             ge=1,
         ),
-    ] = 10
+    ] = 1
     duckdb_memory_limit: Annotated[
         MemorySize,
         doc(

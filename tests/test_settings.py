@@ -92,7 +92,7 @@ def test_a_wrong_value_names_the_variable_and_the_expected_type(monkeypatch, var
 def test_empty_variables_count_as_unset(monkeypatch):
     monkeypatch.setenv("FOUNDATION_DUCKDB_THREADS", "")
     assert load_settings().duckdb_threads == 0
-    assert load_settings({"FOUNDATION_SENSOR_INTERVAL_SECONDS": ""}).sensor_interval_seconds == 15
+    assert load_settings({"FOUNDATION_SENSOR_INTERVAL_SECONDS": ""}).sensor_interval_seconds == 1
 
 
 def test_the_resource_carries_every_setting_and_gives_them_back(tmp_path):

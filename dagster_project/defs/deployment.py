@@ -22,5 +22,9 @@ def build_defs(settings: Settings) -> dg.Definitions:
         dbt.defs(settings),
         documents.defs(settings),
         maintenance.defs(settings),
-        dg.Definitions(resources={"foundation": Foundation.from_settings(settings)}),
+        # Steps run inside the run's own process, one after another: a step subprocess would load
+        # every definition again (seconds per run, more than a small ingest or dbt build takes).
+        dg.Definitions(
+            resources={"foundation": Foundation.from_settings(settings)}, executor=dg.in_process_executor
+        ),
     )

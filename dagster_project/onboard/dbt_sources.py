@@ -92,6 +92,14 @@ def _inputs(project_dir: Path, sources_file: Path) -> list[Path]:
     return files
 
 
+def manifest_current(manifest: Path, sources_file: Path, project_dir: Path = DBT_PROJECT_DIR) -> bool:
+    """Whether `manifest` exists and is newer than every file it is made from (no parse needed)."""
+    if not manifest.exists():
+        return False
+    newest = max(p.stat().st_mtime for p in _inputs(project_dir, sources_file) if p.exists())
+    return manifest.stat().st_mtime >= newest
+
+
 def refresh_manifest(sources_file: Path, project_dir: Path = DBT_PROJECT_DIR) -> bool:
     """Regenerate the sources and re-parse the dbt project when its manifest is older than its inputs.
 
@@ -107,10 +115,8 @@ def refresh_manifest(sources_file: Path, project_dir: Path = DBT_PROJECT_DIR) ->
     with open(project_dir / "target" / ".parse.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         wrote = write_dbt_sources(load_registry(sources_file), project_dir)
-        if not wrote and manifest.exists():
-            newest = max(p.stat().st_mtime for p in _inputs(project_dir, sources_file) if p.exists())
-            if manifest.stat().st_mtime >= newest:
-                return False
+        if not wrote and manifest_current(manifest, sources_file, project_dir):
+            return False
         dbt = Path(sys.executable).with_name("dbt")
         env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         done = subprocess.run(

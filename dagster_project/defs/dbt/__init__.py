@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -12,7 +13,7 @@ from dagster_dbt.dbt_project import using_dagster_dev
 from packaging import version
 
 from dagster_project.defs.dbt.assets import build_dbt_assets, dbt_project
-from dagster_project.onboard.dbt_sources import write_dbt_sources
+from dagster_project.onboard.dbt_sources import manifest_current, write_dbt_sources
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings
 
@@ -36,10 +37,17 @@ def defs(settings: Settings) -> dg.Definitions:
         # PATH) and into the data folder (not the manifest other processes read): under `dagster
         # dev`, edits to the dbt project show up on reload.
         # dbt's raw sources are the registry's: regenerated first, so a registry edit shows up too.
-        write_dbt_sources(load_registry(settings.sources_file))
+        # Parsed only when the manifest is older than the project: every run worker loads these
+        # definitions too, and a `dbt parse` there (seconds) would delay every run for nothing.
+        wrote = write_dbt_sources(load_registry(settings.sources_file))
         project = dbt_project(settings.data_dir / "dbt" / "manifest")
         dbt = FoundationDbtCli(project_dir=project, dbt_executable=str(DBT_EXECUTABLE))
-        dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        target = Path(project.target_path)
+        target.mkdir(parents=True, exist_ok=True)
+        with open(target / ".parse.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # the code server and a run worker may load at once
+            if wrote or not manifest_current(Path(project.manifest_path), settings.sources_file):
+                dbt.cli(["parse", "--quiet"], target_path=target).wait()
     else:
         project = dbt_project()
         dbt = FoundationDbtCli(project_dir=project, dbt_executable=str(DBT_EXECUTABLE))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import dagster as dg
 from blake3 import blake3
 
+from dagster_project.defs.flow import flow_assets, flow_selection
 from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
 from dagster_project.lakehouse.ops import quarantined_landing_versions
@@ -144,22 +145,31 @@ def _handled_versions(settings: Settings, dataset: Dataset) -> set[tuple[str, st
     return landing_versions(catalog.load_table(dataset.table)) | quarantined
 
 
+def _due(settings: Settings, files: list[LandedFile], cursor: str | None, now_ns: int):
+    return new_files(
+        files,
+        cursor,
+        now_ns=now_ns,
+        min_age_seconds=settings.sensor_min_file_age_seconds,
+        limit=settings.sensor_max_files_per_run,
+        lookback_seconds=settings.sensor_lookback_seconds,
+        max_bytes=settings.sensor_max_bytes_per_run,
+    )
+
+
 def files_to_run(
     settings: Settings, dataset: Dataset, listed: list[LandedFile], cursor: str | None
 ) -> tuple[list[LandedFile], list[LandedFile], str | None]:
     """Listed file versions not yet handled, and of those the ones due this tick with the next cursor."""
     handled = _handled_versions(settings, dataset)
     files = [f for f in listed if (f.uri, f.version) not in handled]
-    batch, cursor = new_files(
-        files,
-        cursor,
-        now_ns=time.time_ns(),
-        min_age_seconds=settings.sensor_min_file_age_seconds,
-        limit=settings.sensor_max_files_per_run,
-        lookback_seconds=settings.sensor_lookback_seconds,
-        max_bytes=settings.sensor_max_bytes_per_run,
-    )
+    batch, cursor = _due(settings, files, cursor, time.time_ns())
     return files, batch, cursor
+
+
+def more_due(settings: Settings, files: list[LandedFile], cursor: str | None) -> bool:
+    """Whether files beyond this tick's batch are due already (a backlog the next ticks drain)."""
+    return bool(_due(settings, files, cursor, time.time_ns())[0])
 
 
 def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDefinition:
@@ -169,7 +179,7 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
         name=sensor_name(dataset),
         description=f"Watches `{dataset.prefix}{dataset.glob}` in the landing zone; a run per tick carries "
         "the new file versions.",
-        asset_selection=[asset_key(dataset)],
+        asset_selection=flow_assets(asset_key(dataset)),  # the raw asset and the models downstream
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
@@ -187,9 +197,13 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
             return dg.SensorResult(skip_reason=f"no new files under {dataset.prefix} ({seen})")
         context.log.info("%s: %d new file version(s), %d listed", dataset.name, len(batch), len(files))
         op_name = "__".join(asset_key(dataset).path)
+        # The models ready to build ride along once the backlog is drained: while more files are due,
+        # the next batch should not wait (its dataset's slot) for a build the last batch's run makes.
+        drained = not more_due(settings, files, cursor)
         request = dg.RunRequest(
             run_key=run_key(dataset, batch),
             run_config={"ops": {op_name: {"config": {"files": [f.key for f in batch]}}}},
+            asset_selection=flow_selection(context, asset_key(dataset)) if drained else [asset_key(dataset)],
             tags=batch_tags(dataset, batch),
         )
         return dg.SensorResult(run_requests=[request], cursor=cursor)
