@@ -151,15 +151,27 @@ def test_a_held_batch_in_a_landing_run_builds_no_model(settings, flow_defs):
     assert instance.get_latest_materialization_event(STG_ORDERS) is None
 
 
-def test_the_landing_sensor_requests_the_models_with_the_last_file_of_its_tick(settings, registry, flow_defs):
+def test_a_landing_run_carries_the_models_once_its_backlog_is_drained(settings, registry, flow_defs):
+    # While more files are due than one run carries, the runs ingest only (the next batch need not
+    # wait for a build); the run that drains the backlog carries the models.
     sensor = build_landing_sensor(registry["orders"], 5)
     land(settings, "orders/a.csv", orders_csv(1, 1))
     land(settings, "orders/b.csv", orders_csv(2, 1))
-    context = dg.build_sensor_context(
-        instance=dg.DagsterInstance.ephemeral(),
-        resources={"foundation": Foundation.from_settings(settings)},
-        definitions=flow_defs,
-    )
-    first, last = sensor(context).run_requests
-    assert first.asset_selection == [ORDERS]
-    assert last.asset_selection == [ORDERS, STG_ORDERS]  # nothing else it reads was landed yet
+    one_per_run = settings.__class__(**{**settings.__dict__, "sensor_max_files_per_run": 1})
+
+    def tick(settings, cursor=None):
+        context = dg.build_sensor_context(
+            cursor=cursor,
+            instance=dg.DagsterInstance.ephemeral(),
+            resources={"foundation": Foundation.from_settings(settings)},
+            definitions=flow_defs,
+        )
+        return sensor(context)
+
+    first = tick(one_per_run)
+    assert [r.asset_selection for r in first.run_requests] == [[ORDERS]]
+    last = tick(one_per_run, first.cursor)
+    # nothing else the models read was landed yet: stg_orders only
+    assert [r.asset_selection for r in last.run_requests] == [[ORDERS, STG_ORDERS]]
+    # One run carrying both files drains it at once.
+    assert [r.asset_selection for r in tick(settings).run_requests] == [[ORDERS, STG_ORDERS]]
