@@ -17,10 +17,12 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +41,7 @@ start = time.perf_counter()
 report = ingest_dataset(settings, dataset, run_id="bench", keys=[sys.argv[2]])
 elapsed = time.perf_counter() - start
 assert not report.quarantined, report.quarantined
-print(elapsed, report.rows)
+print("RESULT", elapsed, report.rows)
 """
 
 BASELINE = """
@@ -51,7 +53,7 @@ rows = con.execute(
     f"COPY (SELECT * FROM read_csv_auto('{sys.argv[1]}')) TO '{sys.argv[2]}' (FORMAT parquet)"
 ).fetchone()[0]
 elapsed = time.perf_counter() - start
-print(elapsed, rows)
+print("RESULT", elapsed, rows)
 """
 
 
@@ -75,7 +77,7 @@ pipeline = dlt.pipeline(
 info = pipeline.run(rows, table_format="iceberg")
 elapsed = time.perf_counter() - start
 assert not info.has_failed_jobs, info
-print(elapsed, pipeline.last_trace.last_normalize_info.row_counts["orders"])
+print("RESULT", elapsed, pipeline.last_trace.last_normalize_info.row_counts["orders"])
 """
 # Rows per batch dlt's reader hands on: large enough that per-batch overhead is not what is measured.
 DLT_CHUNK_ROWS = 500_000
@@ -83,12 +85,19 @@ DLT_CHUNK_ROWS = 500_000
 
 def _child(code: str, *args: str) -> tuple[float, int, float]:
     """Run `code` in a fresh interpreter; returns (seconds it reported, rows, peak RSS in MiB)."""
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    output = proc.stdout.read() if proc.stdout else ""
+    # Output to a file, not a pipe: a child printing more than a pipe holds would block before wait4 returns.
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=out)
+        _, status, usage = os.wait4(proc.pid, 0)
+        out.seek(0)
+        output = out.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"benchmark child failed: {output}")
-    seconds, rows = output.strip().splitlines()[-1].split()
+    # Libraries print too (dlt's DuckDB draws a progress bar): the child's figures follow RESULT.
+    found = re.search(r"RESULT (\S+) (\S+)", output)
+    if found is None:
+        raise SystemExit(f"benchmark child printed no RESULT: {output[-2000:]}")
+    seconds, rows = found.groups()
     return float(seconds), int(rows), usage.ru_maxrss / 1024
 
 
