@@ -20,7 +20,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: instance setup settings-docs demo dev test lint format bench bench-ingest bench-memory bench-gates bench-gx-fallback bench-incremental bench-latency bench-retrieval bench-governance bench-clean-text bench-doc-sync bench-report lock clean bench-pii bench-search bench-doc-memory bench-cli bench-files
+.PHONY: instance setup settings-docs demo dev test lint format bench bench-ingest bench-memory bench-gates bench-gx-fallback bench-incremental bench-latency bench-retrieval bench-governance bench-clean-text bench-doc-sync bench-report lock clean bench-pii bench-search bench-doc-memory bench-cli bench-files bench-deps
 
 $(STAMP): pyproject.toml requirements.lock requirements.exclude
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -68,7 +68,15 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench-ingest: setup
+# The bench extra (benchmark peers such as dlt, never a runtime dependency), pinned in requirements-bench.lock.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) requirements-bench.lock
+	$(BIN)/uv pip install -q -p $(BIN)/python --compile-bytecode --excludes requirements.exclude -r requirements-bench.lock
+	touch $(BENCH_STAMP)
+
+bench-deps: $(BENCH_STAMP)
+
+bench-ingest: setup bench-deps
 	$(BIN)/python benchmarks/bench_ingest.py
 
 bench-memory: setup
@@ -125,6 +133,7 @@ bench: bench-ingest bench-memory bench-gates bench-gx-fallback bench-incremental
 
 lock: setup
 	$(BIN)/uv pip compile pyproject.toml --extra dev -p 3.11 --no-header --excludes requirements.exclude -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench -c requirements.lock -p 3.11 --no-header --excludes requirements.exclude -o requirements-bench.lock
 
 clean:
 	rm -rf .data $(VENV) dbt_project/target dbt_project/logs

@@ -244,9 +244,11 @@ def _from_text(text: str, target: str) -> Cast:
     if target in ("timestamp", "timestamptz"):
         with_offset = f"regexp_matches({text}, {literal(_WITH_OFFSET)})"
         aware = f"TRY_CAST({text} AS TIMESTAMPTZ)"
-        # An offset needs '+', 'Z' or a '-' after the date: only then is the regular expression asked.
+        # An offset needs '+', 'Z' or a '-' after the date: only then is the regular expression asked
+        # (no lower(): it would copy every value of the column).
         maybe_offset = (
-            f"(contains({text}, '+') OR contains(lower({text}), 'z') OR contains(substr({text}, 11), '-'))"
+            f"(contains({text}, '+') OR contains({text}, 'Z') OR contains({text}, 'z') "
+            f"OR contains(substr({text}, 11), '-'))"
         )
         naive = (
             f"CASE WHEN {maybe_offset} AND {with_offset} THEN CAST({aware} AS TIMESTAMP) "

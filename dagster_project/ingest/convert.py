@@ -1,9 +1,10 @@
 """Turns one landed file into Parquet of its table's columns, streaming; rows that do not fit set apart.
 
 Columns are matched by name (any order); every value is cast exactly (`casts.py`) or its row is
-rejected with the column and the reason, never rounded or guessed. One pass writes the good rows
-(DuckDB's partitioned COPY splits good from bad on the way); only a file that had bad rows is read
-a second time, to number them and keep them as landed for quarantine.
+rejected with the column and the reason, never rounded or guessed. One pass writes the rows straight
+to the staged file, stopping at the first row that does not fit; only then is the file read again,
+by a partitioned COPY that splits good from bad rows, and once more to number the bad rows and keep
+them as landed for quarantine. Most files have no bad row: they are read once.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ __all__ = ["Converted", "FileRejected", "Limits", "RejectedRow", "connect", "con
 
 _GLOB = ("*", "?", "[", "]", "{", "}")
 _WHOLE_ROW = ""  # the key of the check on the row as a whole (no column is named "": names are normalised)
+# The error the one-pass COPY raises at the first row that does not fit (no value in it: see _one_pass).
+_UNFIT = "foundation: a row does not fit its column types"
 
 
 @dataclass(frozen=True)
@@ -238,15 +241,20 @@ def _convert(
         f"{literal(lineage['_source_file'])} AS _source_file",
         f"{literal(lineage['_source_checksum'])} AS _source_checksum",
         f"CAST({literal(lineage['_ingested_at'])} AS TIMESTAMPTZ) AS _ingested_at",
-        f"{literal(lineage['_run_id'])} AS _run_id",
     ]
+    run_id = literal(lineage["_run_id"])
     bad = " OR ".join(f"({c.problem}) IS NOT NULL" for c in casts.values()) or "FALSE"
+    rows = _one_pass(con, values, run_id, bad, reader, out_path, label, paths, dataset)
+    if rows == 0:
+        raise FileRejected("no_rows", f"{label}: the file has a header but no data rows")
+    if rows is not None:
+        return Converted(path=out_path, rows=rows, new_columns=new_columns)
     split = out_path.with_name(f"{out_path.stem}.split")
     shutil.rmtree(split, ignore_errors=True)
     _run(
         con,
-        f"COPY (SELECT {', '.join(values)}, ({bad}) AS _bad FROM {reader}) TO {literal(str(split))} "
-        "(FORMAT parquet, COMPRESSION snappy, PARTITION_BY (_bad))",
+        f"COPY (SELECT {', '.join(values)}, {run_id} AS _run_id, ({bad}) AS _bad FROM {reader}) "
+        f"TO {literal(str(split))} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (_bad))",
         label,
         paths,
         dataset,
@@ -288,6 +296,38 @@ def _convert(
         return Converted(path=out_path, rows=good_rows, new_columns=new_columns, rejected=rejected)
     finally:
         shutil.rmtree(split, ignore_errors=True)
+
+
+def _one_pass(
+    con: duckdb.DuckDBPyConnection,
+    values: list[str],
+    run_id: str,
+    bad: str,
+    reader: str,
+    out_path: Path,
+    label: str,
+    paths: tuple,
+    dataset: Dataset,
+) -> int | None:
+    """Write every row to `out_path` in one pass; the rows written, or None if a row does not fit.
+
+    The checks ride on the last lineage column, `_run_id` (`run_id` is its SQL literal): a row that
+    does not fit raises `_UNFIT` and the query stops, its partial output removed. A WHERE clause or a
+    partitioned COPY would cost a filter or a split on every row of every file, for the rare file
+    with bad rows.
+    """
+    guarded = f"CASE WHEN {bad} THEN error({literal(_UNFIT)}) ELSE {run_id} END AS _run_id"
+    try:
+        (rows,) = con.execute(
+            f"COPY (SELECT {', '.join(values)}, {guarded} FROM {reader}) TO {literal(str(out_path))} "
+            "(FORMAT parquet, COMPRESSION snappy)"
+        ).fetchone()
+    except duckdb.Error as exc:
+        out_path.unlink(missing_ok=True)
+        if _UNFIT in str(exc):
+            return None
+        raise reject_from(exc, label, paths, dataset.format, dataset.dialect, dataset.name) from exc
+    return int(rows)
 
 
 def _check_line_lengths(path: Path, label: str, limit: int) -> None:

@@ -16,6 +16,7 @@ from dagster_project.registry import Dialect
 
 _BLANK = b" \t\r\n"
 _CHUNK = 1 << 20
+_PROBE = 64 << 10
 _RFC_4180 = Dialect()
 
 
@@ -148,7 +149,7 @@ def first_line_over(path: Path, limit: int) -> int | None:
     if path.stat().st_size <= limit:
         return None
     if limit >= _CHUNK:
-        return _first_long_line(path, limit)
+        return None if _no_line_over(path, limit) else _first_long_line(path, limit)
     number, carry = 1, 0  # carry: bytes of the current line read before this chunk
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -165,6 +166,31 @@ def first_line_over(path: Path, limit: int) -> int | None:
             if carry > limit + 1:  # +1: a '\r' before the '\n' still to come
                 return number
     return number if carry > limit else None
+
+
+def _no_line_over(path: Path, limit: int) -> bool:
+    """True when a few small reads prove no line is longer than `limit`; False: it takes a full scan.
+
+    Cut the file into stretches of `limit // 2` bytes: if each whole stretch holds a line break, no
+    run of bytes without one is `limit` long (such a run would hold a whole stretch). Lines are
+    short, so the break is near each stretch's start: a big file is proven by reading ~1/64 of it.
+    """
+    stretch = limit // 2
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        for start in range(0, size - stretch + 1, stretch):
+            handle.seek(start)
+            read = 0
+            while read < stretch:
+                block = handle.read(min(_PROBE, stretch - read))
+                if not block:
+                    return False
+                if b"\n" in block:
+                    break
+                read += len(block)
+            else:
+                return False
+    return True
 
 
 def _first_long_line(path: Path, limit: int) -> int | None:
