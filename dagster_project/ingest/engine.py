@@ -243,8 +243,12 @@ def _not_handled(
     """
     if index is None:
         return list(units)
-    known = index.versions(
-        held=False, quarantined=not retry, duplicates=skip_duplicates, name_of=lambda u: key_label(u, root)
+    known = index.reasons(
+        ((u.file.uri, u.versioned.version) for u in units),
+        held=False,
+        quarantined=not retry,
+        duplicates=skip_duplicates,
+        name_of=lambda uri: key_label(uri, root),
     )
     due = []
     for unit in units:

@@ -78,50 +78,59 @@ class HandledIndex:
     missing: list[dict] = field(default_factory=list)
     covered: set[int] = field(default_factory=set)  # snapshots of the current table the manifest has
 
-    def _pick(self, outcomes: set[str]) -> pa.Table:
-        return self.rows.filter(pc.is_in(self.rows["outcome"], pa.array(sorted(outcomes), pa.string())))
+    def _pick(self, held: bool, quarantined: bool, duplicates: bool) -> pa.Table:
+        outcomes = [PUBLISHED] + [HELD] * held + [QUARANTINED] * quarantined + [DUPLICATE] * duplicates
+        rows = self.rows.filter(pc.is_in(self.rows["outcome"], pa.array(outcomes, pa.string())))
+        return rows.filter(pc.invert(pc.equal(rows["landing_version"], "")))
 
     def versions(
-        self,
-        *,
-        held: bool = True,
-        quarantined: bool = True,
-        duplicates: bool = False,
-        name_of: Callable[[str], str] = str,
-    ) -> dict[tuple[str, str], str]:
-        """(source URI, landing version) handled → why, in the words of a skipped file's report.
+        self, *, held: bool = True, quarantined: bool = True, duplicates: bool = False
+    ) -> set[tuple[str, str]]:
+        """(source URI, landing version) of every version handled.
 
         Args:
             held: Count versions held back on an audit branch (sensors and catch-up do; a run of the
                 asset takes them again).
             quarantined: Count versions quarantined whole (not when a run retries them).
             duplicates: Count versions recorded as duplicates (the dataset skips duplicates).
+        """
+        rows = self._pick(held, quarantined, duplicates)
+        return set(zip(rows["source_file"].to_pylist(), rows["landing_version"].to_pylist(), strict=True))
+
+    def reasons(
+        self,
+        wanted: Iterable[tuple[str, str]],
+        *,
+        held: bool = True,
+        quarantined: bool = True,
+        duplicates: bool = False,
+        name_of: Callable[[str], str] = str,
+    ) -> dict[tuple[str, str], str]:
+        """Of the `wanted` (source URI, landing version), those handled → why, in a skipped file's words.
+
+        Args:
+            wanted: The versions asked about (a run's listed files).
+            held, quarantined, duplicates: As for `versions`.
             name_of: How a reason names the file a duplicate copies (by default its URI).
         """
-        outcomes = {PUBLISHED} | ({HELD} if held else set())
-        outcomes |= ({QUARANTINED} if quarantined else set()) | ({DUPLICATE} if duplicates else set())
-        rows = self._pick(outcomes)
+        wanted = set(wanted)
+        rows = self._pick(held, quarantined, duplicates)
+        rows = rows.filter(
+            pc.is_in(rows["source_file"], pa.array(sorted({u for u, _ in wanted}), pa.string()))
+        )
         why: dict[tuple[str, str], str] = {}
         for uri, version, outcome, snapshot, original in zip(
-            rows["source_file"].to_pylist(),
-            rows["landing_version"].to_pylist(),
-            rows["outcome"].to_pylist(),
-            rows["snapshot_id"].to_pylist(),
+            *(rows[n].to_pylist() for n in ("source_file", "landing_version", "outcome", "snapshot_id")),
             rows["duplicate_of"].to_pylist(),
             strict=True,
         ):
-            if not version:
+            if (uri, version) not in wanted:
                 continue
             if outcome == PUBLISHED:
                 why[(uri, version)] = f"already ingested (snapshot {snapshot})"
             else:
                 why.setdefault((uri, version), _WHY[outcome].format(original=name_of(original or "")))
         return why
-
-    def identities(self, outcomes: set[str]) -> set[tuple[str, str]]:
-        """(source URI, checksum) of the rows with these outcomes."""
-        rows = self._pick(outcomes)
-        return set(zip(rows["source_file"].to_pylist(), rows["source_checksum"].to_pylist(), strict=True))
 
 
 _WHY = {

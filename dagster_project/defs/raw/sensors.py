@@ -100,7 +100,7 @@ def _handled_versions(settings: Settings, dataset: Dataset) -> set[tuple[str, st
     table = catalog.load_table(dataset.table) if catalog.table_exists(dataset.table) else None
     # Duplicates recorded before are handled too, unless the dataset now allows them.
     index = handled_index(catalog, dataset.name, table)
-    return set(index.versions(held=True, quarantined=True, duplicates=dataset.duplicates == "skip"))
+    return index.versions(held=True, quarantined=True, duplicates=dataset.duplicates == "skip")
 
 
 def files_to_run(
