@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
 from pyiceberg.expressions import EqualTo
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
@@ -146,12 +146,12 @@ def handled_table(catalog: Catalog) -> Table:
 
 
 def _read_rows(catalog: Catalog, dataset: str) -> pa.Table:
-    empty = _ROWS.empty_table()
-    if not catalog.table_exists(HANDLED_TABLE):
-        return empty
-    table = catalog.load_table(HANDLED_TABLE)
+    try:  # one load (`table_exists` would load the table too)
+        table = catalog.load_table(HANDLED_TABLE)
+    except NoSuchTableError:
+        return _ROWS.empty_table()
     if table.current_snapshot() is None:
-        return empty
+        return _ROWS.empty_table()
     rows = table.scan(row_filter=EqualTo("dataset", dataset), selected_fields=_READ).to_arrow()
     return rows.select(list(_READ)).cast(_ROWS)
 

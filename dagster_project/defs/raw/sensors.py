@@ -5,6 +5,7 @@ import time
 
 import dagster as dg
 from blake3 import blake3
+from pyiceberg.exceptions import NoSuchTableError
 
 from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
@@ -97,7 +98,10 @@ def _handled_versions(settings: Settings, dataset: Dataset) -> set[tuple[str, st
     lacks), not by walking every snapshot summary of the table.
     """
     catalog = open_catalog(settings)
-    table = catalog.load_table(dataset.table) if catalog.table_exists(dataset.table) else None
+    try:  # one load of the table's metadata (`table_exists` would load it too)
+        table = catalog.load_table(dataset.table)
+    except NoSuchTableError:
+        table = None
     # Duplicates recorded before are handled too, unless the dataset now allows them.
     index = handled_index(catalog, dataset.name, table)
     return index.versions(held=True, quarantined=True, duplicates=dataset.duplicates == "skip")
