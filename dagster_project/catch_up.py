@@ -12,11 +12,9 @@ import dagster as dg
 
 from dagster_project.defs.deployment import build_defs
 from dagster_project.ingest.run import pending_files
-from dagster_project.lakehouse.ops import duplicate_versions, quarantined_versions
-from dagster_project.lakehouse.publish import held_versions, ingested_versions
+from dagster_project.lakehouse.handled_files import handled_index, record_missing
 from dagster_project.lakehouse.tables import CatalogCorrupt, TableUnreadable, ensure_raw_table, open_catalog
 from dagster_project.landing.names import label
-from dagster_project.landing.store import FileChanged, open_landing
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings
 
@@ -76,7 +74,6 @@ def pending_work(
         CatalogCorrupt: The catalog itself is unusable (nothing is ingested anywhere).
     """
     catalog = open_catalog(settings)
-    landing = open_landing(settings)
     pending = Pending()
     for dataset in load_registry(settings.sources_file):
         if datasets is not None and dataset.name not in datasets:
@@ -86,29 +83,20 @@ def pending_work(
             continue
         try:
             table = ensure_raw_table(catalog, dataset)
-            known = (
-                set(ingested_versions(table))
-                | held_versions(table)
-                | (set() if retry_quarantined else quarantined_versions(catalog, dataset.name))
-                | (set(duplicate_versions(catalog, dataset.name)) if dataset.duplicates == "skip" else set())
-            )
+            index = handled_index(catalog, dataset.name, table)
         except (TableUnreadable, CatalogCorrupt) as exc:
             # CatalogCorrupt here is one table missing beside its old metadata, not the whole catalog.
             log.error("%s: skipped: %s", dataset.name, exc)
             pending.blocked[dataset.name] = str(exc)
             continue
-        for file in files:
-            try:
-                with landing.fetch(file, settings.work_dir / "catch-up") as (_, checksum):
-                    handled = (file.uri, checksum) in known
-            except FileChanged:  # being written right now: a new version, due anyway
-                handled = False
-            except FileNotFoundError:  # gone since it was listed
-                continue
-            except OSError:  # unreadable here (a permission, the disk): due, so that its run reports why
-                handled = False
-            if not handled:
-                pending.files.append((dataset.name, file.key))
+        if index.missing:  # an older table, or a crash after a commit: index it once
+            record_missing(catalog, dataset.name, table)
+        # Decided by (URI, landing version) from the listing: a handled version is never downloaded.
+        # A new version with the same bytes as a handled one is due: its run skips it by checksum.
+        known = index.versions(
+            held=True, quarantined=not retry_quarantined, duplicates=dataset.duplicates == "skip"
+        )
+        pending.files += [(dataset.name, f.key) for f in files if (f.uri, f.version) not in known]
     return pending
 
 

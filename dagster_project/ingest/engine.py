@@ -31,6 +31,12 @@ from dagster_project.ingest.records import duplicate_record, key_label, quaranti
 from dagster_project.ingest.sources import environment_failure
 from dagster_project.ingest.units import Handled, Unit, combined_checksum
 from dagster_project.lakehouse.evolution import evolve_raw_table
+from dagster_project.lakehouse.handled_files import (
+    HandledIndex,
+    handled_index,
+    quarantine_rows,
+    record_missing,
+)
 from dagster_project.lakehouse.ops import (
     QuarantineRecord,
     duplicate_versions,
@@ -174,6 +180,11 @@ def ingest_units(
         duplicates=duplicate_versions(catalog, dataset.name) if skip_duplicates else {},
         skip_duplicates=skip_duplicates,
     )
+    # Versions handled before are skipped by their landing version, before any fetch or checksum.
+    index = None if into else handled_index(catalog, dataset.name, table)
+    units = _not_handled(
+        units, index, report, root=f"{landing.uri}/", retry=retry_quarantined, skip_duplicates=skip_duplicates
+    )
     lineage_base = {"_ingested_at": report.started_at.isoformat(), "_run_id": run_id}
     lineage_names = {name for name, _, _ in LINEAGE_FIELDS}
     table_columns = {
@@ -222,9 +233,43 @@ def ingest_units(
         else:
             record_quarantine(catalog, report.quarantine_records)
         report.seconds["commit"] = time.perf_counter() - committing
+        if index is not None:  # after the commit: lookups read what the manifest lacks from summaries
+            record_missing(catalog, dataset.name, table, extra=quarantine_rows(report.quarantine_records))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return report
+
+
+def _not_handled(
+    units: Sequence[Unit],
+    index: HandledIndex | None,
+    report: IngestReport,
+    *,
+    root: str,
+    retry: bool,
+    skip_duplicates: bool,
+) -> list[Unit]:
+    """The units whose landing version is not handled yet; the others go to `report.skipped` unread.
+
+    Versions held back by a failed audit are not skipped: a run of the asset audits them again.
+    """
+    if index is None:
+        return list(units)
+    known = index.reasons(
+        ((u.file.uri, u.versioned.version) for u in units),
+        held=False,
+        quarantined=not retry,
+        duplicates=skip_duplicates,
+        name_of=lambda uri: key_label(uri, root),
+    )
+    due = []
+    for unit in units:
+        why = known.get((unit.file.uri, unit.versioned.version))
+        if why is None:
+            due.append(unit)
+        else:
+            report.skipped.append({"file": unit.label, "why": why})
+    return due
 
 
 def _ingest_one(

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 import dagster as dg
 from blake3 import blake3
+from pyiceberg.exceptions import NoSuchTableError
 
 from dagster_project.defs.flow import flow_assets, flow_selection
 from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
-from dagster_project.lakehouse.ops import quarantined_landing_versions
-from dagster_project.lakehouse.publish import landing_versions
+from dagster_project.lakehouse.handled_files import handled_index
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.store import LandedFile, Skipped, open_landing
 from dagster_project.registry import Dataset, Registry
@@ -136,13 +136,19 @@ def _capped(files: list[LandedFile], limit: int, max_bytes: int | None) -> list[
 
 
 def _handled_versions(settings: Settings, dataset: Dataset) -> set[tuple[str, str]]:
-    """File versions handled (on main, held on an audit branch, quarantined, a duplicate): no run for them."""
+    """File versions handled (on main, held on an audit branch, quarantined, a duplicate): no run for them.
+
+    Read from the handled-files manifest filtered by dataset (plus the summaries of any snapshot it
+    lacks), not by walking every snapshot summary of the table.
+    """
     catalog = open_catalog(settings)
+    try:  # one load of the table's metadata (`table_exists` would load it too)
+        table = catalog.load_table(dataset.table)
+    except NoSuchTableError:
+        table = None
     # Duplicates recorded before are handled too, unless the dataset now allows them.
-    quarantined = quarantined_landing_versions(catalog, dataset.name, duplicates=dataset.duplicates == "skip")
-    if not catalog.table_exists(dataset.table):
-        return quarantined
-    return landing_versions(catalog.load_table(dataset.table)) | quarantined
+    index = handled_index(catalog, dataset.name, table)
+    return index.versions(held=True, quarantined=True, duplicates=dataset.duplicates == "skip")
 
 
 def _due(settings: Settings, files: list[LandedFile], cursor: str | None, now_ns: int):
