@@ -62,3 +62,16 @@ def test_a_column_added_by_drift_is_masked_in_the_preview(settings, registry):
     result = dg.materialize([asset], resources={"foundation": Foundation.from_settings(settings)})
     md = result.asset_materializations_for_node("raw__orders")[0].metadata
     assert "| requester |" in md["preview"].value and "Zebedee" not in md["preview"].value
+
+
+def test_a_large_batch_lists_its_first_files_and_sums_the_rest():
+    from dagster_project.defs.raw.metadata import FILES_LISTED, files_table
+
+    files = [{"file": f"orders/{i:03d}.csv", "rows": 10, "bytes": 100} for i in range(FILES_LISTED + 30)]
+    table = files_table(files)
+    assert "orders/000.csv" in table and f"orders/{FILES_LISTED - 1:03d}.csv |" in table
+    assert (
+        f"| … and 30 more (orders/{FILES_LISTED:03d}.csv … orders/{FILES_LISTED + 29:03d}.csv) | 300 | 3000 |"
+        in table
+    )
+    assert len(table.splitlines()) == 2 + FILES_LISTED + 1

@@ -22,6 +22,9 @@ from dagster_project.registry import Dataset
 from dagster_project.settings import Settings
 
 PREVIEW_ROWS = 5
+# A batch lists this many files by name in the UI, then one line for the rest: a 500-file run's event
+# stays small (each is stored, sent to the UI and read back); every row names its file in `_source_file`.
+FILES_LISTED = 20
 HELD_RELATION = "held_batch"
 
 
@@ -112,6 +115,18 @@ def failing_rows(
     return "\n\n".join(sections)
 
 
+def files_table(files: list[dict]) -> str:
+    """The files of a batch as a markdown table: the first FILES_LISTED by name, then the rest summed."""
+    lines = [f"| {f['file']} | {f['rows']} | {f['bytes']} |" for f in files[:FILES_LISTED]]
+    rest = files[FILES_LISTED:]
+    if rest:
+        lines.append(
+            f"| … and {len(rest)} more ({rest[0]['file']} … {rest[-1]['file']}) | "
+            f"{sum(int(f['rows']) for f in rest)} | {sum(int(f['bytes']) for f in rest)} |"
+        )
+    return "| file | rows | bytes |\n|---|---|---|\n" + "\n".join(lines)
+
+
 def ingest_metadata(
     settings: Settings, dataset: Dataset, report: IngestReport, docs: str | None = None
 ) -> dict[str, object]:
@@ -148,10 +163,7 @@ def ingest_metadata(
         "preview": dg.MetadataValue.md(masked_preview(table, dataset)),
     }
     if report.ingested:
-        metadata["files"] = dg.MetadataValue.md(
-            "| file | rows | bytes |\n|---|---|---|\n"
-            + "\n".join(f"| {f['file']} | {f['rows']} | {f['bytes']} |" for f in report.ingested)
-        )
+        metadata["files"] = dg.MetadataValue.md(files_table(report.ingested))
     if quarantined:
         metadata["quarantined"] = dg.MetadataValue.md(
             "| file | reason | message |\n|---|---|---|\n" + "\n".join(quarantined)
