@@ -74,6 +74,7 @@ BAD_TEXT = [
     ("dt", "2024-02-03 10:00:00", "time of day"),
     ("dt", "03/02/2024", "not a date"),
     ("ts", "2024-02-03 10:00:00.1234567", "more precise than microseconds"),
+    ("ts", "2024-02-03 10:00:00.12345670", "more precise than microseconds"),
     ("ts", "0000-01-01 00:00:00", "outside the years 0001 to 9999"),
     ("ts", "9999-12-31 23:00:00-05:00", "outside the years 0001 to 9999"),
     ("ts", "01/11/2026 10:00", "not a timestamp"),
@@ -244,6 +245,23 @@ def test_good_values_land_exactly_as_written(typed):
     assert row["f"] == 1.5 and row["x"] == 2.25 and row["b"] is True
     assert row["dt"] == date(2024, 2, 3) and row["ts"] == datetime(2024, 2, 3, 10, 0)
     assert row["tz"].isoformat() == "2024-02-03T08:00:00+00:00" and row["s"] == "text"
+
+
+def test_timestamps_with_zero_padded_fractions_land_exactly(typed):
+    """DuckDB renders .120000 as .12: the fast check must still take, and keep, such values."""
+    settings, datasets = typed
+    header = ",".join(["id", *TYPES])
+    stamps = ["2024-02-03 10:00:00.120000", "2024-02-03 10:00:00.000000", "2024-02-03 10:00:00.5000000"]
+    lines = [",".join([str(n), *{**GOOD, "ts": ts}.values()]) for n, ts in enumerate(stamps)]
+    land(settings, "csv_types/f.csv", "\n".join([header, *lines]) + "\n")
+    report = ingest_dataset(settings, datasets["csv_types"], run_id="r")
+    assert report.rows == 3 and not report.rejected_rows and not report.quarantined
+    got = sorted(row["ts"] for row in _rows(settings, "raw.csv_types"))
+    assert got == [
+        datetime(2024, 2, 3, 10, 0),
+        datetime(2024, 2, 3, 10, 0, 0, 120000),
+        datetime(2024, 2, 3, 10, 0, 0, 500000),
+    ]
 
 
 def test_columns_are_bound_by_name_in_any_order(settings, registry):
