@@ -29,10 +29,9 @@ from dagster_project.ingest.convert import Converted, FileRejected, connect
 from dagster_project.ingest.read_ahead import read_ahead, still_new
 from dagster_project.ingest.records import duplicate_record, key_label, quarantine_file, row_records
 from dagster_project.ingest.sources import environment_failure
-from dagster_project.ingest.units import Handled, Unit, combined_checksum
+from dagster_project.ingest.units import Handled, Unit, combined_checksum, not_handled
 from dagster_project.lakehouse.evolution import evolve_raw_table
 from dagster_project.lakehouse.handled_files import (
-    HandledIndex,
     handled_index,
     quarantine_rows,
     record_missing,
@@ -182,8 +181,13 @@ def ingest_units(
     )
     # Versions handled before are skipped by their landing version, before any fetch or checksum.
     index = None if into else handled_index(catalog, dataset.name, table)
-    units = _not_handled(
-        units, index, report, root=f"{landing.uri}/", retry=retry_quarantined, skip_duplicates=skip_duplicates
+    units = not_handled(
+        units,
+        index,
+        report.skipped,
+        name_of=lambda uri: key_label(uri, f"{landing.uri}/"),
+        retry=retry_quarantined,
+        skip_duplicates=skip_duplicates,
     )
     lineage_base = {"_ingested_at": report.started_at.isoformat(), "_run_id": run_id}
     lineage_names = {name for name, _, _ in LINEAGE_FIELDS}
@@ -238,38 +242,6 @@ def ingest_units(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return report
-
-
-def _not_handled(
-    units: Sequence[Unit],
-    index: HandledIndex | None,
-    report: IngestReport,
-    *,
-    root: str,
-    retry: bool,
-    skip_duplicates: bool,
-) -> list[Unit]:
-    """The units whose landing version is not handled yet; the others go to `report.skipped` unread.
-
-    Versions held back by a failed audit are not skipped: a run of the asset audits them again.
-    """
-    if index is None:
-        return list(units)
-    known = index.reasons(
-        ((u.file.uri, u.versioned.version) for u in units),
-        held=False,
-        quarantined=not retry,
-        duplicates=skip_duplicates,
-        name_of=lambda uri: key_label(uri, root),
-    )
-    due = []
-    for unit in units:
-        why = known.get((unit.file.uri, unit.versioned.version))
-        if why is None:
-            due.append(unit)
-        else:
-            report.skipped.append({"file": unit.label, "why": why})
-    return due
 
 
 def _ingest_one(

@@ -6,12 +6,16 @@ together; `Handled` answers whether a version is already committed, quarantined 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
 from dagster_project.landing.store import LandedFile
+
+if TYPE_CHECKING:
+    from dagster_project.lakehouse.handled_files import HandledIndex
 
 
 @dataclass(frozen=True)
@@ -115,3 +119,36 @@ class Handled:
         if checksum in self.rejected and self.rejected[checksum] != uri:
             others.append(self.rejected[checksum])
         return min(others) if others else None
+
+
+def not_handled(
+    units: Sequence[Unit],
+    index: HandledIndex | None,
+    skipped: list[dict[str, str]],
+    *,
+    name_of: Callable[[str], str],
+    retry: bool,
+    skip_duplicates: bool,
+) -> list[Unit]:
+    """The units whose landing version is not handled yet; the others go to `skipped` (file, why) unread;
+    `name_of` gives the landing key of a URI, for the reasons.
+
+    Versions held back by a failed audit are not skipped: a run of the asset audits them again.
+    """
+    if index is None:
+        return list(units)
+    known = index.reasons(
+        ((u.file.uri, u.versioned.version) for u in units),
+        held=False,
+        quarantined=not retry,
+        duplicates=skip_duplicates,
+        name_of=name_of,
+    )
+    due = []
+    for unit in units:
+        why = known.get((unit.file.uri, unit.versioned.version))
+        if why is None:
+            due.append(unit)
+        else:
+            skipped.append({"file": unit.label, "why": why})
+    return due
