@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 from dagster_project.docs_site.links import LOOPBACK, served_dirs
 from dagster_project.docs_site.static import STATIC_PREFIX, static_dirs
 from dagster_project.errors import FoundationError
+from dagster_project.quality.docs import LATEST, SOURCE_SUFFIX, render_data_docs
 from dagster_project.settings import Settings
 
 
@@ -47,9 +48,21 @@ class DocsHandler(SimpleHTTPRequestHandler):
         return super().translate_path(rest)
 
     def send_head(self) -> Any:
-        if self._root_and_rest()[0] is None:
+        root, rest = self._root_and_rest()
+        if root is None:
             self.send_error(404, "Not a card, Data Docs page or static file")
             return None
+        if root == self.roots["data_docs"]:
+            if rest.endswith(SOURCE_SUFFIX):  # a page's saved source: the page is what is served
+                self.send_error(404, "Not a card, Data Docs page or static file")
+                return None
+            if rest.endswith(".html"):
+                try:
+                    # Runs save a page's source only; it is rendered on its first request.
+                    render_data_docs(Path(self.translate_path(self.path)))
+                except Exception as exc:  # noqa: BLE001 - the browser gets the reason, the server goes on
+                    self.send_error(500, f"Data Docs page could not be rendered: {type(exc).__name__}: {exc}")
+                    return None
         return super().send_head()
 
     def do_GET(self) -> None:  # noqa: N802 - the base class's name
@@ -85,9 +98,16 @@ class DocsHandler(SimpleHTTPRequestHandler):
 def index_page(roots: dict[str, Path]) -> str:
     """The front page: a link to each card and to each table's latest Data Docs."""
     cards = sorted(roots["cards"].glob("*.html")) if roots["cards"].is_dir() else []
-    docs = sorted(roots["data_docs"].glob("*/latest.html")) if roots["data_docs"].is_dir() else []
+    # A table's latest page may not be rendered yet: its saved source says it exists.
+    folder = roots["data_docs"]
+    latest = (f"{LATEST}.html", f"{LATEST}{SOURCE_SUFFIX}")
+    tables = (
+        sorted({p.parent.name for name in latest for p in folder.glob(f"*/{name}")})
+        if folder.is_dir()
+        else []
+    )
     items = [f"/cards/{quote(p.name)}" for p in cards]
-    items += [f"/data_docs/{quote(p.parent.name)}/latest.html" for p in docs]
+    items += [f"/data_docs/{quote(table)}/{LATEST}.html" for table in tables]
     links = "".join(f'<li><a href="{html.escape(u)}">{html.escape(unquote(u))}</a></li>' for u in items)
     empty = "" if items else "<p>Nothing yet: cards and Data Docs appear after the first publish.</p>"
     return (

@@ -19,6 +19,7 @@ from dagster_project.ingest.run import IngestReport, ingest_dataset
 from dagster_project.lakehouse.evolution import SchemaConflict
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, open_catalog, raw_schema
 from dagster_project.landing.s3 import LandingUnavailable
+from dagster_project.quality.docs import save_data_docs
 from dagster_project.quality.gate import GateReport
 from dagster_project.quality.suites import Suite, load_suite
 from dagster_project.registry import Dataset, Registry
@@ -80,9 +81,9 @@ def ingest_and_report(
         raise_for_retry(context, dataset, settings, exc)
     docs = None
     if report.gate is not None:
-        from dagster_project.quality.docs import write_data_docs
-
-        page = write_data_docs(
+        # Only the page's source is saved: the docs server renders it when first opened (GX's import
+        # costs seconds of CPU, which every run would pay).
+        page = save_data_docs(
             report.gate,
             table=dataset.table,
             run_id=context.run.run_id,
