@@ -24,7 +24,6 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
-from dagster_project.ingest.convert import connect
 from dagster_project.settings import Settings
 
 # A string or boolean column with at most this many distinct values is a category: its values
@@ -157,6 +156,9 @@ def profile_table(
         return TableProfile(name, None, 0, 0, columns, time.perf_counter() - started)
     summary = snapshot.summary.additional_properties if snapshot.summary else {}
     rows = int(summary.get("total-records", 0))
+    # Imported here: the definitions import this module, and DuckDB is only needed to profile.
+    from dagster_project.ingest.convert import connect
+
     con = connect(settings.duckdb_memory_limit, settings.duckdb_threads, settings.work_dir / "duckdb")
     try:
         reader = table.scan(snapshot_id=snapshot.snapshot_id).to_arrow_batch_reader()

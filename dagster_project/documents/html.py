@@ -8,12 +8,12 @@ wrapped in one `<form>` (ASP.NET), and content swallowed by a `<nav>` that was n
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import Any
 
 import lxml.html
-import trafilatura
 from lxml import etree
-from trafilatura.settings import use_config
 
 from dagster_project.documents.fences import TEXT, line_kinds
 
@@ -41,8 +41,18 @@ _CONTENT = "h1|main|article"
 # trafilatura's rescue steps for short pages dump the whole page, navigation included, when the main
 # extractor finds under MIN_EXTRACTED_SIZE characters (baseline), or let readability/justext win
 # (fast=False); a short help page is still a page, and a page of navigation only has no content.
-_CONFIG = use_config()
-_CONFIG.set("DEFAULT", "MIN_EXTRACTED_SIZE", "0")
+
+
+@functools.cache
+def _config() -> Any:
+    """trafilatura's settings, built on first use (importing trafilatura costs a definitions load)."""
+    from trafilatura.settings import use_config
+
+    config = use_config()
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "0")
+    return config
+
+
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—-]\s+")
 # trafilatura escapes CommonMark's inline characters in prose so a renderer shows them as typed
 # (`LC_ALL` becomes `LC\_ALL`, `<user@host>` `\<user@host>`): a run of n backslashes before one of
@@ -131,6 +141,8 @@ def html_to_markdown(text: str, warnings: list[str]) -> tuple[str, str]:
     _pre_clean(tree)
     h1, head_title = _title(tree)
     page_words = len(" ".join(tree.xpath("//body//text()[not(ancestor::script or ancestor::style)]")).split())
+    import trafilatura
+
     body = (
         trafilatura.extract(
             tree,
@@ -141,7 +153,7 @@ def html_to_markdown(text: str, warnings: list[str]) -> tuple[str, str]:
             favor_recall=True,
             fast=True,
             deduplicate=False,
-            config=_CONFIG,
+            config=_config(),
         )
         or ""
     )

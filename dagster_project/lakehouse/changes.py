@@ -7,7 +7,6 @@ from itertools import takewhile
 
 import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue
-from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
 from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.snapshots import ancestors_of
@@ -73,6 +72,10 @@ def appended_since(table: Table, after_sequence: int) -> pa.Table:
                 continue
             if entry.status != ManifestEntryStatus.DELETED and sequence > after_sequence:
                 by_sequence.setdefault(sequence, []).append(FileScanTask(entry.data_file))
+    # Imported here: pyiceberg's pyarrow IO pulls in pyarrow.dataset and pandas, which loading the
+    # definitions (they import this module for its constants) does not need.
+    from pyiceberg.io.pyarrow import ArrowScan
+
     scan = ArrowScan(table.metadata, table.io, schema, AlwaysTrue())
     parts = [_with_sequence(scan.to_table(tasks), seq) for seq, tasks in sorted(by_sequence.items())]
     if not parts:

@@ -8,7 +8,6 @@ run and the same `ops.audit_log` row is written.
 from __future__ import annotations
 
 import pyarrow as pa
-from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.table import Table
 
 from dagster_project.errors import FoundationError
@@ -43,6 +42,10 @@ def held_rows(table: Table, batch: HeldBatch, limit: int | None = None) -> pa.Ta
     }
     scan = table.scan(snapshot_id=batch.snapshot_id, limit=limit)
     tasks = [t for t in scan.plan_files() if t.file.file_path in added]
+    # Imported here: pyiceberg's pyarrow IO pulls in pyarrow.dataset and pandas, which loading the
+    # definitions (they import this module) does not need.
+    from pyiceberg.io.pyarrow import ArrowScan
+
     return ArrowScan(table.metadata, table.io, scan.projection(), scan.row_filter, limit=limit).to_table(
         tasks
     )

@@ -14,10 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
@@ -39,6 +38,9 @@ from dagster_project.settings import Settings
 from dagster_project.transform import working_db
 from dagster_project.transform.messages import error_cause, redact
 from dagster_project.transform.working_db import Model
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @dataclass
@@ -120,6 +122,8 @@ def _suite_audit(catalog: Catalog, suite: Suite | None, report: ModelOutcome, ro
         if suite is None:
             return Verdict(True)
         parameters = suite_parameters(datetime.now(UTC), None)
+        import duckdb  # here, not at the top: the definitions import this module; only a build needs it
+
         con = duckdb.connect()
         try:
             batch = rows.append_column("filename", pa.array([table] * rows.num_rows, pa.string()))

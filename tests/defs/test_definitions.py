@@ -1,5 +1,7 @@
 """The Dagster definitions load, and their names only change on purpose."""
 
+import json
+import os
 import subprocess
 import sys
 
@@ -91,3 +93,34 @@ def test_module_loads_without_touching_the_catalog_or_great_expectations(tmp_pat
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+# What a run worker never needs to load the definitions (every Dagster run loads them before its first
+# step): these are imported by the steps that use them, so each run does not pay their import.
+NOT_FOR_LOADING = (
+    "great_expectations",
+    "lancedb",
+    "sentence_transformers",
+    "torch",
+    "sklearn",
+    "trafilatura",
+    "pandas",
+    "pyiceberg.io.pyarrow",
+)
+
+LOAD = """
+import json, sys
+import dagster_project.definitions
+json.dump(sorted(sys.modules), sys.stdout)
+"""
+
+
+def test_loading_the_definitions_imports_no_library_only_a_step_needs(settings):
+    env = {**os.environ, **settings.to_env()}
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    modules = set(json.loads(result.stdout))
+    assert "dagster" in modules  # it did load the definitions
+    assert sorted(n for n in NOT_FOR_LOADING if any(m == n or m.startswith(n + ".") for m in modules)) == []
