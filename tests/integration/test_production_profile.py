@@ -1,7 +1,6 @@
 """The production profile for real: landing and warehouse on an S3 endpoint over HTTP (moto_server),
 Iceberg catalog and Dagster storage on PostgreSQL 15, both started by the tests."""
 
-import contextlib
 import dataclasses
 import json
 import uuid
@@ -212,6 +211,7 @@ def test_s3_endpoint_stopped_mid_tick_fails_the_tick_and_keeps_the_cursor(produc
 def test_s3_endpoint_lost_mid_run_fails_the_attempt_and_the_retry_completes(
     tmp_path, s3_server, s3_credentials, registry, monkeypatch
 ):
+    from dagster_project.defs.raw import assets as assets_module
     from dagster_project.defs.raw.assets import build_raw_asset
     from dagster_project.lakehouse.tables import open_catalog
     from dagster_project.landing import s3 as s3_module
@@ -237,23 +237,22 @@ def test_s3_endpoint_lost_mid_run_fails_the_attempt_and_the_retry_completes(
     real_fetch = s3_module.S3Landing.fetch
     fetched = []
 
-    @contextlib.contextmanager
     def fetch_then_lose_the_endpoint(self, file, scratch):
         fetched.append(file.key)
-        if len(fetched) != 2:
-            with real_fetch(self, file, scratch) as result:
-                yield result
-            return
-        s3_server.stop()  # the endpoint dies while the run reads its second file
-        try:
-            with real_fetch(self, file, scratch) as result:
-                yield result
-        finally:
-            # It is back (moto restarts empty: land the files again) before Dagster retries.
-            s3_server.start()
-            seed()
+        if len(fetched) == 2:
+            s3_server.stop()  # the endpoint dies while the run reads its second file, and stays down
+        return real_fetch(self, file, scratch)
+
+    real_retry = assets_module.raise_for_retry
+
+    def back_before_the_retry(*args, **kwargs):
+        # It is back (moto restarts empty: land the files again) before Dagster retries the step.
+        s3_server.start()
+        seed()
+        return real_retry(*args, **kwargs)
 
     monkeypatch.setattr(s3_module.S3Landing, "fetch", fetch_then_lose_the_endpoint)
+    monkeypatch.setattr(assets_module, "raise_for_retry", back_before_the_retry)
     result = dg.materialize(
         [build_raw_asset(registry["orders"])], resources={"foundation": Foundation.from_settings(settings)}
     )
