@@ -62,6 +62,7 @@ def test_a_file_with_a_null_order_id_is_held_alone_and_the_others_publish(settin
     md = {k: v.value for k, v in materialized.metadata.items()}
     assert md["quality_gate"] == "FILES HELD BACK" and md["files_ingested"] == 2
     assert "orders/b.csv" in md["held_back_files"] and "order_id_not_null" in md["held_back_files"]
+    assert "12.5" in md["held_preview"] and "12.5" not in md["preview"]  # held rows apart from main's
     [failure] = [e for e in result.all_events if e.is_step_failure]
     message = failure.step_failure_data.error.message
     branch = f"audit-{result.run_id}"

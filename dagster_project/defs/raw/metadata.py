@@ -216,7 +216,9 @@ def ingest_metadata(
             metadata["rows_held"] = dg.MetadataValue.int(sum(int(f["rows"]) for f in report.held_back))
             batch = find_held(table, gate.branch) if gate.branch else None
             if batch is not None:
-                metadata["preview"] = dg.MetadataValue.md(held_preview(table, dataset, batch))
+                # When files were held alone, `preview` stays main's (it changed) and the held rows are apart.
+                shown = "held_preview" if partly else "preview"
+                metadata[shown] = dg.MetadataValue.md(held_preview(table, dataset, batch))
                 metadata["failing_rows"] = dg.MetadataValue.md(
                     failing_rows(table, dataset, batch, gate, report.started_at)
                 )
