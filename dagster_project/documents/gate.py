@@ -7,12 +7,13 @@ such as `duplicate_ratio`) names no chunk, yet one bad document (a PDF whose ext
 the same lines thousands of times) can fail it for a hundred good ones: when it still fails on the
 rest, it is judged on each document's own chunks, the documents that fail it alone are held back,
 and the rest is judged again. Only when the rest still fails as a whole (duplicates spread across
-documents, none of which fails on its own) is the whole batch held back on its audit branch.
+documents, none of which fails on its own) is the whole batch held back on its audit branch. The
+rule is shared with the raw tables (files for documents): `quality/groups.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from sqlglot import exp
 
 from dagster_project.quality.engine import evaluate, unexpected_predicate
 from dagster_project.quality.gate import GateReport, suite_parameters
+from dagster_project.quality.groups import judge_groups
 from dagster_project.quality.suites import Expectation, Suite, load_suite
 
 BATCH = "batch"
@@ -68,12 +70,6 @@ def _view(batch: pa.Table, dimension: int) -> pa.Table:
     return view.append_column("expected_dimension", pa.array([dimension] * view.num_rows, pa.int32()))
 
 
-def _attributable(e: Expectation) -> bool:
-    """Whether a failure of `e` is the fault of the rows it rejects (not of a ratio over the batch)."""
-    mostly = e.kwargs.get("mostly")
-    return mostly is None or float(mostly) >= 1.0
-
-
 def _evaluate(con: duckdb.DuckDBPyConnection, suite: Suite, now: datetime) -> GateReport:
     report = GateReport(suite)
     report.results = evaluate(
@@ -102,85 +98,6 @@ def _without(chunks: pa.Table, documents: Collection[str]) -> pa.Table:
     if not documents:
         return chunks
     return chunks.filter(pc.invert(pc.is_in(chunks["document_id"], pa.array(sorted(documents), pa.string()))))
-
-
-def _first_rejected(con: duckdb.DuckDBPyConnection, e: Expectation, now: datetime) -> tuple[int, str] | None:
-    """(row, chunk id) of the first row of BATCH that `e` rejects, or None when it names no row."""
-    try:
-        predicate = unexpected_predicate(e, BATCH, suite_parameters(now, None), con)
-    except ValueError:
-        return None
-    rows = exp.select("file_row_number", "chunk_id").from_(BATCH).where(predicate).order_by("file_row_number")
-    found = con.execute(rows.limit(1).sql("duckdb")).fetchone()
-    return None if found is None else (int(found[0]), str(found[1]))
-
-
-def _failures(con: duckdb.DuckDBPyConnection, report: GateReport, now: datetime) -> dict[str, Failure] | None:
-    """document id -> its failure for the failed expectations that judge single rows.
-
-    Returns None when one of them names no rows (the batch is judged as a whole). Failed
-    expectations over the whole batch (`mostly` ratios) are left to `_own_failures`.
-    """
-    parameters = suite_parameters(now, None)
-    first: dict[str, tuple[int, str]] = {}
-    failed: dict[str, list[str]] = {}
-    for result in report.failed:
-        e = result.expectation
-        if not _attributable(e):
-            continue
-        try:
-            predicate = unexpected_predicate(e, BATCH, parameters, con)
-        except ValueError:
-            return None
-        rows = exp.select("document_id", "chunk_id", "file_row_number").from_(BATCH).where(predicate)
-        found = con.execute(rows.sql("duckdb")).fetchall()
-        if not found:
-            return None  # failed, yet no row to blame: judge the batch as a whole
-        for document_id, chunk, row in found:
-            failed.setdefault(document_id, [])
-            if e.name not in failed[document_id]:
-                failed[document_id].append(e.name)
-            if document_id not in first or row < first[document_id][0]:
-                first[document_id] = (row, chunk)
-    return {d: Failure(tuple(names), first[d][1]) for d, names in failed.items()}
-
-
-def _own_failures(
-    suite: Suite,
-    chunks: pa.Table,
-    expectations: list[Expectation],
-    dimension: int,
-    now: datetime,
-    documents: Collection[str],
-) -> dict[str, Failure]:
-    """document id -> its failure, for the `documents` whose own chunks fail batch-wide `expectations`.
-
-    Each document is judged alone: a document that fails a ratio by itself is the one to hold, while
-    duplicates spread thinly across documents fail none of them. The failure's chunk is the first
-    one the expectation rejects (for `duplicate_ratio`, the first chunk whose text repeats), else
-    the document's first chunk.
-    """
-    suite = replace(suite, expectations=tuple(expectations))
-    out: dict[str, Failure] = {}
-    con = duckdb.connect()
-    rows: dict[str, list[int]] = {}
-    for i, document in enumerate(chunks["document_id"].to_pylist()):
-        rows.setdefault(document, []).append(i)  # one pass, not one filter of the batch per document
-    try:
-        for document in documents:
-            if document not in rows:
-                continue
-            own = chunks.take(pa.array(rows[document], pa.int64()))
-            con.register(BATCH, _view(own, dimension))
-            failed = [r.expectation for r in _evaluate(con, suite, now).failed]
-            if failed:
-                rejected = [f for f in (_first_rejected(con, e, now) for e in failed) if f is not None]
-                chunk = min(rejected)[1] if rejected else str(own["chunk_id"][0])
-                out[document] = Failure(tuple(e.name for e in failed), chunk)
-            con.unregister(BATCH)
-    finally:
-        con.close()
-    return out
 
 
 def _documents(chunks: pa.Table) -> list[str]:
@@ -212,35 +129,52 @@ def judge(
     try:
         con.register(BATCH, _view(batch, dimension))
         report = _evaluate(con, suite, now)
-        if not report.failed:
-            return DocumentVerdict(report, publish=batch)
-        failures = _failures(con, report, now)
     finally:
         con.close()
-    if failures is None:
+    if not report.failed:
         return DocumentVerdict(report, publish=batch)
-    whole = [r.expectation for r in report.failed if not _attributable(r.expectation)]
-    if whole and failures:
-        # A document held for its chunks also names the batch-wide expectations it fails on its own.
-        for document, own in _own_failures(suite, batch, whole, dimension, now, list(failures)).items():
-            named = failures[document].failed + tuple(
-                n for n in own.failed if n not in failures[document].failed
-            )
-            failures[document] = Failure(named, failures[document].chunk_id)
+    rows: dict[str, list[int]] = {}
+    for i, document in enumerate(batch["document_id"].to_pylist()):
+        rows.setdefault(document, []).append(i)  # one pass, not one filter of the batch per document
+
+    def part(only: Collection[str] | None, without: Collection[str]) -> pa.Table:
+        if only is None:
+            return _without(batch, without)
+        take = sorted(i for d in only if d not in without for i in rows.get(d, []))
+        return batch.take(pa.array(take, pa.int64()))
+
+    def rejected(e: Expectation, only: str | None) -> dict[str, tuple[int, str]] | None:
+        chunks = part(None if only is None else [only], ())
+        con = duckdb.connect()
+        try:
+            con.register(BATCH, _view(chunks, dimension))
+            try:
+                predicate = unexpected_predicate(e, BATCH, suite_parameters(now, None), con)
+            except ValueError:
+                return None
+            query = exp.select("document_id", "chunk_id", "file_row_number").from_(BATCH).where(predicate)
+            first: dict[str, tuple[int, str]] = {}
+            for document, chunk, row in con.execute(query.sql("duckdb")).fetchall():
+                first[document] = min((int(row), str(chunk)), first.get(document, (int(row), str(chunk))))
+            return first
+        finally:
+            con.close()
+
+    def failing(
+        expectations: Sequence[Expectation] | None, only: Collection[str] | None, without: Collection[str]
+    ) -> list[Expectation]:
+        judged = suite if expectations is None else replace(suite, expectations=tuple(expectations))
+        return [r.expectation for r in _judge(judged, part(only, without), dimension, now).failed]
+
+    groups = judge_groups([r.expectation for r in report.failed], _documents(batch), rejected, failing)
+    if groups is None:
+        return DocumentVerdict(report, publish=batch)  # no document to blame: hold the batch
+    # A failure naming no chunk of the document (a ratio) points at the document's first chunk.
+    failures = {
+        d: Failure(f.failed, f.first if f.first is not None else str(batch["chunk_id"][rows[d][0]]))
+        for d, f in groups.items()
+    }
     # Judge again what goes to main, leaving out the released documents' accepted failures.
-    judged = _without(batch, failures)
-    rest = _judge(suite, judged, dimension, now)
-    if rest.failed:
-        if any(_attributable(r.expectation) for r in rest.failed):
-            return DocumentVerdict(report, publish=batch)  # not expected: rows failed only together
-        still = [r.expectation for r in rest.failed]
-        own = _own_failures(suite, judged, still, dimension, now, _documents(judged))
-        if not own:
-            return DocumentVerdict(report, publish=batch)  # spread across documents: hold the batch
-        failures.update(own)
-        judged = _without(judged, own)
-        rest = _judge(suite, judged, dimension, now)
-        if rest.failed:
-            return DocumentVerdict(report, publish=batch)
+    rest = _judge(suite, _without(batch, failures), dimension, now)
     held = {d: f for d, f in failures.items() if d not in released}
     return DocumentVerdict(rest, held, _without(batch, held))

@@ -51,7 +51,9 @@ from dagster_project.landing.store import (
     LandingEntryRefused,
     open_landing,
 )
+from dagster_project.quality.file_gate import failing_files, hold_files
 from dagster_project.quality.gate import GateReport, gate_batch, suite_parameters, table_audit
+from dagster_project.quality.groups import GroupFailure
 from dagster_project.quality.suites import Suite
 from dagster_project.registry import Dataset
 from dagster_project.settings import Settings
@@ -374,6 +376,7 @@ def _gate_and_publish(
     Then the batch goes straight to main, or through the suite's gate (Write-Audit-Publish).
     """
     day = report.started_at.date().isoformat()
+    held: dict[str, GroupFailure] = {}
     own = con is None
     if con is None:
         con = connect(settings.duckdb_memory_limit, settings.duckdb_threads, settings.work_dir / "duckdb")
@@ -387,6 +390,9 @@ def _gate_and_publish(
                 con, suite, staged, dataset=dataset.name, run_id=run_id, parameters=parameters,
                 pii_columns=pii, report=gate,
             )  # fmt: skip
+            whole = list(gate.results)
+            # Files whose own rows fail a blocking expectation hold back themselves, not the batch.
+            held = failing_files(con, suite, staged, gate, parameters=parameters, pii_columns=pii)
             audit = table_audit(
                 catalog, con, suite, gate, run_id=run_id, parameters=parameters, pii_columns=pii
             )
@@ -394,16 +400,26 @@ def _gate_and_publish(
         if audit is None:
             result = publish_batch(table, staged, run_id=run_id, ingest_day=day, before_commit=before_commit)
         else:
+            batch = [s for s in staged if s.source_uri not in held]
             try:
-                result = write_audit_publish(
-                    table, staged, run_id=run_id, ingest_day=day, audit=audit
-                ).publish
+                try:
+                    result = write_audit_publish(
+                        table, batch, run_id=run_id, ingest_day=day, audit=audit
+                    ).publish
+                except AuditFailed:
+                    if not held:
+                        raise
+                    # The rest failed the audit on the branch too: the whole batch is held, as before.
+                    gate.results, held = whole, {}
+                    write_audit_publish(table, staged, run_id=run_id, ingest_day=day, audit=audit)
             except AuditFailed as failed:
-                report.gate.held_back = True  # type: ignore[union-attr]
+                gate.held_back = True
                 log.warning("%s", failed)
                 report.held_back = [{"file": units[s.identity].label, "rows": s.rows} for s in staged]
                 return
-            report.gate.branch = None  # type: ignore[union-attr]  # published: the audit branch is gone
+            gate.branch = None  # published: the audit branch is gone
+            if held:
+                _hold_files(table, staged, held, report, units, run_id=run_id, day=day, log=log)
     finally:
         if own:
             con.close()
@@ -435,3 +451,31 @@ def _gate_and_publish(
         sum(s.rows for s in result.committed),
         result.snapshot_id,
     )
+
+
+def _hold_files(
+    table: Table,
+    staged: list[StagedFile],
+    held: dict[str, GroupFailure],
+    report: IngestReport,
+    units: dict[tuple[str, str], Unit],
+    *,
+    run_id: str,
+    day: str,
+    log: logging.Logger,
+) -> None:
+    """After the rest of the batch published: hold the failing files on the run's audit branch."""
+    files = [s for s in staged if s.source_uri in held]
+    why = {units[s.identity].label: ", ".join(held[s.source_uri].failed) for s in files}
+    gate = report.gate
+    assert gate is not None
+    hold = hold_files(table, files, why, gate, run_id=run_id, ingest_day=day)
+    if hold is None:  # a concurrent run published them meanwhile
+        gate.branch = None
+        return
+    log.warning("%s", hold)
+    gate.held_back = True
+    report.held_back = [
+        {"file": units[s.identity].label, "rows": s.rows, "failed": why[units[s.identity].label]}
+        for s in files
+    ]

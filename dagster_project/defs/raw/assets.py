@@ -105,6 +105,14 @@ def ingest_and_report(
     if gate is None or not gate.held_back:
         yield dg.MaterializeResult(metadata=metadata, check_results=results)
         return
+    if report.ingested:
+        # Only the failing files were held: the rest is on main (materialized), and the step fails
+        # all the same, so that the held files are seen.
+        yield dg.MaterializeResult(metadata=metadata, check_results=results)
+        raise dg.Failure(
+            description=held_message(dataset.table, gate, report.held_back, published=len(report.ingested)),
+            metadata={"audit_branch": gate.branch},
+        )
     # Held back: main did not change, so nothing was materialized. Its checks are recorded, what was
     # held (preview, failing rows, branch) goes on an observation of the asset (its Events tab), and
     # the step fails, so the run, the asset's Overview and its Events say the attempt did not land.
@@ -113,8 +121,25 @@ def ingest_and_report(
     raise dg.Failure(description=held_message(dataset.table, gate), metadata={"audit_branch": gate.branch})
 
 
-def held_message(table: str, gate: GateReport) -> str:
-    """The failure of a run whose batch was held back: branch, failed expectations, what to do."""
+def held_message(table: str, gate: GateReport, files: list[dict] | None = None, *, published: int = 0) -> str:
+    """The failure of a run whose batch (or some of its files) was held back: branch, why, what to do.
+
+    Args:
+        files: The held files ({"file", "rows", "failed"}), when only they were held.
+        published: How many files of the batch reached main (0: the whole batch was held).
+    """
+    review = (
+        f"Fix the source and re-run, or launch {RELEASE_JOB} / {DISCARD_JOB} "
+        f"with config table: {table}, branch: {gate.branch} "
+        f"(or `foundation release|discard {table} {gate.branch}`)."
+    )
+    if published and files:
+        held = "; ".join(f"{f['file']} ({f.get('failed', '')})" for f in files)
+        return (
+            f"{table}: {len(files)} file(s) HELD BACK by the quality gate on branch {gate.branch}, "
+            f"failing on their own rows: {held}. The other {published} file(s) of the batch are "
+            f"published to main. {review}"
+        )
     failed = [
         f"{r.expectation.name} ({r.unexpected_count} unexpected)"
         if r.unexpected_count is not None
@@ -124,10 +149,7 @@ def held_message(table: str, gate: GateReport) -> str:
     return (
         f"{table}: batch HELD BACK by the quality gate on branch {gate.branch}, main unchanged. "
         f"Failed: {'; '.join(failed)}. Its rows and the failing rows are in this run's observation "
-        f"of the asset (preview, failing_rows). Fix the source and re-run, or launch "
-        f"{RELEASE_JOB} / {DISCARD_JOB} "
-        f"with config table: {table}, branch: {gate.branch} "
-        f"(or `foundation release|discard {table} {gate.branch}`)."
+        f"of the asset (preview, failing_rows). {review}"
     )
 
 

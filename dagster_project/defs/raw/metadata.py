@@ -200,28 +200,36 @@ def ingest_metadata(
     gate = report.gate
     if gate is not None:
         results = gate.results
-        metadata["quality_gate"] = dg.MetadataValue.text("HELD BACK" if gate.held_back else "passed")
+        partly = gate.held_back and bool(report.ingested)  # failing files held, the rest on main
+        state = "FILES HELD BACK" if partly else "HELD BACK" if gate.held_back else "passed"
+        metadata["quality_gate"] = dg.MetadataValue.text(state)
         metadata |= check_summary(r.success for r in results)
         metadata["rows_dropped"] = dg.MetadataValue.int(len(gate.dropped))
         metadata["suite"] = dg.MetadataValue.path(gate.suite.file)
         if docs is not None:
             metadata["data_docs"] = dg.MetadataValue.url(docs)
         if gate.held_back:
-            # Nothing reached main: say so first, and count what is waiting, not "0 rows ingested".
-            del metadata["rows_ingested"]
+            if not partly:
+                # Nothing reached main: say so first, and count what is waiting, not "0 rows ingested".
+                del metadata["rows_ingested"]
             metadata = {"quality_gate": metadata.pop("quality_gate")} | metadata
             metadata["rows_held"] = dg.MetadataValue.int(sum(int(f["rows"]) for f in report.held_back))
             batch = find_held(table, gate.branch) if gate.branch else None
             if batch is not None:
-                metadata["preview"] = dg.MetadataValue.md(held_preview(table, dataset, batch))
+                # When files were held alone, `preview` stays main's (it changed) and the held rows are apart.
+                shown = "held_preview" if partly else "preview"
+                metadata[shown] = dg.MetadataValue.md(held_preview(table, dataset, batch))
                 metadata["failing_rows"] = dg.MetadataValue.md(
                     failing_rows(table, dataset, batch, gate, report.started_at)
                 )
             metadata["audit_branch"] = dg.MetadataValue.text(gate.branch or "")
             metadata["held_back_snapshot_id"] = dg.MetadataValue.text(str(gate.held_snapshot_id))
             metadata["held_back_files"] = dg.MetadataValue.md(
-                "| file | rows |\n|---|---|\n"
-                + "\n".join(f"| {f['file']} | {f['rows']} |" for f in report.held_back)
+                "| file | rows | failed |\n|---|---|---|\n"
+                + "\n".join(
+                    f"| {f['file']} | {f['rows']} | {f.get('failed', 'the batch as a whole')} |"
+                    for f in report.held_back
+                )
             )
             metadata["failed_expectations"] = dg.MetadataValue.md(
                 "\n".join(
@@ -231,7 +239,7 @@ def ingest_metadata(
                     for r in gate.failed
                 )
             )
-            metadata = _held_first(metadata)
+            metadata = _held_first(metadata) if not partly else {**metadata}
     return metadata
 
 
