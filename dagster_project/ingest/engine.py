@@ -51,7 +51,7 @@ from dagster_project.landing.store import (
     LandingEntryRefused,
     open_landing,
 )
-from dagster_project.quality.file_gate import failing_files, hold_files
+from dagster_project.quality.file_gate import failing_files, hold_failing_files
 from dagster_project.quality.gate import GateReport, gate_batch, suite_parameters, table_audit
 from dagster_project.quality.groups import GroupFailure
 from dagster_project.quality.suites import Suite
@@ -419,7 +419,10 @@ def _gate_and_publish(
                 return
             gate.branch = None  # published: the audit branch is gone
             if held:
-                _hold_files(table, staged, held, report, units, run_id=run_id, day=day, log=log)
+                labels = {s.identity: units[s.identity].label for s in staged}
+                report.held_back = hold_failing_files(
+                    table, staged, held, gate, labels, run_id=run_id, day=day, log=log
+                )
     finally:
         if own:
             con.close()
@@ -431,51 +434,15 @@ def _gate_and_publish(
         report.new_columns.update(s.new_columns)
     for s in result.already_ingested:
         report.skipped.append({"file": units[s.identity].label, "why": "committed by a concurrent run"})
+    rows = sum(s.rows for s in result.committed)
     if result.committed:
         keys = [units[s.identity].label for s in result.committed]
+        listed = ", ".join(keys[:20]) + (f" and {len(keys) - 20} more" if len(keys) > 20 else "")
         written = ".".join(table.name())  # the dataset's raw table, or a rebuild's new one
-        event = AuditEvent(
-            "publish",
-            [written],
-            {written: result.snapshot_id},
-            statement=f"raw ingest of {len(keys)} file(s): {', '.join(keys)}",
-            run_id=run_id,
-            rows=sum(s.rows for s in result.committed),
-            message="through the quality gate" if suite is not None else "",
-        )
+        gated = "through the quality gate" if suite is not None else ""
+        statement = f"raw ingest of {len(keys)} file(s): {listed}"
+        event = AuditEvent("publish", [written], {written: result.snapshot_id}, run_id=run_id, rows=rows,
+                           statement=statement, message=gated)  # fmt: skip
         record_audit(catalog, settings, [event])
-    log.info(
-        "%s: committed %d file(s), %d rows, snapshot %s",
-        dataset.table,
-        len(result.committed),
-        sum(s.rows for s in result.committed),
-        result.snapshot_id,
-    )
-
-
-def _hold_files(
-    table: Table,
-    staged: list[StagedFile],
-    held: dict[str, GroupFailure],
-    report: IngestReport,
-    units: dict[tuple[str, str], Unit],
-    *,
-    run_id: str,
-    day: str,
-    log: logging.Logger,
-) -> None:
-    """After the rest of the batch published: hold the failing files on the run's audit branch."""
-    files = [s for s in staged if s.source_uri in held]
-    why = {units[s.identity].label: ", ".join(held[s.source_uri].failed) for s in files}
-    gate = report.gate
-    assert gate is not None
-    hold = hold_files(table, files, why, gate, run_id=run_id, ingest_day=day)
-    if hold is None:  # a concurrent run published them meanwhile
-        gate.branch = None
-        return
-    log.warning("%s", hold)
-    gate.held_back = True
-    report.held_back = [
-        {"file": units[s.identity].label, "rows": s.rows, "failed": why[units[s.identity].label]}
-        for s in files
-    ]
+    log.info("%s: committed %d file(s), %d rows, snapshot %s", dataset.table, len(result.committed), rows,
+             result.snapshot_id)  # fmt: skip

@@ -10,6 +10,7 @@ alone holds the whole batch, as does any failure of a batch of one file.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -115,3 +116,35 @@ def hold_files(
     except AuditFailed as hold:
         return hold
     return None
+
+
+def hold_failing_files(
+    table: Table,
+    staged: Sequence[StagedFile],
+    held: dict[str, GroupFailure],
+    gate: GateReport,
+    labels: dict[tuple[str, str], str],
+    *,
+    run_id: str,
+    day: str,
+    log: logging.Logger,
+) -> list[dict[str, Any]]:
+    """After the rest of the batch published: hold the failing files on the run's audit branch.
+
+    Args:
+        held: source URI -> what its rows failed (from `failing_files`).
+        labels: staged file identity -> its landing key's label, for the report.
+
+    Returns:
+        The files held back (file, rows, expectations failed); empty when a concurrent run published
+        them meanwhile.
+    """
+    files = [s for s in staged if s.source_uri in held]
+    why = {labels[s.identity]: ", ".join(held[s.source_uri].failed) for s in files}
+    hold = hold_files(table, files, why, gate, run_id=run_id, ingest_day=day)
+    if hold is None:  # a concurrent run published them meanwhile
+        gate.branch = None
+        return []
+    log.warning("%s", hold)
+    gate.held_back = True
+    return [{"file": labels[s.identity], "rows": s.rows, "failed": why[labels[s.identity]]} for s in files]
