@@ -26,6 +26,7 @@ from dagster_project import faults
 from dagster_project.governance.audit import AuditEvent, record_missing_publishes
 from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.convert import Converted, FileRejected, connect
+from dagster_project.ingest.fast_lane import MAX_GROUP_FILES, GroupConverter, eligible, take_group
 from dagster_project.ingest.read_ahead import read_ahead, still_new
 from dagster_project.ingest.records import duplicate_record, key_label, quarantine_file, row_records
 from dagster_project.ingest.sources import environment_failure
@@ -124,6 +125,7 @@ def ingest_units(
     into: Table | None = None,
     skip_duplicates: bool | None = None,
     workers: int = 1,
+    convert_group: GroupConverter | None = None,
 ) -> IngestReport:
     """Ingest landed units of one dataset into `raw.<dataset>` in one atomic commit.
 
@@ -145,6 +147,8 @@ def ingest_units(
             default as the dataset's `duplicates` policy says ('skip').
         workers: Units fetched and converted at the same time (`convert` must then be thread-safe):
             a batch of many small files is bound by per-file latency, not by the cores.
+        convert_group: Converts a group of small files in one query (`fast_lane.py`); a group it
+            cannot take whole goes the per-file way.
 
     Returns:
         The report: versions ingested, skipped and quarantined, rows, snapshot id.
@@ -202,6 +206,20 @@ def ingest_units(
     log.info("%s: %d file(s) to consider", dataset.table, len(units))
     step = max(1, len(units) // 10)  # a batch of 500 files logs 10 progress lines, not 500
     try:
+        # Groups of small files first, in order; from the first group the fast lane cannot take
+        # whole, every remaining unit goes the per-file way (which records what went wrong).
+        while convert_group is not None and eligible(dataset, units[:MAX_GROUP_FILES]):
+            group = take_group(
+                units[:MAX_GROUP_FILES], convert_group, landing, scratch, handled, lineage_base, table_columns
+            )
+            if group is None:
+                break
+            log.info("%s: %d file(s) converted together", dataset.table, len(group))
+            for unit, checksum, converted in group:
+                staged.append(
+                    _stage(settings, dataset, unit, checksum, converted, report, run_id, handled)[0]
+                )
+            units = units[MAX_GROUP_FILES:]
         for index, unit, ahead in read_ahead(
             units, workers, convert, landing, scratch, handled, lineage_base, table_columns
         ):
