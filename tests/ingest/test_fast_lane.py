@@ -105,3 +105,14 @@ def test_files_with_another_header_go_the_per_file_way(tmp_path, groups):
     assert len(report.ingested) == 5 and report.rows == 33
     assert report.new_columns == {"gift_note": "string"}
     assert not report.quarantined and not quarantined_versions(open_catalog(settings), "orders")
+
+
+def test_two_files_with_the_same_bytes_go_the_per_file_way_which_records_the_duplicate(tmp_path, groups):
+    files = {f"orders/f{i}.csv": orders_csv(i * 10, 10) for i in range(3)}
+    files["orders/f3.csv"] = files["orders/f0.csv"]
+    settings = _platform(tmp_path, "dup", files)
+    report = ingest_dataset(settings, load_registry(settings.sources_file)["orders"], run_id="r1")
+    assert groups == []  # never converted together
+    assert len(report.ingested) == 3 and report.rows == 30
+    [duplicate] = report.duplicates
+    assert duplicate.source_file.endswith("/orders/f3.csv")
