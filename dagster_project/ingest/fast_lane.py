@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -80,7 +81,7 @@ def take_group(
     Only the fetched versions' identities are checked here, as `read_ahead` does; the caller
     records everything.
     """
-    out_dir = scratch / f"group-{units[0].file.key.encode().hex()[:16]}-{len(units)}"
+    out_dir = scratch / f"group-{uuid.uuid4().hex}"  # never a landing key: keys may be any bytes
     try:
         with ExitStack() as stack:
             fetched = [stack.enter_context(landing.fetch(u.file, scratch)) for u in units]
