@@ -8,6 +8,7 @@ import pytest
 
 from dagster_project.ingest import run
 from dagster_project.ingest.run import ingest_dataset
+from dagster_project.lakehouse.handled_files import HANDLED_TABLE
 from dagster_project.lakehouse.ops import quarantined_versions
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import load_registry
@@ -74,6 +75,11 @@ def test_a_group_lands_the_same_rows_and_lineage_as_the_per_file_way(tmp_path, g
     # Each landed file version is its own data file and its own identity in the commit.
     assert len(list(table.scan().plan_files())) == 6
     assert {uri for uri, _ in _summary_files(together)} == {f"{root(together)}/{k}" for k in files}
+    # The handled-files manifest has a row per file version, with its landing version.
+    manifest = open_catalog(together).load_table(HANDLED_TABLE).scan().to_arrow().to_pylist()
+    by_file = {r["source_file"]: r for r in manifest if r["dataset"] == "orders"}
+    assert set(by_file) == {f"{root(together)}/{k}" for k in files}
+    assert all(r["landing_version"] and r["outcome"] == "published" for r in by_file.values())
     # ...and taken once: a second run finds all six handled.
     again = ingest_dataset(together, registry["orders"], run_id="r2")
     assert not again.ingested and len(again.skipped) == 6
