@@ -26,6 +26,7 @@ from dagster_project import faults
 from dagster_project.governance.audit import AuditEvent, record_missing_publishes
 from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.convert import Converted, FileRejected, connect
+from dagster_project.ingest.fast_lane import GroupConverter, convert_groups
 from dagster_project.ingest.read_ahead import read_ahead, still_new
 from dagster_project.ingest.records import duplicate_record, key_label, quarantine_file, row_records
 from dagster_project.ingest.sources import environment_failure
@@ -126,6 +127,7 @@ def ingest_units(
     into: Table | None = None,
     skip_duplicates: bool | None = None,
     workers: int = 1,
+    convert_group: GroupConverter | None = None,
 ) -> IngestReport:
     """Ingest landed units of one dataset into `raw.<dataset>` in one atomic commit.
 
@@ -147,6 +149,8 @@ def ingest_units(
             default as the dataset's `duplicates` policy says ('skip').
         workers: Units fetched and converted at the same time (`convert` must then be thread-safe):
             a batch of many small files is bound by per-file latency, not by the cores.
+        convert_group: Converts a group of small files in one query (`fast_lane.py`); a group it
+            cannot take whole goes the per-file way.
 
     Returns:
         The report: versions ingested, skipped and quarantined, rows, snapshot id.
@@ -182,10 +186,10 @@ def ingest_units(
         skip_duplicates=skip_duplicates,
     )
     # Versions handled before are skipped by their landing version, before any fetch or checksum.
-    index = None if into else handled_index(catalog, dataset.name, table)
+    manifest = None if into else handled_index(catalog, dataset.name, table)
     units = not_handled(
         units,
-        index,
+        manifest,
         report.skipped,
         name_of=lambda uri: key_label(uri, f"{landing.uri}/"),
         retry=retry_quarantined,
@@ -204,6 +208,14 @@ def ingest_units(
     log.info("%s: %d file(s) to consider", dataset.table, len(units))
     step = max(1, len(units) // 10)  # a batch of 500 files logs 10 progress lines, not 500
     try:
+        if convert_group is not None:  # groups of small files first (fast_lane.py)
+            units = convert_groups(
+                dataset, units, convert_group, landing, scratch, handled, lineage_base, table_columns,
+                log=log,
+                stage=lambda unit, checksum, converted: staged.append(
+                    _stage(settings, dataset, unit, checksum, converted, report, run_id, handled)[0]
+                ),
+            )  # fmt: skip
         for index, unit, ahead in read_ahead(
             units, workers, convert, landing, scratch, handled, lineage_base, table_columns
         ):
@@ -239,7 +251,7 @@ def ingest_units(
         else:
             record_quarantine(catalog, report.quarantine_records)
         report.seconds["commit"] = time.perf_counter() - committing
-        if index is not None:  # after the commit: lookups read what the manifest lacks from summaries
+        if manifest is not None:  # after the commit: lookups read what the manifest lacks from summaries
             record_missing(catalog, dataset.name, table, extra=quarantine_rows(report.quarantine_records))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -12,6 +12,7 @@ from pyiceberg.table import Table
 
 from dagster_project.ingest.convert import Converted, Limits, connect, convert_file
 from dagster_project.ingest.engine import IngestReport, ingest_units
+from dagster_project.ingest.fast_lane import convert_group
 from dagster_project.ingest.units import Unit
 from dagster_project.landing.names import label
 from dagster_project.landing.store import LandedFile, LandingEntryRefused, Skipped, open_landing
@@ -125,6 +126,16 @@ def ingest_dataset(
             limits=file_limits,
         )
 
+    def group(
+        units: list[Unit],
+        paths: list[Path],
+        lineages: list[dict[str, str]],
+        table_columns: dict[str, str],
+        out_dir: Path,
+    ) -> list[Converted] | None:
+        labels = [u.label for u in units]
+        return convert_group(con, dataset, paths, labels, lineages, table_columns, out_dir, file_limits)
+
     try:
         report = ingest_units(
             settings,
@@ -139,6 +150,7 @@ def ingest_dataset(
             con=con,
             into=into,
             workers=min(4, settings.duckdb_threads or os.cpu_count() or 1),
+            convert_group=group,
         )
     finally:
         for c in opened:
