@@ -217,26 +217,8 @@ def _convert(
             "source registry, or fix the export",
         )
     target = {**table_columns, **new_columns}
-    casts: dict[str, Cast] = {}
-    for name, type_name in target.items():
-        if name in by_name:
-            index, column = by_name[name]
-            casts[name] = column_cast(dataset, index, column, type_name, limits.max_nesting_depth)
-    # A row with no value at all (an Excel export's formatted but empty rows) is not data: it is set
-    # apart as such, rather than landing as a row of nulls that a not-null check holds back.
-    texts = [
-        source_column(dataset, i, c) if dataset.format == "parquet" else quote(f"x{i}")
-        for i, c in enumerate(columns)
-    ]
-    nothing = " AND ".join(f"{text} IS NULL" for text in texts)
-    casts[_WHOLE_ROW] = Cast("NULL", f"CASE WHEN {nothing} THEN 'an empty row: no field has a value' END")
+    casts, values = cast_values(dataset, columns, target, limits)
     reader = prepared(dataset, reader_sql(dataset, path, columns, limits.max_record_bytes), columns)
-    values = [
-        f"{casts[name].value} AS {quote(name)}"
-        if name in casts
-        else f"CAST(NULL AS {duckdb_type(t)}) AS {quote(name)}"
-        for name, t in target.items()
-    ]
     values += [
         f"{literal(lineage['_source_file'])} AS _source_file",
         f"{literal(lineage['_source_checksum'])} AS _source_checksum",
@@ -296,6 +278,34 @@ def _convert(
         return Converted(path=out_path, rows=good_rows, new_columns=new_columns, rejected=rejected)
     finally:
         shutil.rmtree(split, ignore_errors=True)
+
+
+def cast_values(
+    dataset: Dataset, columns: list, target: dict[str, str], limits: Limits
+) -> tuple[dict[str, Cast], list[str]]:
+    """The exact casts of the landed columns to the table's data columns, with the empty-row check,
+    and the SELECT list of those columns (NULL for a table column the file lacks)."""
+    by_name = {c.name: (i, c) for i, c in enumerate(columns)}
+    casts: dict[str, Cast] = {}
+    for name, type_name in target.items():
+        if name in by_name:
+            index, column = by_name[name]
+            casts[name] = column_cast(dataset, index, column, type_name, limits.max_nesting_depth)
+    # A row with no value at all (an Excel export's formatted but empty rows) is not data: it is set
+    # apart as such, rather than landing as a row of nulls that a not-null check holds back.
+    texts = [
+        source_column(dataset, i, c) if dataset.format == "parquet" else quote(f"x{i}")
+        for i, c in enumerate(columns)
+    ]
+    nothing = " AND ".join(f"{text} IS NULL" for text in texts)
+    casts[_WHOLE_ROW] = Cast("NULL", f"CASE WHEN {nothing} THEN 'an empty row: no field has a value' END")
+    values = [
+        f"{casts[name].value} AS {quote(name)}"
+        if name in casts
+        else f"CAST(NULL AS {duckdb_type(t)}) AS {quote(name)}"
+        for name, t in target.items()
+    ]
+    return casts, values
 
 
 def _one_pass(

@@ -23,22 +23,20 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 
-from dagster_project.ingest.casts import Cast, literal
-from dagster_project.ingest.columns import column_cast, match_to_table, prepared
-from dagster_project.ingest.convert import Converted, Limits
+from dagster_project.ingest.casts import literal
+from dagster_project.ingest.columns import match_to_table, prepared
+from dagster_project.ingest.convert import Converted, Limits, cast_values
 from dagster_project.ingest.decode import compression_of
 from dagster_project.ingest.lines import first_line_over
-from dagster_project.ingest.read_ahead import _needs_work as needs_work
+from dagster_project.ingest.read_ahead import needs_work
 from dagster_project.ingest.sources import (
     FileRejected,
     csv_header,
     landed_columns,
     precheck,
-    quote,
     reader_sql,
 )
 from dagster_project.ingest.units import Handled, Unit
-from dagster_project.lakehouse.tables import duckdb_type
 from dagster_project.registry import Dataset
 
 log = logging.getLogger(__name__)
@@ -188,23 +186,11 @@ def convert_group(
     if not any(c.name in by_name for c in dataset.columns):
         return None
     # The same casts and checks as convert.py's one pass, on the same all-text relation.
-    casts: dict[str, Cast] = {}
-    for name, type_name in table_columns.items():
-        if name in by_name:
-            index, column = by_name[name]
-            casts[name] = column_cast(dataset, index, column, type_name, limits.max_nesting_depth)
-    nothing = " AND ".join(f"{quote(f'x{i}')} IS NULL" for i in range(len(columns)))
-    casts[""] = Cast("NULL", f"CASE WHEN {nothing} THEN 'an empty row' END")
+    casts, values = cast_values(dataset, columns, table_columns, limits)
     single = reader_sql(dataset, Path(_FILES), columns, limits.max_record_bytes)
     listing = "[" + ", ".join(literal(str(p)) for p in paths) + "]"
     many = single.replace(literal(_FILES), f"{listing}, filename = true", 1)
     reader = prepared(dataset, many, columns)
-    values = [
-        f"{casts[name].value} AS {quote(name)}"
-        if name in casts
-        else f"CAST(NULL AS {duckdb_type(t)}) AS {quote(name)}"
-        for name, t in table_columns.items()
-    ]
     lineage = ", ".join(
         f"({literal(str(p))}, {n}, {literal(lin['_source_file'])}, {literal(lin['_source_checksum'])})"
         for n, (p, lin) in enumerate(zip(paths, lineages, strict=True))

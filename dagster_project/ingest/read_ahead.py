@@ -83,7 +83,7 @@ def _convert_ahead(
             fetched = [stack.enter_context(landing.fetch(f, scratch)) for f in (unit.file, *unit.companions)]
             unit = Unit(fetched[0].file, tuple(f.file for f in fetched[1:]))
             checksum = combined_checksum([f.checksum for f in fetched])
-            if not _needs_work(handled, (unit.file.uri, checksum), landing.uri):
+            if not needs_work(handled, (unit.file.uri, checksum), landing.uri):
                 return None
             lineage = {**lineage_base, "_source_file": unit.file.uri, "_source_checksum": checksum}
             out_path = scratch / f"{index:05d}.parquet"
@@ -95,7 +95,7 @@ def _convert_ahead(
     return Ahead(unit, checksum, converted, columns)
 
 
-def _needs_work(handled: Handled, identity: tuple[str, str], root: str) -> bool:
+def needs_work(handled: Handled, identity: tuple[str, str], root: str) -> bool:
     """Whether `_ingest_one` would convert this version: not handled and, when skipped, not a duplicate."""
     root = f"{root}/"
     uri = identity[0]
@@ -110,6 +110,4 @@ def _needs_work(handled: Handled, identity: tuple[str, str], root: str) -> bool:
 def still_new(ahead: Ahead, handled: Handled, table_columns: dict[str, str], root: str) -> bool:
     """A unit converted ahead still counts as is: no earlier file of its window took its bytes or
     added columns it was not cast to."""
-    return ahead.columns == table_columns and _needs_work(
-        handled, (ahead.unit.file.uri, ahead.checksum), root
-    )
+    return ahead.columns == table_columns and needs_work(handled, (ahead.unit.file.uri, ahead.checksum), root)
