@@ -200,6 +200,11 @@ def ingest_units(
         report.seconds["commit"] = time.perf_counter() - committing
         if manifest is not None:  # after the commit: lookups read what the manifest lacks from summaries
             record_missing(catalog, dataset.name, table, extra=quarantine_rows(report.quarantine_records))
+    except RuntimeError as exc:  # a query of the gate interrupted: retried, not the data's fault
+        failure = environment_failure(exc, dataset.table)
+        if failure is None:
+            raise
+        raise failure from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return report
@@ -267,7 +272,7 @@ def _ingest_one(
         log.warning("%s: %s", unit.label, skipped)
     except LandingEntryRefused as refused:
         skipped = f"not read ({refused.why})"
-    except OSError as exc:  # a full disk or a permission while fetching or copying to quarantine
+    except (OSError, RuntimeError) as exc:  # a full disk, a permission, an interrupted DuckDB query
         failure = environment_failure(exc, unit.label)
         if failure is None:
             raise

@@ -37,6 +37,11 @@ _ENVIRONMENT_TEXT = re.compile(
     r"failed to offload|Could not (write|create|open) (to )?(temporary|temp)",
     re.IGNORECASE,
 )
+# A query stopped by `interrupt()` or by a signal (DuckDB checks Python's signal handlers while it
+# runs, and one that raises ends the query as a bare RuntimeError, "Query interrupted"; a streamed
+# Arrow read reports "INTERRUPT Error" as an OSError): the run was stopped or the machine was busy
+# with other things, never a fault of the file.
+_INTERRUPTED = re.compile(r"^(Query interrupted|INTERRUPT Error)")
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"\\]|\\.)*\"")
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 _JSON_AT = re.compile(r"at byte (\d+) in line (\d+): (.*?)\.?\s*(?:Try |\n|$)")
@@ -81,8 +86,12 @@ def environment_failure(exc: BaseException, label: str, settings_hint: str = "")
         what = "ran out of memory"
     elif isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
         what = f"hit an operating-system error ({errno.errorcode.get(exc.errno or 0, exc.errno)})"
-    elif isinstance(exc, duckdb.InterruptException):
-        what = "was interrupted"
+    elif interrupted(exc):
+        return EnvironmentFailure(
+            f"{label}: DuckDB's query was interrupted (by a signal: the run was being stopped, or the "
+            "machine was overloaded); this is not a problem of the data, which stays due: the step is "
+            "retried, and the next run ingests it"
+        )
     elif isinstance(exc, duckdb.IOException | duckdb.Error) and _ENVIRONMENT_TEXT.search(str(exc)):
         what = "hit a machine limit"
     else:
@@ -92,6 +101,14 @@ def environment_failure(exc: BaseException, label: str, settings_hint: str = "")
         f"{label}: reading it {what} ({cause}); this is not a problem of the file, which stays due: free "
         f"disk or memory{settings_hint} and the next run ingests it"
     )
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether `exc` is DuckDB's query being interrupted (not any other RuntimeError or OSError)."""
+    if isinstance(exc, duckdb.InterruptException):
+        return True
+    # Exactly these types: EnvironmentFailure is a RuntimeError too, and others may say "interrupted".
+    return type(exc) in (RuntimeError, OSError) and _INTERRUPTED.match(str(exc)) is not None
 
 
 def declare_encoding(path: Path | None, dataset: str) -> str:

@@ -74,3 +74,57 @@ def test_permission_denied_while_reading_is_not_a_bad_file(settings, registry, m
     monkeypatch.undo()
     _nothing_quarantined(settings)
     assert ingest_dataset(settings, registry["orders"], run_id="after").rows == 3
+
+
+class _InterruptedCopies:
+    """A DuckDB connection whose queries reading a CSV file (a group's or a file's) are stopped by a signal.
+
+    DuckDB runs Python's signal handlers while a query runs; one that raises ends the query with a bare
+    `RuntimeError("Query interrupted")` (what a trial under load met). A signal cannot be made to land
+    inside a query deterministically, so the error is raised where DuckDB raises it: `execute`.
+    """
+
+    def __init__(self, con) -> None:
+        self._con = con
+
+    def execute(self, sql: str, *args, **kwargs):
+        if "read_csv(" in sql:
+            raise RuntimeError("Query interrupted")
+        return self._con.execute(sql, *args, **kwargs)
+
+    def cursor(self):
+        return _InterruptedCopies(self._con.cursor())
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
+def test_an_interrupted_duckdb_query_is_retried_not_quarantined(settings, registry, monkeypatch):
+    import dagster_project.ingest.run as run
+
+    land(settings, "orders/a.csv", orders_csv(1, 3))
+    land(settings, "orders/b.csv", orders_csv(4, 3))  # two files: the fast lane's group query too
+    connect = run.connect
+    monkeypatch.setattr(run, "connect", lambda *a, **k: _InterruptedCopies(connect(*a, **k)))
+    with pytest.raises(EnvironmentFailure, match="interrupted") as failure:
+        ingest_dataset(settings, registry["orders"], run_id="interrupted")
+    assert "orders/a.csv" in str(failure.value) and "stays due" in str(failure.value)
+    monkeypatch.undo()
+    _nothing_quarantined(settings)
+    assert ingest_dataset(settings, registry["orders"], run_id="after").rows == 6
+
+
+def test_only_duckdb_interrupts_count_as_the_environment():
+    import duckdb
+
+    from dagster_project.ingest.read_errors import environment_failure
+
+    for exc in (RuntimeError("Query interrupted"), OSError("INTERRUPT Error: Interrupted!")):
+        assert isinstance(environment_failure(exc, "orders/a.csv"), EnvironmentFailure)
+    con = duckdb.connect()
+    # A value that does not fit, or another error that mentions an interrupt, is the file's or a bug.
+    with pytest.raises(duckdb.Error) as data_error:
+        con.execute("SELECT CAST('x' AS INTEGER)").fetchall()
+    others = (RuntimeError("the export was interrupted"), EnvironmentFailure("Query interrupted"))
+    for exc in (data_error.value, *others):
+        assert environment_failure(exc, "orders/a.csv") is None
