@@ -145,6 +145,13 @@ def hold_failing_files(
     if hold is None:  # a concurrent run published them meanwhile
         gate.branch = None
         return []
-    log.warning("%s", hold)
+    # Not the hold's own message ("main is unchanged"): the rest of the batch has just reached main.
+    named = [f"{label} (failed {failed})" for label, failed in why.items()]
+    listed = "; ".join(named[:20]) + (f"; and {len(named) - 20} more" if len(named) > 20 else "")
+    log.warning(
+        "%s: %d file(s) held back by the quality gate on branch %r (snapshot %s), failing on their own "
+        "rows: %s. The other %d file(s) of the batch published to main. Review with `foundation held`.",
+        ".".join(table.name()), len(files), hold.branch, hold.snapshot_id, listed, len(staged) - len(files),
+    )  # fmt: skip
     gate.held_back = True
     return [{"file": labels[s.identity], "rows": s.rows, "failed": why[labels[s.identity]]} for s in files]

@@ -1,6 +1,7 @@
 """A batch of many landed files is judged per file: a failing file holds back itself, not the batch."""
 
 import json
+import logging
 
 import dagster as dg
 import pytest
@@ -112,7 +113,15 @@ def _suite(settings, tmp_path, expectation: dict):
     return dataset, load_suite(dataset.table, types, folder)
 
 
-def test_a_ratio_one_file_fails_alone_holds_that_file_only(settings, tmp_path):
+def _held_warnings(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "held back" in r.getMessage()
+    ]
+
+
+def test_a_ratio_one_file_fails_alone_holds_that_file_only(settings, tmp_path, caplog):
     dataset, suite = _suite(
         settings,
         tmp_path,
@@ -127,9 +136,14 @@ def test_a_ratio_one_file_fails_alone_holds_that_file_only(settings, tmp_path):
     assert [f["file"] for f in report.held_back] == ["orders/b.csv"]
     assert report.held_back[0]["failed"] == "status_in_set"
     assert report.gate.branch == "audit-r1"
+    # The log says what happened: the held file by name, and that the rest reached main.
+    [warning] = _held_warnings(caplog)
+    assert "main is unchanged" not in warning
+    assert "orders/b.csv (failed status_in_set)" in warning and "audit-r1" in warning
+    assert "other 2 file(s) of the batch published to main" in warning and "orders/a.csv" not in warning
 
 
-def test_a_failure_spread_across_files_holds_the_whole_batch(settings, tmp_path):
+def test_a_failure_spread_across_files_holds_the_whole_batch(settings, tmp_path, caplog):
     dataset, suite = _suite(
         settings,
         tmp_path,
@@ -142,3 +156,5 @@ def test_a_failure_spread_across_files_holds_the_whole_batch(settings, tmp_path)
     assert sorted(f["file"] for f in report.held_back) == FILES
     [held] = held_batches(open_catalog(settings).load_table("raw.orders"))
     assert len(held.files) == 3
+    [warning] = _held_warnings(caplog)
+    assert "main is unchanged" in warning and "published" not in warning
