@@ -38,9 +38,8 @@ _ENVIRONMENT_TEXT = re.compile(
     re.IGNORECASE,
 )
 # A query stopped by `interrupt()` or by a signal (DuckDB checks Python's signal handlers while it
-# runs, and one that raises ends the query as a bare RuntimeError, "Query interrupted"; a streamed
-# Arrow read reports "INTERRUPT Error" as an OSError): the run was stopped or the machine was busy
-# with other things, never a fault of the file.
+# runs, and one that raises ends the query as a RuntimeError, "Query interrupted", caused by what the
+# handler raised; a streamed Arrow read reports "INTERRUPT Error" as an OSError): never the file's fault.
 _INTERRUPTED = re.compile(r"^(Query interrupted|INTERRUPT Error)")
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"\\]|\\.)*\"")
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
@@ -79,18 +78,27 @@ def without_values(text: str) -> str:
 def environment_failure(exc: BaseException, label: str, settings_hint: str = "") -> EnvironmentFailure | None:
     """The environment failure behind `exc`, or None when the file itself is the problem.
 
-    Memory limits, a full disk, permissions and I/O errors say nothing about the file: the run
-    fails and retries, and the file stays due.
+    Memory limits, a full disk, permissions, I/O errors and an interrupted DuckDB query say nothing
+    about the file: the run fails and retries, and the file stays due.
+
+    Raises:
+        BaseException: The stop request behind an interrupted query (KeyboardInterrupt, Dagster's
+            DagsterExecutionInterruptedError when a run is terminated), so that it stops as asked.
     """
     if isinstance(exc, MemoryError | duckdb.OutOfMemoryException):
         what = "ran out of memory"
     elif isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
         what = f"hit an operating-system error ({errno.errorcode.get(exc.errno or 0, exc.errno)})"
     elif interrupted(exc):
+        stop = exc.__cause__ or exc.__context__
+        if stop is not None and not isinstance(stop, Exception):
+            # The signal's handler asked to stop (Ctrl-C, a run being terminated: KeyboardInterrupt,
+            # Dagster's DagsterExecutionInterruptedError): stop as asked, not retry.
+            raise stop
         return EnvironmentFailure(
-            f"{label}: DuckDB's query was interrupted (by a signal: the run was being stopped, or the "
-            "machine was overloaded); this is not a problem of the data, which stays due: the step is "
-            "retried, and the next run ingests it"
+            f"{label}: DuckDB's query was interrupted ({type(exc).__name__}: {_first_words(str(exc))}); "
+            "this is not a problem of the data, which stays due: the step is retried, and the next run "
+            "ingests it"
         )
     elif isinstance(exc, duckdb.IOException | duckdb.Error) and _ENVIRONMENT_TEXT.search(str(exc)):
         what = "hit a machine limit"

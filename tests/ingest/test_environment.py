@@ -76,42 +76,59 @@ def test_permission_denied_while_reading_is_not_a_bad_file(settings, registry, m
     assert ingest_dataset(settings, registry["orders"], run_id="after").rows == 3
 
 
-class _InterruptedCopies:
+class _Interrupted:
     """A DuckDB connection whose queries reading a CSV file (a group's or a file's) are stopped by a signal.
 
-    DuckDB runs Python's signal handlers while a query runs; one that raises ends the query with a bare
-    `RuntimeError("Query interrupted")` (what a trial under load met). A signal cannot be made to land
-    inside a query deterministically, so the error is raised where DuckDB raises it: `execute`.
+    DuckDB runs Python's signal handlers while a query runs; one that raises ends the query with
+    `RuntimeError("Query interrupted")` caused by what the handler raised (measured with duckdb 1.5).
+    A signal cannot be made to land inside a query deterministically, so the error is raised where
+    DuckDB raises it: `execute`.
     """
 
-    def __init__(self, con) -> None:
-        self._con = con
+    def __init__(self, con, cause: BaseException | None) -> None:
+        self._con, self._cause = con, cause
 
     def execute(self, sql: str, *args, **kwargs):
         if "read_csv(" in sql:
-            raise RuntimeError("Query interrupted")
+            raise RuntimeError("Query interrupted") from self._cause
         return self._con.execute(sql, *args, **kwargs)
 
     def cursor(self):
-        return _InterruptedCopies(self._con.cursor())
+        return _Interrupted(self._con.cursor(), self._cause)
 
     def __getattr__(self, name: str):
         return getattr(self._con, name)
 
 
-def test_an_interrupted_duckdb_query_is_retried_not_quarantined(settings, registry, monkeypatch):
+def _interrupt_reads(monkeypatch, cause: BaseException | None) -> None:
     import dagster_project.ingest.run as run
 
+    connect = run.connect
+    monkeypatch.setattr(run, "connect", lambda *a, **k: _Interrupted(connect(*a, **k), cause))
+
+
+def test_an_interrupted_duckdb_query_is_retried_not_quarantined(settings, registry, monkeypatch):
     land(settings, "orders/a.csv", orders_csv(1, 3))
     land(settings, "orders/b.csv", orders_csv(4, 3))  # two files: the fast lane's group query too
-    connect = run.connect
-    monkeypatch.setattr(run, "connect", lambda *a, **k: _InterruptedCopies(connect(*a, **k)))
-    with pytest.raises(EnvironmentFailure, match="interrupted") as failure:
+    _interrupt_reads(monkeypatch, cause=None)  # con.interrupt(), or a handler raising an Exception
+    with pytest.raises(EnvironmentFailure, match="interrupted") as failure:  # the raw asset retries these
         ingest_dataset(settings, registry["orders"], run_id="interrupted")
     assert "orders/a.csv" in str(failure.value) and "stays due" in str(failure.value)
     monkeypatch.undo()
     _nothing_quarantined(settings)
     assert ingest_dataset(settings, registry["orders"], run_id="after").rows == 6
+
+
+def test_a_query_interrupted_to_stop_the_run_stops_it(settings, registry, monkeypatch):
+    """Ctrl-C, or Dagster terminating a run (its handler raises DagsterExecutionInterruptedError, a
+    BaseException like KeyboardInterrupt): the stop goes on as a stop, not as a retry or a bad file."""
+    land(settings, "orders/a.csv", orders_csv(1, 3))
+    _interrupt_reads(monkeypatch, cause=KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        ingest_dataset(settings, registry["orders"], run_id="stopped")
+    monkeypatch.undo()
+    _nothing_quarantined(settings)
+    assert ingest_dataset(settings, registry["orders"], run_id="after").rows == 3
 
 
 def test_only_duckdb_interrupts_count_as_the_environment():
