@@ -1,4 +1,4 @@
-"""`foundation status`: every Iceberg table, the quarantine that still stands, held-back batches."""
+"""`foundation status`: every Iceberg table, the quarantine still standing, held-back batches, failed runs."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from dataclasses import asdict
 from urllib.parse import unquote
 
 from dagster_project.landing.names import label
+from dagster_project.run_failures import failed_runs, where_to_look
 from dagster_project.settings import Settings
 
 
 def table_status(settings: Settings) -> dict:
-    """Every Iceberg table with rows, snapshots and current snapshot; the quarantine log; tables that fail.
+    """Every Iceberg table with rows, snapshots and current snapshot; the quarantine log (rows set apart
+    per file too); tables that fail; the Dagster runs that failed lately (`run_failures.py`).
 
     A table whose metadata does not load is listed under `broken` with its error; the others are
     reported as usual. A corrupt or missing catalog raises `CatalogCorrupt` (nothing is created).
@@ -42,6 +44,7 @@ def table_status(settings: Settings) -> dict:
                 }
             )
     quarantine, dropped_rows, set_apart, duplicates, resolved = [], {}, {}, [], []
+    set_apart_files: dict[str, dict[str, int]] = {}  # dataset -> file URI -> rows
     if any(t["table"] == QUARANTINE_TABLE for t in tables):
         view = QuarantineView(catalog, {t["table"] for t in tables})
         for row in read_quarantine(catalog).to_pylist():
@@ -63,6 +66,8 @@ def table_status(settings: Settings) -> dict:
                     dropped_rows[key] = dropped_rows.get(key, 0) + 1
                 else:  # a value that does not fit its column's type
                     set_apart[row["dataset"]] = set_apart.get(row["dataset"], 0) + 1
+                    files = set_apart_files.setdefault(row["dataset"], {})
+                    files[row["source_file"]] = files.get(row["source_file"], 0) + 1
                 continue
             quarantine.append(
                 {
@@ -80,11 +85,57 @@ def table_status(settings: Settings) -> dict:
         "quarantine": quarantine,
         "dropped_rows": dropped_rows,
         "set_apart_rows": set_apart,
+        "set_apart_files": [
+            {"dataset": dataset, "file": _key(uri, settings.landing_uri), "rows": rows}
+            for dataset, files in sorted(set_apart_files.items())
+            for uri, rows in sorted(files.items())
+        ],
         "duplicates": duplicates,
         "resolved": resolved,
         "held_back": held,
         "broken": broken,
+        "failed_runs": failed_runs(settings.dagster_home_dir),
     }
+
+
+def _key(uri: str, root: str) -> str:
+    """The landing key of a file URI (`orders/a.csv`), else the URI (a moved landing zone)."""
+    root = root.rstrip("/") + "/"
+    if not uri.startswith(root):
+        return label(uri)
+    key = uri[len(root) :]
+    return label(unquote(key) if root.startswith("file:") else key)  # file URIs are percent-encoded
+
+
+_LISTED = 10  # files per dataset, failed runs: the rest is counted (and in --json)
+
+
+def _rows_query(dataset: str) -> str:
+    """The command that shows a dataset's rows set apart (the auditor reads ops.*, not row_data)."""
+    return (
+        f'foundation query --as auditor "select source_file, line, column_name, message from ops.quarantine '
+        f"where dataset = '{dataset}' and scope = 'row' and reason = 'type_conflict'\""
+    )
+
+
+def _print_failed_runs(runs: dict, out) -> None:
+    if runs["storage"] == "configured":
+        print(
+            "\nfailed runs: the Dagster instance keeps its runs in a database of its own: see Runs in the UI",
+            file=out,
+        )
+    if runs["storage"] == "unreadable":
+        print(f"\nfailed runs: the Dagster run storage could not be read ({runs['error']})", file=out)
+    if not runs["count"]:
+        return
+    shown = runs["runs"]
+    more = f" (the newest {len(shown)})" if runs["count"] > len(shown) else ""
+    print(f"\nfailed runs: {runs['count']}{more}", file=out)
+    for r in shown:
+        what = f"[{r['dataset']}] {r['file'] or ''}".strip() if r["dataset"] else ""
+        print(f"  {r['failed_at']} run {r['run_id']} {what}".rstrip(), file=out)
+        print(f"    {r['error']}", file=out)
+    print(f"  whole log: {where_to_look('<run id>')}", file=out)
 
 
 def print_status(status: dict, out=None) -> None:
@@ -98,6 +149,7 @@ def print_status(status: dict, out=None) -> None:
     if not tables:
         if not broken:
             print("No tables yet. Run `make demo`, or drop files into the landing zone.", file=out)
+        _print_failed_runs(status["failed_runs"], out)
         return
     width = max(len(t["table"]) for t in tables)
     print(f"{'table'.ljust(width)}  {'rows':>10}  {'snapshots':>9}  current snapshot", file=out)
@@ -122,7 +174,15 @@ def print_status(status: dict, out=None) -> None:
         total = sum(status["set_apart_rows"].values())
         print(f"rows set apart, values that do not fit their columns (in ops.quarantine): {total}", file=out)
         for dataset, count in sorted(status["set_apart_rows"].items()):
-            print(f"  {dataset}: {count}", file=out)
+            files = [f for f in status.get("set_apart_files", []) if f["dataset"] == dataset]
+            print(f"  {dataset}: {count} in {len(files)} file(s); see them: {_rows_query(dataset)}", file=out)
+            for f in files[:_LISTED]:
+                print(f"    {f['file']}: {f['rows']}", file=out)
+            if len(files) > _LISTED:
+                print(
+                    f"    and {len(files) - _LISTED} more file(s) (foundation status --json lists all)",
+                    file=out,
+                )
     if status["dropped_rows"]:
         total = sum(status["dropped_rows"].values())
         print(f"rows dropped by expectations (in ops.quarantine): {total}", file=out)
@@ -136,3 +196,4 @@ def print_status(status: dict, out=None) -> None:
             f"{files} file(s), {rows} row(s)",
             file=out,
         )
+    _print_failed_runs(status["failed_runs"], out)

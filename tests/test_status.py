@@ -102,3 +102,65 @@ def test_records_stand_while_nothing_answered_them(meters, foundation):  # noqa:
     assert len(status["quarantine"]) == 1 and status["set_apart_rows"] == {"meters": 1}
     assert status["resolved"] == []
     assert "resolved since" not in foundation("status")[1]
+
+
+def test_status_names_the_files_whose_rows_were_set_apart_and_how_to_see_them(meters, foundation):  # noqa: F811
+    write_registry(meters.sources_file, {"id": "long", "reading": "int"})
+    land(meters, "meters/a.csv", "id,reading\n1,5\n2,2.5\n3,high\n")
+    land(meters, "meters/b c.csv", "id,reading\n4,6\n5,lots\n")
+    assert len(ingest(meters, "r1").rejected_rows) == 3
+    status = _status(foundation)
+    assert status["set_apart_files"] == [
+        {"dataset": "meters", "file": "meters/a.csv", "rows": 2},
+        {"dataset": "meters", "file": "meters/b c.csv", "rows": 1},
+    ]
+    text = foundation("status")[1]
+    assert "meters: 3 in 2 file(s)" in text
+    assert "    meters/a.csv: 2\n" in text and "    meters/b c.csv: 1\n" in text
+    # The command status names shows exactly those rows.
+    [command] = [line.split("see them: ", 1)[1] for line in text.splitlines() if "see them: " in line]
+    assert command.startswith('foundation query --as auditor "') and command.endswith('"')
+    code, out = foundation("query", "--as", "auditor", command.split('"')[1], "--format", "json")
+    assert code == 0
+    assert sorted((r["source_file"].rsplit("/", 1)[-1], r["line"]) for r in json.loads(out)) == [
+        ("a.csv", 3),
+        ("a.csv", 4),
+        ("b%20c.csv", 3),
+    ]
+
+
+def test_status_lists_failed_runs_with_their_file_and_first_error(meters, foundation):  # noqa: F811
+    import dagster as dg
+
+    from dagster_project.errors import EnvironmentFailure
+
+    @dg.op
+    def raw__meters():
+        raise EnvironmentFailure(
+            "meters/a.csv: reading it ran out of memory; the file stays due\nmore detail"
+        )
+
+    @dg.job
+    def ingest_job():
+        raw__meters()
+
+    assert _status(foundation)["failed_runs"] == {"storage": "none", "count": 0, "runs": []}
+    meters.dagster_home_dir.mkdir(parents=True)
+    with dg.DagsterInstance.from_config(str(meters.dagster_home_dir)) as instance:  # the CLI's instance
+        result = ingest_job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            tags={"foundation/dataset": "meters", "foundation/file": "meters/a.csv (+2 more)"},
+        )
+    assert not result.success
+    runs = _status(foundation)["failed_runs"]
+    assert runs["storage"] == "sqlite" and runs["count"] == 1
+    [run] = runs["runs"]
+    assert run["run_id"] == result.run_id and run["dataset"] == "meters"
+    assert (
+        run["error"] == "EnvironmentFailure: meters/a.csv: reading it ran out of memory; the file stays due"
+    )
+    text = foundation("status")[1]
+    assert f"run {result.run_id} [meters] meters/a.csv (+2 more)" in text
+    assert "    EnvironmentFailure: meters/a.csv: reading it ran out of memory" in text
+    assert "http://127.0.0.1:3000/runs/<run id>" in text
