@@ -66,6 +66,8 @@ LINEAGE_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("_ingested_at", "timestamptz", "When the ingest run that wrote this row started (UTC)."),
     ("_run_id", "string", "Dagster run id of the ingest run."),
 )
+# Their names: a source may not declare them; suites and dbt sources may read them.
+LINEAGE_COLUMNS = tuple(name for name, _, _ in LINEAGE_FIELDS)
 # Raw tables: our own retry re-checks which files are already committed (exactly once);
 # pyiceberg's built-in retry would re-apply the same append on top of a concurrent one.
 RAW_TABLE_PROPERTIES = {"commit.retry.num-retries": "0", "format-version": "2"}

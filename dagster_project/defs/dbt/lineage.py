@@ -17,12 +17,12 @@ from dagster_dbt import DagsterDbtTranslator
 
 from dagster_project.defs.dbt.dagster_dbt_adapter import column_lineage_metadata
 from dagster_project.lakehouse.changes import SEQUENCE_COLUMN
-from dagster_project.lakehouse.tables import LINEAGE_FIELDS
+from dagster_project.lakehouse.tables import LINEAGE_COLUMNS
 
 log = logging.getLogger(__name__)
 
 # Columns every raw source has besides its declared ones (ingest lineage, the plugin's sequence).
-SOURCE_EXTRA_COLUMNS = (*(name for name, _, _ in LINEAGE_FIELDS), SEQUENCE_COLUMN)
+SOURCE_EXTRA_COLUMNS = (*LINEAGE_COLUMNS, SEQUENCE_COLUMN)
 
 
 def _columns(props: Mapping[str, Any], *, source: bool) -> dict[str, dict[str, str]]:
