@@ -173,15 +173,20 @@ def _refuse_table_beside_old_data(catalog: Catalog, identifier: str) -> None:
         )
 
 
+def optional_field(field_id: int, name: str, kind: IcebergType, doc: str | None) -> NestedField:
+    """An optional (nullable) column with its doc, as every table of ours declares its columns."""
+    return NestedField(field_id, name, kind, required=False, doc=doc)
+
+
 def raw_schema(dataset: Dataset) -> Schema:
     """Declared columns (all optional: raw is as landed) followed by the lineage columns."""
     fields = [
-        NestedField(i, c.name, iceberg_type(c.type), required=False, doc=c.description or None)
+        optional_field(i, c.name, iceberg_type(c.type), c.description or None)
         for i, c in enumerate(dataset.columns, start=1)
     ]
     start = len(fields) + 1
     fields += [
-        NestedField(start + i, name, iceberg_type(t), required=False, doc=doc)
+        optional_field(start + i, name, iceberg_type(t), doc)
         for i, (name, t, doc) in enumerate(LINEAGE_FIELDS)
     ]
     return Schema(*fields)
