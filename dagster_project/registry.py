@@ -27,7 +27,6 @@ PRIMITIVE_TYPES = ("string", "int", "long", "float", "double", "boolean", "date"
 DECIMAL_TYPE = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 OWNER = re.compile(r"^(team:[A-Za-z0-9_-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
-LINEAGE_COLUMNS = ("_source_file", "_source_checksum", "_ingested_at", "_run_id")
 
 
 class RegistryError(FoundationError, ValueError):

@@ -86,3 +86,16 @@ def check_summary(passed: Iterable[bool]) -> dict[str, object]:
         "checks_evaluated": dg.MetadataValue.int(len(outcomes)),
         "check_pass_rate": dg.MetadataValue.float(round(rate, 4)),
     }
+
+
+def as_evaluation(result: dg.AssetCheckResult) -> dg.AssetCheckEvaluation:
+    """A check result reported outside the check's own step (by a sensor, or a review job's op)."""
+    return dg.AssetCheckEvaluation(
+        asset_key=result.asset_key,
+        check_name=result.check_name,
+        passed=result.passed,
+        metadata=result.metadata,
+        severity=result.severity,
+        description=result.description,
+        blocking=False,
+    )

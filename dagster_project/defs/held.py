@@ -8,6 +8,7 @@ file does not turn the asset green while an older batch still waits for review.
 import dagster as dg
 from pyiceberg.table import Table
 
+from dagster_project.defs.catalog import as_evaluation
 from dagster_project.defs.resources import Foundation
 from dagster_project.lakehouse.held import HeldBatch, held_batches
 from dagster_project.lakehouse.review import NotHeld, discard_held, held_rows, release_held
@@ -86,17 +87,7 @@ def _asset_of(table: str, checked: set[str]) -> dg.AssetKey | None:
 
 def _report_check(context: dg.OpExecutionContext, settings, table_name: str, asset: dg.AssetKey) -> None:
     table = open_catalog(settings).load_table(table_name)
-    result = held_check_result(table, asset)
-    context.log_event(
-        dg.AssetCheckEvaluation(
-            asset_key=asset,
-            check_name=HELD_CHECK,
-            passed=result.passed,
-            metadata=result.metadata,
-            severity=result.severity,
-            description=result.description,
-        )
-    )
+    context.log_event(as_evaluation(held_check_result(table, asset)))
 
 
 def build_held_jobs(checked_tables: set[str]) -> list[dg.JobDefinition]:

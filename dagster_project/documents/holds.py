@@ -27,7 +27,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import In
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
-from pyiceberg.types import NestedField, StringType, TimestamptzType
+from pyiceberg.types import StringType, TimestamptzType
 
 from dagster_project import faults
 from dagster_project.documents.tables import CHUNKS_TABLE
@@ -35,7 +35,7 @@ from dagster_project.governance.audit import AuditEvent, record_safely
 from dagster_project.lakehouse.held import RunAlive
 from dagster_project.lakehouse.ops import append_once
 from dagster_project.lakehouse.review import NotHeld
-from dagster_project.lakehouse.tables import ensure_table, open_catalog
+from dagster_project.lakehouse.tables import ensure_table, open_catalog, optional_field
 from dagster_project.settings import Settings
 
 HOLDS_TABLE = "ops.document_holds"
@@ -45,24 +45,20 @@ HELD, RELEASED, DISCARDED, SUPERSEDED = "held", "released", "discarded", "supers
 Version = tuple[str, str, str]
 
 
-def _field(i: int, name: str, kind, doc: str) -> NestedField:  # noqa: ANN001
-    return NestedField(i, name, kind, required=False, doc=doc)
-
-
 HOLDS_SCHEMA = Schema(
-    _field(1, "hold_id", StringType(), "Stable id: hash of document, version and decision."),
-    _field(2, "document_id", StringType(), "The document (curated.documents.document_id)."),
-    _field(3, "path", StringType(), "Landing key of its source file."),
-    _field(4, "checksum", StringType(), "The raw.documents version judged."),
-    _field(5, "chunker", StringType(), "Chunking options fingerprint of that version."),
-    _field(6, "embedding_model", StringType(), "Embedder of that version."),
-    _field(7, "decision", StringType(), "held, released, discarded or superseded."),
-    _field(8, "failed", StringType(), "Blocking expectations its chunks failed (comma-separated)."),
-    _field(9, "chunk_id", StringType(), "The first chunk that failed."),
-    _field(10, "reason", StringType(), "Why it is held, in words."),
-    _field(11, "run_id", StringType(), "Dagster run (or CLI call) that decided."),
-    _field(12, "via", StringType(), "Who decided: the sync, `cli`, or `run <id>` of a review job."),
-    _field(13, "decided_at", TimestamptzType(), "When (UTC)."),
+    optional_field(1, "hold_id", StringType(), "Stable id: hash of document, version and decision."),
+    optional_field(2, "document_id", StringType(), "The document (curated.documents.document_id)."),
+    optional_field(3, "path", StringType(), "Landing key of its source file."),
+    optional_field(4, "checksum", StringType(), "The raw.documents version judged."),
+    optional_field(5, "chunker", StringType(), "Chunking options fingerprint of that version."),
+    optional_field(6, "embedding_model", StringType(), "Embedder of that version."),
+    optional_field(7, "decision", StringType(), "held, released, discarded or superseded."),
+    optional_field(8, "failed", StringType(), "Blocking expectations its chunks failed (comma-separated)."),
+    optional_field(9, "chunk_id", StringType(), "The first chunk that failed."),
+    optional_field(10, "reason", StringType(), "Why it is held, in words."),
+    optional_field(11, "run_id", StringType(), "Dagster run (or CLI call) that decided."),
+    optional_field(12, "via", StringType(), "Who decided: the sync, `cli`, or `run <id>` of a review job."),
+    optional_field(13, "decided_at", TimestamptzType(), "When (UTC)."),
 )
 
 

@@ -15,15 +15,14 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import (
     ArrowScan,
-    _dataframe_to_data_files,
+    bin_pack_arrow_table,
     parquet_file_to_data_file,
+    pyarrow_to_schema,
     schema_to_pyarrow,
+    write_file,
 )
-from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntry, ManifestEntryStatus, ManifestFile
-from pyiceberg.table import FileScanTask, Table
-from pyiceberg.table.refs import MAIN_BRANCH
-from pyiceberg.table.snapshots import Operation, Summary
-from pyiceberg.table.update.snapshot import _OverwriteFiles
+from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntry
+from pyiceberg.table import FileScanTask, Table, WriteTask
 
 from dagster_project.lakehouse.changes import COMPACTION_PROPERTY, watermarks
 from dagster_project.lakehouse.maintenance import (
@@ -32,60 +31,13 @@ from dagster_project.lakehouse.maintenance import (
     table_stats,
     without_commit_retries,
 )
+from dagster_project.lakehouse.pyiceberg_adapter import stage_rewrite
 
 log = logging.getLogger(__name__)
 # A file below this share of the target size counts as small.
 SMALL_SHARE = 0.75
-
-
-class _RewriteFiles(_OverwriteFiles):
-    """A `replace` commit whose new files keep the data sequence number of the rows they hold.
-
-    pyiceberg 0.12 has no rewrite producer; an overwrite's manifests with operation `replace` is
-    one. The new files get the highest sequence number of the files they replace (as Java's
-    RewriteFiles may), so incremental readers skip them by sequence number alone, whether or not
-    this snapshot has expired by the time they read.
-    """
-
-    def __init__(
-        self, transaction: Any, io: Any, sequence_numbers: Mapping[str, int], properties: dict[str, str]
-    ):
-        super().__init__(
-            operation=Operation.REPLACE,
-            transaction=transaction,
-            io=io,
-            snapshot_properties=properties,
-            branch=MAIN_BRANCH,
-        )
-        self._sequence_numbers = dict(sequence_numbers)
-
-    def _manifests(self) -> list[ManifestFile]:
-        added, self._added_data_files = self._added_data_files, []
-        try:
-            manifests = super()._manifests()
-        finally:
-            self._added_data_files = added
-        spec = self._transaction.table_metadata.spec()
-        with self.new_manifest_writer(spec) as writer:
-            for data_file in added:
-                writer.add(
-                    ManifestEntry.from_args(
-                        status=ManifestEntryStatus.ADDED,
-                        snapshot_id=self._snapshot_id,
-                        sequence_number=self._sequence_numbers[data_file.file_path],
-                        data_file=data_file,
-                    )
-                )
-        return [writer.to_manifest_file(), *manifests]
-
-    def _summary(self, snapshot_properties: Mapping[str, str] = {}) -> Summary:  # noqa: B006 - read only
-        # pyiceberg totals up only append/overwrite/delete summaries; the counts are the same.
-        self._operation = Operation.OVERWRITE
-        try:
-            summary = super()._summary(dict(snapshot_properties))
-        finally:
-            self._operation = Operation.REPLACE
-        return Summary(Operation.REPLACE, **summary.additional_properties)
+# Table property pyiceberg's writer sizes files by; compaction's write sets it to its target.
+TARGET_SIZE_PROPERTY = "write.target-file-size-bytes"
 
 
 def incremental_sources(catalog: Catalog, manifest: Mapping[str, Any] | None) -> dict[str, set[str]]:
@@ -162,7 +114,17 @@ def _plan(
 def _write(table: Table, metadata: Any, rows: pa.Table, beside: str) -> list[DataFile]:
     """Write one bin's rows as data files of the table (next to `beside`: same partition)."""
     if metadata.spec().is_unpartitioned():
-        return list(_dataframe_to_data_files(metadata, rows, table.io))
+        # What pyiceberg's append writes (its location provider and file names), from public parts.
+        schema = pyarrow_to_schema(
+            rows.schema, name_mapping=metadata.schema().name_mapping, format_version=metadata.format_version
+        )
+        write_uuid = uuid.uuid4()
+        target = int(metadata.properties[TARGET_SIZE_PROPERTY])
+        tasks = (
+            WriteTask(write_uuid=write_uuid, task_id=task_id, record_batches=batches, schema=schema)
+            for task_id, batches in enumerate(bin_pack_arrow_table(rows, target))
+        )
+        return list(write_file(table.io, metadata, tasks))
     # pyiceberg's partitioned writer needs pyiceberg-core for the transforms; every row of a bin is
     # in one partition already, so write the file there and let pyiceberg read its partition back.
     path = f"{beside.rsplit('/', 1)[0]}/compacted-{uuid.uuid4().hex}.parquet"
@@ -210,7 +172,7 @@ def compact(
     if not bins or dry_run:
         report.files_added = len(bins) if dry_run else 0  # each bin is at most one target-size file
         return report
-    properties = {**table.metadata.properties, "write.target-file-size-bytes": str(target_file_bytes)}
+    properties = {**table.metadata.properties, TARGET_SIZE_PROPERTY: str(target_file_bytes)}
     write_metadata = table.metadata.model_copy(update={"properties": properties})
     scan = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
     written: list[DataFile] = []
@@ -226,17 +188,14 @@ def compact(
             removed += [e.data_file for e in entries]
             log.info("%s: %d small files → rewritten (%d rows)", name, len(entries), rows.num_rows)
         tx = without_commit_retries(table).transaction()
-        rewrite = _RewriteFiles(
+        stage_rewrite(
             tx,
             table.io,
-            sequence_numbers,
-            {COMPACTION_PROPERTY: json.dumps({"rewritten": len(removed), "added": len(written)})},
+            removed=removed,
+            added=written,
+            sequence_numbers=sequence_numbers,
+            properties={COMPACTION_PROPERTY: json.dumps({"rewritten": len(removed), "added": len(written)})},
         )
-        for data_file in removed:
-            rewrite.delete_data_file(data_file)
-        for data_file in written:
-            rewrite.append_data_file(data_file)
-        rewrite.commit()
         if before_commit:
             before_commit()
         tx.commit_transaction()

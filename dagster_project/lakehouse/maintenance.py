@@ -13,12 +13,12 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 from pyiceberg.table.refs import MAIN_BRANCH
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
-from pyiceberg.table.update import AssertRefSnapshotId
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
 from dagster_project.errors import FoundationError
 from dagster_project.lakehouse.changes import COMPACTION_PROPERTY, WATERMARK_PROPERTY
 from dagster_project.lakehouse.publish import FILES_PROPERTY, VERSIONS_PROPERTY, rebuilt_at
+from dagster_project.lakehouse.pyiceberg_adapter import require_main_at
 from dagster_project.lakehouse.warehouse import (
     METADATA_SUFFIX,
     READ_ERRORS,
@@ -220,7 +220,7 @@ def expire_snapshots(
         tx = writer.transaction()
         # Planned against this head of main: if main moves, the commit fails and is planned again.
         head = table.current_snapshot()
-        tx._stage((), (AssertRefSnapshotId(snapshot_id=head.snapshot_id if head else None, ref=MAIN_BRANCH),))
+        require_main_at(tx, head.snapshot_id if head else None)
         if carried:
             checkpoint = {"expired": len(ids), "cutoff_ms": cutoff_ms}
             landed = [t for t in map(files_committed_ms, expiring) if t is not None]

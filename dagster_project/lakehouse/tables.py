@@ -66,6 +66,8 @@ LINEAGE_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("_ingested_at", "timestamptz", "When the ingest run that wrote this row started (UTC)."),
     ("_run_id", "string", "Dagster run id of the ingest run."),
 )
+# Their names: a source may not declare them; suites and dbt sources may read them.
+LINEAGE_COLUMNS = tuple(name for name, _, _ in LINEAGE_FIELDS)
 # Raw tables: our own retry re-checks which files are already committed (exactly once);
 # pyiceberg's built-in retry would re-apply the same append on top of a concurrent one.
 RAW_TABLE_PROPERTIES = {"commit.retry.num-retries": "0", "format-version": "2"}
@@ -171,15 +173,20 @@ def _refuse_table_beside_old_data(catalog: Catalog, identifier: str) -> None:
         )
 
 
+def optional_field(field_id: int, name: str, kind: IcebergType, doc: str | None) -> NestedField:
+    """An optional (nullable) column with its doc, as every table of ours declares its columns."""
+    return NestedField(field_id, name, kind, required=False, doc=doc)
+
+
 def raw_schema(dataset: Dataset) -> Schema:
     """Declared columns (all optional: raw is as landed) followed by the lineage columns."""
     fields = [
-        NestedField(i, c.name, iceberg_type(c.type), required=False, doc=c.description or None)
+        optional_field(i, c.name, iceberg_type(c.type), c.description or None)
         for i, c in enumerate(dataset.columns, start=1)
     ]
     start = len(fields) + 1
     fields += [
-        NestedField(start + i, name, iceberg_type(t), required=False, doc=doc)
+        optional_field(start + i, name, iceberg_type(t), doc)
         for i, (name, t, doc) in enumerate(LINEAGE_FIELDS)
     ]
     return Schema(*fields)

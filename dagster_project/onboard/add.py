@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from dagster_project.lakehouse.tables import LINEAGE_COLUMNS
 from dagster_project.onboard.dbt_sources import SOURCES_FILE, render_dbt_sources
 from dagster_project.onboard.declare import declared, plain, registry_entry, with_entry
 from dagster_project.onboard.infer import Inferred, infer_source
@@ -27,7 +28,6 @@ from dagster_project.onboard.suite import render_suite
 from dagster_project.quality.suites import parse_suite
 from dagster_project.registry import (
     FORMATS,
-    LINEAGE_COLUMNS,
     NAME,
     Dataset,
     Registry,

@@ -10,7 +10,7 @@ import pytest
 
 from dagster_project.documents.config import DocumentsConfigError, load_documents_config
 from dagster_project.documents.curate import redact
-from dagster_project.documents.pii import RESIDUAL_PII_REGEX, PiiOptions, find_pii
+from dagster_project.documents.pii import PiiOptions, find_pii
 from tests.documents.pii_corpus import KINDS, measure, pii_documents
 from tests.documents.pii_technical import technical_pages
 
@@ -90,7 +90,6 @@ def _gate(texts: list[str]) -> list[bool]:
     suite = json.loads((ROOT / "expectations/curated.document_chunks.json").read_text())
     expectations = suite["expectations"]
     (regex,) = [e["kwargs"]["regex"] for e in expectations if e["meta"].get("name") == "no_residual_pii"]
-    assert regex == RESIDUAL_PII_REGEX
     con = duckdb.connect()
     return [con.execute("select regexp_matches(?, ?)", [t, regex]).fetchone()[0] for t in texts]
 

@@ -248,3 +248,19 @@ def test_a_compacted_model_table_needs_no_rebuild_of_the_working_database(settin
         assert con.execute("select count(*) from staging.things").fetchone()[0] == 31
     finally:
         con.close()
+
+
+def test_an_unpartitioned_table_compacts_into_one_file_with_its_rows_sequence_number(settings):
+    catalog = open_catalog(settings)
+    catalog.create_namespace_if_not_exists("staging")
+    table = catalog.create_table("staging.flat", pa.schema([pa.field("id", pa.int64())]))
+    for first in (1, 11, 21):
+        table.append(pa.table({"id": pa.array(range(first, first + 10), pa.int64())}))
+    report = compact(table, target_file_bytes=BIG, min_files=2)
+    assert (report.files_removed, report.files_added, report.after.data_files) == (3, 1, 1)
+    table.refresh()
+    [entry] = [
+        e for m in table.current_snapshot().manifests(table.io) for e in m.fetch_manifest_entry(table.io)
+    ]
+    assert entry.sequence_number == 3 and entry.data_file.file_path.startswith(table.location())
+    assert sorted(table.scan().to_arrow()["id"].to_pylist()) == list(range(1, 31))

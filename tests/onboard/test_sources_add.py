@@ -16,11 +16,12 @@ import pytest
 import yaml
 
 from dagster_project.cli import main
+from dagster_project.lakehouse.tables import LINEAGE_COLUMNS
 from dagster_project.onboard import infer
 from dagster_project.onboard.add import apply, plan_source
 from dagster_project.onboard.dbt_sources import SOURCES_FILE, render_dbt_sources
 from dagster_project.quality.suites import parse_suite
-from dagster_project.registry import LINEAGE_COLUMNS, load_registry
+from dagster_project.registry import load_registry
 from dagster_project.settings import DBT_PROJECT_DIR, PACKAGE_DIR, PROJECT_DIR, Settings
 
 

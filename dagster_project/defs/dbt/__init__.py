@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import fcntl
 import sys
-from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 from dagster_dbt.dbt_project import using_dagster_dev
-from packaging import version
 
 from dagster_project.defs.dbt.assets import build_dbt_assets, dbt_project
+from dagster_project.defs.dbt.dagster_dbt_adapter import FoundationDbtCli
 from dagster_project.onboard.dbt_sources import manifest_current, write_dbt_sources
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings
 
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
-
-
-class FoundationDbtCli(DbtCliResource):
-    """dbt-core from this environment: its version is known without running `dbt --version`."""
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        # dagster-dbt asks the executable (1.5-2 s per run); ours is the dbt-core installed here.
-        from dbt.version import __version__
-
-        return version.parse(__version__)
 
 
 def defs(settings: Settings) -> dg.Definitions:

@@ -14,15 +14,15 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator
-from dagster_dbt.core.dbt_cli_event import EventHistoryMetadata, _build_column_lineage_metadata
 
+from dagster_project.defs.dbt.dagster_dbt_adapter import column_lineage_metadata
 from dagster_project.lakehouse.changes import SEQUENCE_COLUMN
-from dagster_project.lakehouse.tables import LINEAGE_FIELDS
+from dagster_project.lakehouse.tables import LINEAGE_COLUMNS
 
 log = logging.getLogger(__name__)
 
 # Columns every raw source has besides its declared ones (ingest lineage, the plugin's sequence).
-SOURCE_EXTRA_COLUMNS = (*(name for name, _, _ in LINEAGE_FIELDS), SEQUENCE_COLUMN)
+SOURCE_EXTRA_COLUMNS = (*LINEAGE_COLUMNS, SEQUENCE_COLUMN)
 
 
 def _columns(props: Mapping[str, Any], *, source: bool) -> dict[str, dict[str, str]]:
@@ -59,15 +59,8 @@ def column_lineage(
         parent = (manifest["sources"] if source else manifest["nodes"])[parent_id]
         parents[parent["relation_name"]] = _columns(parent, source=source)
     try:
-        metadata = _build_column_lineage_metadata(
-            event_history_metadata=EventHistoryMetadata(
-                columns=_columns(node, source=False), parents=parents
-            ),
-            dbt_resource_props=dict(node),
-            manifest=manifest,
-            dagster_dbt_translator=translator,
-            target_path=target_path,
-            project=None,
+        metadata = column_lineage_metadata(
+            node, _columns(node, source=False), parents, manifest, translator, target_path
         )
     except Exception as exc:  # lineage is a nicety: a model sqlglot cannot parse still publishes
         log.warning("no column lineage for %s: %s", unique_id, exc)

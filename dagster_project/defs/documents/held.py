@@ -8,6 +8,7 @@ ones in sight until someone decides.
 
 import dagster as dg
 
+from dagster_project.defs.catalog import as_evaluation
 from dagster_project.defs.resources import Foundation
 from dagster_project.defs.runs import dagster_run_alive
 from dagster_project.documents.holds import (
@@ -72,17 +73,7 @@ class HeldDocumentConfig(dg.Config):
 
 
 def _report(context: dg.OpExecutionContext, settings, report, description: str) -> None:  # noqa: ANN001
-    result = held_documents_result(held_documents(settings))
-    context.log_event(
-        dg.AssetCheckEvaluation(
-            asset_key=DOCUMENTS_KEY,
-            check_name=HELD_DOCUMENTS_CHECK,
-            passed=result.passed,
-            metadata=result.metadata,
-            severity=result.severity,
-            description=result.description,
-        )
-    )
+    context.log_event(as_evaluation(held_documents_result(held_documents(settings))))
     # The review's sync rewrote curated.documents (the status) and, for a release, moved main.
     moved = bool(report.chunks_added or report.removed_documents)
     for key in (DOCUMENTS_KEY, CHUNKS_KEY) if moved else (DOCUMENTS_KEY,):

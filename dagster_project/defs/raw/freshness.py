@@ -21,6 +21,7 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
+from dagster_project.defs.catalog import as_evaluation
 from dagster_project.defs.resources import Foundation
 from dagster_project.lakehouse.maintenance import files_committed_ms
 from dagster_project.lakehouse.publish import FILES_PROPERTY
@@ -147,16 +148,3 @@ def build_freshness_sensor(registry: Iterable[Dataset]) -> dg.SensorDefinition |
         return dg.SensorResult(asset_events=[as_evaluation(freshness_now(settings, d)) for d in datasets])
 
     return freshness_sensor
-
-
-def as_evaluation(result: dg.AssetCheckResult) -> dg.AssetCheckEvaluation:
-    """A check result reported outside a run (as the sensor does)."""
-    return dg.AssetCheckEvaluation(
-        asset_key=result.asset_key,
-        check_name=result.check_name,
-        passed=result.passed,
-        metadata=result.metadata,
-        severity=result.severity,
-        description=result.description,
-        blocking=False,
-    )
