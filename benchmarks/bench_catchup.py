@@ -194,7 +194,8 @@ def catchup_round(
         "zone": zone,
         "way": way,
         "seconds": round(seconds, 3),
-        "decide_seconds": round(decided - start, 3),
+        "decide_seconds": round(decided - start, 3),  # listing, table and handled versions: what is due
+        "ingest_seconds": round(seconds - (decided - start), 3),
         "listed": listed,
         "list_seconds": round(list_seconds, 3),
         "due": len(keys),
@@ -310,6 +311,7 @@ def main() -> int:
             "empty_fetches": int(median(way, "empty", "fetches_total")),
         }
         for way in ways
+        if any(r["way"] == way for r in runs)  # `--old-rounds 0` measures today's code only
     }
     ours = "manifest" if "manifest" in catchup else "old walk"
     lookup_ours = lookup["median_seconds"].get("manifest", lookup["median_seconds"]["old walk"])

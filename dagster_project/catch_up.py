@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from dagster_project.defs.deployment import build_defs
-from dagster_project.ingest.run import pending_files
+from dagster_project.ingest.run import listed_files
 from dagster_project.lakehouse.handled_files import handled_index, record_missing
 from dagster_project.lakehouse.tables import CatalogCorrupt, TableUnreadable, ensure_raw_table, open_catalog
 from dagster_project.landing.names import label
@@ -75,10 +75,8 @@ def pending_work(
     """
     catalog = open_catalog(settings)
     pending = Pending()
-    for dataset in load_registry(settings.sources_file):
-        if datasets is not None and dataset.name not in datasets:
-            continue
-        files = pending_files(settings, dataset)
+    selected = [d for d in load_registry(settings.sources_file) if datasets is None or d.name in datasets]
+    for dataset, files in listed_files(settings, selected):  # listed all at once, in registry order
         if not files:
             continue
         try:

@@ -16,8 +16,10 @@ from urllib.parse import urlparse
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.session
 from blake3 import blake3
 from boto3.exceptions import S3UploadFailedError
+from botocore.utils import parse_timestamp
 
 from dagster_project.errors import EnvironmentFailure
 from dagster_project.landing.names import unsafe_key, unsafe_prefix
@@ -49,6 +51,28 @@ class LandingUnavailable(EnvironmentFailure):
 
 class LandingBucketMissing(LandingUnavailable):
     """The bucket does not exist; the message names it and says to create it."""
+
+
+def _timestamp(value: object) -> datetime:
+    """A response timestamp: ISO 8601 with a zone (every listed object's LastModified) by the standard
+    library, about 30 times faster than botocore's dateutil parser, which took half of the client's time
+    in a listing of 10,000 objects; anything else (HTTP dates of HeadObject, epochs, no zone) its way."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is not None:  # without a zone botocore keeps it naive: leave that to it
+                return parsed
+    return parse_timestamp(value)
+
+
+def _session() -> boto3.session.Session:
+    """A boto3 session whose clients parse timestamps with `_timestamp` (botocore's documented hook)."""
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
+    return boto3.session.Session(botocore_session=core)
 
 
 def _epoch_ns(moment: datetime) -> int:
@@ -106,7 +130,7 @@ class _S3Area:
             s3={"addressing_style": "path"} if endpoint_url else None,
         )
         # Credentials come from the standard chain only (env, config files, instance role).
-        self.client: Any = boto3.session.Session().client(
+        self.client: Any = _session().client(
             "s3", endpoint_url=endpoint_url, region_name=region, config=config
         )
 
