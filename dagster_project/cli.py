@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     """The `foundation` command: a user's mistake or a failing service prints one line, never a traceback.
 
     Exit codes: 0 done, 1 done with failures (e.g. a run failed), 2 a user error (the message says
-    what to fix), 3 the environment failed (disk, catalog, store: retry once it is back).
+    what to fix), 3 the environment failed (disk, catalog, store: retry once it is back) or, for
+    `query` and `search`, the policy denied it. Every user error of every verb is a `FoundationError`,
+    printed here, in one place, as `<kind>: <message>` with its `exit_code` (errors.py).
     """
     if argv is None and sys.argv[1:2] in SHORT_LIVED:
         return _short_lived(_guarded, argv)
@@ -86,7 +88,7 @@ def _guarded(argv: list[str] | None) -> int:
 
     try:
         return _main(argv)
-    except FoundationError as exc:  # every user error of every verb: one line, its exit code (errors.py)
+    except FoundationError as exc:
         return _fail(f"{exc.kind}: {exc}", exc.exit_code)
     except (NoSuchTableError, NoSuchNamespaceError) as exc:
         return _fail(f"error: {exc}; `foundation status` lists the tables", 2)
