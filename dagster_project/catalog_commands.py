@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from dagster_project.settings import Settings
+from dagster_project.subcommand import Subcommand
 
 
 def catalog_command(settings: Settings, args: argparse.Namespace, out=None) -> int:  # noqa: ANN001
@@ -53,3 +54,24 @@ def catalog_command(settings: Settings, args: argparse.Namespace, out=None) -> i
         file=out,
     )
     return 0 if report.ok else 1
+
+
+def _catalog_arguments(parser: argparse.ArgumentParser) -> None:
+    verbs = parser.add_subparsers(dest="catalog_command", required=True)
+    verbs.add_parser("check", help="every table's current metadata loads; tables missing from it")
+    recover = verbs.add_parser(
+        "recover", help="register the warehouse's tables from their newest readable metadata file"
+    )
+    recover.add_argument("--table", action="append", metavar="TABLE", help="only this table (repeatable)")
+    recover.add_argument(
+        "--metadata", metavar="FILE", help="with one --table: point it at this metadata file"
+    )
+    recover.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+
+
+CATALOG = Subcommand(
+    "catalog",
+    "check the Iceberg catalog, or rebuild it from the warehouse",
+    "dagster_project.catalog_commands:catalog_command",
+    _catalog_arguments,
+)

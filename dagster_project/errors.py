@@ -9,7 +9,13 @@ from __future__ import annotations
 
 
 class FoundationError(Exception):
-    """A user's mistake (configuration, input, a command's arguments); the message says what to do."""
+    """A user's mistake (configuration, input, a command's arguments); the message says what to do.
+
+    The CLI prints it as one line, `<kind>: <message>`, and exits with `exit_code`.
+    """
+
+    kind = "error"
+    exit_code = 2
 
 
 class EnvironmentFailure(RuntimeError):

@@ -13,6 +13,7 @@ import io
 import sys
 
 from dagster_project.settings import Settings
+from dagster_project.subcommand import Subcommand
 
 
 def rebuild_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -125,3 +126,25 @@ def retry_command(settings: Settings, args: argparse.Namespace) -> int:
     if md.get("schema_changes"):
         print(f"  schema evolved in place: {md['schema_changes']}")
     return _build_downstream(settings, instance, dataset.name)
+
+
+def _rebuild_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("table", help="e.g. raw.orders")
+
+
+def _retry_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", help="e.g. orders")
+
+
+REBUILD = Subcommand(
+    "rebuild",
+    "re-ingest a raw table from the landing zone in the registry's types, swap it in",
+    "dagster_project.rebuild_commands:rebuild_command",
+    _rebuild_arguments,
+)
+RETRY = Subcommand(
+    "retry",
+    "ingest a dataset's quarantined files again (after a registry fix)",
+    "dagster_project.rebuild_commands:retry_command",
+    _retry_arguments,
+)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from dataclasses import asdict
 from urllib.parse import unquote
@@ -9,6 +11,7 @@ from urllib.parse import unquote
 from dagster_project.landing.names import label
 from dagster_project.run_failures import failed_runs, where_to_look
 from dagster_project.settings import Settings
+from dagster_project.subcommand import Subcommand
 
 
 def table_status(settings: Settings) -> dict:
@@ -197,3 +200,25 @@ def print_status(status: dict, out=None) -> None:
             file=out,
         )
     _print_failed_runs(status["failed_runs"], out)
+
+
+def status_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`foundation status [--json]`: 1 when a table does not load, else 0."""
+    result = table_status(settings)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_status(result)
+    return 1 if result["broken"] else 0
+
+
+def _status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+STATUS = Subcommand(
+    "status",
+    "every Iceberg table with rows and snapshots, and the quarantine log",
+    "dagster_project.status:status_command",
+    _status_arguments,
+)

@@ -6,11 +6,11 @@ import argparse
 
 from dagster_project.docs_site.links import LOOPBACK
 from dagster_project.settings import Settings
+from dagster_project.subcommand import Subcommand
 
 
-def docs_arguments(commands: argparse._SubParsersAction) -> None:
-    """Register `foundation docs serve` on the CLI's subcommands."""
-    docs = commands.add_parser("docs", help="serve the data cards and Data Docs over HTTP")
+def docs_arguments(docs: argparse.ArgumentParser) -> None:
+    """`foundation docs serve` on the `docs` verb's parser."""
     verbs = docs.add_subparsers(dest="docs_command", required=True)
     serve = verbs.add_parser("serve", help="serve them until interrupted (make dev starts it for you)")
     serve.add_argument("--host", default=LOOPBACK, help="address to listen on (default: %(default)s)")
@@ -31,3 +31,11 @@ def docs_command(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+DOCS = Subcommand(
+    "docs",
+    "serve the data cards and Data Docs over HTTP",
+    "dagster_project.docs_site.commands:docs_command",
+    docs_arguments,
+)

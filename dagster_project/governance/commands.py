@@ -1,4 +1,4 @@
-"""`foundation` verbs of governance: governed queries, table history, data cards, and the demo's tour."""
+"""`foundation` verbs of governance: governed queries, governed search, table history, and the demo's tour."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import json
 import sys
 from dataclasses import asdict
 
+from dagster_project.errors import FoundationError
 from dagster_project.landing.names import label
 from dagster_project.settings import Settings
+from dagster_project.subcommand import Subcommand, positive_int
 
 DEMO_QUERY = (
     "select customer_segment, count(*) as orders, sum(amount) as revenue "
@@ -39,22 +41,6 @@ def show_governance(settings: Settings) -> None:
     print("Time travel: foundation history raw.orders | foundation query --as-of <snapshot id> ...")
 
 
-def cards_command(settings: Settings, args: argparse.Namespace) -> int:
-    from dagster_project.cards.models import CardSourceError
-    from dagster_project.cards.writer import write_cards
-
-    try:
-        written = write_cards(settings, args.table or None)
-    except CardSourceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not written:
-        print("No tables to describe yet. Run `make demo`, or drop files into the landing zone.")
-    for files in written:
-        print(f"{files.table}: {files.rows:,} rows, snapshot {files.snapshot_id} → {files.html}")
-    return 0
-
-
 def print_rows(rows, fmt: str, indent: str = "") -> None:  # noqa: ANN001 - a pyarrow Table
     """Print query rows as an aligned table, CSV or JSON lines."""
     if fmt == "csv":
@@ -78,15 +64,13 @@ def print_rows(rows, fmt: str, indent: str = "") -> None:  # noqa: ANN001 - a py
 
 
 def query_command(settings: Settings, args: argparse.Namespace) -> int:
-    """`foundation query`: rows, or one line saying why not (denied: exit 3; refused or failed: exit 2)."""
-    from dagster_project.governance.query import QueryDenied, run_query
+    """`foundation query`: rows, or one line saying why not (denied: exit 3; refused or failed: exit 2).
 
-    try:
-        result = run_query(settings, args.persona, args.sql, as_of=args.as_of, max_rows=args.max_rows)
-    except QueryDenied as exc:
-        print(f"denied: {exc}", file=sys.stderr)
-        return 3
-    # Any other FoundationError (refused, past a limit, failed) reaches `main`: `error: ...`, exit 2.
+    A denial (`QueryDenied`) or any other `FoundationError` reaches `cli.main`, which prints the line.
+    """
+    from dagster_project.governance.query import run_query
+
+    result = run_query(settings, args.persona, args.sql, as_of=args.as_of, max_rows=args.max_rows)
     print_rows(result.rows, args.format)
     if args.format == "table":
         read = ", ".join(f"{t}@{s}" for t, s in sorted(result.snapshot_ids.items())) or "no table"
@@ -98,19 +82,18 @@ def query_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def history_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`foundation history TABLE`: its snapshots, newest first, with run ids and source files."""
     from pyiceberg.exceptions import NoSuchTableError
 
     from dagster_project.governance.history import format_history, table_history
     from dagster_project.lakehouse.tables import open_catalog
 
     if "." not in args.table:
-        print(f"error: name the table as namespace.table, e.g. raw.{args.table}", file=sys.stderr)
-        return 2
+        raise FoundationError(f"name the table as namespace.table, e.g. raw.{args.table}")
     try:
         table = open_catalog(settings).load_table(args.table)
     except NoSuchTableError:
-        print(f"error: no table {args.table}; `foundation status` lists them", file=sys.stderr)
-        return 2
+        raise FoundationError(f"no table {args.table}; `foundation status` lists them") from None
     entries = table_history(table, limit=args.limit)
     if args.json:
         print(json.dumps([asdict(e) for e in entries], indent=2))
@@ -119,40 +102,79 @@ def history_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def maintain_command(settings: Settings, args: argparse.Namespace) -> int:
-    """Run table maintenance now, as the `table_maintenance` schedule does (or only report: --dry-run)."""
-    from dagster_project.defs.maintenance.assets import dbt_manifest
-    from dagster_project.lakehouse.maintain import OPERATIONS, UnknownTable, failed, run_maintenance
+def search_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`foundation search --as PERSONA QUESTION`: the persona's nearest chunks, with citations.
 
-    operations = OPERATIONS if args.operation == "all" else (args.operation,)
-    broken = False
-    for operation in operations:
-        try:
-            reports = run_maintenance(
-                settings,
-                operation,
-                tables=args.table or (),
-                dry_run=args.dry_run,
-                manifest=dbt_manifest() if operation == "compact" else None,
-                run_id="cli",
-            )
-        except UnknownTable as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        verb = "would change" if args.dry_run else "changed"
-        touched = [r for r in reports if r.files_removed or r.files_added or r.snapshots_expired]
-        print(f"{operation}: {len(reports)} table(s), {len(touched)} {verb}")
-        for r in touched:
-            files_after = (
-                r.before.data_files - r.files_removed + r.files_added if r.dry_run else r.after.data_files
-            )
-            print(
-                f"  {r.table}: data files {r.before.data_files} → {files_after}, "
-                f"snapshots expired {r.snapshots_expired}, "
-                f"files removed {r.files_removed} ({r.bytes_removed:,} bytes)"
-                + (f"; {'; '.join(r.notes)}" if r.notes else "")
-            )
-        for r in failed(reports):
-            print(f"  {r.table}: {'; '.join(r.notes)}", file=sys.stderr)
-            broken = True
-    return 1 if broken else 0
+    A denial (`QueryDenied`, exit 3) or a `SearchError` (exit 2) reaches `cli.main`, which prints the line.
+    """
+    # Only what a search needs is imported: a cold `foundation search` is one process per question.
+    from dagster_project.documents.index import parse_where
+    from dagster_project.governance.search import search_as
+
+    hits = search_as(settings, args.persona, args.question, k=args.k, where=parse_where(args.where or []))
+    if args.json:
+        print(json.dumps([_hit_json(h) for h in hits], indent=2))
+        return 0
+    if not hits:
+        print("No matching chunks (check the --where filters).")
+    for rank, hit in enumerate(hits, start=1):
+        print(f"{rank}. [{hit.score:.3f}] {hit.citation}")
+        print("   " + " ".join(hit.text.split())[:300])
+    return 0
+
+
+def _hit_json(hit) -> dict:  # noqa: ANN001 - a SearchHit
+    """A hit as JSON, without the fields the persona may not see (`withheld` names them)."""
+    out = {k: v for k, v in asdict(hit).items() if k not in hit.withheld and k != "withheld"}
+    out["citation"] = {k: v for k, v in out["citation"].items() if k not in hit.withheld}
+    if hit.withheld:
+        out["withheld"] = list(hit.withheld)
+    return out
+
+
+def _search_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("question", help="free text, e.g. 'how do I return an item?'")
+    parser.add_argument("-k", type=int, default=5, help="how many chunks (default 5)")
+    parser.add_argument(
+        "--where", action="append", metavar="KEY=VALUE", help="filter: sidecar attribute, path or media_type"
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--as", dest="persona", required=True, help="persona from the personas file (its search policy)"
+    )
+
+
+def _query_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sql", help='one SELECT, e.g. "select count(*) from curated.orders"')
+    parser.add_argument("--as", dest="persona", required=True, help="persona from the personas file")
+    parser.add_argument("--as-of", help="snapshot id, or ISO timestamp (each table as it was then)")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    parser.add_argument(
+        "--max-rows", type=positive_int, default=1000, help="print at most N rows (default 1000)"
+    )
+
+
+def _history_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("table", help="e.g. raw.orders")
+    parser.add_argument("--limit", type=int, help="newest N snapshots of main")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+SEARCH = Subcommand(
+    "search",
+    "retrieve document chunks with citations",
+    "dagster_project.governance.commands:search_command",
+    _search_arguments,
+)
+QUERY = Subcommand(
+    "query",
+    "run one SELECT as a persona (policies, masks, audit log)",
+    "dagster_project.governance.commands:query_command",
+    _query_arguments,
+)
+HISTORY = Subcommand(
+    "history",
+    "a table's snapshots with run ids and source files",
+    "dagster_project.governance.commands:history_command",
+    _history_arguments,
+)

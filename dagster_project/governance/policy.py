@@ -48,6 +48,10 @@ class UnknownPersona(FoundationError, LookupError):
 class QueryDenied(FoundationError, PermissionError):
     """The policy does not allow the query (a table, column or snapshot; the persona itself); nothing ran."""
 
+    # `foundation query` and `search` tell a denial from a mistake: `denied: ...`, exit 3.
+    kind = "denied"
+    exit_code = 3
+
 
 class IdentityNotAllowed(QueryDenied):
     """The identity asking may not assume the persona (its `identities` list); nothing ran."""

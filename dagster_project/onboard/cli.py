@@ -7,11 +7,11 @@ from pathlib import Path
 
 from dagster_project.registry import FORMATS
 from dagster_project.settings import DBT_PROJECT_DIR, Settings
+from dagster_project.subcommand import Subcommand
 
 
-def add_arguments(commands: argparse._SubParsersAction) -> None:
-    """`foundation sources add ...` on the CLI's parser."""
-    sources = commands.add_parser("sources", help="declare a source from files that have landed")
+def add_arguments(sources: argparse.ArgumentParser) -> None:
+    """`foundation sources add ...` on the `sources` verb's parser."""
     verbs = sources.add_subparsers(dest="sources_command", required=True)
     add = verbs.add_parser(
         "add",
@@ -78,3 +78,11 @@ def sources_command(settings: Settings, args: argparse.Namespace) -> int:
         "(under `make dev`, reload the code location to see its assets)"
     )
     return 0
+
+
+SOURCES = Subcommand(
+    "sources",
+    "declare a source from files that have landed",
+    "dagster_project.onboard.cli:sources_command",
+    add_arguments,
+)

@@ -14,7 +14,6 @@ import dagster as dg
 import yaml
 
 from dagster_project.catch_up import catch_up, pending_work
-from dagster_project.cli import table_status
 from dagster_project.documents.config import load_documents_config
 from dagster_project.documents.ingest import ingest_documents
 from dagster_project.ingest.run import ingest_dataset
@@ -22,6 +21,7 @@ from dagster_project.lakehouse.ops import quarantined_versions, read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings
+from dagster_project.status import table_status
 from tests.conftest import customers_csv, land, orders_csv
 from tests.servers.s3 import REGION
 
@@ -152,7 +152,7 @@ def test_documents_keep_every_copy_for_the_curated_layer_to_cluster(settings):
 
 
 def test_status_prints_duplicates_apart_from_quarantine(settings, registry, capsys):
-    from dagster_project.cli import print_status
+    from dagster_project.status import print_status
 
     land(settings, "orders/a.csv", orders_csv(1, 3))
     land(settings, "orders/b.csv", orders_csv(1, 3))
