@@ -44,7 +44,7 @@ def outcome_line(settings: Settings, o: Outcome) -> str:
     """One line per landed file: its key, what happened to it, its rows; a failure's cause and log."""
     if o.materialized and (o.success or o.held_back):
         if o.held_back:
-            what = f"held back by the quality gate on {o.audit_branch}, main unchanged"
+            what = f"held back by the quality gate on {o.audit_branch}, its rows not on main"
         elif o.quarantined:
             what = f"quarantined, {'; '.join(o.reasons)}" if o.reasons else "quarantined (foundation status)"
         elif o.duplicates:
