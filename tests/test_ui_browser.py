@@ -285,6 +285,9 @@ def _tour(base: str, docs_url: str, shots: Path) -> set[str]:
         page.get_by_role("tab", name="Events", exact=True).click()
         for key in ("card", "data_card"):
             text(key)
+        row = page.get_by_role("row").filter(has=page.get_by_text("card", exact=True))
+        expect(row.get_by_text("[Show Markdown]")).to_be_visible()  # the card, behind a dialog
+        seen.add("[Show Markdown]")
         # Stored with the materialization, but this Dagster version's UI leaves column lineage out.
         expect(page.get_by_text("dagster/column_lineage")).to_have_count(0)
         card = page.locator('a[href*="curated.orders.html"]').first
