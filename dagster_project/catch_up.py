@@ -1,4 +1,10 @@
-"""Catch-up: ingests every landed file version not yet handled, one run per file, as the sensors would."""
+"""Catch-up: ingests every landed file version not yet handled, in batches per dataset, as the sensors would.
+
+Each dataset's due files go in runs of up to `FOUNDATION_SENSOR_MAX_FILES_PER_RUN` files and
+`FOUNDATION_SENSOR_MAX_BYTES_PER_RUN` bytes (the landing sensor's own cut, `sensors.capped`), so the fast
+lane, the read-ahead and the per-file gate work here as under the sensors. Each file still gets its own
+`Outcome`, read from what its run recorded (`file_outcomes` on the raw asset's event).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,13 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from dagster_project.defs.deployment import build_defs
+from dagster_project.defs.raw.sensors import batch_tags, capped
 from dagster_project.ingest.run import listed_files
 from dagster_project.lakehouse.handled_files import handled_index, record_missing
 from dagster_project.lakehouse.tables import CatalogCorrupt, TableUnreadable, ensure_raw_table, open_catalog
 from dagster_project.landing.names import label
-from dagster_project.registry import load_registry
+from dagster_project.landing.store import LandedFile
+from dagster_project.registry import Dataset, load_registry
 from dagster_project.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,7 +31,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the run of one landed file did."""
+    """What became of one landed file in its dataset's run (`run_id`, shared by the files of a batch)."""
 
     dataset: str
     key: str
@@ -56,6 +64,7 @@ class Pending:
     """What catch-up has to do: file versions due per dataset, and datasets whose table does not load."""
 
     files: list[tuple[str, str]] = field(default_factory=list)  # (dataset, landing key)
+    due: dict[str, list[LandedFile]] = field(default_factory=dict)  # dataset -> its versions due, in order
     blocked: dict[str, str] = field(default_factory=dict)  # dataset -> the error
 
 
@@ -94,7 +103,10 @@ def pending_work(
         known = index.versions(
             held=True, quarantined=not retry_quarantined, duplicates=dataset.duplicates == "skip"
         )
-        pending.files += [(dataset.name, f.key) for f in files if (f.uri, f.version) not in known]
+        due = [f for f in files if (f.uri, f.version) not in known]
+        if due:
+            pending.due[dataset.name] = due
+            pending.files += [(dataset.name, f.key) for f in due]
     return pending
 
 
@@ -142,7 +154,8 @@ def catch_up(
     retry_quarantined: bool = False,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Run the raw asset once per unhandled file, in registry order (customers before orders).
+    """Run the raw asset once per batch of unhandled files of each dataset, in registry order (customers
+    before orders); one outcome per file.
 
     A dataset whose table does not load gets one failed outcome with the error, and no run; the
     other datasets go on.
@@ -152,9 +165,10 @@ def catch_up(
         instance: The Dagster instance the runs are recorded in.
         datasets: Only these registry datasets (all when None).
         retry_quarantined: Each run tries again the file versions quarantined before.
-        on_outcome: Called with each outcome as soon as it is known (progress).
+        on_outcome: Called with each outcome as soon as it is known (progress; a batch's at its end).
     """
     job = build_defs(settings).resolve_implicit_global_asset_job_def()
+    registry = load_registry(settings.sources_file)
     pending = pending_work(settings, datasets, retry_quarantined=retry_quarantined)
     outcomes = [
         Outcome(dataset, f"{dataset}/", "", False, False, error=error)
@@ -163,59 +177,83 @@ def catch_up(
     for outcome in outcomes:
         if on_outcome is not None:
             on_outcome(outcome)
-    for dataset, key in pending.files:
-        outcome = _run_one(job, instance, dataset, key, retry_quarantined)
-        outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
+    for name, files in pending.due.items():
+        for batch in batches(settings, files):
+            for outcome in _run_batch(job, instance, registry[name], batch, retry_quarantined):
+                outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
     return outcomes
 
 
-def _run_one(
-    job: dg.JobDefinition, instance: dg.DagsterInstance, dataset: str, key: str, retry_quarantined: bool
-) -> Outcome:
-    op = f"raw__{dataset}"
-    config = {"files": [key], **({"retry_quarantined": True} if retry_quarantined else {})}
+def batches(settings: Settings, files: list[LandedFile]) -> list[list[LandedFile]]:
+    """The files cut into runs as the landing sensor cuts a backlog: up to its files and bytes per run."""
+    out: list[list[LandedFile]] = []
+    while files:
+        out.append(capped(files, settings.sensor_max_files_per_run, settings.sensor_max_bytes_per_run))
+        files = files[len(out[-1]) :]
+    return out
+
+
+def _run_batch(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    dataset: Dataset,
+    batch: list[LandedFile],
+    retry_quarantined: bool,
+) -> list[Outcome]:
+    """One run of the raw asset over a batch (the sensor's tags); each file's outcome from what it recorded.
+
+    A run that failed for another reason than a hold fails each of its files with the run's error.
+    """
+    op = f"raw__{dataset.name}"
+    config = {"files": [f.key for f in batch], **({"retry_quarantined": True} if retry_quarantined else {})}
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
-        asset_selection=[dg.AssetKey(["raw", dataset])],
+        asset_selection=[dg.AssetKey(["raw", dataset.name])],
         run_config={
             "ops": {op: {"config": config}},
             # Callers summarise; Dagster's own log of each run is in the UI.
             "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
         },
-        tags={"foundation/dataset": dataset, "foundation/file": key[:200]},
+        tags=batch_tags(dataset, batch),
     )
-    error = "" if result.success else first_error(result)
     # A held batch materializes nothing: what it held is on its observation of the asset.
     reported = result.asset_materializations_for_node(op) or result.asset_observations_for_node(op)
-    if not reported:
-        return Outcome(dataset, key, result.run_id, result.success, False, error=error)
-    md = reported[0].metadata
+    md = {name: v.value for name, v in reported[0].metadata.items()} if reported else {}
+    gate = str(md.get("quality_gate", "-"))
+    held = gate in ("HELD BACK", "FILES HELD BACK")
+    error = "" if result.success else first_error(result)
+    if not reported or (error and not held):  # the run failed: each of its files did, with its error
+        return [
+            Outcome(dataset.name, f.key, result.run_id, False, bool(reported), error=error) for f in batch
+        ]
+    return [_file_outcome(dataset.name, f.key, result.run_id, md, error) for f in batch]
 
-    def value(name: str, default: object = 0) -> object:
-        return md[name].value if name in md else default
 
+def _file_outcome(dataset: str, key: str, run_id: str, md: dict, error: str) -> Outcome:
+    """One file's outcome from its batch's metadata (`file_outcomes`); a file not listed was skipped."""
+    done = md.get("file_outcomes", {}).get(label(key), {})
+    done = {"rows": done} if isinstance(done, int) else done
+    held = "held" in done  # on its own, or with the whole batch (then `held` is empty)
+    gate = str(md.get("quality_gate", "-"))
     return Outcome(
         dataset,
         key,
-        result.run_id,
-        result.success,
+        run_id,
+        not held,  # a file held back is not a success, as its own run was not; the others of the batch are
         True,
-        rows=int(value("rows_ingested")),
-        quarantined=int(value("files_quarantined")),
-        set_apart=int(value("rows_set_apart")),
-        duplicates=int(value("files_duplicate")),
-        dropped=int(value("rows_dropped")),
-        gate=str(value("quality_gate", "-")),
-        audit_branch=str(value("audit_branch", "")),
-        failed_expectations=str(value("failed_expectations", "")),
-        error=error,
-        reasons=tuple(
-            f"{q['reason']}: {q['message'].removeprefix(label(key) + ': ')}"
-            for q in value("quarantine_reasons", None) or ()
-        ),
+        rows=int(done.get("rows", 0)),
+        quarantined=int(bool(done.get("quarantined"))),
+        set_apart=int(done.get("set_apart", 0)),
+        duplicates=int(done.get("duplicate", 0)),
+        dropped=int(done.get("dropped", 0)),
+        gate="HELD BACK" if held else "passed" if gate != "-" else "-",
+        audit_branch=str(md.get("audit_branch", "")) if held else "",
+        failed_expectations=(done.get("held") or str(md.get("failed_expectations", ""))) if held else "",
+        error=error if held else "",
+        reasons=tuple(done.get("quarantined", ())),
     )
 
 

@@ -41,7 +41,7 @@ def sync_sample_data(settings: Settings, seed: int, scale: float, out: str | Non
 
 
 def run_demo(settings: Settings, seed: int = 42) -> int:
-    """Generate sample data, then ingest each new file in its own run, as the landing sensors would.
+    """Generate sample data, then ingest the new files in one run per dataset per batch, as the sensors would.
 
     Runs go to the Dagster instance in DAGSTER_HOME, so `make dev` shows them afterwards.
     """
@@ -60,7 +60,8 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
     outcomes = catch_up(settings, instance)
-    print(f"{len(outcomes)} file version(s) to ingest, one run each (registry order)\n")
+    runs = len({o.run_id for o in outcomes if o.run_id})
+    print(f"{len(outcomes)} file version(s) to ingest in {runs} run(s), one per dataset per batch\n")
     for o in outcomes:
         print(outcome_line(settings, o))
     print(summary_line(outcomes))

@@ -1,7 +1,8 @@
 """`foundation ingest`: what has landed goes into raw as the sensors would take it, then the models it feeds.
 
-No sample data is written. Each landed file version not handled yet gets its own run of its raw
-asset (the code a sensor's run executes), then one dbt run builds the staging and curated models
+No sample data is written. The landed file versions not handled yet go in runs of their raw asset,
+one per dataset per batch of up to `FOUNDATION_SENSOR_MAX_FILES_PER_RUN` files (the code and the cut of
+a sensor's run), with one line per file, then one dbt run builds the staging and curated models
 downstream of the raw tables that got new rows and of every model behind its inputs (a build that
 failed, rows added by `foundation retry` or `foundation rebuild`: `transform/behind.py`). The exit
 code tells content from environment:
@@ -10,7 +11,7 @@ code tells content from environment:
   held back by the quality gate (content problems: `foundation status` lists them).
 - 1: the files were handled but the dbt run failed (the cause is printed).
 - 2: a mistake in the command (an unknown dataset).
-- 3: a file's run failed for another reason than its content (disk, permission, memory, catalog,
+- 3: a file's run (its batch's) failed for another reason than its content (disk, permission, memory, catalog,
   object store): nothing was quarantined for it and it stays due; run the command again once the
   cause is gone.
 """
@@ -43,7 +44,7 @@ def outcome_line(settings: Settings, o: Outcome) -> str:
     """One line per landed file: its key, what happened to it, its rows; a failure's cause and log."""
     if o.materialized and (o.success or o.held_back):
         if o.held_back:
-            what = f"held back by the quality gate on {o.audit_branch}, main unchanged"
+            what = f"held back by the quality gate on {o.audit_branch}, its rows not on main"
         elif o.quarantined:
             what = f"quarantined, {'; '.join(o.reasons)}" if o.reasons else "quarantined (foundation status)"
         elif o.duplicates:
@@ -163,7 +164,11 @@ def ingest_command(
         print("dbt project parsed again (the registry or a model changed since the last parse)", file=out)
     settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
-    print(f"landing zone {settings.landing_uri}: one run per new file version (registry order)", file=out)
+    print(
+        f"landing zone {settings.landing_uri}: one run per dataset per {settings.sensor_max_files_per_run} "
+        "new file versions (registry order)",
+        file=out,
+    )
     outcomes: list[Outcome] = []
     if tables != []:
         outcomes = catch_up(

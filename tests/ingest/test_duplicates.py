@@ -98,12 +98,12 @@ def test_allow_takes_every_copy(tmp_path):
     assert report.rows == 6 and not report.duplicates and _raw_rows(settings) == 6
 
 
-def test_runs_of_one_file_each_record_the_copy_in_metadata_and_logs_and_never_run_it_again(settings):
+def test_a_run_of_both_files_records_the_copy_in_metadata_and_logs_and_never_runs_it_again(settings):
     land(settings, "customers/a.csv", customers_csv(1, 3))
     land(settings, "customers/b.csv", customers_csv(1, 3))
     instance = dg.DagsterInstance.ephemeral()
 
-    outcomes = catch_up(settings, instance)  # one run per file, as the sensors start them
+    outcomes = catch_up(settings, instance)  # one run for both files, as a sensor would start it
 
     by_key = {o.key: o for o in outcomes}
     assert by_key["customers/a.csv"].rows == 3 and by_key["customers/b.csv"].duplicates == 1

@@ -16,6 +16,7 @@ from dagster_project.ingest.run import IngestReport
 from dagster_project.lakehouse.held import HeldBatch
 from dagster_project.lakehouse.review import find_held, held_rows
 from dagster_project.lakehouse.tables import open_catalog
+from dagster_project.landing.names import label
 from dagster_project.quality.engine import unexpected_predicate
 from dagster_project.quality.gate import GateReport, suite_parameters
 from dagster_project.registry import Dataset
@@ -164,6 +165,8 @@ def ingest_metadata(
     }
     if report.ingested:
         metadata["files"] = dg.MetadataValue.md(files_table(report.ingested))
+    root = f"{settings.landing_uri.rstrip('/')}/"
+    metadata["file_outcomes"] = dg.MetadataValue.json(file_outcomes(report, root))
     if quarantined:
         metadata["quarantined"] = dg.MetadataValue.md(
             "| file | reason | message |\n|---|---|---|\n" + "\n".join(quarantined)
@@ -173,7 +176,6 @@ def ingest_metadata(
             [{"reason": q.reason, "message": q.message} for q in report.quarantined]
         )
     if report.duplicates:
-        root = f"{settings.landing_uri.rstrip('/')}/"
 
         def cell(uri: str) -> str:
             return key_label(uri, root).replace("|", "/")
@@ -241,6 +243,35 @@ def ingest_metadata(
             )
             metadata = _held_first(metadata) if not partly else {**metadata}
     return metadata
+
+
+def file_outcomes(report: IngestReport, root: str) -> dict[str, object]:
+    """What became of each file of the batch, by label, compactly: the command line's per-file lines.
+
+    A file published with nothing else to say is its row count (a 500-file run's event stays small);
+    any other is a dict of `rows` (published), `set_apart`, `dropped`, `quarantined` (reason: message),
+    `duplicate` and `held` (what its own rows failed; empty when the batch was held as a whole). A
+    file of the run not listed was skipped (handled before, or gone).
+    """
+    out: dict[str, dict] = {}
+
+    def of(uri: str) -> dict:
+        return out.setdefault(key_label(uri, root), {})
+
+    for f in report.ingested:
+        out.setdefault(label(f["file"]), {})["rows"] = int(f["rows"])
+    dropped = report.gate.dropped if report.gate else []
+    for name, records in (("set_apart", report.rejected_rows), ("dropped", dropped)):
+        for r in records:
+            of(r.source_file)[name] = of(r.source_file).get(name, 0) + 1
+    for q in report.quarantined:
+        why = f"{q.reason}: {q.message.removeprefix(key_label(q.source_file, root) + ': ')}"
+        of(q.source_file).setdefault("quarantined", []).append(why)
+    for d in report.duplicates:
+        of(d.source_file)["duplicate"] = 1
+    for h in report.held_back:
+        out.setdefault(h["file"], {})["held"] = h.get("failed", "")
+    return {name: o["rows"] if o.keys() == {"rows"} else o for name, o in out.items()}
 
 
 # What a held batch's observation shows first; main's counters (row count, files and bytes

@@ -112,7 +112,7 @@ def new_files(
         ),
         key=lambda f: (f.changed_ns, f.key),
     )
-    batch = _capped(fresh, limit, max_bytes)
+    batch = capped(fresh, limit, max_bytes)
     if not batch:
         return [], cursor
     for f in batch:
@@ -123,7 +123,7 @@ def new_files(
     return batch, json.dumps({"watermark_ns": watermark, "recent": recent}, separators=(",", ":"))
 
 
-def _capped(files: list[LandedFile], limit: int, max_bytes: int | None) -> list[LandedFile]:
+def capped(files: list[LandedFile], limit: int, max_bytes: int | None) -> list[LandedFile]:
     """The first files that fit `limit` files and `max_bytes` bytes; always the first one."""
     if max_bytes is None:
         return files[:limit]

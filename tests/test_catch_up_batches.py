@@ -1,0 +1,88 @@
+"""Catch-up (`foundation ingest`, `make demo`) takes a dataset's due files in one run, as the landing sensor
+does, and still says what became of each file: its rows, its quarantine, its hold, its duplicate."""
+
+from __future__ import annotations
+
+import io
+
+import dagster as dg
+import pytest
+
+from dagster_project.catch_up import catch_up, pending_work
+from dagster_project.ingest_command import EXIT_ENVIRONMENT, EXIT_OK, ingest_command
+from dagster_project.settings import Settings
+from tests.conftest import customers_csv, land, orders_csv
+
+
+def _orders_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    return instance.get_runs(filters=dg.RunsFilter(tags={"foundation/dataset": "orders"}))
+
+
+@pytest.fixture
+def landed(settings):
+    land(settings, "customers/c.csv", customers_csv(1, 7))  # the orders gate checks each order's customer
+    land(settings, "orders/a.csv", orders_csv(1, 3))
+    land(settings, "orders/b.csv", orders_csv(10, 3).replace("\n11,", "\n,"))  # order 11 has no id: held
+    land(settings, "orders/c.csv", b"")  # empty: quarantined
+    land(settings, "orders/d.csv", orders_csv(20, 3).replace("21.50", "lots"))  # one amount set apart
+    land(settings, "orders/e.csv", orders_csv(1, 3))  # the bytes of a.csv: a duplicate
+    land(settings, "orders/f.csv", orders_csv(30, 4))
+    return settings
+
+
+def test_a_datasets_files_go_in_one_run_and_each_file_gets_its_own_outcome(landed):
+    instance = dg.DagsterInstance.ephemeral()
+
+    outcomes = catch_up(landed, instance)
+
+    [run] = _orders_runs(instance)  # one run for the six files, not one per file
+    assert run.tags["foundation/files"] == "6"
+    by_key = {o.key: o for o in outcomes if o.dataset == "orders"}
+    assert sorted(by_key) == [f"orders/{n}.csv" for n in "abcdef"]
+    assert {o.run_id for o in by_key.values()} == {run.run_id}
+    a, b, c, d, e, f = (by_key[f"orders/{n}.csv"] for n in "abcdef")
+    assert (a.rows, f.rows, d.rows, d.set_apart) == (3, 4, 2, 1)
+    assert all(o.success and not o.held_back for o in (a, c, d, e, f))
+    # The file held by its own rows: the branch and what it failed, no rows on main, not a failure.
+    assert b.held_back and not b.failed and b.rows == 0
+    assert b.audit_branch == f"audit-{run.run_id}" and "order_id_not_null" in b.failed_expectations
+    assert c.quarantined == 1 and c.reasons and c.rows == 0 and not c.duplicates
+    assert e.duplicates == 1 and e.rows == 0 and not e.quarantined
+    assert not [o for o in outcomes if o.failed]
+    # Exactly once: nothing is due again (the held file waits for release or discard).
+    assert pending_work(landed).files == []
+    assert catch_up(landed, instance) == [] and len(_orders_runs(instance)) == 1
+
+
+def test_catch_up_cuts_a_backlog_as_the_sensor_does(tmp_path):
+    settings = Settings.for_data_dir(tmp_path / "data", sensor_max_files_per_run=2)
+    for i in range(5):
+        land(settings, f"orders/o{i}.csv", orders_csv(1 + 10 * i, 2))
+    land(settings, "customers/c.csv", customers_csv(1, 7))
+    instance = dg.DagsterInstance.ephemeral()
+
+    outcomes = catch_up(settings, instance)
+
+    assert sorted(int(r.tags["foundation/files"]) for r in _orders_runs(instance)) == [1, 2, 2]
+    assert sum(o.rows for o in outcomes if o.dataset == "orders") == 10
+
+
+def test_a_failed_batch_run_fails_each_of_its_files_with_the_runs_error(settings, monkeypatch):
+    land(settings, "customers/c1.csv", customers_csv(1, 3))
+    land(settings, "customers/c2.csv", customers_csv(4, 3))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the converter broke")  # not transient: no retry
+
+    monkeypatch.setattr("dagster_project.defs.raw.assets.ingest_dataset", broken)
+    out = io.StringIO()
+
+    code = ingest_command(settings, ["customers"], raw_only=True, out=out)
+
+    assert code == EXIT_ENVIRONMENT
+    printed = out.getvalue()
+    assert "  customers/c1.csv: FAILED: RuntimeError: the converter broke" in printed
+    assert "  customers/c2.csv: FAILED: RuntimeError: the converter broke" in printed
+    assert printed.count(" see run ") == 2 and ", 2 failed" in printed
+    monkeypatch.undo()
+    assert ingest_command(settings, ["customers"], raw_only=True, out=io.StringIO()) == EXIT_OK
