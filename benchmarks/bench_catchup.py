@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servers: m
 
 from dagster_project.catch_up import Pending, pending_work  # noqa: E402
 from dagster_project.ingest.run import ingest_dataset, pending_files  # noqa: E402
-from dagster_project.lakehouse.ops import (  # noqa: E402
+from dagster_project.lakehouse.ops_tables.quarantine import (  # noqa: E402
     duplicate_versions,
     quarantined_landing_versions,
     quarantined_versions,

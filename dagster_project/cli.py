@@ -10,13 +10,13 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from dagster_project.demo.tour import show_governance
 from dagster_project.docs_site.commands import docs_arguments, docs_command
 from dagster_project.governance.commands import (
     cards_command,
     history_command,
     maintain_command,
     query_command,
-    show_governance,
 )
 from dagster_project.landing.names import label
 from dagster_project.onboard.cli import add_arguments as sources_arguments
@@ -37,8 +37,8 @@ def sync_sample_data(settings: Settings, seed: int, scale: float, out: str | Non
     Returns:
         The landing keys written.
     """
+    from dagster_project.demo.sample_data.generator import generate
     from dagster_project.landing.store import open_landing
-    from dagster_project.sample_data.generator import generate
 
     if out:
         uri = out if "://" in out else Path(out).resolve().as_uri()

@@ -18,7 +18,7 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
 from dagster_project import faults
 from dagster_project.governance.identity import current_identity
-from dagster_project.lakehouse.ops import append_once, publish_event_id
+from dagster_project.lakehouse.ops_tables.quarantine import append_once, publish_event_id
 from dagster_project.lakehouse.publish import RUN_PROPERTY, publish_points
 from dagster_project.lakehouse.tables import ensure_table
 from dagster_project.settings import Settings

@@ -1,4 +1,4 @@
-"""`foundation` verbs of governance: governed queries, table history, data cards, and the demo's tour."""
+"""`foundation` verbs of governance: governed queries, table history, data cards."""
 
 from __future__ import annotations
 
@@ -10,33 +10,6 @@ from dataclasses import asdict
 
 from dagster_project.landing.names import label
 from dagster_project.settings import Settings
-
-DEMO_QUERY = (
-    "select customer_segment, count(*) as orders, sum(amount) as revenue "
-    "from curated.orders group by 1 order by 1"
-)
-DEMO_DENIED = "select customer_id, email_hash from staging.stg_customers"
-
-
-def show_governance(settings: Settings) -> None:
-    """The demo's governance tour: data cards written, one governed query, one denied, the audit log."""
-    from dagster_project.governance.query import QueryDenied, run_query
-
-    cards = sorted(settings.cards_dir.glob("*.html"))
-    print(
-        f"\ndata cards: {len(cards)} in {settings.cards_dir}" + (f" (e.g. {cards[0].name})" if cards else "")
-    )
-    print(f'\nfoundation query --as analyst "{DEMO_QUERY}"')
-    result = run_query(settings, "analyst", DEMO_QUERY)
-    print_rows(result.rows, "table", indent="  ")
-    print(f'\nfoundation query --as analyst "{DEMO_DENIED}"')
-    try:
-        run_query(settings, "analyst", DEMO_DENIED)
-    except QueryDenied as exc:
-        print(f"  denied: {exc}")
-    print("\nBoth queries and every publish are in ops.audit_log:")
-    print('  foundation query --as auditor "select action, count(*) from ops.audit_log group by 1"')
-    print("Time travel: foundation history raw.orders | foundation query --as-of <snapshot id> ...")
 
 
 def cards_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -122,7 +95,12 @@ def history_command(settings: Settings, args: argparse.Namespace) -> int:
 def maintain_command(settings: Settings, args: argparse.Namespace) -> int:
     """Run table maintenance now, as the `table_maintenance` schedule does (or only report: --dry-run)."""
     from dagster_project.defs.maintenance.assets import dbt_manifest
-    from dagster_project.lakehouse.maintain import OPERATIONS, UnknownTable, failed, run_maintenance
+    from dagster_project.lakehouse.catalog_maintenance import (
+        OPERATIONS,
+        UnknownTable,
+        failed,
+        run_maintenance,
+    )
 
     operations = OPERATIONS if args.operation == "all" else (args.operation,)
     broken = False

@@ -35,7 +35,7 @@ from dagster_project.lakehouse.handled_files import (
     quarantine_rows,
     record_missing,
 )
-from dagster_project.lakehouse.ops import (
+from dagster_project.lakehouse.ops_tables.quarantine import (
     QuarantineRecord,
     duplicate_versions,
     quarantined_versions,

@@ -16,7 +16,7 @@ from dagster_project.defs.raw.sensors import build_landing_sensor
 from dagster_project.defs.resources import Foundation
 from dagster_project.governance.audit import AUDIT_TABLE, read_audit_log
 from dagster_project.governance.query import run_query
-from dagster_project.lakehouse.maintain import catalog_tables, run_maintenance
+from dagster_project.lakehouse.catalog_maintenance import catalog_tables, run_maintenance
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings

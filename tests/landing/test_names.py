@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.names import NAME_MAX, label
 from dagster_project.landing.store import (

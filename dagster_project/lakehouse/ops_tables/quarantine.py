@@ -1,4 +1,4 @@
-"""The `ops` namespace: the quarantine log (and, later, check history and audit log) as Iceberg tables."""
+"""The quarantine log, Iceberg `ops.quarantine`, and the exactly-once append every `ops` table uses."""
 
 from __future__ import annotations
 
