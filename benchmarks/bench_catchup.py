@@ -60,7 +60,7 @@ from tests.servers.s3 import REGION, UNSET, S3Server, s3_env  # noqa: E402
 
 try:  # absent before the manifest: the benchmark then measures the old way only (BEFORE figures)
     from dagster_project.defs.raw.sensors import _handled_versions
-    from dagster_project.lakehouse.handled_files import (
+    from dagster_project.lakehouse.ops_tables.handled_files import (
         handled_table,
         record_handled,
         record_missing,
