@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servers: m
 
 from dagster_project.catch_up import Pending, pending_work  # noqa: E402
 from dagster_project.ingest.run import ingest_dataset, pending_files  # noqa: E402
-from dagster_project.lakehouse.ops import (  # noqa: E402
+from dagster_project.lakehouse.ops_tables.quarantine import (  # noqa: E402
     duplicate_versions,
     quarantined_landing_versions,
     quarantined_versions,
@@ -60,7 +60,7 @@ from tests.servers.s3 import REGION, UNSET, S3Server, s3_env  # noqa: E402
 
 try:  # absent before the manifest: the benchmark then measures the old way only (BEFORE figures)
     from dagster_project.defs.raw.sensors import _handled_versions
-    from dagster_project.lakehouse.handled_files import (
+    from dagster_project.lakehouse.ops_tables.handled_files import (
         handled_table,
         record_handled,
         record_missing,

@@ -33,7 +33,7 @@ SEARCH_TARGET_S = 2.5
 def _raw_tables(settings: Settings) -> None:
     """The sample landing data ingested into raw tables, in this process (no Dagster run)."""
     from dagster_project.defs.raw.assets import table_columns
-    from dagster_project.demo_commands import sync_sample_data
+    from dagster_project.demo.commands import sync_sample_data
     from dagster_project.ingest.run import ingest_dataset
     from dagster_project.quality.suites import load_suite
     from dagster_project.registry import load_registry

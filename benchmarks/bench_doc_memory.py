@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from dagster_project.sample_data.pdf import pdf_bytes
+from dagster_project.demo.sample_data.pdf import pdf_bytes
 from dagster_project.settings import Settings, load_settings
 
 TARGET_MIB = 1536

@@ -1,6 +1,6 @@
 """Document sync benchmark: chunks embedded and seconds per sync, with the embedding cache and without.
 
-On one corpus (the sample knowledge base of dagster_project/sample_data plus `--documents`
+On one corpus (the sample knowledge base of dagster_project/demo/sample_data plus `--documents`
 generated guides of six sections each), with the real MiniLM embedder, the same steps run twice,
 each in a fresh data directory: once as the sync runs today (embedding cache on) and once with the
 cache and the reuse of vectors from main turned off, which is the old behaviour (every chunk of a
@@ -31,6 +31,7 @@ from unittest import mock
 
 import numpy as np
 
+from dagster_project.demo.sample_data.documents import write_documents
 from dagster_project.documents import embed_cache
 from dagster_project.documents.config import load_documents_config
 from dagster_project.documents.embed import Embedder, load_embedder
@@ -40,7 +41,6 @@ from dagster_project.documents.ingest import ingest_documents
 from dagster_project.documents.sync import sync_documents
 from dagster_project.documents.tables import CHUNKS_TABLE
 from dagster_project.lakehouse.tables import open_catalog
-from dagster_project.sample_data.documents import write_documents
 from dagster_project.settings import Settings, load_settings
 
 VOCABULARY = (

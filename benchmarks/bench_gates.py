@@ -100,7 +100,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from dagster_project.sample_data.generator import write_orders_csv
+    from dagster_project.demo.sample_data.generator import write_orders_csv
 
     out_dir = load_settings().data_dir / "bench"
     work = out_dir / "gates-work"

@@ -29,7 +29,7 @@ from dagster_project.governance.policy import load_policies
 from dagster_project.governance.query import execute, run_query
 from dagster_project.governance.salt import pii_salt
 from dagster_project.lakehouse.compaction import compact
-from dagster_project.lakehouse.maintenance import expire_snapshots, remove_orphan_files, table_stats
+from dagster_project.lakehouse.table_maintenance import expire_snapshots, remove_orphan_files, table_stats
 from dagster_project.lakehouse.tables import ensure_namespace, open_catalog
 from dagster_project.settings import Settings, load_settings
 

@@ -102,7 +102,7 @@ def _child(code: str, *args: str) -> tuple[float, int, float]:
 
 
 def measure(workdir: Path, rows: int, repeats: int, with_dlt: bool) -> dict:
-    from dagster_project.sample_data.generator import write_orders_csv
+    from dagster_project.demo.sample_data.generator import write_orders_csv
 
     if workdir.exists():
         shutil.rmtree(workdir)

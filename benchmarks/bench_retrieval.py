@@ -1,6 +1,6 @@
 """Document benchmark: retrieval recall@1/@5 and MRR, hybrid vs vector; embedding throughput; near-dup P/R.
 
-In one run: (1) land the sample knowledge base (dagster_project/sample_data) and the labelled
+In one run: (1) land the sample knowledge base (dagster_project/demo/sample_data) and the labelled
 corpus of tests/documents/retrieval_corpus.py (docs pages in several generators' HTML, policies,
 support tickets, PDFs), ingest, curate, chunk and embed them through the pipeline's own functions
 with the real embedder, then ask the labelled questions of `benchmarks/retrieval_questions.yml`
@@ -34,6 +34,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.documents.retrieval_corpus
 
+from dagster_project.demo.sample_data.documents import write_documents  # noqa: E402
+from dagster_project.demo.sample_data.kb_content import ARTICLES  # noqa: E402
 from dagster_project.documents import retrieve  # noqa: E402
 from dagster_project.documents.config import COLUMNS, TABLE, load_documents_config  # noqa: E402
 from dagster_project.documents.dedup import cluster  # noqa: E402
@@ -44,8 +46,6 @@ from dagster_project.documents.sync import sync_documents  # noqa: E402
 from dagster_project.documents.tables import CHUNKS_SCHEMA, CHUNKS_TABLE  # noqa: E402
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, open_catalog  # noqa: E402
 from dagster_project.quality.suites import load_suite  # noqa: E402
-from dagster_project.sample_data.documents import write_documents  # noqa: E402
-from dagster_project.sample_data.kb_content import ARTICLES  # noqa: E402
 from dagster_project.settings import Settings, load_settings  # noqa: E402
 from tests.documents.retrieval_corpus import DOCS, write_corpus  # noqa: E402
 

@@ -63,8 +63,8 @@ def _knowledge_base(data_dir: Path) -> Settings:
 
     from dagster_project.defs.documents.assets import build_document_assets
     from dagster_project.defs.resources import Foundation
+    from dagster_project.demo.sample_data.documents import write_documents
     from dagster_project.documents.config import load_documents_config
-    from dagster_project.sample_data.documents import write_documents
 
     settings = Settings.for_data_dir(data_dir)
     write_documents(Path(settings.landing_uri.removeprefix("file://")))

@@ -19,7 +19,7 @@ import dagster as dg
 from dagster_project.defs.deployment import build_defs
 from dagster_project.defs.raw.sensors import batch_tags, capped
 from dagster_project.ingest.run import listed_files
-from dagster_project.lakehouse.handled_files import handled_index, record_missing
+from dagster_project.lakehouse.ops_tables.handled_files import handled_index, record_missing
 from dagster_project.lakehouse.tables import CatalogCorrupt, TableUnreadable, ensure_raw_table, open_catalog
 from dagster_project.landing.names import label
 from dagster_project.landing.store import LandedFile

@@ -8,7 +8,7 @@ import sys
 
 from dagster_project.cards.commands import CARDS
 from dagster_project.catalog_commands import CATALOG
-from dagster_project.demo_commands import DEMO, GENERATE
+from dagster_project.demo.commands import DEMO, GENERATE
 from dagster_project.docs_site.commands import DOCS
 from dagster_project.governance.commands import HISTORY, QUERY, SEARCH
 from dagster_project.held_commands import DISCARD, HELD, RELEASE

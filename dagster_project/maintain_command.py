@@ -17,7 +17,7 @@ def maintain_command(settings: Settings, args: argparse.Namespace) -> int:
         (`UnknownTable`) reaches `cli.main`, which prints the line.
     """
     from dagster_project.defs.maintenance.assets import dbt_manifest
-    from dagster_project.lakehouse.maintain import OPERATIONS, failed, run_maintenance
+    from dagster_project.lakehouse.catalog_maintenance import OPERATIONS, failed, run_maintenance
 
     operations = OPERATIONS if args.operation == "all" else (args.operation,)
     broken = False

@@ -21,7 +21,7 @@ def table_status(settings: Settings) -> dict:
     A table whose metadata does not load is listed under `broken` with its error; the others are
     reported as usual. A corrupt or missing catalog raises `CatalogCorrupt` (nothing is created).
     """
-    from dagster_project.lakehouse.ops import QUARANTINE_TABLE, read_quarantine
+    from dagster_project.lakehouse.ops_tables.quarantine import QUARANTINE_TABLE, read_quarantine
     from dagster_project.lakehouse.resolved import QuarantineView
     from dagster_project.lakehouse.tables import TableUnreadable, load_table, open_catalog
     from dagster_project.lakehouse.wap import held_batches

@@ -45,7 +45,7 @@ def sample_built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     import dagster as dg
 
     from dagster_project.catch_up import build_models, catch_up
-    from dagster_project.demo_commands import sync_sample_data
+    from dagster_project.demo.commands import sync_sample_data
 
     data = tmp_path_factory.mktemp("sample") / "data"
     settings = Settings.for_data_dir(data, sensor_min_file_age_seconds=0)

@@ -97,8 +97,8 @@ def _products_parquet() -> bytes:
 
 
 def _document(fmt: str) -> bytes:
-    from dagster_project.sample_data.documents import render
-    from dagster_project.sample_data.kb_content import ARTICLES
+    from dagster_project.demo.sample_data.documents import render
+    from dagster_project.demo.sample_data.kb_content import ARTICLES
 
     slug = sorted(ARTICLES)[0]
     return render(ARTICLES[slug] + f"\n\nContact {_marker(1)} for help.\n", fmt)
@@ -211,7 +211,7 @@ def records_in(kind: str, data: bytes) -> int | None:
 
 def child(data_dir: str, dataset: str) -> None:
     """Ingest what is landed for one dataset; print every outcome as JSON (run in a child process)."""
-    from dagster_project.lakehouse.ops import read_quarantine
+    from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
     from dagster_project.lakehouse.tables import open_catalog
     from dagster_project.settings import Settings
 

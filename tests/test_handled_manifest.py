@@ -11,8 +11,8 @@ from dagster_project import faults
 from dagster_project.catch_up import pending_work
 from dagster_project.defs.raw.sensors import _handled_versions
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse import handled_files
-from dagster_project.lakehouse.handled_files import HANDLED_TABLE, handled_index
+from dagster_project.lakehouse.ops_tables import handled_files
+from dagster_project.lakehouse.ops_tables.handled_files import HANDLED_TABLE, handled_index
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.local import LocalLanding
 from dagster_project.landing.store import open_landing

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dagster_project.cli import main
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings
 from tests.conftest import land

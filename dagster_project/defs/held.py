@@ -8,7 +8,7 @@ file does not turn the asset green while an older batch still waits for review.
 import dagster as dg
 from pyiceberg.table import Table
 
-from dagster_project.defs.catalog import as_evaluation
+from dagster_project.defs.asset_metadata import as_evaluation
 from dagster_project.defs.resources import Foundation
 from dagster_project.lakehouse.held import HeldBatch, held_batches
 from dagster_project.lakehouse.review import NotHeld, discard_held, held_rows, release_held

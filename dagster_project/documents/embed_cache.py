@@ -36,7 +36,7 @@ from pyiceberg.types import BinaryType, IntegerType, NestedField, StringType, Ti
 from dagster_project.documents.embed import Embedder, embed_checked, embedding_input
 from dagster_project.errors import EnvironmentFailure
 from dagster_project.lakehouse.branches import single_attempt
-from dagster_project.lakehouse.ops import append_once
+from dagster_project.lakehouse.ops_tables.append import append_once
 from dagster_project.lakehouse.tables import ensure_table
 
 CACHE_TABLE = "ops.embedding_cache"

@@ -31,9 +31,9 @@ from pyiceberg.types import StringType, TimestamptzType
 
 from dagster_project import faults
 from dagster_project.documents.tables import CHUNKS_TABLE
-from dagster_project.governance.audit import AuditEvent, record_safely
 from dagster_project.lakehouse.held import RunAlive
-from dagster_project.lakehouse.ops import append_once
+from dagster_project.lakehouse.ops_tables.append import append_once
+from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_safely
 from dagster_project.lakehouse.review import NotHeld
 from dagster_project.lakehouse.tables import ensure_table, open_catalog, optional_field
 from dagster_project.settings import Settings

@@ -39,10 +39,10 @@ from dagster_project.documents.tables import (
     chunks_table,
     documents_table,
 )
-from dagster_project.governance.audit import AuditEvent, record_missing_publishes
-from dagster_project.governance.audit import record as record_audit
 from dagster_project.lakehouse.branches import owner_properties
 from dagster_project.lakehouse.held import RunAlive
+from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_missing_publishes
+from dagster_project.lakehouse.ops_tables.audit import record as record_audit
 from dagster_project.lakehouse.publish import RUN_PROPERTY
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.lakehouse.wap import (

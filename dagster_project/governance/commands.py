@@ -1,4 +1,4 @@
-"""`foundation` verbs of governance: governed queries, governed search, table history, and the demo's tour."""
+"""`foundation` verbs of governance: governed queries, governed search, table history."""
 
 from __future__ import annotations
 
@@ -12,33 +12,6 @@ from dagster_project.errors import FoundationError
 from dagster_project.landing.names import label
 from dagster_project.settings import Settings
 from dagster_project.subcommand import Subcommand, positive_int
-
-DEMO_QUERY = (
-    "select customer_segment, count(*) as orders, sum(amount) as revenue "
-    "from curated.orders group by 1 order by 1"
-)
-DEMO_DENIED = "select customer_id, email_hash from staging.stg_customers"
-
-
-def show_governance(settings: Settings) -> None:
-    """The demo's governance tour: data cards written, one governed query, one denied, the audit log."""
-    from dagster_project.governance.query import QueryDenied, run_query
-
-    cards = sorted(settings.cards_dir.glob("*.html"))
-    print(
-        f"\ndata cards: {len(cards)} in {settings.cards_dir}" + (f" (e.g. {cards[0].name})" if cards else "")
-    )
-    print(f'\nfoundation query --as analyst "{DEMO_QUERY}"')
-    result = run_query(settings, "analyst", DEMO_QUERY)
-    print_rows(result.rows, "table", indent="  ")
-    print(f'\nfoundation query --as analyst "{DEMO_DENIED}"')
-    try:
-        run_query(settings, "analyst", DEMO_DENIED)
-    except QueryDenied as exc:
-        print(f"  denied: {exc}")
-    print("\nBoth queries and every publish are in ops.audit_log:")
-    print('  foundation query --as auditor "select action, count(*) from ops.audit_log group by 1"')
-    print("Time travel: foundation history raw.orders | foundation query --as-of <snapshot id> ...")
 
 
 def print_rows(rows, fmt: str, indent: str = "") -> None:  # noqa: ANN001 - a pyarrow Table

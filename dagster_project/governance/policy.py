@@ -12,8 +12,8 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from dagster_project.errors import FoundationError
-from dagster_project.governance.identity import ANYONE, OWNER
 from dagster_project.governance.sql import parse_expression, referenced_columns
+from dagster_project.identity import ANYONE, OWNER
 from dagster_project.validation import Block, Invalid, describe
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -24,8 +24,6 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
 from dagster_project.errors import FoundationError
-from dagster_project.governance.audit import AuditEvent, record_safely
-from dagster_project.governance.identity import acting_as, current_identity, data_dir_owner
 from dagster_project.governance.policy import Persona, QueryDenied, load_policies
 from dagster_project.governance.salt import pii_salt
 from dagster_project.governance.sandbox import (
@@ -43,6 +41,8 @@ from dagster_project.governance.sql import (
 )
 from dagster_project.governance.sql import referenced_columns as columns_of
 from dagster_project.governance.time_travel import AsOfError, resolve_snapshots
+from dagster_project.identity import acting_as, current_identity, data_dir_owner
+from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_safely
 from dagster_project.settings import Settings
 
 QUERY_ROOTS = (exp.Select, exp.SetOperation)

@@ -28,9 +28,9 @@ from dagster_project.documents.index import FILTER_COLUMNS, SearchHit, indexed_s
 from dagster_project.documents.scope import HIT_FIELDS, SearchScope
 from dagster_project.documents.tables import CHUNKS_TABLE
 from dagster_project.errors import FoundationError
-from dagster_project.governance.audit import AuditEvent, record_safely
-from dagster_project.governance.identity import acting_as, current_identity, data_dir_owner
 from dagster_project.governance.policy import Persona, QueryDenied, load_policies
+from dagster_project.identity import acting_as, current_identity, data_dir_owner
+from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_safely
 from dagster_project.settings import Settings
 
 # Chunk columns whose rules decide hit fields; `text` also covers a child's parent text (context).

@@ -20,8 +20,6 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from dagster_project import faults
-from dagster_project.governance.audit import AuditEvent, record_missing_publishes
-from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.convert import Converted, FileRejected, connect
 from dagster_project.ingest.fast_lane import GroupConverter, convert_groups
 from dagster_project.ingest.read_ahead import read_ahead, still_new
@@ -30,12 +28,14 @@ from dagster_project.ingest.report import Converter, IngestReport
 from dagster_project.ingest.sources import environment_failure
 from dagster_project.ingest.units import Handled, Unit, combined_checksum, not_handled
 from dagster_project.lakehouse.evolution import evolve_raw_table
-from dagster_project.lakehouse.handled_files import (
+from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_missing_publishes
+from dagster_project.lakehouse.ops_tables.audit import record as record_audit
+from dagster_project.lakehouse.ops_tables.handled_files import (
     handled_index,
     quarantine_rows,
     record_missing,
 )
-from dagster_project.lakehouse.ops import (
+from dagster_project.lakehouse.ops_tables.quarantine import (
     QuarantineRecord,
     duplicate_versions,
     quarantined_versions,

@@ -19,11 +19,11 @@ from pyiceberg.exceptions import NoSuchTableError
 
 from dagster_project import faults
 from dagster_project.errors import FoundationError
-from dagster_project.governance.audit import AuditEvent
-from dagster_project.governance.audit import record as record_audit
 from dagster_project.ingest.run import IngestReport, ingest_dataset
 from dagster_project.lakehouse.branches import audit_branches, remove_branch
 from dagster_project.lakehouse.evolution import type_changes
+from dagster_project.lakehouse.ops_tables.audit import AuditEvent
+from dagster_project.lakehouse.ops_tables.audit import record as record_audit
 from dagster_project.lakehouse.swap import swap_in
 from dagster_project.lakehouse.tables import ensure_raw_table, load_table, open_catalog
 from dagster_project.quality.suites import Suite

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 from dagster_project.ingest.convert import Converted, FileRejected
 from dagster_project.ingest.units import Unit
-from dagster_project.lakehouse.ops import DUPLICATE, QuarantineRecord
+from dagster_project.lakehouse.ops_tables.quarantine import DUPLICATE, QuarantineRecord
 from dagster_project.lakehouse.type_fix import type_fix
 from dagster_project.landing.names import label
 from dagster_project.landing.store import LandedFile, open_quarantine, quarantine_key

@@ -15,7 +15,7 @@ from blake3 import blake3
 from dagster_project.landing.store import LandedFile
 
 if TYPE_CHECKING:
-    from dagster_project.lakehouse.handled_files import HandledIndex
+    from dagster_project.lakehouse.ops_tables.handled_files import HandledIndex
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,13 @@ from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntry
 from pyiceberg.table import FileScanTask, Table, WriteTask
 
 from dagster_project.lakehouse.changes import COMPACTION_PROPERTY, watermarks
-from dagster_project.lakehouse.maintenance import (
+from dagster_project.lakehouse.pyiceberg_adapter import stage_rewrite
+from dagster_project.lakehouse.table_maintenance import (
     MaintenanceReport,
     table_name,
     table_stats,
     without_commit_retries,
 )
-from dagster_project.lakehouse.pyiceberg_adapter import stage_rewrite
 
 log = logging.getLogger(__name__)
 # A file below this share of the target size counts as small.

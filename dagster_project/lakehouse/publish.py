@@ -136,7 +136,7 @@ def publish_points(table: Table, limit: int = 100) -> list[Snapshot]:
     main was moved to is the newest of them. Commits without a run (the empty first snapshot,
     maintenance checkpoints and compactions) are not publishes.
     """
-    from dagster_project.lakehouse.maintenance import data_unchanged  # it imports this module
+    from dagster_project.lakehouse.table_maintenance import data_unchanged  # it imports this module
 
     head = main_head(table)
     points: list[Snapshot] = []

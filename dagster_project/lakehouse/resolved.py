@@ -26,7 +26,7 @@ from datetime import datetime
 
 from pyiceberg.catalog import Catalog
 
-from dagster_project.lakehouse.ops import QuarantineRecord, record_id
+from dagster_project.lakehouse.ops_tables.quarantine import QuarantineRecord, record_id
 from dagster_project.lakehouse.publish import RUN_PROPERTY, ingested_versions
 from dagster_project.lakehouse.tables import TableUnreadable, load_table
 

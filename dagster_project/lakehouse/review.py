@@ -11,8 +11,8 @@ import pyarrow as pa
 from pyiceberg.table import Table
 
 from dagster_project.errors import FoundationError
-from dagster_project.governance.audit import AuditEvent, record_safely
 from dagster_project.lakehouse.held import HeldBatch, discard, held_batches, release
+from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_safely
 from dagster_project.settings import Settings
 
 

@@ -15,7 +15,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 from sqlglot import exp
 
-from dagster_project.lakehouse.ops import QuarantineRecord
+from dagster_project.lakehouse.ops_tables.quarantine import QuarantineRecord
 from dagster_project.lakehouse.publish import PublishResult, StagedFile
 from dagster_project.lakehouse.wap import Verdict
 from dagster_project.quality.engine import ExpectationResult, evaluate, unexpected_predicate, view_name

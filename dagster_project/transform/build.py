@@ -23,11 +23,11 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from dagster_project import faults
-from dagster_project.governance.audit import AuditEvent, record_missing_publishes
-from dagster_project.governance.audit import record as record_audit
 from dagster_project.lakehouse.changes import SEQUENCE_COLUMN, WATERMARK_PROPERTY, watermarks
 from dagster_project.lakehouse.held import RunAlive, recover_unfinished
 from dagster_project.lakehouse.merge import ensure_model_table, merge_audit_publish
+from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_missing_publishes
+from dagster_project.lakehouse.ops_tables.audit import record as record_audit
 from dagster_project.lakehouse.publish import INVOCATION_PROPERTY, RUN_PROPERTY
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.lakehouse.wap import AuditFailed, Verdict, main_head

@@ -277,7 +277,7 @@ def parquet_date_year_10000() -> bytes:
 
 
 def _pdf(text: str) -> bytes:
-    from dagster_project.sample_data.pdf import pdf_bytes
+    from dagster_project.demo.sample_data.pdf import pdf_bytes
 
     return pdf_bytes("Returns", [("h1", "Returns"), ("p", text)])
 

@@ -18,7 +18,7 @@ import yaml
 from dagster_project.documents.config import load_documents_config
 from dagster_project.documents.ingest import ingest_documents
 from dagster_project.ingest.run import IngestReport, ingest_dataset
-from dagster_project.lakehouse.ops import quarantine_table, read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import quarantine_table, read_quarantine
 from dagster_project.lakehouse.tables import ensure_raw_table, open_catalog
 from dagster_project.landing.names import label
 from dagster_project.landing.store import local_path

@@ -137,7 +137,7 @@ def test_snapshot_expiry_keeps_the_time_the_newest_file_landed(settings, registr
     from datetime import UTC, datetime, timedelta
 
     from dagster_project.defs.raw.freshness import last_file_committed
-    from dagster_project.lakehouse.maintenance import expire_snapshots
+    from dagster_project.lakehouse.table_maintenance import expire_snapshots
 
     land(settings, "orders/a.csv", orders_csv(1, 4))
     dg.materialize(
@@ -160,7 +160,7 @@ def test_a_checkpoint_above_newer_file_commits_does_not_hide_them(settings, regi
     from datetime import UTC, datetime, timedelta
 
     from dagster_project.defs.raw.freshness import last_file_committed
-    from dagster_project.lakehouse.maintenance import expire_snapshots
+    from dagster_project.lakehouse.table_maintenance import expire_snapshots
 
     resources = {"foundation": Foundation.from_settings(settings)}
     asset = build_raw_asset(registry["orders"])

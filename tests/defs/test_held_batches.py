@@ -10,7 +10,7 @@ from dagster_project.cli import main as cli_main
 from dagster_project.defs.held import DISCARD_JOB, HELD_CHECK, RELEASE_JOB, build_held_jobs
 from dagster_project.defs.raw.assets import build_raw_assets
 from dagster_project.defs.resources import Foundation
-from dagster_project.governance.audit import read_audit_log
+from dagster_project.lakehouse.ops_tables.audit import read_audit_log
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import load_registry
 from tests.conftest import customers_csv, land, orders_csv

@@ -11,8 +11,8 @@ from dagster_project.catch_up import build_models, catch_up
 from dagster_project.defs.dbt.assets import dbt_project, load_manifest
 from dagster_project.defs.maintenance.assets import build_maintenance_assets
 from dagster_project.defs.resources import Foundation
-from dagster_project.governance.audit import AUDIT_TABLE, read_audit_log
-from dagster_project.lakehouse.maintain import catalog_tables
+from dagster_project.lakehouse.catalog_maintenance import catalog_tables
+from dagster_project.lakehouse.ops_tables.audit import AUDIT_TABLE, read_audit_log
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import PROJECT_DIR, Settings
 from dagster_project.transform import working_db

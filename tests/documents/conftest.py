@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from dagster_project.demo.sample_data.documents import write_documents
 from dagster_project.documents.config import DocumentsConfig, load_documents_config
 from dagster_project.documents.embed import Embedder, load_embedder
-from dagster_project.sample_data.documents import write_documents
 from dagster_project.settings import Settings
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster_project.sample_data.documents import parse_article, render_text
-from dagster_project.sample_data.pdf import pdf_bytes
+from dagster_project.demo.sample_data.documents import parse_article, render_text
+from dagster_project.demo.sample_data.pdf import pdf_bytes
 from tests.documents.sites import docusaurus, help_center, mkdocs_material, sphinx
 
 Sections = list[tuple[str, str]]

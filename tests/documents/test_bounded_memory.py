@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from dagster_project.demo.sample_data.pdf import pdf_bytes
 from dagster_project.documents.chunking import chunk_document
 from dagster_project.documents.config import load_documents_config
 from dagster_project.documents.curate import normalise, redact
 from dagster_project.documents.gate import chunk_suite
 from dagster_project.documents.ingest import ingest_documents
 from dagster_project.documents.sync import sync_documents
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
-from dagster_project.sample_data.pdf import pdf_bytes
 from dagster_project.settings import Settings
 from tests.conftest import land
 from tests.documents.fakes import BagOfWords

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dagster_project.demo.sample_data.kb_content import ARTICLES
 from dagster_project.documents.chunking import ChunkingError, ChunkingOptions, chunk_document, chunk_id
-from dagster_project.sample_data.kb_content import ARTICLES
 
 LONG = (
     "# Guide\n\n## Setup\n\n"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dagster_project.demo.sample_data.kb_content import ARTICLES
 from dagster_project.documents.dedup import cluster, lsh_bands
-from dagster_project.sample_data.kb_content import ARTICLES
 
 
 def test_exact_and_near_duplicates_cluster_under_the_canonical_member():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dagster_project.demo.sample_data.kb_content import ARTICLES
 from dagster_project.lakehouse.tables import open_catalog
-from dagster_project.sample_data.kb_content import ARTICLES
 from dagster_project.settings import Settings
 from tests.servers.dagster_dev import dagster_dev, drop_file, embedded_env
 

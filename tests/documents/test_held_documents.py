@@ -27,7 +27,7 @@ from dagster_project.documents.config import load_documents_config
 from dagster_project.documents.embed import load_embedder
 from dagster_project.documents.holds import held_documents
 from dagster_project.documents.index import SearchError, search
-from dagster_project.governance.audit import read_audit_log
+from dagster_project.lakehouse.ops_tables.audit import read_audit_log
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings
 from tests.conftest import land

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dagster_project.documents.ingest import ingest_documents
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 
 

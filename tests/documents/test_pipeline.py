@@ -16,7 +16,7 @@ from dagster_project.defs.resources import Foundation
 from dagster_project.documents.catch_up import materialization_metadata
 from dagster_project.documents.embed import load_embedder
 from dagster_project.documents.index import SearchError, search
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings
 from tests.conftest import land

@@ -15,9 +15,9 @@ import pytest
 
 from dagster_project.cli import main as cli_main
 from dagster_project.documents.scope import _pattern
-from dagster_project.governance.audit import read_audit_log
 from dagster_project.governance.policy import IdentityNotAllowed, PolicyError, QueryDenied, load_policies
 from dagster_project.governance.search import search_as
+from dagster_project.lakehouse.ops_tables.audit import read_audit_log
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings
 from tests.documents.search_corpus import corpus_rows, write_chunks
@@ -128,7 +128,7 @@ def test_a_denied_identity_or_persona_is_refused_and_audited(governed):
 
 
 def governed_actor() -> str:
-    from dagster_project.governance.identity import os_account
+    from dagster_project.identity import os_account
 
     return os_account()
 

@@ -9,7 +9,7 @@ import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
-from dagster_project.governance.audit import read_audit_log
+from dagster_project.lakehouse.ops_tables.audit import read_audit_log
 from dagster_project.lakehouse.tables import ensure_namespace, open_catalog
 from dagster_project.settings import Settings
 

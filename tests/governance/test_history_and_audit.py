@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from dagster_project.cli import main
-from dagster_project.governance.audit import AuditEvent, read_audit_log, record
 from dagster_project.governance.history import table_history
-from dagster_project.governance.identity import os_account
+from dagster_project.identity import os_account
+from dagster_project.lakehouse.ops_tables.audit import AuditEvent, read_audit_log, record
 from dagster_project.lakehouse.publish import FILES_PROPERTY, RUN_PROPERTY
 from dagster_project.lakehouse.tables import open_catalog
 

@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 
 from dagster_project.cli import main
-from dagster_project.governance.identity import acting_as, data_dir_owner, os_account
 from dagster_project.governance.policy import IdentityNotAllowed, PolicyError, load_policies
 from dagster_project.governance.query import run_query
+from dagster_project.identity import acting_as, data_dir_owner, os_account
 
 COUNT = "select count(*) n from curated.customer_features"
 

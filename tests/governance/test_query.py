@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from dagster_project.governance.audit import read_audit_log
 from dagster_project.governance.policy import UnknownPersona
 from dagster_project.governance.query import AsOfError, QueryDenied, QueryRejected, run_query
+from dagster_project.lakehouse.ops_tables.audit import read_audit_log
 from dagster_project.lakehouse.tables import open_catalog
 
 

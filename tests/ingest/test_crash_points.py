@@ -13,9 +13,9 @@ from collections import Counter
 
 import pytest
 
-from dagster_project.governance.audit import read_audit_log
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.audit import read_audit_log
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, open_catalog
 from dagster_project.lakehouse.wap import held_batches
 from dagster_project.quality.suites import load_suite

@@ -3,7 +3,7 @@
 import json
 
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.store import local_path
 from tests.conftest import ORDERS_HEADER, land, orders_csv

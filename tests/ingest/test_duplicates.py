@@ -17,7 +17,7 @@ from dagster_project.catch_up import catch_up, pending_work
 from dagster_project.documents.config import load_documents_config
 from dagster_project.documents.ingest import ingest_documents
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse.ops import quarantined_versions, read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import quarantined_versions, read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings

@@ -11,7 +11,7 @@ import pytest
 
 from dagster_project.errors import EnvironmentFailure
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from tests.conftest import land, orders_csv
 

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings

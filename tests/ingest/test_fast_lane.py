@@ -8,8 +8,8 @@ import pytest
 
 from dagster_project.ingest import run
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse.handled_files import HANDLED_TABLE
-from dagster_project.lakehouse.ops import quarantined_versions
+from dagster_project.lakehouse.ops_tables.handled_files import HANDLED_TABLE
+from dagster_project.lakehouse.ops_tables.quarantine import quarantined_versions
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings

@@ -13,10 +13,10 @@ import pytest
 from dagster_project.catch_up import build_models, catch_up
 from dagster_project.defs.raw.sensors import build_landing_sensor
 from dagster_project.defs.resources import Foundation
-from dagster_project.demo_commands import sync_sample_data
-from dagster_project.governance.audit import AUDIT_TABLE, read_audit_log
+from dagster_project.demo.commands import sync_sample_data
 from dagster_project.governance.query import run_query
-from dagster_project.lakehouse.maintain import catalog_tables, run_maintenance
+from dagster_project.lakehouse.catalog_maintenance import catalog_tables, run_maintenance
+from dagster_project.lakehouse.ops_tables.audit import AUDIT_TABLE, read_audit_log
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings

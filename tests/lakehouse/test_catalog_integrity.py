@@ -12,7 +12,7 @@ from dagster_project.catch_up import pending_work
 from dagster_project.cli import main
 from dagster_project.ingest.run import ingest_dataset
 from dagster_project.lakehouse.catalog_check import check_catalog
-from dagster_project.lakehouse.maintain import run_maintenance
+from dagster_project.lakehouse.catalog_maintenance import run_maintenance
 from dagster_project.lakehouse.recovery import RecoveryRefused, recover_catalog
 from dagster_project.lakehouse.tables import CatalogCorrupt, TableUnreadable, load_table, open_catalog
 from dagster_project.status import table_status

@@ -12,7 +12,7 @@ from dagster_project.cli import main
 from dagster_project.defs import raw
 from dagster_project.ingest.run import ingest_dataset
 from dagster_project.lakehouse.evolution import SchemaConflict, widens
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog, type_name_of
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings

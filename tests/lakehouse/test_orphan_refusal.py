@@ -15,8 +15,8 @@ from pyiceberg.exceptions import CommitFailedException
 
 from dagster_project.cli import main
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse.maintain import run_maintenance
-from dagster_project.lakehouse.maintenance import OrphanRemovalRefused, remove_orphan_files
+from dagster_project.lakehouse.catalog_maintenance import run_maintenance
+from dagster_project.lakehouse.table_maintenance import OrphanRemovalRefused, remove_orphan_files
 from dagster_project.lakehouse.tables import RAW_TABLE_PROPERTIES, open_catalog, raw_schema
 from dagster_project.lakehouse.warehouse import metadata_version
 from tests.conftest import customers_csv, land, orders_csv

@@ -11,8 +11,8 @@ import pytest
 from dagster_project import faults
 from dagster_project.cli import main
 from dagster_project.defs.deployment import build_defs
-from dagster_project.governance.audit import read_audit_log
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.audit import read_audit_log
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings
 from tests.conftest import land

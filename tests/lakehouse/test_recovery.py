@@ -8,7 +8,11 @@ import threading
 import pytest
 
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse.ops import QuarantineRecord, read_quarantine, record_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import (
+    QuarantineRecord,
+    read_quarantine,
+    record_quarantine,
+)
 from dagster_project.lakehouse.publish import (
     held_versions,
     ingested_versions,

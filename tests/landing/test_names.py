@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.names import NAME_MAX, label
 from dagster_project.landing.store import (
@@ -128,7 +128,7 @@ def test_the_quarantine_takes_any_key_quarantine_key_makes(settings, tmp_path):
 
 
 def test_odd_names_are_quarantined_and_audited_by_their_label(settings, registry):
-    from dagster_project.governance.audit import read_audit_log
+    from dagster_project.lakehouse.ops_tables.audit import read_audit_log
 
     broken, good = f"orders/{LATIN1}\n.csv", f"orders/good {LATIN1}"
     land(settings, broken, b"")  # empty: quarantined

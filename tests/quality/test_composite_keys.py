@@ -10,7 +10,7 @@ import pytest
 
 from dagster_project.catch_up import catch_up
 from dagster_project.defs.raw.checks import check_specs
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.quality.engine import evaluate
 from dagster_project.quality.suites import Expectation

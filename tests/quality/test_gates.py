@@ -8,7 +8,7 @@ import pytest
 from dagster_project.defs.raw.assets import build_raw_assets
 from dagster_project.defs.resources import Foundation
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse.ops import read_quarantine
+from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.lakehouse.wap import main_head
 from dagster_project.quality.docs import render_data_docs

@@ -9,8 +9,8 @@ import pytest
 from dagster_project.defs.raw.assets import build_raw_assets
 from dagster_project.defs.resources import Foundation
 from dagster_project.ingest.run import ingest_dataset
-from dagster_project.lakehouse.handled_files import HELD, handled_index
 from dagster_project.lakehouse.held import held_batches, release
+from dagster_project.lakehouse.ops_tables.handled_files import HELD, handled_index
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.quality.suites import load_suite
 from dagster_project.registry import load_registry

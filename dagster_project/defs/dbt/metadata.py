@@ -11,7 +11,7 @@ from dagster_dbt import DagsterDbtTranslator
 from pyiceberg.catalog import Catalog
 
 from dagster_project.cards.models import column_masking, model_meta
-from dagster_project.defs.catalog import check_summary, table_column, table_state
+from dagster_project.defs.asset_metadata import check_summary, table_column, table_state
 from dagster_project.defs.dbt.lineage import column_lineage
 from dagster_project.settings import Settings
 from dagster_project.transform.build import BuildReport, ModelOutcome, dbt_target_dir

@@ -6,7 +6,7 @@ import dagster as dg
 
 from dagster_project.cards.content import QualityResults
 from dagster_project.cards.publish import publish_card
-from dagster_project.defs.catalog import check_summary, column_schema, table_state
+from dagster_project.defs.asset_metadata import check_summary, column_schema, table_state
 from dagster_project.defs.documents.held import held_documents_check_spec, held_documents_result
 from dagster_project.defs.raw.assets import RawIngestConfig, ingest_and_report, table_columns
 from dagster_project.defs.raw.checks import check_results, check_specs

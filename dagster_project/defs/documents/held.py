@@ -8,7 +8,7 @@ ones in sight until someone decides.
 
 import dagster as dg
 
-from dagster_project.defs.catalog import as_evaluation
+from dagster_project.defs.asset_metadata import as_evaluation
 from dagster_project.defs.resources import Foundation
 from dagster_project.defs.runs import dagster_run_alive
 from dagster_project.documents.holds import (

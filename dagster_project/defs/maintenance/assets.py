@@ -6,7 +6,7 @@ import dagster as dg
 
 from dagster_project.defs.dbt.assets import DBT_POOL, OWNER
 from dagster_project.defs.resources import Foundation
-from dagster_project.lakehouse.maintenance import MaintenanceReport
+from dagster_project.lakehouse.table_maintenance import MaintenanceReport
 
 GROUP = "maintenance"
 
@@ -84,7 +84,7 @@ def _maintenance_asset(name: str, operation: str, description: str, deps: list[d
     def _asset(
         context: dg.AssetExecutionContext, config: MaintenanceConfig, foundation: Foundation
     ) -> dg.MaterializeResult:
-        from dagster_project.lakehouse.maintain import failed, run_maintenance
+        from dagster_project.lakehouse.catalog_maintenance import failed, run_maintenance
 
         reports = run_maintenance(
             foundation.settings(),

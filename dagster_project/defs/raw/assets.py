@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy.exc import OperationalError
 
-from dagster_project.defs.catalog import column_schema
+from dagster_project.defs.asset_metadata import column_schema
 from dagster_project.defs.held import DISCARD_JOB, HELD_CHECK, RELEASE_JOB, held_check_result, held_check_spec
 from dagster_project.defs.raw.checks import check_results, check_specs
 from dagster_project.defs.raw.freshness import CHECK_NAME, freshness_now, freshness_specs

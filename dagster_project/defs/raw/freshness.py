@@ -21,10 +21,10 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
-from dagster_project.defs.catalog import as_evaluation
+from dagster_project.defs.asset_metadata import as_evaluation
 from dagster_project.defs.resources import Foundation
-from dagster_project.lakehouse.maintenance import files_committed_ms
 from dagster_project.lakehouse.publish import FILES_PROPERTY
+from dagster_project.lakehouse.table_maintenance import files_committed_ms
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import Dataset
 from dagster_project.settings import Settings

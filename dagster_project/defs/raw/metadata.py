@@ -9,8 +9,8 @@ import duckdb
 from pyiceberg.table import Table
 from sqlglot import exp
 
-from dagster_project.defs.catalog import check_summary
-from dagster_project.defs.catalog import column_schema as catalog_column_schema
+from dagster_project.defs.asset_metadata import check_summary
+from dagster_project.defs.asset_metadata import column_schema as catalog_column_schema
 from dagster_project.ingest.records import key_label
 from dagster_project.ingest.run import IngestReport
 from dagster_project.lakehouse.held import HeldBatch

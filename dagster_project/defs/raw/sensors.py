@@ -11,7 +11,7 @@ from pyiceberg.exceptions import NoSuchTableError
 from dagster_project.defs.flow import flow_assets, flow_selection
 from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
-from dagster_project.lakehouse.handled_files import handled_index
+from dagster_project.lakehouse.ops_tables.handled_files import handled_index
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.store import LandedFile, Skipped, open_landing
 from dagster_project.registry import Dataset, Registry

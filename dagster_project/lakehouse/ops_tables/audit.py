@@ -17,8 +17,8 @@ from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
 from dagster_project import faults
-from dagster_project.governance.identity import current_identity
-from dagster_project.lakehouse.ops import append_once, publish_event_id
+from dagster_project.identity import current_identity
+from dagster_project.lakehouse.ops_tables.append import append_once
 from dagster_project.lakehouse.publish import RUN_PROPERTY, publish_points
 from dagster_project.lakehouse.tables import ensure_table
 from dagster_project.settings import Settings
@@ -127,6 +127,11 @@ def record(catalog: Catalog, settings: Settings, events: Sequence[AuditEvent]) -
         return False
     faults.reached("audit_log.appended")
     return True
+
+
+def publish_event_id(table: str, snapshot_id: int) -> str:
+    """The audit log's id of the publish that moved `table`'s main to `snapshot_id`: one event per publish."""
+    return f"publish:{table}:{snapshot_id}"
 
 
 def _event_id(event: AuditEvent) -> str:

@@ -15,10 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from dagster_project.sample_data import GeneratedFile, generate, write_orders_csv
-from dagster_project.sample_data.__main__ import main
+from dagster_project.demo.sample_data import GeneratedFile, generate, write_orders_csv
+from dagster_project.demo.sample_data.__main__ import main
 
-SOURCES = Path(__file__).resolve().parents[2] / "dagster_project" / "sources.yml"
+SOURCES = Path(__file__).resolve().parents[3] / "dagster_project" / "sources.yml"
 ORDER_DAYS = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]
 CLEAN_ORDERS = [f"orders/orders_{d}.csv" for d in ORDER_DAYS]
 DRIFT = "orders/orders_2026-11-05_schema_drift.csv"

@@ -1,4 +1,4 @@
-"""Command line: write the sample landing zone, e.g. `python -m dagster_project.sample_data --out DIR`."""
+"""Command line: write the sample landing zone: `python -m dagster_project.demo.sample_data --out DIR`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The process exit code.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m dagster_project.sample_data",
+        prog="python -m dagster_project.demo.sample_data",
         description="Write a deterministic, deliberately dirty sample landing zone.",
     )
     parser.add_argument("--out", type=Path, required=True, help="landing zone root directory")

@@ -35,7 +35,7 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
 from dagster_project import faults
 from dagster_project.lakehouse.branches import held_branches
-from dagster_project.lakehouse.ops import DUPLICATE, QUARANTINE_TABLE, QuarantineRecord
+from dagster_project.lakehouse.ops_tables.quarantine import DUPLICATE, QUARANTINE_TABLE, QuarantineRecord
 from dagster_project.lakehouse.publish import FILES_PROPERTY, RUN_PROPERTY, VERSIONS_PROPERTY, rebuilt_at
 from dagster_project.lakehouse.tables import ensure_table
 

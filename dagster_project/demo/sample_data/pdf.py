@@ -76,7 +76,7 @@ def pdf_bytes(title: str, blocks: Sequence[tuple[str, str]]) -> bytes:
         2: b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % p for p in page_ids), n_pages),
         3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         4: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>",
-        5: b"<< /Title (%s) /Producer (dagster_project.sample_data) >>" % _escape(title),
+        5: b"<< /Title (%s) /Producer (dagster_project.demo.sample_data) >>" % _escape(title),
     }
     for i, (page_id, lines) in enumerate(zip(page_ids, pages, strict=True)):
         stream = _content_stream(lines, i + 1, n_pages)

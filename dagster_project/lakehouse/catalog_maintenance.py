@@ -10,10 +10,10 @@ from typing import Any
 from pyiceberg.catalog import Catalog
 
 from dagster_project.errors import FoundationError
-from dagster_project.governance.audit import AuditEvent, record_safely
 from dagster_project.lakehouse.catalog import TableUnreadable, load_table, open_catalog
 from dagster_project.lakehouse.compaction import compact, incremental_sources, read_horizon
-from dagster_project.lakehouse.maintenance import (
+from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_safely
+from dagster_project.lakehouse.table_maintenance import (
     MaintenanceConflict,
     MaintenanceReport,
     OrphanRemovalRefused,

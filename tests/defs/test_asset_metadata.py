@@ -35,7 +35,7 @@ def test_every_table_asset_documents_its_columns_before_any_run(settings):
 
 
 def test_numeric_metadata_is_typed_so_the_ui_plots_it(settings, registry):
-    from dagster_project.defs.catalog import check_summary
+    from dagster_project.defs.asset_metadata import check_summary
 
     summary = check_summary([True, True, False, True])
     assert summary["check_pass_rate"] == dg.MetadataValue.float(0.75)

@@ -24,8 +24,8 @@ def sync_sample_data(settings: Settings, seed: int, scale: float, out: str | Non
     Returns:
         The landing keys written.
     """
+    from dagster_project.demo.sample_data.generator import generate
     from dagster_project.landing.store import open_landing
-    from dagster_project.sample_data.generator import generate
 
     if out:
         uri = out if "://" in out else Path(out).resolve().as_uri()
@@ -48,7 +48,7 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     import dagster as dg
 
     from dagster_project.catch_up import catch_up, run_models
-    from dagster_project.governance.commands import show_governance
+    from dagster_project.demo.tour import show_governance
     from dagster_project.ingest_command import outcome_line, print_models, summary_line
     from dagster_project.onboard.dbt_sources import refresh_manifest
     from dagster_project.status import print_status, table_status
@@ -119,12 +119,12 @@ def _generate_arguments(parser: argparse.ArgumentParser) -> None:
 DEMO = Subcommand(
     "demo",
     "generate sample data and run the pipeline headless",
-    "dagster_project.demo_commands:demo_command",
+    "dagster_project.demo.commands:demo_command",
     _demo_arguments,
 )
 GENERATE = Subcommand(
     "generate",
     "write the sample landing data",
-    "dagster_project.demo_commands:generate_command",
+    "dagster_project.demo.commands:generate_command",
     _generate_arguments,
 )

@@ -14,8 +14,8 @@ import pytest
 from dagster_project.ingest.run import ingest_dataset
 from dagster_project.lakehouse.changes import WATERMARK_PROPERTY, appended_since, main_sequence_numbers
 from dagster_project.lakehouse.compaction import compact, incremental_sources, read_horizon
-from dagster_project.lakehouse.maintenance import expire_snapshots, remove_orphan_files
 from dagster_project.lakehouse.publish import ingested_versions, landing_versions
+from dagster_project.lakehouse.table_maintenance import expire_snapshots, remove_orphan_files
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.lakehouse.wap import AuditFailed, Verdict, release, write_audit_publish
 from dagster_project.landing.store import local_path

@@ -1,9 +1,8 @@
-"""The `ops` namespace: the quarantine log (and, later, check history and audit log) as Iceberg tables."""
+"""The quarantine log, Iceberg `ops.quarantine`: files and rows set apart, and duplicates skipped."""
 
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -11,19 +10,14 @@ from datetime import datetime
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.expressions import BooleanExpression, EqualTo, In
+from pyiceberg.expressions import EqualTo, In
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
 from dagster_project import faults
-from dagster_project.errors import EnvironmentFailure
-from dagster_project.lakehouse.branches import single_attempt
+from dagster_project.lakehouse.ops_tables.append import append_once
 from dagster_project.lakehouse.tables import ensure_table
-
-log = logging.getLogger(__name__)
-APPEND_ATTEMPTS = 10
 
 QUARANTINE_TABLE = "ops.quarantine"
 QUARANTINE_SCHEMA = Schema(
@@ -118,48 +112,6 @@ def quarantine_table(catalog: Catalog) -> Table:
         with table.update_schema() as update:
             update.union_by_name(QUARANTINE_SCHEMA)
     return table
-
-
-def append_once(table: Table, rows: pa.Table, *, id_column: str, scope: BooleanExpression) -> int:
-    """Append the rows whose id is not in the table yet, safe under concurrent writers.
-
-    Optimistic concurrency: read the ids present (only rows matching `scope`, to keep the scan
-    small), append the others in one commit tried once, and on a concurrent commit read again.
-    pyiceberg's own retry would re-append on top of the other writer's rows, so it is off.
-
-    Args:
-        table: An append-only table with a string id column.
-        rows: Rows to add, in the table's Arrow schema.
-        id_column: The column that identifies a row.
-        scope: A filter that matches every existing row that may share an id with `rows`.
-
-    Returns:
-        How many rows were appended.
-
-    Raises:
-        EnvironmentFailure: Other writers kept committing (the run fails and retries).
-    """
-    for attempt in range(1, APPEND_ATTEMPTS + 1):
-        table.refresh()
-        present: set[str] = set()
-        if table.current_snapshot() is not None:
-            existing = table.scan(row_filter=scope, selected_fields=(id_column,)).to_arrow()
-            present = set(existing[id_column].to_pylist())
-        wanted = [i not in present for i in rows[id_column].to_pylist()]
-        todo = rows.filter(pa.array(wanted, pa.bool_()))
-        if todo.num_rows == 0:
-            return 0
-        try:
-            single_attempt(table).append(todo)
-        except CommitFailedException as exc:
-            log.info("%s: append conflicted (attempt %d): %s", ".".join(table.name()), attempt, exc)
-            continue
-        table.refresh()
-        return todo.num_rows
-    raise EnvironmentFailure(
-        f"{'.'.join(table.name())}: other writers kept committing during {APPEND_ATTEMPTS} attempts; "
-        "retry the run"
-    )
 
 
 def distinct_ids(records: Sequence[QuarantineRecord]) -> list[QuarantineRecord]:
@@ -283,8 +235,3 @@ def read_quarantine(catalog: Catalog) -> pa.Table:
     if table.current_snapshot() is None:
         return QUARANTINE_SCHEMA.as_arrow().empty_table()
     return table.scan().to_arrow()
-
-
-def publish_event_id(table: str, snapshot_id: int) -> str:
-    """The audit log's id of the publish that moved `table`'s main to `snapshot_id`: one event per publish."""
-    return f"publish:{table}:{snapshot_id}"
