@@ -1,4 +1,4 @@
-# The verbs: make demo | make dev | make test (README), plus make bench, make lint, make lock.
+# The verbs: make demo | make dev | make test | make test-fast (README), plus make bench, make lint, make lock.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -20,7 +20,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: instance setup settings-docs demo dev test lint format bench bench-ingest bench-memory bench-gates bench-gx-fallback bench-incremental bench-latency bench-retrieval bench-governance bench-clean-text bench-doc-sync bench-report lock clean bench-pii bench-search bench-doc-memory bench-cli bench-files bench-deps bench-catchup
+.PHONY: instance setup settings-docs demo dev test test-fast lint format bench bench-ingest bench-memory bench-gates bench-gx-fallback bench-incremental bench-latency bench-retrieval bench-governance bench-clean-text bench-doc-sync bench-report lock clean bench-pii bench-search bench-doc-memory bench-cli bench-files bench-deps bench-catchup
 
 $(STAMP): pyproject.toml requirements.lock requirements.exclude
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -55,6 +55,10 @@ dev: setup instance
 
 test: setup
 	$(BIN)/pytest
+
+# The tests not marked slow (no end-to-end pipeline, dev server, crash or server tests): minutes, not half an hour.
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
 
 # .env.example and the README's settings table, from the settings' one declaration (settings.py).
 settings-docs: $(STAMP)

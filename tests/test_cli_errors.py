@@ -27,6 +27,7 @@ def _foundation(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.slow  # one CLI process per case, each importing Dagster
 @pytest.mark.parametrize(
     ("args", "env", "says"),
     [
@@ -56,6 +57,7 @@ def test_a_data_folder_that_cannot_be_made_is_one_line(tmp_path):
     assert done.stderr.startswith("error: ") and "/proc/no-such-folder" in done.stderr
 
 
+@pytest.mark.slow  # 40 ingests, then the CLI in a child process
 def test_a_closed_pipe_ends_quietly(tmp_path):
     settings = Settings.for_data_dir(tmp_path / "data", sensor_min_file_age_seconds=0)
     registry = load_registry(settings.sources_file)

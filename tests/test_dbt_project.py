@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dagster_project.registry import Registry, load_registry
 from dagster_project.settings import PACKAGE_DIR
 
@@ -37,6 +39,7 @@ def dbt_parse(project_dir: Path, target: Path) -> dict:
     return json.loads((target / "target" / "manifest.json").read_text())
 
 
+@pytest.mark.slow  # dbt parse in a child process
 def test_dbt_parse_succeeds_and_sources_match_the_registry(tmp_path):
     manifest = dbt_parse(ROOT / "dbt_project", tmp_path)
     assert_follows_the_registry(manifest, load_registry(PACKAGE_DIR / "sources.yml"), ROOT / "dbt_project")

@@ -31,6 +31,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+pytestmark = pytest.mark.slow  # 500 mutated files ingested in child processes
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = int(os.environ.get("FOUNDATION_FUZZ_SEED", "20261113"))
 ONLY = {int(i) for i in os.environ.get("FOUNDATION_FUZZ_ONLY", "").split(",") if i.strip()}

@@ -1,12 +1,15 @@
 """`foundation maintain` and `foundation history` after maintenance: what an operator runs by hand."""
 
 import dagster as dg
+import pytest
 
 from dagster_project.catch_up import build_models, catch_up
 from dagster_project.cli import main
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import load_settings
 from tests.conftest import customers_csv, land, orders_csv, products_parquet
+
+pytestmark = pytest.mark.slow  # ingests, builds the models, then maintains through the CLI
 
 
 def test_maintain_dry_run_changes_nothing_then_compacts_and_history_says_so(tmp_path, monkeypatch, capsys):

@@ -39,6 +39,7 @@ def _records(settings: Settings) -> int:
     return len(read_quarantine(open_catalog(settings)))
 
 
+@pytest.mark.slow  # ingests twice and runs the models
 def test_a_file_retried_after_a_registry_fix_is_no_longer_listed_as_quarantined(meters, foundation):  # noqa: F811
     # The tester's planes: quarantined whole, the registry widened, `foundation retry` loaded it,
     # and status still said "quarantined files: 1".
@@ -57,6 +58,7 @@ def test_a_file_retried_after_a_registry_fix_is_no_longer_listed_as_quarantined(
     assert _records(meters) == 1  # the audit trail keeps the record
 
 
+@pytest.mark.slow  # ingests and rebuilds the models
 def test_rows_a_rebuild_loaded_are_no_longer_counted_as_set_apart(meters, foundation):  # noqa: F811
     # The tester's penguins: 5 rows set apart, a rebuild loaded them, and status still said 5.
     write_registry(meters.sources_file, {"id": "long", "reading": "int"})

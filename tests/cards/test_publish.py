@@ -7,11 +7,14 @@ import re
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from dagster_project.catch_up import build_models, catch_up
 from dagster_project.lakehouse.tables import open_catalog
 from tests.conftest import land, orders_csv
 from tests.transform.conftest import model_table_names
+
+pytestmark = pytest.mark.slow  # each test ingests and builds the models through curated
 
 
 def _snapshot_on_card(path: Path) -> int:

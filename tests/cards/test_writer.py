@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from dagster_project.cli import main
 from dagster_project.defs.documents.assets import CHUNKS_KEY, DOCUMENTS_KEY, build_document_assets
@@ -15,6 +16,7 @@ from dagster_project.settings import Settings
 from tests.transform.conftest import model_table_names
 
 
+@pytest.mark.slow  # ingests and builds the models through curated
 def test_the_cards_command_writes_every_built_tables_card(platform, monkeypatch, capsys):
     settings, _ = platform
     for card in settings.cards_dir.iterdir():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import dagster as dg
+import pytest
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
 
 from dagster_project.catch_up import build_models, catch_up
@@ -12,6 +13,8 @@ from dagster_project.defs.raw.assets import build_raw_asset, table_columns
 from dagster_project.defs.resources import Foundation
 from dagster_project.quality.suites import load_suite
 from tests.conftest import land, orders_csv, small_platform
+
+pytestmark = pytest.mark.slow  # materializes the asset graph through curated, twice
 
 COMPLETED = {
     Status.SUCCEEDED,

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
 from dagster_project.defs.deployment import build_defs
 
@@ -79,6 +80,7 @@ def test_dbt_models_are_assets_in_their_layer_with_lineage_checks_and_automation
     assert defs.get_sensor_def("curated_automation").default_status == dg.DefaultSensorStatus.RUNNING
 
 
+@pytest.mark.slow  # a child process imports the definitions
 def test_module_loads_without_touching_the_catalog_or_great_expectations(tmp_path):
     # `dagster dev` imports this module; it must not connect, parse dbt or import GX.
     code = (
@@ -115,6 +117,7 @@ json.dump(sorted(sys.modules), sys.stdout)
 """
 
 
+@pytest.mark.slow  # a child process imports the definitions
 def test_loading_the_definitions_imports_no_library_only_a_step_needs(settings):
     env = {**os.environ, **settings.to_env()}
     result = subprocess.run(

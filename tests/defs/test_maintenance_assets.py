@@ -6,6 +6,7 @@ import json
 import shutil
 
 import dagster as dg
+import pytest
 
 from dagster_project.catch_up import build_models, catch_up
 from dagster_project.defs.dbt.assets import dbt_project, load_manifest
@@ -18,6 +19,8 @@ from dagster_project.settings import PROJECT_DIR, Settings
 from dagster_project.transform import working_db
 from dagster_project.transform.build import manifest_models
 from tests.conftest import customers_csv, land, orders_csv, products_parquet
+
+pytestmark = pytest.mark.slow  # builds the models, maintains every table, builds again
 
 
 def _everything(settings: Settings) -> dict[str, list[str]]:

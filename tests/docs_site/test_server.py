@@ -58,6 +58,7 @@ def test_docs_url_and_port_are_settings_read_from_the_environment(tmp_path):
     assert given.docs_base_url == "http://docs.internal:8080"
 
 
+@pytest.mark.slow  # opens every link over HTTP
 def test_every_link_opens_and_nothing_else_of_the_data_folder_is_served(written):
     with serving(written, port=0) as server:
         served = dataclasses.replace(written, docs_port=server.server_address[1])

@@ -25,6 +25,8 @@ from tests.conftest import land
 from tests.crash_child import run_child
 from tests.ingest.test_crash_points import assert_publish_events_once, audit_branches
 
+pytestmark = pytest.mark.slow  # a documents sync in a child process killed at every crash point
+
 FAKE = "tests.documents.fakes:bag_of_words"
 BROKEN = "tests.documents.fakes:broken"  # NaN vectors: the chunk suite fails
 PASSING = [

@@ -32,6 +32,8 @@ from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings
 from tests.conftest import land
 
+pytestmark = pytest.mark.slow  # the documents assets and jobs materialized end to end
+
 POISONED = "tests.documents.fakes:poisoned"
 GOOD = {
     "returns.md": "# Returns\n\n"

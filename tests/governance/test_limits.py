@@ -63,6 +63,7 @@ MEMORY_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a child process allocates up to the memory limit
 @pytest.mark.skipif(sys.platform != "linux", reason="the memory ceiling is RLIMIT_DATA, enforced on Linux")
 def test_a_huge_allocation_stops_at_the_memory_limit_and_the_process_stays_small(lake):
     # In its own process, so that its peak resident memory is the query's alone.

@@ -18,6 +18,8 @@ from tests.ingest.test_crash_points import (
     setup_customers,
 )
 
+pytestmark = pytest.mark.slow  # two ingests at once in child processes
+
 
 def _race(settings, tmp_path, *, gate: bool) -> list[dict]:
     """Start two ingest runs of all orders files in two processes, released together."""

@@ -23,6 +23,8 @@ from dagster_project.registry import Dataset
 from tests.conftest import customers_csv, land, orders_csv
 from tests.crash_child import run_child
 
+pytestmark = pytest.mark.slow  # an ingest in a child process killed at every crash point, then rerun
+
 NO_STATUS = "21,1,1,1,21.50,EUR,,2026-11-01 10:21:00\n"  # dropped by the suite (status not null)
 NO_ORDER_ID = ",1,1,1,1.50,EUR,placed,2026-11-01 10:00:00\n"  # fails the batch (order_id not null)
 JUNK = "colour,flavour\nred,sweet\n"  # none of the declared columns: the whole file is quarantined

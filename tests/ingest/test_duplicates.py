@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 
 from dagster_project.catch_up import catch_up, pending_work
@@ -118,6 +119,7 @@ def test_a_run_of_both_files_records_the_copy_in_metadata_and_logs_and_never_run
     assert pending_work(settings).files == []  # not examined again by the next catch-up
 
 
+@pytest.mark.slow  # a moto_server
 def test_on_an_s3_landing_zone_a_copy_is_a_duplicate(tmp_path, s3_server, s3_credentials):
     bucket = f"dups-{uuid.uuid4().hex[:12]}"
     s3_server.client().create_bucket(Bucket=bucket)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from dagster_project.ingest.run import ingest_dataset
 from dagster_project.lakehouse.tables import open_catalog
 from tests.conftest import TICKET, land
@@ -27,6 +29,7 @@ DEEP_RUN = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a child process parses 40,000 nesting levels
 def test_json_nested_40000_levels_deep_is_a_row_set_apart_not_a_segfault(settings, tmp_path):
     depth = 40_000
     deep = json.dumps({**TICKET, "ticket_id": 2})[:-1] + ', "payload": ' + "[" * depth + "]" * depth + "}"

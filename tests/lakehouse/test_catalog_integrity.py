@@ -245,6 +245,7 @@ def test_a_table_dropped_from_the_catalog_is_not_created_again_over_its_data(lan
     assert [f["file"] for f in again.ingested] == ["orders/o3.csv"]
 
 
+@pytest.mark.slow  # a PostgreSQL server
 def test_a_new_postgresql_catalog_beside_old_data_is_an_error_until_recovered(
     settings, registry, pg_server, monkeypatch
 ):
@@ -297,6 +298,7 @@ def test_recover_does_not_guess_between_two_newest_metadata_files(landed, regist
     assert main(["catalog", "check"]) == 0
 
 
+@pytest.mark.slow  # catches up every dataset through Dagster
 def test_catch_up_reports_a_broken_table_and_ingests_the_other_datasets(landed):
     import dagster as dg
 
@@ -314,6 +316,7 @@ def test_catch_up_reports_a_broken_table_and_ingests_the_other_datasets(landed):
     assert customers.key == "customers/c2.csv" and customers.success and customers.rows == 3
 
 
+@pytest.mark.slow  # a moto_server
 def test_on_an_s3_warehouse_a_lost_catalog_is_found_out_and_recovered(
     tmp_path, registry, s3_server, s3_credentials
 ):

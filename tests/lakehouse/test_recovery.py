@@ -34,6 +34,8 @@ from tests.ingest.test_crash_points import (
 )
 from tests.lakehouse.test_wap import DAY, stage, table  # noqa: F401 - fixtures, used by name
 
+pytestmark = pytest.mark.slow  # ingests killed in child processes, then rerun
+
 
 def _orders_table(settings):
     return open_catalog(settings).load_table("raw.orders")

@@ -23,6 +23,8 @@ from dagster_project.landing.s3 import LandingBucketMissing, LandingUnavailable,
 from dagster_project.landing.store import CHUNK, LandingEntryRefused, Skipped, checksum_file, quarantine_key
 from tests.servers.s3 import REGION, S3Server
 
+pytestmark = pytest.mark.slow  # a moto_server over HTTP, with outages and retries
+
 # The fixtures, until tests/conftest.py imports them for every test (then drop these two lines).
 
 

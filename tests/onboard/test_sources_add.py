@@ -259,6 +259,7 @@ def test_an_onboarded_source_parses_in_dbt_and_follows_the_house_rules_with_no_t
     assert_follows_the_registry(manifest, load_registry(settings.sources_file), dbt)
 
 
+@pytest.mark.slow  # a moto_server
 def test_files_landed_in_s3_are_read_through_the_landing_store(project, s3_server, s3_credentials):
     import dataclasses
     import uuid

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from dagster_project.cards.models import model_card
 from dagster_project.cards.profile import TableProfile
@@ -24,6 +25,8 @@ from dagster_project.registry import load_registry
 from dagster_project.settings import DBT_PROJECT_DIR
 from tests.conftest import land
 from tests.quality.test_composite_keys import LINES, _suite, composite_platform
+
+pytestmark = pytest.mark.slow  # ingests and runs a dbt build end to end
 
 PROFILE = """\
 foundation:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from dagster_project.catch_up import build_models, catch_up
 from dagster_project.lakehouse.tables import open_catalog
 from tests.conftest import ORDERS_HEADER, land, small_platform
+
+pytestmark = pytest.mark.slow  # ingests and runs a dbt build end to end
 
 
 def test_the_smallest_int_quantity_builds_curated_orders(tmp_path):

@@ -12,6 +12,8 @@ from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings
 from tests.conftest import customers_csv, land, orders_csv, products_parquet, small_platform
 
+pytestmark = pytest.mark.slow  # each test runs dbt builds end to end
+
 
 @pytest.fixture
 def platform(tmp_path):

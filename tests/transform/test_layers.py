@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+import pytest
 
 from dagster_project.catch_up import build_models
 from dagster_project.lakehouse.duckdb_iceberg import load_iceberg
@@ -67,6 +68,7 @@ def test_model_tables_are_readable_by_duckdbs_own_iceberg_reader(sample_built):
         assert seen == _rows(table), name
 
 
+@pytest.mark.slow  # a second dbt build end to end
 def test_a_build_with_nothing_new_writes_nothing_and_moves_no_table(sample_built):
     catalog = open_catalog(sample_built.settings)
     before = {n: catalog.load_table(n).current_snapshot().snapshot_id for n in model_table_names()}
