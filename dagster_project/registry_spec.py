@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from dagster_project.registry import (
+from dagster_project.registry_types import (
     BAD_ROW_POLICIES,
     COMPRESSIONS,
     DECIMAL_TYPE,
@@ -35,6 +35,7 @@ from dagster_project.registry import (
 )
 from dagster_project.validation import Block, Invalid
 
+# Spellings Python and exports use for the same encodings.
 ENCODING_ALIASES = {"utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1", "windows-1252": "cp1252"}
 
 
