@@ -53,7 +53,8 @@ from dagster_project.lakehouse.publish import (  # noqa: E402
     landing_versions,
 )
 from dagster_project.lakehouse.tables import ensure_raw_table, open_catalog  # noqa: E402
-from dagster_project.landing.store import FileChanged, open_landing  # noqa: E402
+from dagster_project.landing.store import FileChanged
+from dagster_project.landing.zone import open_landing  # noqa: E402
 from dagster_project.registry import load_registry  # noqa: E402
 from dagster_project.settings import Settings, load_settings  # noqa: E402
 from tests.servers.s3 import REGION, UNSET, S3Server, s3_env  # noqa: E402

@@ -15,7 +15,7 @@ from dagster_project.lakehouse.ops_tables import handled_files
 from dagster_project.lakehouse.ops_tables.handled_files import HANDLED_TABLE, handled_index
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.local import LocalLanding
-from dagster_project.landing.store import open_landing
+from dagster_project.landing.zone import open_landing
 from dagster_project.quality.suites import load_suite
 from tests.conftest import customers_csv, land, orders_csv
 

@@ -113,7 +113,7 @@ def test_a_file_that_cannot_be_read_fails_with_exit_3_and_its_cause(tmp_path):
 def test_demo_prints_the_cause_of_a_failed_run(tmp_path):
     one_file = (
         "import dagster_project.demo.commands as demo\n"
-        "from dagster_project.landing.store import open_landing\n"
+        "from dagster_project.landing.zone import open_landing\n"
         "from tests.conftest import customers_csv\n"
         "def sample(settings, seed, scale, out=None):\n"
         "    import tempfile, pathlib\n"

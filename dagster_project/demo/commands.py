@@ -25,7 +25,7 @@ def sync_sample_data(settings: Settings, seed: int, scale: float, out: str | Non
         The landing keys written.
     """
     from dagster_project.demo.sample_data.generator import generate
-    from dagster_project.landing.store import open_landing
+    from dagster_project.landing.zone import open_landing
 
     if out:
         uri = out if "://" in out else Path(out).resolve().as_uri()

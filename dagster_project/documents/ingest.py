@@ -28,7 +28,8 @@ from dagster_project.ingest.convert import Converted
 from dagster_project.ingest.engine import IngestReport, ingest_units
 from dagster_project.ingest.units import Unit
 from dagster_project.landing.names import label
-from dagster_project.landing.store import LandedFile, Skipped, open_landing
+from dagster_project.landing.store import LandedFile, Skipped
+from dagster_project.landing.zone import open_landing
 from dagster_project.quality.suites import Suite
 from dagster_project.settings import Settings
 

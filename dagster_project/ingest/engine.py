@@ -45,11 +45,8 @@ from dagster_project.lakehouse.publish import StagedFile, ingested_versions, pub
 from dagster_project.lakehouse.resolved import rebuild_record
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, ensure_raw_table, open_catalog, type_name_of
 from dagster_project.lakehouse.wap import AuditFailed, recover_unfinished, write_audit_publish
-from dagster_project.landing.store import (
-    FileChanged,
-    LandingEntryRefused,
-    open_landing,
-)
+from dagster_project.landing.store import FileChanged, LandingEntryRefused
+from dagster_project.landing.zone import open_landing
 from dagster_project.quality.file_gate import failing_files, hold_failing_files
 from dagster_project.quality.gate import GateReport, gate_batch, suite_parameters, table_audit
 from dagster_project.quality.groups import GroupFailure

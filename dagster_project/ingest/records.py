@@ -13,7 +13,8 @@ from dagster_project.ingest.units import Unit
 from dagster_project.lakehouse.ops_tables.quarantine import DUPLICATE, QuarantineRecord
 from dagster_project.lakehouse.type_fix import type_fix
 from dagster_project.landing.names import label
-from dagster_project.landing.store import LandedFile, open_quarantine, quarantine_key
+from dagster_project.landing.store import LandedFile, quarantine_key
+from dagster_project.landing.zone import open_quarantine
 from dagster_project.registry import Dataset
 from dagster_project.settings import Settings
 

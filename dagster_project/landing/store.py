@@ -4,7 +4,7 @@ The landing zone is a boundary. Only regular files below the root are ever read:
 (to anything, inside or outside the zone), FIFOs, sockets and devices are skipped without being
 opened or followed, logged and reported to the caller; keys that would leave the root (`..`, an
 absolute path, a link on the way) are refused. This module holds what every store shares (the
-types, errors and `open_landing`); `local.py` and `s3.py` are the stores.
+types and errors); `local.py` and `s3.py` are the stores, `zone.py` opens the configured one.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import stat as st
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from blake3 import blake3
@@ -23,11 +23,6 @@ from blake3 import blake3
 from dagster_project.errors import EnvironmentFailure, FoundationError
 from dagster_project.landing.names import label
 from dagster_project.landing.names import quarantine_key as quarantine_key  # the engine imports it from here
-from dagster_project.settings import Settings, SettingsError
-
-if TYPE_CHECKING:
-    from dagster_project.landing.local import LocalLanding, LocalQuarantine
-    from dagster_project.landing.s3 import S3Landing, S3Quarantine
 
 log = logging.getLogger(__name__)
 
@@ -187,28 +182,3 @@ def scratch_name(name: str) -> str:
     """A short, plain ASCII file name ending like `name` (DuckDB detects compression by suffix)."""
     safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
     return safe[-100:]
-
-
-def _open(uri: str, variable: str, local_name: str, s3_name: str, settings: Settings):  # noqa: ANN202
-    scheme = urlparse(uri).scheme
-    if scheme in ("", "file"):
-        from dagster_project.landing import local  # imports this module's types
-
-        return getattr(local, local_name)(uri)
-    if scheme in ("s3", "s3a"):
-        from dagster_project.landing import s3  # boto3 only when S3 is configured
-
-        return getattr(s3, s3_name)(uri, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
-    raise SettingsError(f"{variable}={uri}: scheme {scheme!r} is not supported; use file:// or s3://")
-
-
-def open_landing(settings: Settings) -> LocalLanding | S3Landing:
-    """The configured landing zone: a local folder, or an S3 bucket and prefix."""
-    return _open(settings.landing_uri, "FOUNDATION_LANDING_URI", "LocalLanding", "S3Landing", settings)
-
-
-def open_quarantine(settings: Settings) -> LocalQuarantine | S3Quarantine:
-    """The configured quarantine area: a local folder, or an S3 bucket and prefix."""
-    return _open(
-        settings.quarantine_uri, "FOUNDATION_QUARANTINE_URI", "LocalQuarantine", "S3Quarantine", settings
-    )

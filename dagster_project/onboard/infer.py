@@ -20,7 +20,8 @@ import duckdb
 import pyarrow as pa
 
 from dagster_project.ingest.sources import normalize_name, quote
-from dagster_project.landing.store import LandedFile, open_landing
+from dagster_project.landing.store import LandedFile
+from dagster_project.landing.zone import open_landing
 from dagster_project.onboard import landed
 from dagster_project.onboard.keys import primary_key
 from dagster_project.onboard.landed import Dialect, OnboardError

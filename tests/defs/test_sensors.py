@@ -9,7 +9,8 @@ import pytest
 
 from dagster_project.defs.raw.sensors import build_landing_sensor, file_run_key, file_tag, new_files
 from dagster_project.defs.resources import Foundation
-from dagster_project.landing.store import LandedFile, open_landing
+from dagster_project.landing.store import LandedFile
+from dagster_project.landing.zone import open_landing
 from tests.conftest import land, orders_csv
 from tests.landing.clock import await_file_clock_past
 

@@ -12,13 +12,8 @@ from blake3 import blake3
 from dagster_project.ingest.run import ingest_dataset
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.local import LocalLanding
-from dagster_project.landing.store import (
-    FileChanged,
-    LandedFile,
-    LandingEntryRefused,
-    Skipped,
-    open_landing,
-)
+from dagster_project.landing.store import FileChanged, LandedFile, LandingEntryRefused, Skipped
+from dagster_project.landing.zone import open_landing
 from tests.conftest import land, orders_csv
 from tests.landing.clock import await_file_clock_past
 

@@ -12,13 +12,8 @@ from dagster_project.ingest.run import ingest_dataset
 from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.names import NAME_MAX, label
-from dagster_project.landing.store import (
-    LandedFile,
-    local_path,
-    open_landing,
-    open_quarantine,
-    quarantine_key,
-)
+from dagster_project.landing.store import LandedFile, local_path, quarantine_key
+from dagster_project.landing.zone import open_landing, open_quarantine
 from tests.conftest import land, orders_csv
 
 LATIN1 = os.fsdecode(b"caf\xe9-latin1.csv")  # not UTF-8: a surrogate escape in the str

@@ -13,7 +13,8 @@ from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
 from dagster_project.lakehouse.ops_tables.handled_files import handled_index
 from dagster_project.lakehouse.tables import open_catalog
-from dagster_project.landing.store import LandedFile, Skipped, open_landing
+from dagster_project.landing.store import LandedFile, Skipped
+from dagster_project.landing.zone import open_landing
 from dagster_project.registry import Dataset, Registry
 from dagster_project.settings import Settings
 
