@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 
-from dagster_project.lakehouse.changes import WATERMARK_PROPERTY
+from dagster_project.lakehouse.changes import CHECKPOINT_PROPERTY, WATERMARK_PROPERTY, data_unchanged
 from dagster_project.lakehouse.publish import FILES_PROPERTY, INVOCATION_PROPERTY, RUN_PROPERTY
-from dagster_project.lakehouse.table_maintenance import CHECKPOINT_PROPERTY, data_unchanged
 from dagster_project.lakehouse.wap import held_batches, main_head
 
 

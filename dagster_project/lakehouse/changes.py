@@ -1,4 +1,4 @@
-"""Incremental reads: the rows an append-only table gained after a commit, and where a reader stopped."""
+"""Incremental reads: the rows a table gained after a commit, where a reader stopped, what changed no rows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
 from pyiceberg.table import FileScanTask, Table
-from pyiceberg.table.snapshots import ancestors_of
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
 SEQUENCE_COLUMN = "_raw_sequence_number"
 # Snapshot summary property of a consuming table: {"raw.orders": <last sequence number read>}.
@@ -18,6 +18,23 @@ WATERMARK_PROPERTY = "foundation.watermarks"
 # its new files keep the data sequence number of the rows they hold, so sequence numbers alone
 # tell a reader whether it has read them.
 COMPACTION_PROPERTY = "foundation.compaction"
+# Summary property of a data-less commit on main that carries what expired snapshots carried.
+CHECKPOINT_PROPERTY = "foundation.checkpoint"
+
+
+def data_unchanged(snapshot: Snapshot) -> bool:
+    """Whether a commit left the rows as they were (a checkpoint or a foundation compaction)."""
+    summary = snapshot.summary
+    if summary is None:
+        return False
+    if is_checkpoint(snapshot):
+        return True
+    return summary.operation.value == "replace" and COMPACTION_PROPERTY in summary.additional_properties
+
+
+def is_checkpoint(snapshot: Snapshot) -> bool:
+    """Whether a commit is a maintenance checkpoint (it carries what expired snapshots carried)."""
+    return bool(snapshot.summary and CHECKPOINT_PROPERTY in snapshot.summary.additional_properties)
 
 
 class NotAppendOnly(RuntimeError):

@@ -18,6 +18,7 @@ from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
 from dagster_project import faults
 from dagster_project.lakehouse.branches import create_branch, held_branches, main_head, single_attempt
+from dagster_project.lakehouse.changes import data_unchanged
 from dagster_project.lakehouse.tables import iceberg_type
 from dagster_project.landing.store import local_path
 
@@ -136,8 +137,6 @@ def publish_points(table: Table, limit: int = 100) -> list[Snapshot]:
     main was moved to is the newest of them. Commits without a run (the empty first snapshot,
     maintenance checkpoints and compactions) are not publishes.
     """
-    from dagster_project.lakehouse.table_maintenance import data_unchanged  # it imports this module
-
     head = main_head(table)
     points: list[Snapshot] = []
     later_run: str | None = None

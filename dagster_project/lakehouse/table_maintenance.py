@@ -16,7 +16,12 @@ from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
 from dagster_project.errors import FoundationError
-from dagster_project.lakehouse.changes import COMPACTION_PROPERTY, WATERMARK_PROPERTY
+from dagster_project.lakehouse.changes import (
+    CHECKPOINT_PROPERTY,
+    WATERMARK_PROPERTY,
+    data_unchanged,
+    is_checkpoint,
+)
 from dagster_project.lakehouse.publish import FILES_PROPERTY, VERSIONS_PROPERTY, rebuilt_at
 from dagster_project.lakehouse.pyiceberg_adapter import require_main_at
 from dagster_project.lakehouse.warehouse import (
@@ -31,8 +36,6 @@ from dagster_project.lakehouse.warehouse import (
 
 log = logging.getLogger(__name__)
 
-# Summary property of a data-less commit on main that carries what expired snapshots carried.
-CHECKPOINT_PROPERTY = "foundation.checkpoint"
 # Only files Iceberg itself writes are ever deleted; anything else under a table stays.
 ICEBERG_SUFFIXES = (".parquet", ".avro", ".orc", ".metadata.json", ".puffin", ".stats")
 MAX_ATTEMPTS = 3
@@ -106,16 +109,6 @@ def without_commit_retries(table: Table) -> Table:
     return Table(table.name(), metadata, table.metadata_location, table.io, table.catalog)
 
 
-def data_unchanged(snapshot: Snapshot) -> bool:
-    """Whether a commit left the rows as they were (a checkpoint or a foundation compaction)."""
-    summary = snapshot.summary
-    if summary is None:
-        return False
-    if _is_checkpoint(snapshot):
-        return True
-    return summary.operation.value == "replace" and COMPACTION_PROPERTY in summary.additional_properties
-
-
 def files_committed_ms(snapshot: Snapshot) -> int | None:
     """When the landed files a snapshot carries were committed (a checkpoint: the newest it carries)."""
     extra = snapshot.summary.additional_properties if snapshot.summary else {}
@@ -126,17 +119,13 @@ def files_committed_ms(snapshot: Snapshot) -> int | None:
     return None if data_unchanged(snapshot) else snapshot.timestamp_ms
 
 
-def _is_checkpoint(snapshot: Snapshot) -> bool:
-    return bool(snapshot.summary and CHECKPOINT_PROPERTY in snapshot.summary.additional_properties)
-
-
 def _expirable(table: Table, cutoff_ms: int, keep_last: int) -> list[Snapshot]:
     metadata = table.metadata
     protected = {ref.snapshot_id for ref in metadata.refs.values()}
     head = table.current_snapshot()
     if head is not None:
         # Checkpoints do not count: otherwise each run would expire the last one and write another.
-        commits = (s for s in ancestors_of(head, metadata) if not _is_checkpoint(s))
+        commits = (s for s in ancestors_of(head, metadata) if not is_checkpoint(s))
         protected |= {s.snapshot_id for _, s in zip(range(keep_last), commits, strict=False)}
     return [s for s in metadata.snapshots if s.timestamp_ms < cutoff_ms and s.snapshot_id not in protected]
 

@@ -20,7 +20,7 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 
-from dagster_project.lakehouse.table_maintenance import data_unchanged
+from dagster_project.lakehouse.changes import data_unchanged
 from dagster_project.lakehouse.wap import main_head
 from dagster_project.settings import Settings
 
