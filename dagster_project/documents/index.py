@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from pyiceberg.table import Table
 from dagster_project.documents.ann import REFINE, has_ann, keep_ann
 from dagster_project.documents.embed import Embedder, embed_checked
 from dagster_project.documents.retrieve import FTS_COLUMN, retrieve
-from dagster_project.documents.scope import SearchScope, scope_filter, withhold
+from dagster_project.documents.scope import Citation, SearchHit, SearchScope, scope_filter, withhold
 from dagster_project.documents.tables import CHUNKS_TABLE
 from dagster_project.errors import FoundationError
 from dagster_project.lakehouse.tables import open_catalog
@@ -52,38 +51,6 @@ _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 class SearchError(FoundationError, ValueError):
     """A search cannot run: no index yet, or a malformed filter; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class Citation:
-    """Where a retrieved chunk comes from."""
-
-    source_file: str  # landing key, e.g. documents/shipping.md
-    title: str
-    heading_path: list[str]
-    position: int
-    document_id: str
-    chunk_id: str
-
-    def __str__(self) -> str:
-        heading = " > ".join(self.heading_path) or self.title
-        return f"{self.source_file} § {heading} (chunk {self.position})"
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """One retrieved chunk: score, text, citation and (for a child) its parent's text.
-
-    The score is the cosine similarity in vector mode, the fused rank score in hybrid mode (see
-    `retrieve.retrieve`); both are at most 1 and fall as the list goes down.
-    """
-
-    score: float
-    text: str
-    citation: Citation
-    context: str | None = None
-    metadata: dict[str, str] | None = None
-    withheld: tuple[str, ...] = ()  # fields the persona may not see, left empty
 
 
 def _lance_rows(batch: pa.Table, parents: dict[str, str]) -> list[dict[str, Any]]:

@@ -1,20 +1,49 @@
 """What one search may return: a persona's documents (a filter the index applies) and fields it may see.
 
 `governance/search.py` builds a `SearchScope` from a persona's policy; the document layer applies
-it without knowing about personas (layers point down).
+it without knowing about personas (layers point down). A hit and its citation are declared here,
+below `index.py`, which returns them.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from dagster_project.documents.index import SearchHit
 
 # Hit fields a scope may withhold (a persona's column rules on curated.document_chunks).
 HIT_FIELDS = ("metadata", "text", "context", "title", "heading_path")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a retrieved chunk comes from."""
+
+    source_file: str  # landing key, e.g. documents/shipping.md
+    title: str
+    heading_path: list[str]
+    position: int
+    document_id: str
+    chunk_id: str
+
+    def __str__(self) -> str:
+        heading = " > ".join(self.heading_path) or self.title
+        return f"{self.source_file} § {heading} (chunk {self.position})"
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One retrieved chunk: score, text, citation and (for a child) its parent's text.
+
+    The score is the cosine similarity in vector mode, the fused rank score in hybrid mode (see
+    `retrieve.retrieve`); both are at most 1 and fall as the list goes down.
+    """
+
+    score: float
+    text: str
+    citation: Citation
+    context: str | None = None
+    metadata: dict[str, str] | None = None
+    withheld: tuple[str, ...] = ()  # fields the persona may not see, left empty
 
 
 @dataclass(frozen=True)

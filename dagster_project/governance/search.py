@@ -24,8 +24,8 @@ import json
 from collections.abc import Sequence
 
 from dagster_project.documents.embed import Embedder
-from dagster_project.documents.index import FILTER_COLUMNS, SearchHit, indexed_snapshot, search
-from dagster_project.documents.scope import HIT_FIELDS, SearchScope
+from dagster_project.documents.index import FILTER_COLUMNS, indexed_snapshot, search
+from dagster_project.documents.scope import HIT_FIELDS, SearchHit, SearchScope
 from dagster_project.documents.tables import CHUNKS_TABLE
 from dagster_project.errors import FoundationError
 from dagster_project.governance.policy import Persona, QueryDenied, load_policies
