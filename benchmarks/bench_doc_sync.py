@@ -36,8 +36,8 @@ from dagster_project.documents import embed_cache
 from dagster_project.documents.config import load_documents_config
 from dagster_project.documents.embed import Embedder, load_embedder
 from dagster_project.documents.gate import chunk_suite
-from dagster_project.documents.holds import release_document
 from dagster_project.documents.ingest import ingest_documents
+from dagster_project.documents.review import release_document
 from dagster_project.documents.sync import sync_documents
 from dagster_project.documents.tables import CHUNKS_TABLE
 from dagster_project.lakehouse.tables import open_catalog

@@ -38,10 +38,12 @@ def held_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def release_command(settings: Settings, args: argparse.Namespace) -> int:
     """`foundation release TABLE BRANCH`: publish a held batch (or document); `NotHeld` reaches `cli.main`."""
-    from dagster_project.documents.holds import DOCUMENTS_TARGET, release_document
+    from dagster_project.documents.holds import DOCUMENTS_TARGET
     from dagster_project.lakehouse.review import release_held
 
     if args.table == DOCUMENTS_TARGET:
+        from dagster_project.documents.review import release_document  # the sync's imports: documents only
+
         report = release_document(settings, args.branch, via="cli")
         print(f"{args.branch}: released; {report.chunks_added} chunk(s) published")
     else:
@@ -52,10 +54,12 @@ def release_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def discard_command(settings: Settings, args: argparse.Namespace) -> int:
     """`foundation discard TABLE BRANCH`: drop a held batch (or document); `NotHeld` reaches `cli.main`."""
-    from dagster_project.documents.holds import DOCUMENTS_TARGET, discard_document
+    from dagster_project.documents.holds import DOCUMENTS_TARGET
     from dagster_project.lakehouse.review import discard_held
 
     if args.table == DOCUMENTS_TARGET:
+        from dagster_project.documents.review import discard_document  # the sync's imports: documents only
+
         discard_document(settings, args.branch, via="cli")
         print(f"{args.branch}: discarded; it stays out of the index until the document changes")
     else:

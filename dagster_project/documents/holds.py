@@ -1,4 +1,4 @@
-"""Held documents: the decisions log `ops.document_holds`, and release or discard after review.
+"""Held documents: the decisions log `ops.document_holds` (review.py releases or discards one).
 
 A document version (checksum, chunker, embedder) whose chunks failed a blocking expectation is
 recorded once as `held`, with the expectations and the first failing chunk. A reviewer then
@@ -31,7 +31,6 @@ from pyiceberg.types import StringType, TimestamptzType
 
 from dagster_project import faults
 from dagster_project.documents.tables import CHUNKS_TABLE
-from dagster_project.lakehouse.held import RunAlive
 from dagster_project.lakehouse.ops_tables.append import append_once
 from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_safely
 from dagster_project.lakehouse.review import NotHeld
@@ -228,7 +227,12 @@ def reviewed(
     return waiting, released
 
 
-def _decide(settings: Settings, document_id: str, decision: str, *, via: str, run_id: str | None) -> str:
+def decide(settings: Settings, document_id: str, decision: str, *, via: str, run_id: str | None) -> str:
+    """Record a reviewer's decision on a held document (and audit it); the run id it is recorded under.
+
+    Raises:
+        NotHeld: The document is not held back.
+    """
     pending = {h.document_id: h for h in held_documents(settings)}
     held = pending.get(document_id)
     if held is None:
@@ -253,64 +257,3 @@ def _decide(settings: Settings, document_id: str, decision: str, *, via: str, ru
         ],
     )
     return run_id
-
-
-def release_document(  # noqa: ANN201 - SyncReport (sync imports this module)
-    settings: Settings,
-    document_id: str,
-    *,
-    via: str,
-    run_id: str | None = None,
-    alive: RunAlive | None = None,
-):
-    """Release a held document after review: its chunks publish (the sync re-embeds that one document).
-
-    Args:
-        settings: Where the catalog is.
-        document_id: The held document, e.g. `guides/setup.md`.
-        via: Who asked, for the audit row (`cli`, or `run <id>` of the Dagster job).
-        run_id: The Dagster run of the review job (lineage of the chunks); a fresh id otherwise.
-        alive: Whether another run is still running (see `sync_documents`).
-
-    Returns:
-        The report of the sync that published it.
-
-    Raises:
-        NotHeld: The document is not held back.
-    """
-    run_id = _decide(settings, document_id, RELEASED, via=via, run_id=run_id)
-    return resync(settings, run_id, alive)
-
-
-def discard_document(  # noqa: ANN201 - SyncReport
-    settings: Settings,
-    document_id: str,
-    *,
-    via: str,
-    run_id: str | None = None,
-    alive: RunAlive | None = None,
-):
-    """Discard a held document's version: it stays out of the index until the document changes.
-
-    Raises:
-        NotHeld: The document is not held back.
-    """
-    run_id = _decide(settings, document_id, DISCARDED, via=via, run_id=run_id)
-    return resync(settings, run_id, alive)
-
-
-def resync(settings: Settings, run_id: str, alive: RunAlive | None = None):  # noqa: ANN201 - SyncReport
-    """Run the document sync once, as the curated documents asset does (for a review decision)."""
-    from dagster_project.documents.config import load_documents_config
-    from dagster_project.documents.embed import load_embedder
-    from dagster_project.documents.gate import chunk_suite
-    from dagster_project.documents.sync import sync_documents
-
-    config = load_documents_config(settings.documents_file)
-    return sync_documents(
-        settings,
-        config,
-        load_embedder(settings.embedder),
-        run_id=run_id,
-        suite=chunk_suite(settings.expectations_dir),
-    )

@@ -11,13 +11,8 @@ import dagster as dg
 from dagster_project.defs.asset_metadata import as_evaluation
 from dagster_project.defs.resources import Foundation
 from dagster_project.defs.runs import dagster_run_alive
-from dagster_project.documents.holds import (
-    DOCUMENTS_TARGET,
-    HeldDocument,
-    discard_document,
-    held_documents,
-    release_document,
-)
+from dagster_project.documents.holds import DOCUMENTS_TARGET, HeldDocument, held_documents
+from dagster_project.documents.review import discard_document, release_document
 from dagster_project.lakehouse.review import NotHeld
 
 HELD_DOCUMENTS_CHECK = "no_held_documents"
