@@ -21,7 +21,8 @@ from pathlib import Path
 from dagster_project.lakehouse.tables import LINEAGE_COLUMNS
 from dagster_project.onboard.dbt_sources import SOURCES_FILE, render_dbt_sources
 from dagster_project.onboard.declare import declared, plain, registry_entry, with_entry
-from dagster_project.onboard.infer import Inferred, infer_source
+from dagster_project.onboard.infer import infer_source
+from dagster_project.onboard.inferred import Inferred
 from dagster_project.onboard.landed import OnboardError
 from dagster_project.onboard.staging import render_model, render_model_yaml
 from dagster_project.onboard.suite import render_suite

@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString as Quoted
 
-from dagster_project.onboard.infer import Inferred
+from dagster_project.onboard.inferred import Inferred
 from dagster_project.onboard.landed import OnboardError
 
 TODO = "TODO review"

@@ -12,7 +12,7 @@ import itertools
 import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,9 @@ from dagster_project.ingest.sources import normalize_name, quote
 from dagster_project.landing.store import LandedFile
 from dagster_project.landing.zone import open_landing
 from dagster_project.onboard import landed
+from dagster_project.onboard.inferred import Inferred
 from dagster_project.onboard.keys import primary_key
-from dagster_project.onboard.landed import Dialect, OnboardError
+from dagster_project.onboard.landed import OnboardError
 from dagster_project.onboard.profile import (
     DATE_FORMATS,
     ISO,
@@ -46,41 +47,6 @@ SAMPLE_FILES = 5
 BATCH_ROWS = 20_000
 
 _EVENT_TIME = re.compile(r"(_at|_date|_time|_ts|timestamp|date|time)$")
-
-
-@dataclass
-class Inferred:
-    """Everything `sources add` declares about a source, and what it noticed on the way."""
-
-    prefix: str
-    format: str
-    files: list[str]
-    rows: int
-    columns: list[ColumnProfile]
-    primary_key: list[str]
-    partition_column: str | None = None
-    encoding: str = "utf-8"
-    compression: str | None = None  # None: none, or the files' suffixes say it ("auto")
-    dialect: Dialect = field(default_factory=Dialect)
-    null_markers: list[str] = field(default_factory=lambda: [""])
-    decimal_comma: bool = False
-    date_format: str | None = None
-    timestamp_format: str | None = None
-    naive_timestamps: bool = False
-    flatten: bool = False
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def glob(self) -> str:
-        """The files' common suffix (`*.tsv`), past a compression suffix (the registry matches those)."""
-        suffixes = set()
-        for key in self.files:
-            name = key.rsplit("/", 1)[-1].lower()
-            for compressed in (".gz", ".zst", ".bz2"):
-                name = name.removesuffix(compressed)
-            suffixes.add(name[name.rfind(".") :] if "." in name else "")
-        suffix = suffixes.pop() if len(suffixes) == 1 else ""
-        return f"*{suffix}" if suffix else "*"
 
 
 def _listed(settings: Settings, prefix: str) -> tuple[Any, list[LandedFile]]:

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dagster_project.ingest.sources import quote
+from dagster_project.onboard.inferred import Inferred
 from dagster_project.onboard.profile import ColumnProfile
-
-if TYPE_CHECKING:
-    from dagster_project.onboard.infer import Inferred
 
 _ID_LIKE = re.compile(r"(^|_)(id|key|code|no|number|num|nr|ref|uuid|line)$")
 

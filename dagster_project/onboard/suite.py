@@ -15,7 +15,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from dagster_project.onboard.infer import Inferred
+from dagster_project.onboard.inferred import Inferred
 from dagster_project.onboard.profile import ColumnProfile
 from dagster_project.quality.suites import SUPPORTED
 
