@@ -20,7 +20,7 @@ import duckdb
 from sqlglot import exp
 
 from dagster_project.quality import regex as rx
-from dagster_project.quality.values import Column, literal, literals, resolve
+from dagster_project.quality.values import Column, literal, literals
 
 IDENTITY = ("filename", "file_row_number")  # the batch's row identity, not data columns
 
@@ -298,6 +298,8 @@ def _multicolumn(k: dict, ctx: Context, kind: str) -> Plan:
     return map_plan(k, domain, rejected, tuple(names))
 
 
+# Row-level and column-map expectations; aggregates.py holds the aggregate ones, and
+# engine.compile_expectation picks from both (above them, so neither imports the other).
 COMPILERS: dict[str, Callable[[dict, Context], Plan | None]] = {
     "expect_column_values_to_be_null": lambda k, c: _values_null(k, c, negate=False),
     "expect_column_values_to_not_be_null": lambda k, c: _values_null(k, c, negate=True),
@@ -335,28 +337,3 @@ COMPILERS: dict[str, Callable[[dict, Context], Plan | None]] = {
     ),
     "expect_compound_columns_to_be_unique": lambda k, c: _multicolumn(k, c, "compound"),
 }
-
-
-def compile_expectation(kind: str, kwargs: dict[str, Any], ctx: Context) -> Plan | None:
-    """The plan of one expectation, or None when it must run through GX's own engine.
-
-    Args:
-        kind: The GX expectation type.
-        kwargs: Its kwargs, suite parameters not yet resolved.
-        ctx: The batch.
-    """
-    from dagster_project.quality.aggregates import AGGREGATES  # aggregates builds on this module
-
-    if kwargs.get("row_condition"):
-        return None  # GX's row_condition grammar: its own engine applies it
-    compiler = COMPILERS.get(kind) or AGGREGATES.get(kind)
-    if compiler is None:
-        return None
-    resolved = resolve(kwargs, ctx.parameters)
-    for key in ("column", "column_A", "column_B"):
-        if kind != "expect_column_to_exist" and key in resolved and resolved[key] not in ctx.columns:
-            return None  # GX reports the missing column as its error
-    for name in resolved.get("column_list") or []:
-        if kind != "expect_table_columns_to_match_ordered_list" and name not in ctx.columns:
-            return None
-    return compiler(resolved, ctx)

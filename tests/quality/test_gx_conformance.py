@@ -21,8 +21,8 @@ import pyarrow as pa
 import pytest
 from sqlglot import exp
 
-from dagster_project.quality.compile import Context, compile_expectation
-from dagster_project.quality.engine import batch_columns, evaluate
+from dagster_project.quality.compile import Context
+from dagster_project.quality.engine import batch_columns, compile_expectation, evaluate
 from dagster_project.quality.suites import Expectation
 from dagster_project.quality.types import to_pandas
 from tests.quality.conformance_cases import CASES, SQL_ONLY, Case
