@@ -11,13 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dagster_project.ingest.convert import Converted
+from dagster_project.ingest.report import Converter
 from dagster_project.ingest.units import Handled, Unit, combined_checksum
-
-if TYPE_CHECKING:
-    from dagster_project.ingest.engine import Converter
 
 
 @dataclass
