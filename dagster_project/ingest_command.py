@@ -195,9 +195,9 @@ def ingest_command(
 
 def _documents(settings: Settings, instance: dg.DagsterInstance, *, raw_only: bool, out: TextIO) -> bool:
     """The knowledge base's runs, when documents have landed (no table is made for a folder never used)."""
-    from dagster_project.documents.catch_up import run_documents
     from dagster_project.documents.config import load_documents_config
     from dagster_project.documents.ingest import landed_documents
+    from dagster_project.documents_catch_up import run_documents
 
     documents, _ = landed_documents(settings, load_documents_config(settings.documents_file))
     if not documents:

@@ -69,7 +69,7 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     build = run_models(settings, instance)
     print_models(settings, build, sys.stdout)
     built = build.success
-    from dagster_project.documents.catch_up import run_documents
+    from dagster_project.documents_catch_up import run_documents
 
     print()
     documents_ok = run_documents(settings, instance)

@@ -9,8 +9,8 @@ from dagster_project.cli import main
 from dagster_project.defs.documents.assets import CHUNKS_KEY, DOCUMENTS_KEY, build_document_assets
 from dagster_project.defs.resources import Foundation
 from dagster_project.demo.sample_data.documents import write_documents
-from dagster_project.documents.catch_up import materialization_metadata
 from dagster_project.documents.config import load_documents_config
+from dagster_project.documents_catch_up import materialization_metadata
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings
 from tests.transform.conftest import model_table_names

@@ -21,12 +21,12 @@ from dagster_project.defs.documents.held import (
     build_document_jobs,
 )
 from dagster_project.defs.resources import Foundation
-from dagster_project.documents.catch_up import materialization_metadata
 from dagster_project.documents.chunking import chunk_document, chunk_id
 from dagster_project.documents.config import load_documents_config
 from dagster_project.documents.embed import load_embedder
 from dagster_project.documents.holds import held_documents
 from dagster_project.documents.index import SearchError, search
+from dagster_project.documents_catch_up import materialization_metadata
 from dagster_project.lakehouse.ops_tables.audit import read_audit_log
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings

@@ -13,9 +13,9 @@ from pyiceberg.types import FloatType, ListType
 
 from dagster_project.defs.documents.assets import CHUNKS_KEY, DOCUMENTS_KEY, RAW_KEY, build_document_assets
 from dagster_project.defs.resources import Foundation
-from dagster_project.documents.catch_up import materialization_metadata
 from dagster_project.documents.embed import load_embedder
 from dagster_project.documents.index import SearchError, search
+from dagster_project.documents_catch_up import materialization_metadata
 from dagster_project.lakehouse.ops_tables.quarantine import read_quarantine
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.settings import Settings

@@ -1,4 +1,7 @@
-"""Document catch-up for the demo: one run ingests new document versions, one run syncs the curated layer."""
+"""Document catch-up (demo, ingest): one run ingests new document versions, one run syncs the curated layer.
+
+An application command beside `catch_up.py`, not part of `documents/`: it runs the Dagster definitions.
+"""
 
 from __future__ import annotations
 
