@@ -22,7 +22,12 @@ def ingest_main(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("datasets", nargs="*", metavar="DATASET", help="registry datasets (default: all)")
+    parser.add_argument(
+        "datasets",
+        nargs="*",
+        metavar="DATASET",
+        help="registry datasets, or `documents` for the document layer (default: all)",
+    )
     parser.add_argument("--raw-only", action="store_true", help="stop after the raw tables (no dbt)")
     parser.add_argument(
         "--retry-quarantined", action="store_true", help="try again files quarantined before (after a fix)"

@@ -93,8 +93,10 @@ def _first_error(events: Path) -> str:
         while error and error.get("cause") and error.get("cls_name") in _WRAPPERS:
             error = error["cause"]
         text = (error or {}).get("message") or entry.get("user_message") or ""
-        line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-        if line:
+        lines = [part.strip() for part in text.splitlines() if part.strip()]
+        if lines:
+            # A first line ending in ':' introduces what failed (Dagster's failed checks): keep it.
+            line = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
             return _plain(line)
     return "the run failed without an error message"
 
@@ -105,4 +107,4 @@ def _plain(line: str) -> str:
     if found:
         rest = line[found.end() :]
         line = rest if found.group(1) == "Failure" else f"{found.group(1)}: {rest}"
-    return line if len(line) <= 160 else line[:159] + "…"
+    return line

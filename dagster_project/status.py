@@ -137,7 +137,8 @@ def _print_failed_runs(runs: dict, out) -> None:
     for r in shown:
         what = f"[{r['dataset']}] {r['file'] or ''}".strip() if r["dataset"] else ""
         print(f"  {r['failed_at']} run {r['run_id']} {what}".rstrip(), file=out)
-        print(f"    {r['error']}", file=out)
+        error = r["error"]  # whole in --json; one screen line here
+        print(f"    {error if len(error) <= 200 else error[:199] + '…'}", file=out)
     print(f"  whole log: {where_to_look('<run id>')}", file=out)
 
 

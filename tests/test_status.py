@@ -166,3 +166,26 @@ def test_status_lists_failed_runs_with_their_file_and_first_error(meters, founda
     assert f"run {result.run_id} [meters] meters/a.csv (+2 more)" in text
     assert "    EnvironmentFailure: meters/a.csv: reading it ran out of memory" in text
     assert "http://127.0.0.1:3000/runs/<run id>" in text
+
+
+def test_a_failed_run_whose_first_line_introduces_what_failed_names_it(meters, foundation):  # noqa: F811
+    """Dagster's failed-check error says what failed on its second line ("... severity:" then the check)."""
+    import dagster as dg
+
+    @dg.op
+    def build():
+        raise RuntimeError(
+            "1 blocking asset check failed with ERROR severity:\nstaging/stg_orders: not_null_id\n"
+        )
+
+    @dg.job
+    def dbt_job():
+        build()
+
+    meters.dagster_home_dir.mkdir(parents=True)
+    with dg.DagsterInstance.from_config(str(meters.dagster_home_dir)) as instance:
+        assert not dbt_job.execute_in_process(instance=instance, raise_on_error=False).success
+    [run] = _status(foundation)["failed_runs"]["runs"]
+    assert run["error"] == (
+        "RuntimeError: 1 blocking asset check failed with ERROR severity: staging/stg_orders: not_null_id"
+    )

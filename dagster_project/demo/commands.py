@@ -104,7 +104,9 @@ def generate_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--seed", type=int, default=42, help="sample data generator seed; the same seed writes the same bytes"
+    )
 
 
 def _generate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,7 +114,9 @@ def _generate_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         help="write to this landing zone instead: a folder or s3://bucket/prefix",
     )
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--seed", type=int, default=42, help="sample data generator seed; the same seed writes the same bytes"
+    )
     parser.add_argument("--scale", type=positive, default=1.0, help="multiply row counts (> 0)")
 
 

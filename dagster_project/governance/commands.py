@@ -121,7 +121,12 @@ def _query_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sql", help='one SELECT, e.g. "select count(*) from curated.orders"')
     parser.add_argument("--as", dest="persona", required=True, help="persona from the personas file")
     parser.add_argument("--as-of", help="snapshot id, or ISO timestamp (each table as it was then)")
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    parser.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="how rows are printed: an aligned table, CSV, or JSON (default: table)",
+    )
     parser.add_argument(
         "--max-rows", type=positive_int, default=1000, help="print at most N rows (default 1000)"
     )
