@@ -21,13 +21,14 @@ from blake3 import blake3
 from boto3.exceptions import S3UploadFailedError
 from botocore.utils import parse_timestamp
 
-from dagster_project.errors import EnvironmentFailure
 from dagster_project.landing.names import unsafe_key, unsafe_prefix
 from dagster_project.landing.store import (
     CHUNK,
     Fetched,
     LandedFile,
+    LandingBucketMissing,
     LandingEntryRefused,
+    LandingUnavailable,
     Skipped,
     scratch_name,
     skip,
@@ -40,17 +41,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # ConnectionClosedError, ReadTimeoutError and ResponseStreamingError (mid-download) are HTTPClientErrors.
 _NETWORK_ERRORS = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
 _THROTTLING_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded"}
-
-
-class LandingUnavailable(EnvironmentFailure):
-    """The object store could not be reached after retries.
-
-    The message names the endpoint and bucket and what to check.
-    """
-
-
-class LandingBucketMissing(LandingUnavailable):
-    """The bucket does not exist; the message names it and says to create it."""
 
 
 def _timestamp(value: object) -> datetime:

@@ -49,6 +49,18 @@ class LandingNotReadable(EnvironmentFailure):
     """The platform may not read a file or folder of the landing zone (permission denied)."""
 
 
+class LandingUnavailable(EnvironmentFailure):
+    """The object store could not be reached after retries.
+
+    The message names the endpoint and bucket and what to check. Declared here, not in s3.py, so that
+    code catching it (the raw asset) does not import boto3 with the definitions.
+    """
+
+
+class LandingBucketMissing(LandingUnavailable):
+    """The bucket does not exist; the message names it and says to create it."""
+
+
 class FileChanged(Exception):  # noqa: N818 - named for what happened, like FileNotFoundError
     """The file was modified while it was read: nothing read from it may be used.
 

@@ -108,6 +108,7 @@ NOT_FOR_LOADING = (
     "trafilatura",
     "pandas",
     "pyiceberg.io.pyarrow",
+    "boto3",  # only an S3 landing zone needs it, and opens it in the step
 )
 
 LOAD = """

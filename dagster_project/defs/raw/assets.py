@@ -18,7 +18,7 @@ from dagster_project.errors import EnvironmentFailure
 from dagster_project.ingest.run import IngestReport, ingest_dataset
 from dagster_project.lakehouse.evolution import SchemaConflict
 from dagster_project.lakehouse.tables import LINEAGE_FIELDS, open_catalog, raw_schema
-from dagster_project.landing.s3 import LandingUnavailable
+from dagster_project.landing.store import LandingUnavailable
 from dagster_project.quality.docs import save_data_docs
 from dagster_project.quality.gate import GateReport
 from dagster_project.quality.suites import Suite, load_suite
