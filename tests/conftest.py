@@ -92,6 +92,25 @@ def customers_csv(first_id: int, count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def materialize_raw(settings: Settings, key, files=None):  # noqa: ANN001, ANN201 - Dagster's types
+    """Materialize one raw asset in process (given landed files only, or every due one)."""
+    import dagster as dg
+
+    from dagster_project.defs.raw.assets import build_raw_assets
+    from dagster_project.defs.resources import Foundation
+    from dagster_project.registry import load_registry
+
+    assets = build_raw_assets(load_registry(settings.sources_file), settings.expectations_dir)
+    config = {"ops": {f"raw__{key.path[1]}": {"config": {"files": files}}}} if files else {}
+    return dg.materialize(
+        assets,
+        resources={"foundation": Foundation.from_settings(settings)},
+        run_config=config,
+        raise_on_error=False,
+        selection=[key],
+    )
+
+
 def land(settings: Settings, key: str, content: str | bytes) -> Path:
     """Write a file into the landing zone and return its path."""
     path = Path(settings.landing_uri.removeprefix("file://")) / key

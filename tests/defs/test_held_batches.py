@@ -13,24 +13,12 @@ from dagster_project.defs.resources import Foundation
 from dagster_project.lakehouse.ops_tables.audit import read_audit_log
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import load_registry
-from tests.conftest import customers_csv, land, orders_csv
+from tests.conftest import customers_csv, land, materialize_raw, orders_csv
 
 ORDERS = dg.AssetKey(["raw", "orders"])
 CUSTOMERS = dg.AssetKey(["raw", "customers"])
 # Order 10 has no id and order 11 a negative amount: two blocking expectations fail.
 BAD = orders_csv(10, 4).replace("\n10,", "\n,").replace("11.50", "-11.50")
-
-
-def _run(settings, key, files=None):
-    assets = build_raw_assets(load_registry(settings.sources_file), settings.expectations_dir)
-    config = {"ops": {f"raw__{key.path[1]}": {"config": {"files": files}}}} if files else {}
-    return dg.materialize(
-        assets,
-        resources={"foundation": Foundation.from_settings(settings)},
-        run_config=config,
-        raise_on_error=False,
-        selection=[key],
-    )
 
 
 def _job(settings, name, table, branch):
@@ -65,12 +53,12 @@ def _order_ids(settings):
 def held(settings):
     """main has orders 1..5 and a bad batch of orders 10..13 is held; returns its run's result."""
     land(settings, "customers/c.csv", customers_csv(1, 7))
-    assert _run(settings, CUSTOMERS).success
+    assert materialize_raw(settings, CUSTOMERS).success
     land(settings, "orders/good.csv", orders_csv(1, 5))
-    first = _run(settings, ORDERS)
+    first = materialize_raw(settings, ORDERS)
     assert first.success and _held_check(first).passed
     land(settings, "orders/bad_batch.csv", BAD)
-    return _run(settings, ORDERS, files=["orders/bad_batch.csv"])
+    return materialize_raw(settings, ORDERS, files=["orders/bad_batch.csv"])
 
 
 def test_a_held_batch_fails_its_run_and_shows_the_held_rows(settings, held):
@@ -137,7 +125,7 @@ def test_the_held_attempt_is_recorded_as_failed_not_as_a_materialization(setting
 
 def test_personal_data_in_failing_rows_is_masked(settings):
     land(settings, "customers/c.csv", customers_csv(1, 3).replace("ada2@example.com", "not-an-email"))
-    result = _run(settings, CUSTOMERS)
+    result = materialize_raw(settings, CUSTOMERS)
     assert not result.success
     md = _observation(result, CUSTOMERS)
     assert "email_match_regex" in md["failing_rows"] and "•••" in md["failing_rows"]
@@ -148,7 +136,7 @@ def test_personal_data_in_failing_rows_is_masked(settings):
 def test_a_later_good_file_does_not_hide_the_held_batch_and_release_publishes_it(settings, held):
     branch = f"audit-{held.run_id}"
     land(settings, "orders/later.csv", orders_csv(20, 2))
-    later = _run(settings, ORDERS, files=["orders/later.csv"])
+    later = materialize_raw(settings, ORDERS, files=["orders/later.csv"])
     assert later.success and _order_ids(settings) == [1, 2, 3, 4, 5, 20, 21]
     check = _held_check(later)
     assert not check.passed and check.metadata["branches"].value == [branch]

@@ -6,31 +6,17 @@ import logging
 import dagster as dg
 import pytest
 
-from dagster_project.defs.raw.assets import build_raw_assets
-from dagster_project.defs.resources import Foundation
 from dagster_project.ingest.run import ingest_dataset
 from dagster_project.lakehouse.held import held_batches, release
 from dagster_project.lakehouse.ops_tables.handled_files import HELD, handled_index
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.quality.suites import load_suite
 from dagster_project.registry import load_registry
-from tests.conftest import customers_csv, land, orders_csv
+from tests.conftest import customers_csv, land, materialize_raw, orders_csv
 
 ORDERS = dg.AssetKey(["raw", "orders"])
 CUSTOMERS = dg.AssetKey(["raw", "customers"])
 FILES = ["orders/a.csv", "orders/b.csv", "orders/c.csv"]
-
-
-def _run(settings, key, files=None):
-    assets = build_raw_assets(load_registry(settings.sources_file), settings.expectations_dir)
-    config = {"ops": {f"raw__{key.path[1]}": {"config": {"files": files}}}} if files else {}
-    return dg.materialize(
-        assets,
-        resources={"foundation": Foundation.from_settings(settings)},
-        run_config=config,
-        raise_on_error=False,
-        selection=[key],
-    )
 
 
 def _ids(settings):
@@ -50,12 +36,12 @@ def _landed(settings, b: str):
 @pytest.fixture
 def customers(settings):
     land(settings, "customers/c.csv", customers_csv(1, 7))
-    assert _run(settings, CUSTOMERS).success
+    assert materialize_raw(settings, CUSTOMERS).success
 
 
 def test_a_file_with_a_null_order_id_is_held_alone_and_the_others_publish(settings, customers):
     _landed(settings, orders_csv(10, 3).replace("\n11,", "\n,"))  # order 11 has no id
-    result = _run(settings, ORDERS, FILES)
+    result = materialize_raw(settings, ORDERS, FILES)
 
     assert not result.success  # something was held: the run says so
     assert _ids(settings) == [1, 2, 3, 20, 21, 22]  # a.csv and c.csv are on main
@@ -79,7 +65,7 @@ def test_a_file_with_a_null_order_id_is_held_alone_and_the_others_publish(settin
     assert outcomes["b.csv"] == HELD and outcomes["a.csv"] != HELD
 
     # A rerun re-audits the held file only; the published ones are skipped.
-    again = _run(settings, ORDERS, FILES)
+    again = materialize_raw(settings, ORDERS, FILES)
     assert not again.success
     assert _ids(settings) == [1, 2, 3, 20, 21, 22]
     batches = held_batches(open_catalog(settings).load_table("raw.orders"))
@@ -90,13 +76,13 @@ def test_a_file_with_a_null_order_id_is_held_alone_and_the_others_publish(settin
     release(open_catalog(settings).load_table("raw.orders"), held.branch)
     assert _ids(settings) == [None, 1, 2, 3, 10, 12, 20, 21, 22]
     assert held_batches(open_catalog(settings).load_table("raw.orders")) == []  # the older hold too
-    assert _run(settings, ORDERS, FILES).success
+    assert materialize_raw(settings, ORDERS, FILES).success
     assert _ids(settings) == [None, 1, 2, 3, 10, 12, 20, 21, 22]
 
 
 def test_a_batch_of_one_failing_file_is_held_as_before(settings, customers):
     land(settings, "orders/b.csv", orders_csv(10, 3).replace("\n11,", "\n,"))
-    result = _run(settings, ORDERS, ["orders/b.csv"])
+    result = materialize_raw(settings, ORDERS, ["orders/b.csv"])
     assert not result.success and not result.get_asset_materialization_events()
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "batch HELD BACK" in failure.step_failure_data.error.message
