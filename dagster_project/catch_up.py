@@ -269,6 +269,7 @@ class ModelRun:
     checks_passed: int = 0
     failed_checks: tuple[str, ...] = ()  # blocking (severity ERROR)
     warned_checks: tuple[str, ...] = ()  # failed with severity WARN: recorded, not blocking
+    not_run_checks: tuple[str, ...] = ()  # `<dbt test>: <why>`, a model it reads has no data yet
 
 
 @dataclass
@@ -377,6 +378,7 @@ def run_models(
                 warned_checks=tuple(
                     sorted(e.check_name for e in failed if e.severity == dg.AssetCheckSeverity.WARN)
                 ),
+                not_run_checks=tuple(f"{t}: {w}" for t, w in sorted(md.get("dbt_tests_not_run", {}).items())),
             )
         )
     return build
