@@ -397,7 +397,8 @@ def _failed_models(result: dg.ExecuteInProcessResult) -> dict[str, str]:
 def _downstream_models(
     settings: Settings, graph, models: set[dg.AssetKey], changed: Collection[dg.AssetKey]
 ) -> tuple[list[dg.AssetKey], dict[str, str]]:
-    """The models downstream of `changed` whose model upstreams exist or are built too; the others' reason."""
+    """The models downstream of `changed` whose upstreams (raw or model) exist or are built too; the others'
+    reason."""
     catalog = open_catalog(settings)
     wanted = dg.AssetSelection.assets(*changed).downstream().resolve(graph) & models
     chosen: list[dg.AssetKey] = []
@@ -408,7 +409,8 @@ def _downstream_models(
         missing = [
             ".".join(up.path)
             for up in sorted(graph.get(key).parent_keys)
-            if up in models and up not in chosen and not catalog.table_exists(".".join(up.path))
+            # A raw table too: a dataset never landed has none (eager automation waits for it as well).
+            if up not in chosen and not catalog.table_exists(".".join(up.path))
         ]
         if missing:
             waiting[".".join(key.path)] = ", ".join(missing)

@@ -70,6 +70,10 @@ def test_orders_before_products_publish_and_the_relationship_test_waits_then_gat
     text = out.getvalue()
     assert f"not run: {RELATIONSHIP}: staging.stg_products has no data yet" in text, text
     assert "FAILED" not in text and "HELD BACK" not in text, text
+    # No support ticket landed: the models reading them wait, on this ingest as on the next.
+    tickets_wait = "  curated.customer_features: not built, it reads staging.stg_support_tickets,"
+    assert "  staging.stg_support_tickets: not built, it reads raw.support_tickets," in text, text
+    assert tickets_wait in text, text
     orders = open_catalog(settings).load_table("staging.stg_orders")
     assert sorted(orders.scan().to_arrow()["order_id"].to_pylist()) == [1, 2, 3, 4, 5]
     assert not [b for b in orders.refs() if b.startswith("audit-")]
@@ -82,6 +86,7 @@ def test_orders_before_products_publish_and_the_relationship_test_waits_then_gat
     code = ingest_command(settings, ["customers", "orders", "products"], out=out)
     text = out.getvalue()
     assert code == EXIT_MODELS_FAILED, text
+    assert tickets_wait in text, text
     assert f"failed: {RELATIONSHIP}" in text and "not run" not in text, text
     orders.refresh()
     assert 7 not in orders.scan().to_arrow()["order_id"].to_pylist()
