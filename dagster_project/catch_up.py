@@ -269,6 +269,7 @@ class ModelRun:
     checks_passed: int = 0
     failed_checks: tuple[str, ...] = ()  # blocking (severity ERROR)
     warned_checks: tuple[str, ...] = ()  # failed with severity WARN: recorded, not blocking
+    not_run_checks: tuple[str, ...] = ()  # `<dbt test>: <why>`, a model it reads has no data yet
 
 
 @dataclass
@@ -377,6 +378,7 @@ def run_models(
                 warned_checks=tuple(
                     sorted(e.check_name for e in failed if e.severity == dg.AssetCheckSeverity.WARN)
                 ),
+                not_run_checks=tuple(f"{t}: {w}" for t, w in sorted(md.get("dbt_tests_not_run", {}).items())),
             )
         )
     return build
@@ -395,7 +397,8 @@ def _failed_models(result: dg.ExecuteInProcessResult) -> dict[str, str]:
 def _downstream_models(
     settings: Settings, graph, models: set[dg.AssetKey], changed: Collection[dg.AssetKey]
 ) -> tuple[list[dg.AssetKey], dict[str, str]]:
-    """The models downstream of `changed` whose model upstreams exist or are built too; the others' reason."""
+    """The models downstream of `changed` whose upstreams (raw or model) exist or are built too; the others'
+    reason."""
     catalog = open_catalog(settings)
     wanted = dg.AssetSelection.assets(*changed).downstream().resolve(graph) & models
     chosen: list[dg.AssetKey] = []
@@ -406,7 +409,8 @@ def _downstream_models(
         missing = [
             ".".join(up.path)
             for up in sorted(graph.get(key).parent_keys)
-            if up in models and up not in chosen and not catalog.table_exists(".".join(up.path))
+            # A raw table too: a dataset never landed has none (eager automation waits for it as well).
+            if up not in chosen and not catalog.table_exists(".".join(up.path))
         ]
         if missing:
             waiting[".".join(key.path)] = ", ".join(missing)

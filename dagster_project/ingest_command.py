@@ -89,6 +89,7 @@ def print_models(settings: Settings, build: ModelBuild, out: TextIO) -> None:
         checks = f", {m.checks_passed} check(s) passed"
         checks += f", failed: {', '.join(m.failed_checks)}" if m.failed_checks else ""
         checks += f", warned: {', '.join(m.warned_checks)}" if m.warned_checks else ""
+        checks += f", not run: {'; '.join(m.not_run_checks)}" if m.not_run_checks else ""
         print(f"  {m.table}: {m.rows_written:,} row(s) written{total}, gate {m.gate}{checks}{why}", file=out)
     for model, missing in sorted(build.waiting.items()):
         print(f"  {model}: not built, it reads {missing}, which has no data yet", file=out)

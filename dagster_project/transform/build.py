@@ -393,9 +393,10 @@ def run_dbt_build(
     manifest: Mapping[str, Any],
     *,
     full_refresh: bool = False,
+    exclude: list[str] | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
-    """Run `dbt build` for the selected models with these settings; return its events and run results."""
-    args = ["build", *(["--full-refresh"] if full_refresh else [])]
+    """Run `dbt build` for the selected models, less `exclude` (dbt arguments); return events and results."""
+    args = ["build", *(["--full-refresh"] if full_refresh else []), *(exclude or [])]
     target = dbt_target_dir(settings)
     with environment(settings.to_env()):
         invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target)
