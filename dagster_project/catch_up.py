@@ -24,6 +24,8 @@ from dagster_project.lakehouse.tables import CatalogCorrupt, TableUnreadable, en
 from dagster_project.landing.names import label
 from dagster_project.landing.store import LandedFile
 from dagster_project.registry import Dataset, load_registry
+from dagster_project.run_failures import headline
+from dagster_project.run_failures import where_to_look as run_log
 from dagster_project.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -130,7 +132,7 @@ def first_error(result: dg.ExecuteInProcessResult) -> str:
 
 
 def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), text)
+    return headline(text) or text
 
 
 def failure(settings: Settings, result: dg.ExecuteInProcessResult) -> str:
@@ -140,10 +142,7 @@ def failure(settings: Settings, result: dg.ExecuteInProcessResult) -> str:
 
 def where_to_look(settings: Settings, run_id: str) -> str:
     """Where a failed run's whole log is: its id in the Dagster UI of this data folder."""
-    ui = f"http://127.0.0.1:3000/runs/{run_id}"
-    return (
-        f"run {run_id}, its whole log: `make dev`, then {ui} (Dagster instance {settings.dagster_home_dir})"
-    )
+    return f"run {run_id}, its whole log: {run_log(run_id)} (Dagster instance {settings.dagster_home_dir})"
 
 
 def catch_up(

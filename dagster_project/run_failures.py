@@ -49,6 +49,15 @@ def where_to_look(run_id: str) -> str:
     return f"`make dev`, then http://127.0.0.1:3000/runs/{run_id}"
 
 
+def headline(text: str) -> str:
+    """An error's first line; with the next one when it ends in ':' and so only introduces what failed
+    (Dagster's "1 blocking asset check failed with ERROR severity:" names the check on the next line)."""
+    lines = [part.strip() for part in text.splitlines() if part.strip()]
+    if not lines:
+        return ""
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+
+
 def _read(dagster_home: Path, database: Path, limit: int) -> dict:
     with closing(_read_only(database)) as con:
         (count,) = con.execute("SELECT count(*) FROM runs WHERE status = 'FAILURE'").fetchone()
@@ -93,10 +102,8 @@ def _first_error(events: Path) -> str:
         while error and error.get("cause") and error.get("cls_name") in _WRAPPERS:
             error = error["cause"]
         text = (error or {}).get("message") or entry.get("user_message") or ""
-        lines = [part.strip() for part in text.splitlines() if part.strip()]
-        if lines:
-            # A first line ending in ':' introduces what failed (Dagster's failed checks): keep it.
-            line = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+        line = headline(text)
+        if line:
             return _plain(line)
     return "the run failed without an error message"
 
