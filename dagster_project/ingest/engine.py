@@ -26,7 +26,7 @@ from dagster_project.ingest.read_ahead import read_ahead, still_new
 from dagster_project.ingest.records import duplicate_record, key_label, quarantine_file, row_records
 from dagster_project.ingest.report import Converter, IngestReport
 from dagster_project.ingest.sources import environment_failure
-from dagster_project.ingest.units import Handled, Unit, combined_checksum, not_handled
+from dagster_project.ingest.units import Handled, Lineage, Unit, combined_checksum, not_handled
 from dagster_project.lakehouse.evolution import evolve_raw_table
 from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_missing_publishes
 from dagster_project.lakehouse.ops_tables.audit import record as record_audit
@@ -139,7 +139,7 @@ def ingest_units(
         retry=retry_quarantined,
         skip_duplicates=skip_duplicates,
     )
-    lineage_base = {"_ingested_at": report.started_at.isoformat(), "_run_id": run_id}
+    lineage_base = Lineage.of_batch(run_id, report.started_at, units)
     lineage_names = {name for name, _, _ in LINEAGE_FIELDS}
     table_columns = {
         f.name: type_name_of(f.field_type) for f in table.schema().fields if f.name not in lineage_names
@@ -220,7 +220,7 @@ def _ingest_one(
     log: logging.Logger,
     *,
     handled: Handled,
-    lineage_base: dict[str, str],
+    lineage_base: Lineage,
     table_columns: dict[str, str],
 ) -> tuple[StagedFile, Converted] | None:
     """Fetch, identify and convert one unit; a staged file, or None when skipped or quarantined.
@@ -252,7 +252,7 @@ def _ingest_one(
                     if original is not None:
                         duplicate = duplicate_record(dataset, unit, checksum, original, root, run_id)
             if skipped is None and duplicate is None:
-                lineage = {**lineage_base, "_source_file": unit.file.uri, "_source_checksum": checksum}
+                lineage = lineage_base.values(unit, checksum)
                 out_path = scratch / f"{index:05d}.parquet"
                 try:
                     converted = convert(

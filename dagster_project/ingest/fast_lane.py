@@ -36,7 +36,7 @@ from dagster_project.ingest.sources import (
     precheck,
     reader_sql,
 )
-from dagster_project.ingest.units import Handled, Unit
+from dagster_project.ingest.units import Handled, Lineage, Unit
 from dagster_project.registry import Dataset
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def take_group(
     landing,  # noqa: ANN001 - LocalLanding | S3Landing
     scratch: Path,
     handled: Handled,
-    lineage_base: dict[str, str],
+    lineage_base: Lineage,
     table_columns: dict[str, str],
 ) -> list[tuple[Unit, str, Converted]] | None:
     """Fetch and convert a group at once: (version read, checksum, converted) per unit, or None.
@@ -90,10 +90,7 @@ def take_group(
             identities = [(u.file.uri, c) for u, c in zip(taken, checksums, strict=True)]
             if not all(needs_work(handled, identity, landing.uri) for identity in identities):
                 return None
-            lineages = [
-                {**lineage_base, "_source_file": u.file.uri, "_source_checksum": c}
-                for u, c in zip(taken, checksums, strict=True)
-            ]
+            lineages = [lineage_base.values(u, c) for u, c in zip(taken, checksums, strict=True)]
             converted = convert_group(taken, [f.path for f in fetched], lineages, table_columns, out_dir)
     except Exception:  # noqa: BLE001 - a change while reading, the environment: the per-file way decides
         converted = None
@@ -110,7 +107,7 @@ def convert_groups(
     landing,  # noqa: ANN001 - LocalLanding | S3Landing
     scratch: Path,
     handled: Handled,
-    lineage_base: dict[str, str],
+    lineage_base: Lineage,
     table_columns: dict[str, str],
     *,
     stage: Callable[[Unit, str, Converted], None],
@@ -150,7 +147,7 @@ def convert_group(
         dataset: The dataset (CSV, plain UTF-8: see `eligible`).
         paths: Local paths of the fetched files.
         labels: How each file is named (its landing key).
-        lineages: Each file's lineage values, as `convert_file` takes them (same run and time).
+        lineages: Each file's lineage values, as `convert_file` takes them (one run).
         table_columns: The table's current data columns.
         out_dir: Where the staged files go (`<n>.parquet`, n the file's place in `paths`).
         limits: The limits each file must keep.
@@ -161,7 +158,7 @@ def convert_group(
     """
     if any(any(c in str(p) for c in _GLOB) for p in paths):
         return None
-    if len({(lin["_ingested_at"], lin["_run_id"]) for lin in lineages}) != 1:
+    if len({lin["_run_id"] for lin in lineages}) != 1:
         return None
     try:
         header = None
@@ -192,19 +189,20 @@ def convert_group(
     many = single.replace(literal(_FILES), f"{listing}, filename = true", 1)
     reader = prepared(dataset, many, columns)
     lineage = ", ".join(
-        f"({literal(str(p))}, {n}, {literal(lin['_source_file'])}, {literal(lin['_source_checksum'])})"
+        f"({literal(str(p))}, {n}, {literal(lin['_source_file'])}, {literal(lin['_source_checksum'])}, "
+        f"CAST({literal(lin['_ingested_at'])} AS TIMESTAMPTZ))"
         for n, (p, lin) in enumerate(zip(paths, lineages, strict=True))
     )
     values += [
         "l_.f_sf AS _source_file",
         "l_.f_sc AS _source_checksum",
-        f"CAST({literal(lineages[0]['_ingested_at'])} AS TIMESTAMPTZ) AS _ingested_at",
+        "l_.f_ia AS _ingested_at",
     ]
     bad = " OR ".join(f"({c.problem}) IS NOT NULL" for c in casts.values())
     guarded = f"CASE WHEN {bad} THEN error({literal(_UNFIT)}) ELSE {literal(lineages[0]['_run_id'])} END"
     sql = (
         f"SELECT l_.f_n AS f_n__, {', '.join(values)}, {guarded} AS _run_id "
-        f"FROM {reader} AS r_ JOIN (VALUES {lineage}) AS l_(f_path, f_n, f_sf, f_sc) "
+        f"FROM {reader} AS r_ JOIN (VALUES {lineage}) AS l_(f_path, f_n, f_sf, f_sc, f_ia) "
         "ON r_.filename = l_.f_path ORDER BY f_n__"
     )
     try:

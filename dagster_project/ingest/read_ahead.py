@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dagster_project.ingest.convert import Converted
 from dagster_project.ingest.report import Converter
-from dagster_project.ingest.units import Handled, Unit, combined_checksum
+from dagster_project.ingest.units import Handled, Lineage, Unit, combined_checksum
 
 
 @dataclass
@@ -34,7 +34,7 @@ def read_ahead(
     landing,  # noqa: ANN001 - LocalLanding | S3Landing
     scratch: Path,
     handled: Handled,
-    lineage_base: dict[str, str],
+    lineage_base: Lineage,
     table_columns: dict[str, str],
 ) -> Iterator[tuple[int, Unit, Ahead | None]]:
     """Each unit in order, with its conversion done ahead in worker threads when `workers` > 1.
@@ -71,7 +71,7 @@ def _convert_ahead(
     landing,  # noqa: ANN001 - LocalLanding | S3Landing
     scratch: Path,
     handled: Handled,
-    lineage_base: dict[str, str],
+    lineage_base: Lineage,
     columns: dict[str, str],
 ) -> Ahead | None:
     """Fetch and convert one unit that needs work, without recording anything; None for anything else."""
@@ -82,7 +82,7 @@ def _convert_ahead(
             checksum = combined_checksum([f.checksum for f in fetched])
             if not needs_work(handled, (unit.file.uri, checksum), landing.uri):
                 return None
-            lineage = {**lineage_base, "_source_file": unit.file.uri, "_source_checksum": checksum}
+            lineage = lineage_base.values(unit, checksum)
             out_path = scratch / f"{index:05d}.parquet"
             converted = convert(
                 unit, [f.path for f in fetched], lineage=lineage, out_path=out_path, table_columns=columns

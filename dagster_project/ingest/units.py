@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from blake3 import blake3
@@ -16,6 +17,40 @@ from dagster_project.landing.store import LandedFile
 
 if TYPE_CHECKING:
     from dagster_project.lakehouse.ops_tables.handled_files import HandledIndex
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The lineage values a run writes with each file's rows.
+
+    One commit gives every file of a batch the same sequence number, so the staging models tell
+    versions of a key apart by `_ingested_at` (`latest_version`): each file's is the run's start
+    plus its place in landing order (oldest first) in microseconds, so a re-delivery that landed
+    later wins within a batch as it does across batches.
+    """
+
+    run_id: str
+    started_at: datetime
+    places: dict[str, int] = field(default_factory=dict)  # file URI -> place in landing order
+
+    @classmethod
+    def of_batch(cls, run_id: str, started_at: datetime, units: Sequence[Unit]) -> Lineage:
+        """The lineage of a batch: `units` placed in landing order (modified time, then key)."""
+        ordered = sorted(units, key=lambda u: (u.file.mtime_ns, u.file.key))
+        return cls(run_id, started_at, {u.file.uri: n for n, u in enumerate(ordered)})
+
+    def ingested_at(self, uri: str) -> str:
+        """The file's `_ingested_at` (ISO 8601)."""
+        return (self.started_at + timedelta(microseconds=self.places.get(uri, 0))).isoformat()
+
+    def values(self, unit: Unit, checksum: str) -> dict[str, str]:
+        """The lineage columns' values for one unit's rows, as `convert_file` takes them."""
+        return {
+            "_source_file": unit.file.uri,
+            "_source_checksum": checksum,
+            "_ingested_at": self.ingested_at(unit.file.uri),
+            "_run_id": self.run_id,
+        }
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,25 @@ def test_two_files_with_the_same_bytes_go_the_per_file_way_which_records_the_dup
     assert len(report.ingested) == 3 and report.rows == 30
     [duplicate] = report.duplicates
     assert duplicate.source_file.endswith("/orders/f3.csv")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast lane", "per file"])
+def test_a_file_that_landed_later_in_the_same_batch_is_ingested_later(tmp_path, groups, monkeypatch, fast):
+    """One commit gives a batch's files one sequence number: `_ingested_at` keeps their landing order,
+    which the staging models' `latest_version` reads (a corrected re-delivery beats the original)."""
+    import os
+
+    # The re-delivery's name sorts before the original's ('-' < '.'), and it landed a minute later.
+    files = {"orders/2026-01.csv": orders_csv(1, 3), "orders/2026-01-corrected.csv": orders_csv(1, 3)}
+    files["orders/2026-01-corrected.csv"] = files["orders/2026-01-corrected.csv"].replace("EUR", "USD")
+    settings = _platform(tmp_path, "order", files)
+    landing = settings.landing_uri.removeprefix("file://")
+    for minute, key in enumerate(files):
+        os.utime(f"{landing}/{key}", (1_780_000_000 + 60 * minute,) * 2)
+    if not fast:
+        monkeypatch.setattr(run, "convert_group", lambda *a, **k: None)
+    ingest_dataset(settings, load_registry(settings.sources_file)["orders"], run_id="r1")
+    assert groups == ([2] if fast else [])
+    rows = open_catalog(settings).load_table("raw.orders").scan().to_arrow().to_pylist()
+    at = {r["_source_file"].rsplit("/", 1)[1]: r["_ingested_at"] for r in rows}
+    assert at["2026-01.csv"] < at["2026-01-corrected.csv"]
