@@ -161,23 +161,35 @@ def test_bypass_attempts_fail(sample_built, sql, error, message):
     assert message in str(caught.value)
 
 
-def test_as_of_a_snapshot_id_and_a_timestamp_read_the_earlier_rows(sample_built):
-    table = open_catalog(sample_built.settings).load_table("raw.orders")
+def test_as_of_a_snapshot_id_and_a_timestamp_read_the_earlier_rows(tmp_path):
+    # Two batches, two snapshots: the sample data lands each dataset in one batch, so it has one.
+    from datetime import UTC, datetime
+
+    from dagster_project.ingest.run import ingest_dataset
+    from dagster_project.registry import load_registry
+    from dagster_project.settings import Settings
+    from tests.conftest import land, orders_csv
+
+    settings = Settings.for_data_dir(tmp_path / "data", sensor_min_file_age_seconds=0)
+    orders = load_registry(settings.sources_file)["orders"]
+    land(settings, "orders/a.csv", orders_csv(1, 5))
+    ingest_dataset(settings, orders, run_id="r1")
+    land(settings, "orders/b.csv", orders_csv(6, 7))
+    ingest_dataset(settings, orders, run_id="r2")
+    table = open_catalog(settings).load_table("raw.orders")
     with_rows = [s for s in table.snapshots() if int(s.summary["total-records"]) > 0]
     first, current = with_rows[0], table.current_snapshot()
     earlier = int(first.summary["total-records"])
-    assert earlier < int(current.summary["total-records"])
+    assert (earlier, int(current.summary["total-records"])) == (5, 12)
     sql = "select count(*) n from raw.orders"
-    by_id = run_query(sample_built.settings, "data_engineer", sql, as_of=str(first.snapshot_id))
+    by_id = run_query(settings, "data_engineer", sql, as_of=str(first.snapshot_id))
     assert by_id.rows.to_pylist() == [{"n": earlier}]
     assert by_id.snapshot_ids == {"raw.orders": first.snapshot_id}
     entry = next(e for e in table.metadata.snapshot_log if e.snapshot_id == first.snapshot_id)
-    from datetime import UTC, datetime
-
     moment = datetime.fromtimestamp(entry.timestamp_ms / 1000, UTC).isoformat(timespec="milliseconds")
-    by_time = run_query(sample_built.settings, "data_engineer", sql, as_of=moment)
+    by_time = run_query(settings, "data_engineer", sql, as_of=moment)
     assert by_time.rows.to_pylist() == [{"n": earlier}]
-    assert _query(sample_built, "data_engineer", sql) == [{"n": int(current.summary["total-records"])}]
+    assert run_query(settings, "data_engineer", sql).rows.to_pylist() == [{"n": 12}]
 
 
 def test_as_of_errors_say_what_is_wrong(sample_built):
