@@ -19,7 +19,7 @@ import dagster as dg
 from dagster_project.defs.deployment import build_defs
 from dagster_project.defs.raw.sensors import batch_tags, capped
 from dagster_project.ingest.run import listed_files
-from dagster_project.lakehouse.ops_tables.handled_files import handled_index, record_missing
+from dagster_project.lakehouse.ops_tables.handled_files import handled_versions
 from dagster_project.lakehouse.tables import CatalogCorrupt, TableUnreadable, ensure_raw_table, open_catalog
 from dagster_project.landing.names import label
 from dagster_project.landing.store import LandedFile
@@ -92,19 +92,15 @@ def pending_work(
             continue
         try:
             table = ensure_raw_table(catalog, dataset)
-            index = handled_index(catalog, dataset.name, table)
+            # An older table, or a crash after a commit, is indexed once (record=True).
+            known = handled_versions(
+                catalog, dataset, table, retry_quarantined=retry_quarantined, record=True
+            )
         except (TableUnreadable, CatalogCorrupt) as exc:
             # CatalogCorrupt here is one table missing beside its old metadata, not the whole catalog.
             log.error("%s: skipped: %s", dataset.name, exc)
             pending.blocked[dataset.name] = str(exc)
             continue
-        if index.missing:  # an older table, or a crash after a commit: index it once
-            record_missing(catalog, dataset.name, table)
-        # Decided by (URI, landing version) from the listing: a handled version is never downloaded.
-        # A new version with the same bytes as a handled one is due: its run skips it by checksum.
-        known = index.versions(
-            held=True, quarantined=not retry_quarantined, duplicates=dataset.duplicates == "skip"
-        )
         due = [f for f in files if (f.uri, f.version) not in known]
         if due:
             pending.due[dataset.name] = due

@@ -11,7 +11,7 @@ from pyiceberg.exceptions import NoSuchTableError
 from dagster_project.defs.flow import flow_assets, flow_selection
 from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
-from dagster_project.lakehouse.ops_tables.handled_files import handled_index
+from dagster_project.lakehouse.ops_tables.handled_files import handled_versions
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.store import LandedFile, Skipped
 from dagster_project.landing.zone import open_landing
@@ -147,9 +147,7 @@ def _handled_versions(settings: Settings, dataset: Dataset) -> set[tuple[str, st
         table = catalog.load_table(dataset.table)
     except NoSuchTableError:
         table = None
-    # Duplicates recorded before are handled too, unless the dataset now allows them.
-    index = handled_index(catalog, dataset.name, table)
-    return index.versions(held=True, quarantined=True, duplicates=dataset.duplicates == "skip")
+    return handled_versions(catalog, dataset, table)
 
 
 def _due(settings: Settings, files: list[LandedFile], cursor: str | None, now_ns: int):

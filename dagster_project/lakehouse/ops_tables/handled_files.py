@@ -38,6 +38,7 @@ from dagster_project.lakehouse.branches import held_branches
 from dagster_project.lakehouse.ops_tables.quarantine import DUPLICATE, QUARANTINE_TABLE, QuarantineRecord
 from dagster_project.lakehouse.publish import FILES_PROPERTY, RUN_PROPERTY, VERSIONS_PROPERTY, rebuilt_at
 from dagster_project.lakehouse.tables import ensure_table
+from dagster_project.registry_types import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +278,38 @@ def handled_index(catalog: Catalog, dataset: str, table: Table | None) -> Handle
         extra = pa.Table.from_pylist([{n: r[n] for n in _READ} for r in missing], schema=_ROWS)
         valid = pa.concat_tables([valid, extra])
     return HandledIndex(dataset, valid, missing, covered)
+
+
+def handled_versions(
+    catalog: Catalog,
+    dataset: Dataset,
+    table: Table | None,
+    *,
+    retry_quarantined: bool = False,
+    record: bool = False,
+) -> set[tuple[str, str]]:
+    """(source URI, landing version) of every version no run is due for: on main, held back on an audit
+    branch, quarantined whole, or a recorded duplicate where the dataset skips duplicates.
+
+    The one "what is due" rule of the landing sensors and catch-up: a listed version not in this set
+    is due. Decided from the listing, so a handled version is never downloaded; a new version with
+    the same bytes as a handled one is due (its run skips it by checksum).
+
+    Args:
+        catalog: The catalog.
+        dataset: The registry dataset.
+        table: Its raw table, or None where it does not exist yet.
+        retry_quarantined: Versions quarantined whole are due again (catch-up after a registry fix).
+        record: Append what the manifest lacks (catch-up indexes an older table or a crashed run's
+            snapshot once; a sensor only reads).
+    """
+    index = handled_index(catalog, dataset.name, table)
+    if record and index.missing:
+        record_missing(catalog, dataset.name, table)
+    # Duplicates recorded before are handled too, unless the dataset now allows them.
+    return index.versions(
+        held=True, quarantined=not retry_quarantined, duplicates=dataset.duplicates == "skip"
+    )
 
 
 def record_handled(catalog: Catalog, rows: list[dict]) -> int:
