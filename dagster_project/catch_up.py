@@ -108,11 +108,6 @@ def pending_work(
     return pending
 
 
-def unhandled_files(settings: Settings) -> list[tuple[str, str]]:
-    """(dataset, landing key) of every file version not handled yet (datasets with broken tables left out)."""
-    return pending_work(settings).files
-
-
 def first_error(result: dg.ExecuteInProcessResult) -> str:
     """The first line of the first error of a failed run: a step's failure, else the run's."""
     for event in result.all_events:

@@ -79,10 +79,6 @@ class Dataset:
     duplicates: str = "skip"  # the same bytes under another key: 'skip' (recorded) or 'allow'
 
     @property
-    def csv_delimiter(self) -> str:
-        return self.dialect.delimiter
-
-    @property
     def table(self) -> str:
         """The Iceberg identifier of the raw table, e.g. `raw.orders`."""
         return f"raw.{self.name}"

@@ -56,10 +56,6 @@ class ColumnProfile:
     mean_length: float | None = None
     categories: list[tuple[Any, int]] = field(default_factory=list)
 
-    @property
-    def is_category(self) -> bool:
-        return bool(self.categories)
-
 
 @dataclass
 class TableProfile:

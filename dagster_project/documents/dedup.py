@@ -44,10 +44,6 @@ def _word_blocks(text: str) -> Iterator[list[str]]:
         yield block
 
 
-def _words(text: str) -> list[str]:
-    return [w for block in _word_blocks(text) for w in block]
-
-
 def content_hash(text: str) -> str:
     """BLAKE3 of the text with case and whitespace folded: equal for exact duplicates."""
     hasher = blake3()

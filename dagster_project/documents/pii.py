@@ -29,17 +29,6 @@ from dagster_project.documents.phones import context_pattern, digit_runs, digits
 
 # Placeholder kinds, as written into the text (`[EMAIL]`) and counted in `pii_redactions`.
 PII_KINDS = ("EMAIL", "PHONE", "CARD_NUMBER", "IBAN", "NATIONAL_ID")
-# The national ids recognised, by detector name (documented in the README and the table card).
-NATIONAL_IDS = {
-    "us_ssn": "US Social Security number",
-    "gb_nino": "UK National Insurance number",
-    "de_idnr": "German tax id (Steuer-IdNr)",
-    "fr_nir": "French social security number (NIR)",
-    "nl_bsn": "Dutch citizen service number (BSN)",
-    "es_dni": "Spanish DNI / NIE",
-    "it_codicefiscale": "Italian codice fiscale",
-    "ca_sin": "Canadian social insurance number",
-}
 
 
 # The chunk suite's `no_residual_pii` (expectations/curated.document_chunks.json, RE2 as DuckDB runs

@@ -21,7 +21,6 @@ from dagster_project import faults
 from dagster_project.errors import FoundationError
 from dagster_project.ingest.run import IngestReport, ingest_dataset
 from dagster_project.lakehouse.branches import audit_branches, remove_branch
-from dagster_project.lakehouse.evolution import type_changes
 from dagster_project.lakehouse.ops_tables.audit import AuditEvent
 from dagster_project.lakehouse.ops_tables.audit import record as record_audit
 from dagster_project.lakehouse.swap import swap_in
@@ -160,13 +159,3 @@ def _refuse_held(dataset: Dataset, part: IngestReport, catalog: Catalog, new) ->
             f"({', '.join(r.expectation.name for r in failed) or 'see the suite'}); nothing was swapped. "
             "Fix the data or the suite, then rebuild again"
         )
-
-
-def pending_type_changes(settings: Settings, dataset: Dataset) -> list[str]:
-    """The registry's changes its raw table does not have yet ('column: old → new'; empty: none)."""
-    catalog = open_catalog(settings)
-    try:
-        table = load_table(catalog, dataset.table)
-    except NoSuchTableError:
-        return []
-    return [str(c) for c in type_changes(table, dataset)]

@@ -124,12 +124,6 @@ def _with_sequence(rows: pa.Table, sequence: int) -> pa.Table:
     return rows.append_column(SEQUENCE_COLUMN, pa.array([sequence] * rows.num_rows, pa.int64()))
 
 
-def main_sequence_numbers(table: Table) -> list[int]:
-    """Sequence numbers of main's snapshots, newest first (tests use it to name commits)."""
-    head = table.current_snapshot()
-    return [s.sequence_number for s in ancestors_of(head, table.metadata)] if head else []
-
-
 def watermarks(table: Table | None) -> dict[str, int]:
     """What a consuming table has read of its sources, from the newest snapshot on main that says."""
     if table is None or table.current_snapshot() is None:

@@ -26,7 +26,6 @@ from dagster_project.settings import Settings
 
 log = logging.getLogger(__name__)
 EVOLVE_ATTEMPTS = 5
-LINEAGE_NAMES = frozenset(name for name, _, _ in LINEAGE_FIELDS)
 
 
 @dataclass(frozen=True)

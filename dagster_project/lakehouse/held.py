@@ -112,10 +112,6 @@ class Recovery:
     removed: dict[str, str] = field(default_factory=dict)  # branch -> why it was removed
     kept: dict[str, str] = field(default_factory=dict)  # unfinished audits left alone -> why
 
-    @property
-    def in_progress(self) -> list[str]:
-        return sorted(self.kept)
-
     def describe(self) -> list[str]:
         lines = [f"{self.table}: removed {b} ({why})" for b, why in sorted(self.removed.items())]
         lines += [f"{self.table}: left {b} alone ({why})" for b, why in sorted(self.kept.items())]

@@ -153,15 +153,6 @@ def local_path(uri: str) -> Path:
     raise ValueError(f"{uri} is not a local path")
 
 
-def checksum_file(path: Path) -> str:
-    """BLAKE3 of the file's bytes: a cryptographic content hash about 4x faster than SHA-256."""
-    digest = blake3()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def checksum_fd(fd: int) -> str:
     """BLAKE3 of an open file's bytes, read by offset (the descriptor's own offset is not moved)."""
     digest = blake3()

@@ -80,8 +80,6 @@ AGGREGATE: dict[str, tuple[str, ...]] = {
 COMPILED = {**ROW_LEVEL, **AGGREGATE}
 # Every GX core type is accepted; GX's own models check the kwargs of those we do not compile.
 SUPPORTED = {**dict.fromkeys(GX_CORE, ()), **COMPILED}
-# Kwargs naming columns of the table (expect_column_to_exist's column may be absent: it says so).
-_COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
 PARAMETERS = ("now", "freshness_floor")
 IGNORE_ROW_IF = ("all_values_are_missing", "any_value_is_missing", "never")
 _TABLE_REFERENCE = re.compile(r"\{(raw|staging|curated|ops)\.([a-z][a-z0-9_]*)\}")
@@ -119,10 +117,6 @@ class Expectation:
         if "column_list" in self.kwargs:
             return tuple(self.kwargs["column_list"])
         return (self.column,) if self.column else ()
-
-    @property
-    def row_level(self) -> bool:
-        return self.type in ROW_LEVEL
 
     @property
     def name(self) -> str:

@@ -64,9 +64,9 @@ def setup_customers(settings, registry) -> None:
 
 def rerun(settings, registry, *, gate: bool = True, run_id: str = "rerun") -> None:
     """The next run of raw.orders: the files catch-up finds unhandled (none is fine: a run still runs)."""
-    from dagster_project.catch_up import unhandled_files
+    from dagster_project.catch_up import pending_work
 
-    keys = [key for dataset, key in unhandled_files(settings) if dataset == "orders"]
+    keys = [key for dataset, key in pending_work(settings).files if dataset == "orders"]
     suite = suite_of(settings, registry["orders"]) if gate else None
     ingest_dataset(settings, registry["orders"], run_id=run_id, keys=keys, suite=suite)
 

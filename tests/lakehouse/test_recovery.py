@@ -71,9 +71,9 @@ def test_a_run_killed_before_its_publish_is_not_held_back_and_its_file_is_retrie
     assert held_versions(orders) == set()
     assert landing_versions(orders) == set()  # sensors see the file as due
 
-    from dagster_project.catch_up import unhandled_files
+    from dagster_project.catch_up import pending_work
 
-    assert unhandled_files(settings) == [("orders", "orders/a.csv")]  # catch-up retries it
+    assert pending_work(settings).files == [("orders", "orders/a.csv")]  # catch-up retries it
     _rerun(settings, registry)
     assert order_ids(settings) == sorted(range(1, 21), key=str)
     assert audit_branches(settings, "raw.orders") == []
@@ -169,7 +169,7 @@ def test_an_audit_still_in_progress_is_never_disturbed(table, stage, settings): 
         return Verdict(True)
 
     result = write_audit_publish(table, [stage("a.csv", 1, 3)], run_id="r1", ingest_day=DAY, audit=audit)
-    assert seen[0].in_progress == ["audit-r1"] and seen[0].removed == {}
+    assert sorted(seen[0].kept) == ["audit-r1"] and seen[0].removed == {}
     assert result.published_snapshot_id == main_head(table)
 
 
@@ -190,7 +190,7 @@ def test_an_unfinished_audit_goes_when_its_run_is_known_to_have_stopped(table, s
     table.refresh()
     assert "audit-r1" in table.metadata.refs and held_batches(table) == []
     # Written by this (live) process: in progress, whatever the grace period.
-    assert recover_unfinished(table, grace_seconds=0).in_progress == ["audit-r1"]
+    assert sorted(recover_unfinished(table, grace_seconds=0).kept) == ["audit-r1"]
     # The orchestrator knows the run finished: gone.
     assert "audit-r1" in recover_unfinished(table, alive=lambda run: False).removed
     table.refresh()
@@ -201,7 +201,7 @@ def test_an_unfinished_audit_goes_when_its_run_is_known_to_have_stopped(table, s
             table, [stage("b.csv", 4, 3)], run_id="r2", ingest_day=DAY, audit=stop_after_branch_commit
         )
     monkeypatch.setattr(branches.socket, "gethostname", lambda: "another-machine")
-    assert recover_unfinished(table, grace_seconds=3600).in_progress == ["audit-r2"]
+    assert sorted(recover_unfinished(table, grace_seconds=3600).kept) == ["audit-r2"]
     assert "audit-r2" in recover_unfinished(table, grace_seconds=0).removed
     assert ingested_versions(table) == {}  # nothing ever reached main
 
