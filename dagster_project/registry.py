@@ -27,7 +27,7 @@ from dagster_project.registry_types import (
     Dataset,
     Dialect,
 )
-from dagster_project.validation import describe
+from dagster_project.validation import describe, yaml_problem
 
 # The vocabulary and dataclasses live in registry_types.py (registry_spec.py builds them too); callers
 # import them from here, the registry's one public face.
@@ -95,8 +95,12 @@ def load_registry(path: Path) -> Registry:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise RegistryError(f"{path}: registry file not found; set FOUNDATION_SOURCES_FILE") from exc
+    except IsADirectoryError:
+        raise RegistryError(
+            f"{path} is a folder, not the registry file; set FOUNDATION_SOURCES_FILE to its sources.yml"
+        ) from None
     except yaml.YAMLError as exc:
-        raise RegistryError(f"{path}: not valid YAML: {exc}") from exc
+        raise RegistryError(yaml_problem(exc, str(path))) from None
     if not isinstance(document, dict) or not isinstance(document.get("datasets"), dict):
         raise RegistryError(f"{path}: expected a top-level 'datasets:' mapping of dataset name -> settings")
     if document.get("version", 1) != 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 # What pydantic's type errors expect, in our words (error type -> phrase).
@@ -112,3 +113,22 @@ class Block(BaseModel):
         if missing:
             raise Invalid(f"missing required key(s): {', '.join(missing)}")
         return raw
+
+
+def yaml_problem(error: yaml.YAMLError, file: str) -> str:
+    """One line for a configuration file that is not YAML: the file, the line and column, and the fix.
+
+    PyYAML's own text spans several lines with a marker under the offending character; its
+    structured mark and problem carry the same facts.
+
+    Args:
+        error: What `yaml.safe_load` raised.
+        file: The file's path, as the user configured it.
+    """
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    where = f"{file}, line {mark.line + 1}, column {mark.column + 1}" if mark else file
+    problem = " ".join(str(getattr(error, "problem", None) or "unreadable").split())
+    return (
+        f"{where}: not valid YAML ({problem}); fix that line: indent nested keys consistently "
+        "with spaces, and quote a value containing ': ' or starting with a special character"
+    )

@@ -91,3 +91,61 @@ def test_query_values_cannot_drive_the_terminal(capsys):
     assert "\x1b" not in out and "\x07" not in out
     assert "\\x1b[2J" in out and "two\\x0alines" in out
     assert len(out.strip().splitlines()) == 2 + 3  # header, rule, one line per row
+
+
+def _one_line(capsys, argv: list[str], code: int = 2) -> str:
+    """Run the CLI in this process; the one line it printed to stderr (it must print just one)."""
+    from dagster_project.cli import main
+
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err.strip()
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("FOUNDATION_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def test_a_broken_sources_or_personas_file_is_one_line_naming_its_path_line_and_column(
+    data_dir, monkeypatch, capsys
+):
+    sources = data_dir / "conf" / "sources.yml"
+    sources.parent.mkdir()
+    sources.write_text("datasets:\n  orders:\n    prefix: orders/\n   format: csv\n")
+    monkeypatch.setenv("FOUNDATION_SOURCES_FILE", str(sources))
+    line = _one_line(capsys, ["ingest"])
+    assert (
+        line.startswith(f"error: {sources}, line 4, column 4: not valid YAML (") and "fix that line" in line
+    )
+
+    personas = data_dir / "conf" / "p.yml"
+    personas.write_text("version: 1\npersonas:\n  analyst: {tables: [raw.*\n")
+    monkeypatch.setenv("FOUNDATION_PERSONAS_FILE", str(personas))
+    line = _one_line(capsys, ["query", "--as", "analyst", "select 1"])
+    assert (
+        line.startswith(f"error: {personas}, line 4, column 1: not valid YAML (") and "fix that line" in line
+    )
+
+
+def test_a_folder_as_the_sources_file_is_a_user_error_naming_the_setting(data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("FOUNDATION_SOURCES_FILE", str(data_dir))
+    line = _one_line(capsys, ["ingest"])
+    assert f"{data_dir} is a folder" in line and "set FOUNDATION_SOURCES_FILE" in line
+
+
+@pytest.mark.parametrize("limit", ["0", "-3"])
+def test_history_refuses_a_limit_below_one(data_dir, capsys, limit):
+    from dagster_project.cli import main
+
+    with pytest.raises(SystemExit) as exited:  # argparse's own usage error
+        main(["history", "raw.orders", "--limit", limit])
+    assert exited.value.code == 2
+    assert f"argument --limit: {limit} is not a positive whole number" in capsys.readouterr().err
+
+
+def test_as_of_on_a_query_that_reads_no_table_says_so(data_dir, capsys):
+    line = _one_line(capsys, ["query", "--as", "analyst", "--as-of", "123", "select 1"])
+    assert line == "error: --as-of 123: the query reads no table; drop --as-of or select from a table"

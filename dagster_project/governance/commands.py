@@ -134,7 +134,7 @@ def _query_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _history_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("table", help="e.g. raw.orders")
-    parser.add_argument("--limit", type=int, help="newest N snapshots of main")
+    parser.add_argument("--limit", type=positive_int, help="newest N snapshots of main")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 

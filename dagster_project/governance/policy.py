@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator
 from dagster_project.errors import FoundationError
 from dagster_project.governance.sql import parse_expression, referenced_columns
 from dagster_project.identity import ANYONE, OWNER
-from dagster_project.validation import Block, Invalid, describe
+from dagster_project.validation import Block, Invalid, describe, yaml_problem
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 TABLE_PATTERN = re.compile(r"^[a-z0-9_*?\[\]]+\.[a-z0-9_*?\[\]]+$")
@@ -380,14 +380,18 @@ def load_policies(path: Path) -> Policies:
         raise PolicyError(
             f"{path}: personas file not found; set FOUNDATION_PERSONAS_FILE or create it"
         ) from exc
+    except IsADirectoryError:
+        raise PolicyError(
+            f"{path} is a folder, not the personas file; set FOUNDATION_PERSONAS_FILE to its personas.yml"
+        ) from None
     except yaml.YAMLError as exc:
-        raise PolicyError(f"{path.name}: not valid YAML: {exc}") from exc
+        raise PolicyError(yaml_problem(exc, str(path))) from None
     if not isinstance(raw, dict) or raw.get("version") != 1 or not isinstance(raw.get("personas"), dict):
-        raise PolicyError(f"{path.name}: expected 'version: 1' and a 'personas:' mapping")
+        raise PolicyError(f"{path}: expected 'version: 1' and a 'personas:' mapping")
     if not raw["personas"]:
-        raise PolicyError(f"{path.name}: no personas declared")
+        raise PolicyError(f"{path}: no personas declared")
     try:
         spec = PoliciesSpec.model_validate(raw)
     except ValidationError as exc:
-        raise PolicyError(describe(exc, path.name)) from None
+        raise PolicyError(describe(exc, str(path))) from None
     return Policies(path, {name: body.persona(name) for name, body in spec.personas.items()})

@@ -85,9 +85,14 @@ def resolve_snapshots(
     wanted = _parse_as_of(as_of)
     if isinstance(wanted, int):
         owners = [name for name, t in tables.items() if t.metadata.snapshot_by_id(wanted) is not None]
+        if not tables:
+            raise AsOfError(
+                f"--as-of {wanted}: the query reads no table; drop --as-of or select from a table"
+            )
         if not owners:
             raise AsOfError(
-                f"snapshot {wanted} belongs to none of {', '.join(sorted(tables))} (never, or expired); "
+                f"snapshot {wanted} belongs to none of the tables the query reads, "
+                f"{', '.join(sorted(tables))} (never, or expired); "
                 "list them with `foundation history <table>`"
             )
         if not read_held:

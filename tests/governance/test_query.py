@@ -194,7 +194,7 @@ def test_as_of_a_snapshot_id_and_a_timestamp_read_the_earlier_rows(tmp_path):
 
 def test_as_of_errors_say_what_is_wrong(sample_built):
     sql = "select count(*) from raw.orders"
-    with pytest.raises(AsOfError, match="belongs to none of raw.orders"):
+    with pytest.raises(AsOfError, match="belongs to none of the tables the query reads, raw.orders"):
         run_query(sample_built.settings, "data_engineer", sql, as_of="1234567890123")
     with pytest.raises(AsOfError, match="raw.orders had no snapshot at 2001-01-01"):
         run_query(sample_built.settings, "data_engineer", sql, as_of="2001-01-01T00:00:00Z")
