@@ -38,7 +38,7 @@ from blake3 import blake3
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.servers: moto_server's harness
 
 from dagster_project.catch_up import Pending, pending_work  # noqa: E402
-from dagster_project.ingest.run import ingest_dataset, pending_files  # noqa: E402
+from dagster_project.ingest.run import ingest_dataset, landed_files  # noqa: E402
 from dagster_project.lakehouse.ops_tables.quarantine import (  # noqa: E402
     duplicate_versions,
     quarantined_landing_versions,
@@ -125,7 +125,7 @@ def old_pending_work(settings: Settings) -> Pending:
     landing = open_landing(settings)
     pending = Pending()
     for dataset in load_registry(settings.sources_file):
-        files = pending_files(settings, dataset)
+        files = landed_files(settings, dataset)
         if not files:
             continue
         table = ensure_raw_table(catalog, dataset)

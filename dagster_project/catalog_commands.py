@@ -13,7 +13,7 @@ def catalog_command(settings: Settings, args: argparse.Namespace, out=None) -> i
     """Run `catalog check` or `catalog recover`; 0 when every table loads, 1 when some do not."""
     out = out or sys.stdout
     from dagster_project.lakehouse.catalog_check import check_catalog
-    from dagster_project.lakehouse.recovery import recover_catalog
+    from dagster_project.lakehouse.catalog_recovery import recover_catalog
 
     if args.catalog_command == "check":
         checks = check_catalog(settings)

@@ -12,9 +12,9 @@ from dagster_project.demo.commands import DEMO, GENERATE
 from dagster_project.docs_site.commands import DOCS
 from dagster_project.governance.commands import HISTORY, QUERY, SEARCH
 from dagster_project.held_commands import DISCARD, HELD, RELEASE
-from dagster_project.ingest_cli import INGEST
-from dagster_project.maintain_command import MAINTAIN
-from dagster_project.onboard.cli import SOURCES
+from dagster_project.ingest_commands import INGEST
+from dagster_project.maintain_commands import MAINTAIN
+from dagster_project.onboard.commands import SOURCES
 from dagster_project.rebuild_commands import REBUILD, RETRY
 from dagster_project.settings import load_settings
 from dagster_project.status import STATUS

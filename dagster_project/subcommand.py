@@ -1,10 +1,12 @@
 """One `foundation` verb as data: its name, its help, the arguments it takes, and the function that runs it.
 
-Each verb is declared in the module of its concern (`status.py` declares `status`, `cards/commands.py`
-declares `cards`); `cli.py` builds the parser from the list of them and runs the chosen one by
-lookup. The declaring modules stay cheap to import, because `foundation --help` builds every verb's
-arguments: the handler is named as "module:function" and imported only when its verb runs, so a
-cold `foundation status` never imports what `foundation ingest` needs (Dagster, dbt).
+Each verb is declared in the `commands` module of its concern (`<package>/commands.py`, or
+`<concern>_commands.py` at the top level: `cards/commands.py` declares `cards`, `ingest_commands.py`
+declares `ingest`; `status.py` is its own concern); `cli.py` builds the parser from the list of them
+and runs the chosen one by lookup. The declaring modules stay cheap to import, because `foundation
+--help` builds every verb's arguments: the handler is named as "module:function" and imported only
+when its verb runs, so a cold `foundation status` never imports what `foundation ingest` needs
+(Dagster, dbt).
 """
 
 from __future__ import annotations

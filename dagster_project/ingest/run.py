@@ -22,14 +22,18 @@ from dagster_project.quality.suites import Suite
 from dagster_project.registry import Dataset
 from dagster_project.settings import Settings
 
-__all__ = ["IngestReport", "ingest_dataset", "limits", "listed_files", "pending_files"]
+__all__ = ["IngestReport", "ingest_dataset", "landed_files", "limits", "listed_files"]
 LISTING_THREADS = 8  # datasets listed at once: each listing mostly waits on the store
 
 
-def pending_files(
+def landed_files(
     settings: Settings, dataset: Dataset, skipped: list[Skipped] | None = None
 ) -> list[LandedFile]:
-    """Every file of the dataset in the landing zone, oldest first; links and the like go to `skipped`."""
+    """Every file of the dataset in the landing zone, handled or not, oldest first.
+
+    Links and the like go to `skipped`. Which of them are still to ingest is decided later, against
+    the handled versions.
+    """
     landing = open_landing(settings)
     files = [f for f in landing.list(dataset.prefix, skipped=skipped) if dataset.matches(f.key)]
     # The order of `LandedFile` (mtime, then key: unique in one listing), by a key: the dataclass's own
@@ -40,7 +44,7 @@ def pending_files(
 def listed_files(
     settings: Settings, datasets: Sequence[Dataset]
 ) -> Iterator[tuple[Dataset, list[LandedFile]]]:
-    """`pending_files` of each dataset, all listed at once, handed out in the order given.
+    """`landed_files` of each dataset (handled or not), all listed at once, handed out in the order given.
 
     A listing mostly waits on the store (S3 pages, each a round trip): listed one after another,
     the waits add up; here they overlap each other and whatever the caller does with the datasets
@@ -53,7 +57,7 @@ def listed_files(
         return
     pool = ThreadPoolExecutor(min(len(datasets), LISTING_THREADS), thread_name_prefix="landing-list")
     try:
-        listings = [(dataset, pool.submit(pending_files, settings, dataset)) for dataset in datasets]
+        listings = [(dataset, pool.submit(landed_files, settings, dataset)) for dataset in datasets]
         for dataset, listing in listings:
             yield dataset, listing.result()
     finally:  # a caller that stops early (or fails) does not wait for listings it will not read
@@ -108,7 +112,7 @@ def ingest_dataset(
     skipped: list[dict] = []
     if keys is None:
         entries: list[Skipped] = []
-        files = pending_files(settings, dataset, entries)
+        files = landed_files(settings, dataset, entries)
         skipped += [{"file": label(e.key), "why": f"not read ({e.why})"} for e in entries]
     else:
         files = []

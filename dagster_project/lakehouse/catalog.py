@@ -3,7 +3,7 @@
 `open_catalog` is called on every run, sensor tick and command, so its checks are cheap on the
 common path (a stat, a header read, one query); the warehouse is listed only when the catalog is
 missing or lists no table. Errors name the file and the recovery step (`foundation catalog
-recover`, in `lakehouse/recovery.py`).
+recover`, in `lakehouse/catalog_recovery.py`).
 """
 
 from __future__ import annotations

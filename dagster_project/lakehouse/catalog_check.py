@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pyiceberg.table import Table
 
 from dagster_project.lakehouse.catalog import TableUnreadable, load_table, open_catalog
-from dagster_project.lakehouse.recovery import registered_tables
+from dagster_project.lakehouse.catalog_recovery import registered_tables
 from dagster_project.lakehouse.warehouse import READ_ERRORS, warehouse_tables
 from dagster_project.settings import Settings
 

@@ -13,7 +13,7 @@ from dagster_project.cli import main
 from dagster_project.ingest.run import ingest_dataset
 from dagster_project.lakehouse.catalog_check import check_catalog
 from dagster_project.lakehouse.catalog_maintenance import run_maintenance
-from dagster_project.lakehouse.recovery import RecoveryRefused, recover_catalog
+from dagster_project.lakehouse.catalog_recovery import RecoveryRefused, recover_catalog
 from dagster_project.lakehouse.tables import CatalogCorrupt, TableUnreadable, load_table, open_catalog
 from dagster_project.status import table_status
 from tests.conftest import customers_csv, land, orders_csv

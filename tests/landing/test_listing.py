@@ -12,7 +12,7 @@ import botocore.config
 import pytest
 from botocore.utils import parse_timestamp
 
-from dagster_project.ingest.run import listed_files, pending_files
+from dagster_project.ingest.run import landed_files, listed_files
 from dagster_project.landing.s3 import S3Landing, _timestamp
 from dagster_project.registry import Registry
 from dagster_project.settings import Settings
@@ -93,7 +93,7 @@ def test_datasets_listed_at_once_are_handed_out_in_order_as_listed_one_by_one(
 
     listed = [(dataset.name, files) for dataset, files in listed_files(settings, datasets)]
 
-    assert listed == [(dataset.name, pending_files(settings, dataset)) for dataset in datasets]
+    assert listed == [(dataset.name, landed_files(settings, dataset)) for dataset in datasets]
     assert sum(len(files) for _, files in listed) == 6
 
 
@@ -102,14 +102,14 @@ def test_a_failed_listing_raises_at_its_turn_after_the_datasets_before_it(
 ) -> None:
     first, broken, *_ = list(registry)
     _drop(settings, f"{first.prefix.rstrip('/')}/x.csv", "id\n1\n")
-    real = pending_files
+    real = landed_files
 
     def listing(settings: Settings, dataset, skipped=None):  # noqa: ANN001, ANN202
         if dataset.name == broken.name:
             raise OSError("the store did not answer")
         return real(settings, dataset, skipped)
 
-    monkeypatch.setattr("dagster_project.ingest.run.pending_files", listing)
+    monkeypatch.setattr("dagster_project.ingest.run.landed_files", listing)
     handed_out = []
     with pytest.raises(OSError, match="did not answer"):
         for dataset, _files in listed_files(settings, list(registry)):

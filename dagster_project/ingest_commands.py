@@ -37,6 +37,6 @@ def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
 INGEST = Subcommand(
     "ingest",
     "ingest what has landed (no sample data), then build the models it feeds",
-    "dagster_project.ingest_cli:ingest_main",
+    "dagster_project.ingest_commands:ingest_main",
     _ingest_arguments,
 )

@@ -64,6 +64,6 @@ def _maintain_arguments(parser: argparse.ArgumentParser) -> None:
 MAINTAIN = Subcommand(
     "maintain",
     "compact, expire snapshots, remove orphan files now (what the schedule runs)",
-    "dagster_project.maintain_command:maintain_command",
+    "dagster_project.maintain_commands:maintain_command",
     _maintain_arguments,
 )

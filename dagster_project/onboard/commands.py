@@ -83,6 +83,6 @@ def sources_command(settings: Settings, args: argparse.Namespace) -> int:
 SOURCES = Subcommand(
     "sources",
     "declare a source from files that have landed",
-    "dagster_project.onboard.cli:sources_command",
+    "dagster_project.onboard.commands:sources_command",
     add_arguments,
 )
