@@ -1,6 +1,6 @@
-"""`foundation ingest`'s declaration: its arguments here, its work in `ingest_command.py`.
+"""`foundation ingest`'s declaration: its arguments here, its work in `ingest_landed.py`.
 
-Apart from `ingest_command.py` because that module imports Dagster and dbt, and every verb's
+Apart from `ingest_landed.py` because that module imports Dagster and dbt, and every verb's
 arguments are built for `foundation --help` and for a cold `foundation status`.
 """
 
@@ -13,8 +13,8 @@ from dagster_project.subcommand import Subcommand
 
 
 def ingest_main(settings: Settings, args: argparse.Namespace) -> int:
-    """`foundation ingest [DATASET ...]`: the exit codes are `ingest_command`'s."""
-    from dagster_project.ingest_command import ingest_command
+    """`foundation ingest [DATASET ...]`: the exit codes are `ingest_landed.ingest_command`'s."""
+    from dagster_project.ingest_landed import ingest_command
 
     return ingest_command(
         settings, args.datasets, raw_only=args.raw_only, retry_quarantined=args.retry_quarantined

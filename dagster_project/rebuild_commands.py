@@ -55,7 +55,7 @@ def _build_downstream(settings: Settings, instance, dataset: str) -> int:  # noq
     """The models downstream of `raw.<dataset>` and every model behind its inputs, built now: 0 or 1."""
     import dagster as dg
 
-    from dagster_project.ingest_command import build_models_behind
+    from dagster_project.ingest_landed import build_models_behind
 
     # The definitions this command loaded (its dbt manifest) are those the build uses: a registry
     # edit that adds a model is parsed by `foundation sources add` or `foundation ingest`.

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from dagster_project.catch_up import catch_up, pending_work
-from dagster_project.ingest_command import EXIT_ENVIRONMENT, EXIT_OK, ingest_command
+from dagster_project.ingest_landed import EXIT_ENVIRONMENT, EXIT_OK, ingest_command
 from dagster_project.settings import Settings
 from tests.conftest import customers_csv, land, orders_csv
 

@@ -49,7 +49,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "catch_up",
             "documents_catch_up",
-            "ingest_command",
+            "ingest_landed",
             "ingest_commands",
             "rebuild_commands",
             "maintain_commands",

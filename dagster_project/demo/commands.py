@@ -49,7 +49,7 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
 
     from dagster_project.catch_up import catch_up, run_models
     from dagster_project.demo.tour import show_governance
-    from dagster_project.ingest_command import outcome_line, print_models, summary_line
+    from dagster_project.ingest_landed import outcome_line, print_models, summary_line
     from dagster_project.onboard.dbt_sources import refresh_manifest
     from dagster_project.status import print_status, table_status
 

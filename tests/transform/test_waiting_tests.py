@@ -7,7 +7,7 @@ import io
 import pyarrow as pa
 import pytest
 
-from dagster_project.ingest_command import EXIT_MODELS_FAILED, EXIT_OK, ingest_command
+from dagster_project.ingest_landed import EXIT_MODELS_FAILED, EXIT_OK, ingest_command
 from dagster_project.lakehouse.tables import ensure_table, open_catalog
 from dagster_project.transform.waiting_tests import exclude_args, not_run_by_model, waiting_tests
 from tests.conftest import customers_csv, land, orders_csv, products_parquet
