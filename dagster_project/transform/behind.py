@@ -16,6 +16,7 @@ read incrementally: the consumer needs a full refresh, which the next build does
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 
-from dagster_project.lakehouse.changes import changed_in_place, watermarks
+from dagster_project.lakehouse.changes import WATERMARK_PROPERTY, changed_in_place, watermarks
 from dagster_project.lakehouse.held import held_batches
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.lakehouse.wap import main_head
@@ -57,13 +58,30 @@ class _Tables:
         return self._tables[name]
 
 
+def _held_watermark(consumer: Table | None, source: str) -> int:
+    """How far into `source` a batch of `consumer` held back by its gate has read (0: none held).
+
+    Such a batch waits for a person (release or discard): a build of the same inputs would only hold
+    another copy of it, so the model is behind only once `source` has commits after what it read.
+    """
+    if consumer is None:
+        return 0
+    read = 0
+    for batch in held_batches(consumer):
+        snapshot = consumer.metadata.snapshot_by_id(batch.snapshot_id)
+        summary = snapshot.summary.additional_properties if snapshot and snapshot.summary else {}
+        marks = json.loads(summary.get(WATERMARK_PROPERTY, "{}"))
+        read = max(read, int(marks.get(source, 0)))
+    return read
+
+
 def _source_lag(consumer: Table | None, source: str, raw: Table | None) -> Lag | None:
     """Whether `consumer` has not read every commit of the raw table `source`, and how it must read it."""
     head = raw.current_snapshot() if raw is not None else None
     if head is None:
         return None
     after = watermarks(consumer).get(source, 0)
-    if head.sequence_number <= after:
+    if head.sequence_number <= max(after, _held_watermark(consumer, source)):
         return None
     if after == 0:
         return Lag(f"never built from {source}" if consumer is None else f"has read nothing of {source}")

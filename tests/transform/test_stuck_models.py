@@ -161,3 +161,49 @@ def test_a_model_held_back_by_its_gate_waits_for_a_person_not_another_build(sett
     assert "curated.things" not in models_behind(settings, manifest)
     discard(table, held.branch)  # a person decided: the next ingest builds it again
     assert "curated.things" in models_behind(settings, manifest)
+
+
+def test_a_first_batch_held_back_by_its_gate_is_not_built_again_from_the_same_raw_rows(settings):
+    # The model's first batch was held: main has no watermark, yet the held batch read the raw table up
+    # to its head. Building again would only hold another copy (a user saw one more per ingest).
+    from dagster_project.lakehouse.changes import WATERMARK_PROPERTY
+    from dagster_project.lakehouse.held import discard, held_batches
+    from dagster_project.lakehouse.merge import ensure_model_table, merge_audit_publish
+    from dagster_project.lakehouse.tables import ensure_namespace
+    from dagster_project.lakehouse.wap import AuditFailed, Verdict
+    from dagster_project.transform.behind import models_behind
+
+    catalog = open_catalog(settings)
+    ensure_namespace(catalog, "raw")
+    raw = catalog.create_table("raw.src", schema=pa.schema([pa.field("id", pa.int64())]))
+    raw.append(pa.table({"id": pa.array([1, 2], pa.int64())}))
+    head = raw.current_snapshot().sequence_number
+    manifest = {
+        "nodes": {
+            "model.p.stg_src": {
+                "resource_type": "model",
+                "name": "stg_src",
+                "config": {"schema": "staging", "unique_key": "id"},
+                "depends_on": {"nodes": ["source.p.raw.src"]},
+            }
+        },
+        "sources": {"source.p.raw.src": {"meta": {"iceberg_table": "raw.src"}}},
+    }
+    rows = pa.table({"id": pa.array([1, 2], pa.int64())})
+    table = ensure_model_table(catalog, "staging.stg_src", rows.schema)
+    assert models_behind(settings, manifest)["staging.stg_src"].reason == "has read nothing of raw.src"
+    with pytest.raises(AuditFailed):
+        merge_audit_publish(
+            table,
+            rows,
+            key=["id"],
+            run_id="r1",
+            audit=lambda *_: Verdict(False, "ids_in_range"),
+            summary={WATERMARK_PROPERTY: json.dumps({"raw.src": head})},
+        )
+    [held] = held_batches(table)
+    assert "staging.stg_src" not in models_behind(settings, manifest)
+    raw.append(pa.table({"id": pa.array([3], pa.int64())}))  # new rows: built again, with them
+    assert "staging.stg_src" in models_behind(settings, manifest)
+    discard(table, held.branch)
+    assert "staging.stg_src" in models_behind(settings, manifest)
