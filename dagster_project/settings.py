@@ -326,6 +326,16 @@ class Settings:
             ge=0,
         ),
     ] = 3600
+    ray_address: Annotated[
+        str | None,
+        doc(
+            "Ray cluster that runs the heavy steps (file conversion of a backlog, document extraction, "
+            "chunking, embedding), e.g. `ray-head:6379` or `ray://ray-head:10001`; unset: all in the run's "
+            "own process",
+            section="Scaling out",
+            example="",
+        ),
+    ] = None
     docs_port: Annotated[
         int,
         doc(

@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "registry_types",
             "registry_spec",
             "registry",
+            "cluster",
         ),
     ),
     ("landing", ("landing",)),

@@ -62,6 +62,7 @@ class Foundation(dg.ConfigurableResource):
     compaction_target_file_bytes: int
     compaction_min_files: int
     unfinished_audit_grace_seconds: int
+    ray_address: str | None
     docs_port: int
     docs_url: str | None
     dagster_home: str | None
