@@ -12,6 +12,7 @@ for it.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from dagster_project.errors import EnvironmentFailure
 from dagster_project.settings import Settings
 
 NAMESPACE = "foundation"
+REACH_TIMEOUT_S = 5.0  # ray.init retries an unreachable head for minutes; a closed port is known at once
 _lock = threading.Lock()
 
 
@@ -63,6 +65,7 @@ def connected(settings: Settings, log: logging.Logger | None = None) -> Iterator
 
     with _lock:
         if not ray.is_initialized():
+            _reachable(address)
             try:
                 ray.init(
                     address=address,
@@ -79,6 +82,24 @@ def connected(settings: Settings, log: logging.Logger | None = None) -> Iterator
     info = describe(address)
     log.info("%s", info.describe())
     yield info
+
+
+def _reachable(address: str) -> None:
+    """Fail fast when nothing answers at the head's `host:port` (`ray.init` would wait for minutes).
+
+    Raises:
+        EnvironmentFailure: The port cannot be connected to.
+    """
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():  # e.g. "auto": Ray finds the cluster itself
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=REACH_TIMEOUT_S).close()
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"Ray cluster at {address} cannot be reached ({exc}); check FOUNDATION_RAY_ADDRESS "
+            "and that the head node is up"
+        ) from exc
 
 
 def describe(address: str) -> ClusterInfo:

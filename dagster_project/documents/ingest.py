@@ -113,6 +113,7 @@ def ingest_documents(
         documents = [by_key[k] for k in sorted(wanted & set(by_key))]
     schema = _arrow_schema(config)
     limits = Limits(text_bytes=settings.max_document_text_bytes, pages=settings.max_document_pages)
+    started_at = report.started_at  # the converter ships to Ray workers: it holds values, not the report
 
     def convert(
         unit: Unit,
@@ -143,7 +144,7 @@ def ingest_documents(
             "warnings": json.dumps(extracted.warnings),
             "size_bytes": file.size,
             **{k: v for k, v in lineage.items() if k != "_ingested_at"},
-            "_ingested_at": report.started_at,
+            "_ingested_at": started_at,
         }
         pq.write_table(pa.Table.from_pylist([row], schema=schema), out_path)
         return Converted(path=out_path, rows=1)
@@ -162,4 +163,5 @@ def ingest_documents(
         # Every path of the knowledge base stays a row, so each copy can be cited where it landed; the
         # curated layer clusters exact and near duplicates and says which copy it indexed.
         skip_duplicates=False,
+        remote=convert,  # holds no connection: cloudpickle ships the closure to Ray workers as it is
     )

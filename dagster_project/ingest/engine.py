@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -20,9 +20,11 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from dagster_project import faults
+from dagster_project.cluster import cluster_address
 from dagster_project.ingest.convert import Converted, FileRejected, connect
 from dagster_project.ingest.fast_lane import GroupConverter, convert_groups
-from dagster_project.ingest.read_ahead import read_ahead, still_new
+from dagster_project.ingest.on_ray import read_ahead_on_cluster
+from dagster_project.ingest.read_ahead import Ahead, read_ahead, still_new
 from dagster_project.ingest.records import duplicate_record, key_label, quarantine_file, row_records
 from dagster_project.ingest.report import Converter, IngestReport
 from dagster_project.ingest.sources import environment_failure
@@ -72,6 +74,7 @@ def ingest_units(
     skip_duplicates: bool | None = None,
     workers: int = 1,
     convert_group: GroupConverter | None = None,
+    remote: Converter | None = None,
 ) -> IngestReport:
     """Ingest landed units of one dataset into `raw.<dataset>` in one atomic commit.
 
@@ -95,6 +98,9 @@ def ingest_units(
             a batch of many small files is bound by per-file latency, not by the cores.
         convert_group: Converts a group of small files in one query (`fast_lane.py`); a group it
             cannot take whole goes the per-file way.
+        remote: `convert` in a form that ships to Ray workers (picklable; it opens what it needs
+            there). With `settings.ray_address` set, the units are fetched and converted on the
+            cluster (`on_ray.py`), without the fast lane; the driver still decides and commits.
 
     Returns:
         The report: versions ingested, skipped and quarantined, rows, snapshot id.
@@ -151,8 +157,10 @@ def ingest_units(
     report.seconds["prepare"] = converting - started
     log.info("%s: %d file(s) to consider", dataset.table, len(units))
     step = max(1, len(units) // 10)  # a batch of 500 files logs 10 progress lines, not 500
+    on_cluster = remote is not None and cluster_address(settings) is not None
+    converted_ahead: Iterator[tuple[int, Unit, Ahead | None]] = iter(())
     try:
-        if convert_group is not None:  # groups of small files first (fast_lane.py)
+        if convert_group is not None and not on_cluster:  # groups of small files first (fast_lane.py)
             units = convert_groups(
                 dataset, units, convert_group, landing, scratch, handled, lineage_base, table_columns,
                 log=log,
@@ -160,9 +168,16 @@ def ingest_units(
                     _stage(settings, dataset, unit, checksum, converted, report, run_id, handled)[0]
                 ),
             )  # fmt: skip
-        for index, unit, ahead in read_ahead(
-            units, workers, convert, landing, scratch, handled, lineage_base, table_columns
-        ):
+        if on_cluster:
+            assert remote is not None
+            converted_ahead = read_ahead_on_cluster(
+                units, remote, settings, scratch, lineage_base, table_columns, report=report, log=log
+            )
+        else:
+            converted_ahead = read_ahead(
+                units, workers, convert, landing, scratch, handled, lineage_base, table_columns
+            )
+        for index, unit, ahead in converted_ahead:
             if ahead is not None and still_new(ahead, handled, table_columns, landing.uri):
                 outcome = _stage(settings, dataset, ahead.unit, ahead.checksum, ahead.converted, report,
                                  run_id, handled)  # fmt: skip
@@ -203,6 +218,8 @@ def ingest_units(
             raise
         raise failure from exc
     finally:
+        if isinstance(converted_ahead, Generator):  # its threads or cluster tasks end now, not when collected
+            converted_ahead.close()
         shutil.rmtree(scratch, ignore_errors=True)
     return report
 

@@ -45,6 +45,8 @@ class IngestReport:
     seconds: dict[str, float] = field(default_factory=dict)
     gate: GateReport | None = None
     held_back: list[dict] = field(default_factory=list)
+    # Where the files were converted: "in-process", or the Ray cluster's description (cluster.py).
+    execution: str = "in-process"
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property

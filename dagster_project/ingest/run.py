@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 from pyiceberg.table import Table
 
 from dagster_project.ingest.convert import Converted, Limits, connect, convert_file
@@ -22,8 +25,9 @@ from dagster_project.quality.suites import Suite
 from dagster_project.registry import Dataset
 from dagster_project.settings import Settings
 
-__all__ = ["IngestReport", "ingest_dataset", "landed_files", "limits", "listed_files"]
+__all__ = ["IngestReport", "TableConverter", "ingest_dataset", "landed_files", "limits", "listed_files"]
 LISTING_THREADS = 8  # datasets listed at once: each listing mostly waits on the store
+_worker_connection: list[duckdb.DuckDBPyConnection] = []  # a Ray worker process's own, opened on first use
 
 
 def landed_files(
@@ -74,6 +78,40 @@ def limits(settings: Settings, dataset: Dataset) -> Limits:
         max_rejected_rows=settings.max_rejected_rows_per_file,
         whole_file_on_bad_rows=dataset.bad_rows == "file",
     )
+
+
+@dataclass(frozen=True)
+class TableConverter:
+    """The table converter in the form that ships to Ray workers (`on_ray.py`): settings, dataset and
+    limits pickle; each worker process opens one DuckDB connection of its own, on first use."""
+
+    settings: Settings
+    dataset: Dataset
+    limits: Limits
+
+    def __call__(
+        self,
+        unit: Unit,
+        paths: list[Path],
+        *,
+        lineage: dict[str, str],
+        out_path: Path,
+        table_columns: dict[str, str],
+    ) -> Converted:
+        if not _worker_connection:
+            # One thread: a task holds one of the cluster's CPUs. Spills go to the worker's own disk.
+            spill = Path(tempfile.gettempdir()) / f"foundation-duckdb-{os.getpid()}"
+            _worker_connection.append(connect(self.settings.duckdb_memory_limit, 1, spill))
+        return convert_file(
+            _worker_connection[0],
+            self.dataset,
+            paths[0],
+            source_label=unit.label,
+            table_columns=table_columns,
+            lineage=lineage,
+            out_path=out_path,
+            limits=self.limits,
+        )
 
 
 def ingest_dataset(
@@ -184,6 +222,7 @@ def ingest_dataset(
             into=into,
             workers=min(4, settings.duckdb_threads or os.cpu_count() or 1),
             convert_group=group,
+            remote=TableConverter(settings, dataset, file_limits),
         )
     finally:
         for c in opened:

@@ -158,6 +158,8 @@ def ingest_metadata(
         "rows_set_apart": dg.MetadataValue.int(len(report.rejected_rows)),
         "snapshot_id": dg.MetadataValue.text(str(snapshot.snapshot_id) if snapshot else "none"),
         "committed_snapshot_id": dg.MetadataValue.text(str(report.snapshot_id or "none (nothing new)")),
+        # Which path ran: the run's own process, or the Ray cluster of FOUNDATION_RAY_ADDRESS.
+        "execution": dg.MetadataValue.text(report.execution),
         "dagster/uri": dg.MetadataValue.path(table.location()),
         "dagster/table_name": dg.MetadataValue.text(dataset.table),
         "dagster/column_schema": column_schema(table, dataset),
