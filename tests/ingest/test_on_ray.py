@@ -190,3 +190,25 @@ def test_an_unreachable_cluster_fails_the_run_and_quarantines_nothing(tmp_path) 
 
     assert read_quarantine(open_catalog(settings)).num_rows == 0
     assert _snapshots(settings) == 0
+
+
+def test_documents_are_extracted_on_the_cluster_with_the_same_rows(tmp_path, ray_cluster) -> None:  # noqa: F811
+    from dagster_project.documents.config import load_documents_config
+    from dagster_project.documents.ingest import ingest_documents
+
+    rows = {}
+    for name, address in (("here", None), ("there", ray_cluster.address)):
+        settings = Settings.for_data_dir(tmp_path / name, ray_address=address)
+        config = load_documents_config(settings.documents_file)
+        land(settings, f"{config.prefix}returns.md", "# Returns\n\nYou have 30 days to return an item.\n")
+        land(settings, f"{config.prefix}faq.html", "<h1>FAQ</h1><p>Ask us anything.</p>")
+        land(settings, f"{config.prefix}faq.html.metadata.json", '{"team": "support"}')
+        report = ingest_documents(settings, config, run_id=name)
+        assert len(report.ingested) == 2
+        assert report.execution.startswith("Ray cluster") == (address is not None)
+        table = open_catalog(settings).load_table("raw.documents").scan().to_arrow()
+        rows[name] = sorted(
+            table.drop_columns(["_source_file", "_ingested_at", "_run_id"]).to_pylist(),
+            key=lambda r: r["path"],
+        )
+    assert rows["there"] == rows["here"]
