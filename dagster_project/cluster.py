@@ -25,6 +25,7 @@ from dagster_project.settings import Settings
 NAMESPACE = "foundation"
 REACH_TIMEOUT_S = 5.0  # ray.init retries an unreachable head for minutes; a closed port is known at once
 _lock = threading.Lock()
+_connected_to: str | None = None  # the address this process's Ray connection was made to
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def connected(settings: Settings, log: logging.Logger | None = None) -> Iterator
     """Connect this process to the configured Ray cluster for the duration of the block.
 
     A process connects once; nested or later blocks reuse the connection (Ray allows one per process).
+    Settings naming another cluster than the one connected to end that connection first.
 
     Raises:
         EnvironmentFailure: No address is configured, or the cluster cannot be reached (the run is
@@ -63,7 +65,10 @@ def connected(settings: Settings, log: logging.Logger | None = None) -> Iterator
     log = log or logging.getLogger(__name__)
     import ray
 
+    global _connected_to
     with _lock:
+        if ray.is_initialized() and _connected_to != address:
+            ray.shutdown()
         if not ray.is_initialized():
             _reachable(address)
             try:
@@ -79,6 +84,7 @@ def connected(settings: Settings, log: logging.Logger | None = None) -> Iterator
                     f"Ray cluster at {address} cannot be reached ({exc}); check FOUNDATION_RAY_ADDRESS "
                     "and that the head node is up"
                 ) from exc
+            _connected_to = address
     info = describe(address)
     log.info("%s", info.describe())
     yield info

@@ -11,6 +11,7 @@ import pytest
 from dagster_project.registry import Registry, load_registry
 from dagster_project.settings import Settings
 from tests.servers.postgres import pg_server  # noqa: F401 - fixture, started on first use
+from tests.servers.ray_cluster import ray_cluster  # noqa: F401 - fixture, started on first use
 from tests.servers.s3 import s3_credentials, s3_server  # noqa: F401 - fixtures, started on first use
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import pytest
 from dagster_project.cluster import cluster_address, connected
 from dagster_project.errors import EnvironmentFailure
 from dagster_project.settings import Settings
-from tests.servers.ray_cluster import ray_cluster  # noqa: F401 - fixture
+from tests.servers.ray_cluster import LocalRayCluster
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +18,9 @@ def test_no_address_is_the_in_process_path(settings: Settings) -> None:
         pass
 
 
-def test_a_driver_connects_and_its_tasks_run_on_the_worker_node(settings, ray_cluster) -> None:  # noqa: F811
+def test_a_driver_connects_and_its_tasks_run_on_the_worker_node(
+    settings: Settings, ray_cluster: LocalRayCluster
+) -> None:
     import os
 
     import ray

@@ -27,7 +27,6 @@ from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.registry import load_registry
 from dagster_project.settings import Settings
 from tests.conftest import ORDERS_HEADER, customers_csv, land, materialize_raw, orders_csv
-from tests.servers.ray_cluster import ray_cluster  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
 ORDERS = dg.AssetKey(["raw", "orders"])
@@ -80,7 +79,7 @@ def _snapshots(settings: Settings) -> int:
     )
 
 
-def test_a_backlog_gives_the_same_answer_in_process_and_on_the_cluster(tmp_path, ray_cluster) -> None:  # noqa: F811
+def test_a_backlog_gives_the_same_answer_in_process_and_on_the_cluster(tmp_path, ray_cluster) -> None:
     here = Settings.for_data_dir(tmp_path / "here", sensor_min_file_age_seconds=0)
     there = Settings.for_data_dir(
         tmp_path / "there", sensor_min_file_age_seconds=0, ray_address=ray_cluster.address
@@ -137,7 +136,7 @@ class KillOnce(TableConverter):
 
 def test_a_worker_killed_mid_batch_is_retried_and_nothing_lands_twice(
     tmp_path,
-    ray_cluster,  # noqa: F811
+    ray_cluster,
     monkeypatch,
     caplog,
 ) -> None:
@@ -192,7 +191,7 @@ def test_an_unreachable_cluster_fails_the_run_and_quarantines_nothing(tmp_path) 
     assert _snapshots(settings) == 0
 
 
-def test_documents_are_extracted_on_the_cluster_with_the_same_rows(tmp_path, ray_cluster) -> None:  # noqa: F811
+def test_documents_are_extracted_on_the_cluster_with_the_same_rows(tmp_path, ray_cluster) -> None:
     from dagster_project.documents.config import load_documents_config
     from dagster_project.documents.ingest import ingest_documents
 

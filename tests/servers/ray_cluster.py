@@ -22,6 +22,8 @@ import pytest
 
 RAY = Path(sys.executable).with_name("ray")
 STARTED = "Ray runtime started"  # what `ray start` prints once the node is up (then --block waits)
+WORKER_PORTS = 32  # task and actor worker processes one node may start
+NODE_PORTS = 6 + WORKER_PORTS
 START_TIMEOUT = 180.0  # a loaded 2-core machine takes 30 s and more to start a head
 
 
@@ -93,7 +95,7 @@ class LocalRayCluster:
         self.dir = Path(tempfile.mkdtemp(prefix="ray-"))  # short: Ray's socket paths must stay < 108 bytes
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(extra_env or {})}
         self.env.pop("RAY_ADDRESS", None)
-        self.port, *head_ports = _free_ports(9)
+        self.port, *head_ports = _free_ports(2 + NODE_PORTS)
         common = ["--node-ip-address=127.0.0.1", "--disable-usage-stats", f"--temp-dir={self.dir}"]
         self.head = RayNode(
             [
@@ -120,7 +122,7 @@ class LocalRayCluster:
 
     @staticmethod
     def _node_ports(ports: list[int]) -> list[str]:
-        node, objects, agent, agent_grpc, runtime_env, metrics, low = ports[:7]
+        node, objects, agent, agent_grpc, runtime_env, metrics, *workers = ports
         return [
             f"--node-manager-port={node}",
             f"--object-manager-port={objects}",
@@ -128,10 +130,9 @@ class LocalRayCluster:
             f"--dashboard-agent-grpc-port={agent_grpc}",
             f"--runtime-env-agent-port={runtime_env}",
             f"--metrics-export-port={metrics}",
-            # Worker processes: a range starting at a free port (not the default 10002-19999 shared
-            # with other clusters on the machine).
-            f"--min-worker-port={low}",
-            f"--max-worker-port={low + 200}",
+            # Worker processes get ports chosen free like the rest (not the default 10002-19999 range,
+            # shared with other clusters on the machine, nor a range that could hold a port chosen above).
+            f"--worker-port-list={','.join(map(str, workers))}",
         ]
 
     @property
@@ -145,7 +146,7 @@ class LocalRayCluster:
             [
                 f"--address={self.address}",
                 f"--num-cpus={self.cpus_per_worker}",
-                *self._node_ports(_free_ports(7)),
+                *self._node_ports(_free_ports(NODE_PORTS)),
                 *self.common,
             ],
             self.dir / f"worker-{len(self.workers)}.log",
