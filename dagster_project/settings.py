@@ -201,6 +201,25 @@ class Settings:
             ge=0,
         ),
     ] = 600
+    landing_queue_url: Annotated[
+        str | None,
+        doc(
+            "notification mode (S3 only): the SQS queue of each dataset's ObjectCreated events, "
+            "`{dataset}` standing for its name, e.g. "
+            "`https://sqs.eu-west-1.amazonaws.com/123456789012/landing-{dataset}`; its sensor drains it "
+            "instead of listing the prefix; unset: every tick lists",
+            example="",
+        ),
+    ] = None
+    landing_reconcile_seconds: Annotated[
+        int,
+        doc(
+            "notification mode: a full listing of the prefix at most this often, for events that were lost "
+            "(and on the first tick)",
+            example="3600",
+            ge=1,
+        ),
+    ] = 3600
     automation_interval_seconds: Annotated[
         int,
         doc(
@@ -549,7 +568,30 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if key.startswith(CATALOG_PREFIX) and value
     }
     settings = Settings.for_data_dir(data_dir, **overrides)
+    check_landing_queue(settings)
     if catalog:
         catalog.setdefault("warehouse", settings.warehouse_uri)
         settings = dataclasses.replace(settings, catalog_properties=catalog)
     return settings
+
+
+def check_landing_queue(settings: Settings) -> None:
+    """Notification mode needs an S3 landing zone and one queue per dataset.
+
+    Raises:
+        SettingsError: The queue URL is set with a non-S3 landing zone, or lacks `{dataset}`.
+    """
+    url = settings.landing_queue_url
+    if not url:
+        return
+    if not settings.landing_uri.startswith(("s3://", "s3a://")):
+        raise SettingsError(
+            f"FOUNDATION_LANDING_QUEUE_URL is set but FOUNDATION_LANDING_URI={settings.landing_uri} is "
+            "not on S3: bucket notifications exist only for S3; unset FOUNDATION_LANDING_QUEUE_URL or land on s3://"
+        )
+    if "{dataset}" not in url:
+        raise SettingsError(
+            f"FOUNDATION_LANDING_QUEUE_URL={url} has no `{{dataset}}`: each dataset's sensor drains its own "
+            "queue (a shared one would hand one dataset's events to another); e.g. "
+            "https://sqs.<region>.amazonaws.com/<account>/landing-{dataset}"
+        )

@@ -37,6 +37,8 @@ class Foundation(dg.ConfigurableResource):
     sensor_max_bytes_per_run: int
     sensor_min_file_age_seconds: int
     sensor_lookback_seconds: int
+    landing_queue_url: str | None
+    landing_reconcile_seconds: int
     automation_interval_seconds: int
     duckdb_memory_limit: str
     duckdb_threads: int

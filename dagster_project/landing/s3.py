@@ -190,7 +190,7 @@ class S3Landing(_S3Area):
         if why:
             skip(skipped, prefix, why)
             return
-        base = self.root + (prefix if not prefix or prefix.endswith("/") else f"{prefix}/")
+        base = self._base(prefix)
         pages = iter(
             self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=base, PaginationConfig={"PageSize": self.page_size}
@@ -202,17 +202,44 @@ class S3Landing(_S3Area):
             if page is None:
                 return
             for obj in page.get("Contents", []):
-                full_key: str = obj["Key"]
-                if full_key.endswith("/"):
-                    continue
-                why = unsafe_key(full_key[len(self.root) :])  # before `..` passes for a hidden folder
-                if why:
-                    skip(skipped, full_key[len(self.root) :], why)
-                    continue
-                folders = full_key[len(base) :].split("/")[:-1]
-                if any(f.startswith((".", "_")) for f in folders):
-                    continue
-                yield self._landed(full_key, obj["LastModified"], obj["Size"], obj["ETag"])
+                if self._handed_out(obj["Key"], base, skipped):
+                    yield self._landed(obj["Key"], obj["LastModified"], obj["Size"], obj["ETag"])
+
+    def _base(self, prefix: str) -> str:
+        return self.root + (prefix if not prefix or prefix.endswith("/") else f"{prefix}/")
+
+    def _handed_out(self, full_key: str, base: str, skipped: list[Skipped] | None) -> bool:
+        """Whether a listing of `base` hands out `full_key` (see `list`); an unsafe key is skipped."""
+        if full_key.endswith("/") or not full_key.startswith(base):
+            return False
+        why = unsafe_key(full_key[len(self.root) :])  # before `..` passes for a hidden folder
+        if why:
+            skip(skipped, full_key[len(self.root) :], why)
+            return False
+        folders = full_key[len(base) :].split("/")[:-1]
+        return not any(f.startswith((".", "_")) for f in folders)
+
+    def notified(
+        self,
+        prefix: str,
+        bucket: str,
+        full_key: str,
+        modified: datetime,
+        size: int,
+        etag: str,
+        skipped: list[Skipped] | None = None,
+    ) -> LandedFile | None:
+        """The file an ObjectCreated event names, as `list(prefix)` would hand it out; None if it would not.
+
+        Another bucket, a key outside the root or `prefix`, a directory marker or a hidden folder is
+        None; an unsafe key is None and skipped as `list` skips it. The event's time stands for
+        LastModified (its order and age; the version is the ETag, as listed).
+        """
+        if bucket != self.bucket or unsafe_prefix(prefix):
+            return None
+        if not self._handed_out(full_key, self._base(prefix), skipped):
+            return None
+        return self._landed(full_key, modified, size, etag)
 
     def _landed(self, full_key: str, modified: datetime, size: int, etag: str) -> LandedFile:
         return LandedFile(

@@ -3,6 +3,7 @@
 import json
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from blake3 import blake3
@@ -11,12 +12,17 @@ from pyiceberg.exceptions import NoSuchTableError
 from dagster_project.defs.flow import flow_assets, flow_selection
 from dagster_project.defs.raw.assets import asset_key
 from dagster_project.defs.resources import Foundation
+from dagster_project.errors import EnvironmentFailure
 from dagster_project.lakehouse.ops_tables.handled_files import handled_versions
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.store import LandedFile, Skipped
 from dagster_project.landing.zone import open_landing
 from dagster_project.registry import Dataset, Registry
 from dagster_project.settings import Settings
+
+if TYPE_CHECKING:  # boto3: imported only in notification mode
+    from dagster_project.landing.events import Message
+    from dagster_project.landing.s3 import S3Landing
 
 
 def sensor_name(dataset: Dataset) -> str:
@@ -84,6 +90,7 @@ def new_files(
     limit: int,
     lookback_seconds: int,
     max_bytes: int | None = None,
+    everything: bool = False,
 ) -> tuple[list[LandedFile], str | None]:
     """The next file versions to ingest, oldest first; and the cursor after them.
 
@@ -99,11 +106,15 @@ def new_files(
     time, `cp -p` keeps the old one) is still taken if it is within the lookback window. The
     cursor therefore stays bounded by the files landing in that window, however many there are
     in all. Files younger than `min_age_seconds` may still be being written and wait.
+
+    With `everything` (notification mode), a file older than the lookback window is due too: an event
+    that comes late, or a file only a reconciling listing finds, is never too old (`handled_versions`
+    still rules out what is done); the window then only bounds the cursor.
     """
     state = json.loads(cursor) if cursor else {}
     watermark = int(state.get("watermark_ns", -1))
     recent: dict[str, list] = state.get("recent", {})
-    horizon = watermark - lookback_seconds * 1_000_000_000
+    horizon = -1 if everything else watermark - lookback_seconds * 1_000_000_000
     settled_before = now_ns - min_age_seconds * 1_000_000_000
     fresh = sorted(
         (
@@ -150,7 +161,7 @@ def _handled_versions(settings: Settings, dataset: Dataset) -> set[tuple[str, st
     return handled_versions(catalog, dataset, table)
 
 
-def _due(settings: Settings, files: list[LandedFile], cursor: str | None, now_ns: int):
+def _due(settings: Settings, files: list[LandedFile], cursor: str | None, now_ns: int, everything: bool):
     return new_files(
         files,
         cursor,
@@ -159,26 +170,59 @@ def _due(settings: Settings, files: list[LandedFile], cursor: str | None, now_ns
         limit=settings.sensor_max_files_per_run,
         lookback_seconds=settings.sensor_lookback_seconds,
         max_bytes=settings.sensor_max_bytes_per_run,
+        everything=everything,
     )
 
 
 def files_to_run(
-    settings: Settings, dataset: Dataset, listed: list[LandedFile], cursor: str | None
+    settings: Settings,
+    dataset: Dataset,
+    listed: list[LandedFile],
+    cursor: str | None,
+    everything: bool = False,
 ) -> tuple[list[LandedFile], list[LandedFile], str | None]:
-    """Listed file versions not yet handled, and of those the ones due this tick with the next cursor."""
+    """Listed file versions not yet handled, and of those the ones due this tick with the next cursor.
+
+    `everything`: no lookback window (notification mode, see `new_files`).
+    """
     handled = _handled_versions(settings, dataset)
     files = [f for f in listed if (f.uri, f.version) not in handled]
-    batch, cursor = _due(settings, files, cursor, time.time_ns())
+    batch, cursor = _due(settings, files, cursor, time.time_ns(), everything)
     return files, batch, cursor
 
 
-def more_due(settings: Settings, files: list[LandedFile], cursor: str | None) -> bool:
+def more_due(
+    settings: Settings, files: list[LandedFile], cursor: str | None, everything: bool = False
+) -> bool:
     """Whether files beyond this tick's batch are due already (a backlog the next ticks drain)."""
-    return bool(_due(settings, files, cursor, time.time_ns())[0])
+    return bool(_due(settings, files, cursor, time.time_ns(), everything)[0])
+
+
+def batch_request(
+    context: dg.SensorEvaluationContext,
+    settings: Settings,
+    dataset: Dataset,
+    files: list[LandedFile],
+    batch: list[LandedFile],
+    cursor: str | None,
+    everything: bool = False,
+) -> dg.RunRequest:
+    """The run of one batch (its files in the config, keyed by its versions)."""
+    context.log.info("%s: %d new file version(s), %d seen", dataset.name, len(batch), len(files))
+    op_name = "__".join(asset_key(dataset).path)
+    # The models ready to build ride along once the backlog is drained: while more files are due,
+    # the next batch should not wait (its dataset's slot) for a build the last batch's run makes.
+    drained = not more_due(settings, files, cursor, everything)
+    return dg.RunRequest(
+        run_key=run_key(dataset, batch),
+        run_config={"ops": {op_name: {"config": {"files": [f.key for f in batch]}}}},
+        asset_selection=flow_selection(context, asset_key(dataset)) if drained else [asset_key(dataset)],
+        tags=batch_tags(dataset, batch),
+    )
 
 
 def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDefinition:
-    """The landing sensor of one dataset."""
+    """The landing sensor of one dataset: it lists its prefix, or in notification mode drains its queue."""
 
     @dg.sensor(
         name=sensor_name(dataset),
@@ -190,6 +234,8 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
     )
     def landing_sensor(context: dg.SensorEvaluationContext, foundation: Foundation) -> dg.SensorResult:
         settings = foundation.settings()
+        if settings.landing_queue_url:
+            return _notified_tick(context, settings, dataset)
         landing = open_landing(settings)
         skipped: list[Skipped] = []
         files = [f for f in landing.list(dataset.prefix, skipped=skipped) if dataset.matches(f.key)]
@@ -200,20 +246,92 @@ def build_landing_sensor(dataset: Dataset, interval_seconds: int) -> dg.SensorDe
         if not batch:
             seen = f"{len(files)} seen" + (f"; {note}" if note else "")
             return dg.SensorResult(skip_reason=f"no new files under {dataset.prefix} ({seen})")
-        context.log.info("%s: %d new file version(s), %d listed", dataset.name, len(batch), len(files))
-        op_name = "__".join(asset_key(dataset).path)
-        # The models ready to build ride along once the backlog is drained: while more files are due,
-        # the next batch should not wait (its dataset's slot) for a build the last batch's run makes.
-        drained = not more_due(settings, files, cursor)
-        request = dg.RunRequest(
-            run_key=run_key(dataset, batch),
-            run_config={"ops": {op_name: {"config": {"files": [f.key for f in batch]}}}},
-            asset_selection=flow_selection(context, asset_key(dataset)) if drained else [asset_key(dataset)],
-            tags=batch_tags(dataset, batch),
-        )
+        request = batch_request(context, settings, dataset, files, batch, cursor)
         return dg.SensorResult(run_requests=[request], cursor=cursor)
 
     return landing_sensor
+
+
+# Notification mode: the dataset's queue says which objects to look at. The due decision and the run
+# request are the listing's (`files_to_run`, `handled_versions`): events only replace the listing. A
+# full listing still runs on the first tick and at most every FOUNDATION_LANDING_RECONCILE_SECONDS (and
+# again each tick until it finds nothing more due), for events that were lost or came before the queue.
+LISTED = "listed_ns"  # the cursor's time of the last reconciling listing that left nothing due
+
+
+def _state(cursor: str | None) -> dict:
+    return json.loads(cursor) if cursor else {}
+
+
+def _notified(
+    landing: "S3Landing", dataset: Dataset, message: "Message", skipped: list[Skipped] | None
+) -> list[LandedFile]:
+    """The dataset's files a message names (another dataset's keys, other buckets: none)."""
+    files = []
+    for c in message.created:
+        file = landing.notified(dataset.prefix, c.bucket, c.key, c.time, c.size, c.etag, skipped)
+        if file is not None and dataset.matches(file.key):
+            files.append(file)
+    return files
+
+
+def _notified_tick(
+    context: dg.SensorEvaluationContext, settings: Settings, dataset: Dataset
+) -> dg.SensorResult:
+    """One tick: drain the queue (or list, when a reconciling listing is due), request a run, settle.
+
+    Messages are deleted only once the run request is built; a message whose file is still due (too
+    young, or past this run's limits) is made visible again for a later tick. A crash in between
+    re-delivers them, which requests nothing new. A queue that cannot be reached skips the tick.
+    """
+    from dagster_project.landing.events import open_queue  # boto3's SQS only in this mode
+
+    landing = open_landing(settings)
+    queue = open_queue(settings, dataset.name)
+    assert queue is not None  # the settings have a queue, and the landing zone is S3 (load_settings checks)
+    now = time.time_ns()
+    listed_ns = _state(context.cursor).get(LISTED)
+    reconcile = (
+        listed_ns is None or now - int(listed_ns) >= settings.landing_reconcile_seconds * 1_000_000_000
+    )
+    messages: list[Message] = []
+    skipped: list[Skipped] = []
+    try:
+        messages = queue.receive()
+        # What each message names; on a listing tick only to settle it (the listing reports skips).
+        named = {id(m): _notified(landing, dataset, m, None if reconcile else skipped) for m in messages}
+        if reconcile:
+            files = [f for f in landing.list(dataset.prefix, skipped=skipped) if dataset.matches(f.key)]
+        else:
+            files = list({(f.key, f.version): f for fs in named.values() for f in fs}.values())
+        files, batch, cursor = files_to_run(settings, dataset, files, context.cursor, everything=True)
+    except EnvironmentFailure as exc:  # the queue or the store: retried next tick, never a quarantine
+        queue.settle([], messages)
+        return dg.SensorResult(skip_reason=f"{dataset.name}: {exc}")
+    note = skipped_note(skipped)
+    if note:
+        context.log.warning("%s: %s under %s; they are never read", dataset.name, note, dataset.prefix)
+    state = _state(cursor)
+    if reconcile and not more_due(settings, files, cursor, everything=True):
+        listed_ns = now  # a backlog the listing found is drained by listing again next tick
+    if listed_ns is not None:
+        state[LISTED] = int(listed_ns)
+    cursor = json.dumps(state, separators=(",", ":"))
+    recent = state.get("recent", {})
+    waiting = {(f.key, f.version) for f in files if (recent.get(f.key) or [None])[0] != f.version}
+    if batch:
+        result = dg.SensorResult(
+            run_requests=[batch_request(context, settings, dataset, files, batch, cursor, everything=True)],
+            cursor=cursor,
+        )
+    else:
+        how = "listed" if reconcile else f"{len(messages)} event message(s)"
+        seen = f"{len(files)} to handle, {how}" + (f"; {note}" if note else "")
+        result = dg.SensorResult(skip_reason=f"no new files under {dataset.prefix} ({seen})", cursor=cursor)
+    later = [m for m in messages if any((f.key, f.version) in waiting for f in named[id(m)])]
+    done = [m for m in messages if not any((f.key, f.version) in waiting for f in named[id(m)])]
+    queue.settle(done, later)
+    return result
 
 
 def build_landing_sensors(registry: Registry, interval_seconds: int) -> list[dg.SensorDefinition]:
