@@ -355,6 +355,18 @@ class Settings:
             example="",
         ),
     ] = None
+    ray_embedding_actors: Annotated[
+        int | None,
+        doc(
+            "embedding actors on the Ray cluster, each loading the model once; unset: one per GPU of the "
+            "cluster, or one per CPU when it has no GPU",
+            example="",
+            ge=1,
+        ),
+    ] = None
+    ray_embedding_batch_size: Annotated[
+        int, doc("chunk texts per Ray Data batch handed to an embedding actor", example="256", ge=1)
+    ] = 256
     docs_port: Annotated[
         int,
         doc(

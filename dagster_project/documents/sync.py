@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -22,7 +23,7 @@ from pyiceberg.expressions import In
 from pyiceberg.table import Table, Transaction
 
 from dagster_project import faults
-from dagster_project.documents import embed_cache, holds
+from dagster_project.documents import embed_cache, holds, on_ray
 from dagster_project.documents.chunking import chunk_document, chunk_id
 from dagster_project.documents.config import TABLE, DocumentsConfig
 from dagster_project.documents.curate import normalise, quality_issues, redact
@@ -79,6 +80,8 @@ class SyncReport:
     # Documents held back by their own chunks, or discarded after review (document, status, reason).
     held: list[dict[str, str]] = field(default_factory=list)
     published: list[str] = field(default_factory=list)
+    # Where chunking and embedding ran: "in-process", or the Ray cluster's description (on_ray.py).
+    execution: str = on_ray.IN_PROCESS
 
 
 def current_documents(settings: Settings, config: DocumentsConfig) -> list[dict[str, Any]]:
@@ -144,9 +147,14 @@ def _curate(config: DocumentsConfig, raw: list[dict[str, Any]], report: SyncRepo
     return docs
 
 
+# What chunking reads of a curated document: all of it travels to the cluster on the Ray path.
+CHUNK_INPUT = ("document_id", "path", "checksum", "title", "media_type", "metadata", "text", "_source_file")
+
+
 def _chunk_rows(
-    doc: dict[str, Any], config: DocumentsConfig, embedder: Embedder, run_id: str, now: datetime
+    doc: dict[str, Any], config: DocumentsConfig, embedder_name: str, run_id: str, now: datetime
 ) -> list[dict[str, Any]]:
+    """One document's chunk rows (embeddings still empty); a Ray task runs it on the cluster path."""
     options = config.chunking_for(doc["path"])
     chunks = chunk_document(doc["text"], options)
     ids = {c.position: chunk_id(doc["document_id"], c.position, c.text) for c in chunks}
@@ -166,7 +174,7 @@ def _chunk_rows(
             "token_count": c.token_count,
             "metadata": doc["metadata"],
             "embedding": None,
-            "embedding_model": embedder.name,
+            "embedding_model": embedder_name,
             "chunker": options.fingerprint(),
             "_source_file": doc["_source_file"],
             "_source_checksum": doc["checksum"],
@@ -260,20 +268,24 @@ def sync_documents(
         for doc_id, version in existing.items()
         if wanted.get(doc_id) != version and doc_id not in waiting
     )
-    rows = [row for d in todo for row in _chunk_rows(d, config, embedder, run_id, now)]
-    embedded = [r for r in rows if r["level"] != "parent"]
-    report.seconds["curate_and_chunk"] = time.perf_counter() - started
-    clock = time.perf_counter()
-    # Unchanged chunk texts take their vectors from main or the cache: only new texts are embedded.
-    known = embed_cache.published_vectors(table, [d["document_id"] for d in todo], embedder.name)
-    vectors, cached = embed_cache.embed_cached(
-        catalog,
-        embedder,
-        [embedding_input(r["heading_path"], r["text"]) for r in embedded],
-        known=known,
-        run_id=run_id,
-        log=log,
-    )
+    chunk = partial(_chunk_rows, config=config, embedder_name=embedder.name, run_id=run_id, now=now)
+    # The cluster (when configured) cuts and embeds; the cache, the gate and every commit stay here.
+    with on_ray.heavy_steps(settings, embedder, log, work=bool(todo)) as steps:
+        rows = steps.chunk([{k: d[k] for k in CHUNK_INPUT} for d in todo], chunk)
+        embedded = [r for r in rows if r["level"] != "parent"]
+        report.seconds["curate_and_chunk"] = time.perf_counter() - started
+        clock = time.perf_counter()
+        # Unchanged chunk texts take their vectors from main or the cache: only new texts are embedded.
+        known = embed_cache.published_vectors(table, [d["document_id"] for d in todo], embedder.name)
+        vectors, cached = embed_cache.embed_cached(
+            catalog,
+            steps.embedder,
+            [embedding_input(r["heading_path"], r["text"]) for r in embedded],
+            known=known,
+            run_id=run_id,
+            log=log,
+        )
+    report.execution = steps.execution
     for r, v in zip(embedded, vectors, strict=True):
         r["embedding"] = v  # a row of the float32 array: Arrow copies it; a list of floats is 8x larger
     report.seconds["embed"] = time.perf_counter() - clock

@@ -157,6 +157,8 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
                 if report.excluded
                 else "none",
                 "pii_redactions": dg.MetadataValue.json(report.pii_redactions),
+                # Which path chunked and embedded: "in-process", or the Ray cluster (README "Scaling out").
+                "execution": report.execution,
                 # Per-document gate: documents with chunks on main, and those held back (or discarded).
                 "published": dg.MetadataValue.json(report.published),
                 "held": dg.MetadataValue.int(sum(h["status"] == "held" for h in report.held)),
@@ -180,6 +182,7 @@ def build_curated_documents(config: DocumentsConfig, suite: Suite | None) -> dg.
             "dagster/row_count": report.chunks_total,
             "chunks_added": report.chunks_added,
             "chunks_embedded": report.chunks_embedded,
+            "execution": report.execution,
             "embedding_cache_hits": report.embedding_cache_hits,
             "documents_embedded": dg.MetadataValue.json(report.embedded_documents),
             "documents_removed": dg.MetadataValue.json(report.removed_documents),
