@@ -34,7 +34,6 @@ from dagster_project.settings import Settings
 from tests.conftest import land
 from tests.documents.fakes import BagOfWords
 from tests.documents.test_held_documents import BAD, GOOD, POISONED
-from tests.servers.ray_cluster import ray_cluster  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
 DIES_ONCE = "tests.documents.test_on_ray:dies_once"
@@ -132,7 +131,7 @@ def _assert_same_answer(local: Settings, remote: Settings) -> list[dict]:
     return ours
 
 
-def test_the_knowledge_base_synced_on_the_cluster_is_the_in_process_one(tmp_path, ray_cluster):  # noqa: F811
+def test_the_knowledge_base_synced_on_the_cluster_is_the_in_process_one(tmp_path, ray_cluster):
     # The real model (MiniLM), loaded by one actor: two would load it at once on the worker's 2 CPUs.
     local, remote = _pair(tmp_path, ray_cluster, None, ray_embedding_actors=1)
     lines = Lines()
@@ -153,7 +152,7 @@ def test_the_knowledge_base_synced_on_the_cluster_is_the_in_process_one(tmp_path
     assert f"embedding on the cluster: {n}/{n} chunk(s) (100%)" in lines.lines
 
 
-def test_held_documents_and_the_metadata_of_a_run_on_the_cluster(tmp_path, ray_cluster):  # noqa: F811
+def test_held_documents_and_the_metadata_of_a_run_on_the_cluster(tmp_path, ray_cluster):
     local, remote = _pair(tmp_path, ray_cluster, {**GOOD, **BAD}, embedder=POISONED)
     in_process = _sync(local)
     config = load_documents_config(remote.documents_file)
@@ -171,7 +170,7 @@ def test_held_documents_and_the_metadata_of_a_run_on_the_cluster(tmp_path, ray_c
         assert execution.startswith(f"Ray cluster at {remote.ray_address}: 2 node(s)")
 
 
-def test_an_embedding_worker_killed_mid_sync_is_retried_and_its_chunks_land_once(tmp_path, ray_cluster):  # noqa: F811
+def test_an_embedding_worker_killed_mid_sync_is_retried_and_its_chunks_land_once(tmp_path, ray_cluster):
     marker = tmp_path / "killed.pid"
     documents = {
         **GOOD,
