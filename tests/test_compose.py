@@ -450,7 +450,9 @@ def test_profile_scale_adds_a_ray_head_and_a_worker_of_the_project_image(config:
         # The same image and build as the code server: the workers import the same dagster_project.
         assert services[name]["image"] == services["user_code"]["image"], name
         assert services[name]["build"] == services["user_code"]["build"], name
-        assert int(services[name]["shm_size"]) >= 2**30, f"{name}: Ray's object store would go to disk"
+        # Ray's object store must fit /dev/shm, or it goes to disk.
+        store = ray_start_options(services[name]["command"])["object_store_memory"]
+        assert store and int(store) <= int(services[name]["shm_size"]) * 0.95, name
     # The image has Ray: a pinned runtime dependency, which the Dockerfile installs from the lock.
     pyproject = (REPO / "pyproject.toml").read_text()
     assert re.search(r'"ray\[data\]==[\d.]+"', pyproject)
