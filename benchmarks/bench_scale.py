@@ -54,6 +54,10 @@ HEADER = "order_id,customer_id,product_id,quantity,amount,currency,status,ordere
 IN_PROCESS = "in-process"
 
 
+def rate(per_second: float) -> str:
+    return f"{per_second:,.0f}" if per_second >= 100 else f"{per_second:,.1f}"
+
+
 def write_backlog(landing: Path, files: int, rows: int) -> None:
     """`files` orders CSVs of `rows` rows each, all different, under the dataset's prefix."""
     (landing / "orders").mkdir(parents=True, exist_ok=True)
@@ -268,9 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         "report_rows": [
             {
                 "benchmark": f"scale: {name} ({label})",
-                "ours": f"{w['per_second']:,} {units[name]}"
+                "ours": f"{rate(w['per_second'])} {units[name]}"
                 + (f", connect + first task {w['connect_seconds']} s" if "connect_seconds" in w else ""),
-                "baseline": f"in-process {base[name]['per_second']:,} {units[name]}",
+                "baseline": f"in-process {rate(base[name]['per_second'])} {units[name]}",
                 "ratio": f"{w['ratio']}×, workers' CPU share {w['workers_cpu_share']}",
                 "target": "",
                 "peak_rss_mib": None,
@@ -291,11 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, p in paths.items():
         b, d = p["workloads"]["backlog"], p["workloads"]["documents"]
-        connect = statistics.median([b.get("connect_seconds", 0), d.get("connect_seconds", 0)])
+        connect = round(statistics.median([b.get("connect_seconds", 0), d.get("connect_seconds", 0)]), 2)
         print(
             f"| {label} | {p.get('cluster_start_seconds', '')} | {connect if 'workers' in p else ''} "
-            f"| {b['per_second']:,} | {b['ratio']} | {b['workers_cpu_share']} "
-            f"| {d['per_second']:,} | {d['ratio']} | {d['workers_cpu_share']} |"
+            f"| {rate(b['per_second'])} | {b['ratio']} | {b['workers_cpu_share']} "
+            f"| {rate(d['per_second'])} | {d['ratio']} | {d['workers_cpu_share']} |"
         )
     print(f"load average at start {report['load_average_at_start']}, {os.cpu_count()} cores; wrote {out}")
     if not used_cluster:
