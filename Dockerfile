@@ -1,4 +1,5 @@
-# One image for the Dagster user-code server, webserver and daemon of docker-compose.yml.
+# One image for the Dagster user-code server, webserver and daemon of docker-compose.yml, and for the
+# Ray head and worker nodes of its profile `scale` (Ray is a pinned dependency: the lock installs it).
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -44,6 +45,7 @@ RUN uv pip install -p /opt/venv/bin/python --no-deps --compile-bytecode -e . \
 
 USER dagster
 
-EXPOSE 3000 4000
+# Dagster: webserver, code server. Ray (profile `scale`): the head's GCS, its Ray Client server.
+EXPOSE 3000 4000 6379 10001
 
 CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "dagster_project.definitions"]

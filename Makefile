@@ -20,7 +20,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := $(shell find dbt_project/models dbt_project/macros -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: instance setup settings-docs demo dev test test-fast lint format bench bench-ingest bench-memory bench-gates bench-gx-fallback bench-incremental bench-latency bench-retrieval bench-governance bench-clean-text bench-doc-sync bench-report lock clean bench-pii bench-search bench-doc-memory bench-cli bench-files bench-deps bench-catchup bench-events
+.PHONY: instance setup settings-docs demo dev test test-fast lint format bench bench-ingest bench-memory bench-gates bench-gx-fallback bench-incremental bench-latency bench-retrieval bench-governance bench-clean-text bench-doc-sync bench-report lock clean bench-pii bench-search bench-doc-memory bench-cli bench-files bench-deps bench-catchup bench-events bench-scale
 
 $(STAMP): pyproject.toml requirements.lock requirements.exclude
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -135,11 +135,15 @@ bench-files: setup instance
 bench-events: setup
 	$(BIN)/python benchmarks/bench_events.py
 
+# The heavy steps in-process against a local Ray cluster of 1 and 2 worker nodes (rows/s, chunks/s).
+bench-scale: setup
+	$(BIN)/python benchmarks/bench_scale.py
+
 bench-report: setup
 	$(BIN)/python benchmarks/report.py
 
 # Every benchmark, then one report (.data/bench/report.md and report.json).
-bench: bench-ingest bench-memory bench-gates bench-gx-fallback bench-incremental bench-latency bench-retrieval bench-governance bench-clean-text bench-doc-sync bench-pii bench-search bench-doc-memory bench-cli bench-files bench-catchup bench-events
+bench: bench-ingest bench-memory bench-gates bench-gx-fallback bench-incremental bench-latency bench-retrieval bench-governance bench-clean-text bench-doc-sync bench-pii bench-search bench-doc-memory bench-cli bench-files bench-catchup bench-events bench-scale
 	$(BIN)/python benchmarks/report.py
 
 lock: setup

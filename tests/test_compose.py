@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from dagster_project.settings import load_settings
+from tests.servers.ray_cluster import ray_cluster  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -32,6 +33,10 @@ SECRETS = {
 DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
 # Every service run from the project image: Dagster's and the docs server.
 IMAGE_SERVICES = (*DAGSTER_SERVICES, "docs")
+# Profile `scale` as the README has .env switch it on: the Ray services, and the address the Dagster
+# containers connect to (Ray Client on the head).
+SCALE = {"COMPOSE_PROFILES": "scale", "FOUNDATION_RAY_ADDRESS": "ray://ray-head:10001"}
+RAY_SERVICES = ("ray-head", "ray-worker")
 VARIABLE_REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}$")
 
 
@@ -75,6 +80,22 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> dict:
     result = run_compose(tmp_path_factory.mktemp("compose"), SECRETS, "config", "--format", "json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def scale_config(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The compose file with profile `scale` switched on (the Ray cluster)."""
+    result = run_compose(
+        tmp_path_factory.mktemp("compose"), {**SECRETS, **SCALE}, "config", "--format", "json"
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module", params=["default", "scale"])
+def any_config(request: pytest.FixtureRequest) -> dict:
+    """Each profile's configuration: what holds for every service holds with the Ray cluster too."""
+    return request.getfixturevalue("config" if request.param == "default" else "scale_config")
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +147,10 @@ def test_expected_services(config: dict) -> None:
     assert set(config["services"]) == {"minio", "minio-init", "postgres", *IMAGE_SERVICES}
 
 
-def test_every_published_port_is_on_loopback(config: dict) -> None:
+def test_every_published_port_is_on_loopback(any_config: dict) -> None:
     published = {
         (name, port.get("host_ip"), port.get("published"))
-        for name, service in config["services"].items()
+        for name, service in any_config["services"].items()
         for port in service.get("ports") or ()
     }
     assert ("webserver", "127.0.0.1", "3000") in published
@@ -137,19 +158,19 @@ def test_every_published_port_is_on_loopback(config: dict) -> None:
     assert all(host_ip == "127.0.0.1" for _, host_ip, _ in published), published
 
 
-def test_every_service_has_a_healthcheck_or_is_a_one_shot(config: dict) -> None:
-    for name, service in config["services"].items():
-        assert has_healthcheck(service) or is_one_shot(config, name), name
-    assert is_one_shot(config, "minio-init")
+def test_every_service_has_a_healthcheck_or_is_a_one_shot(any_config: dict) -> None:
+    for name, service in any_config["services"].items():
+        assert has_healthcheck(service) or is_one_shot(any_config, name), name
+    assert is_one_shot(any_config, "minio-init")
 
 
-def test_depends_on_conditions_can_be_met(config: dict) -> None:
-    for name, service in config["services"].items():
+def test_depends_on_conditions_can_be_met(any_config: dict) -> None:
+    for name, service in any_config["services"].items():
         for dep_name, dep in (service.get("depends_on") or {}).items():
             if dep["condition"] == "service_healthy":
-                assert has_healthcheck(config["services"][dep_name]), f"{name} waits on {dep_name}"
+                assert has_healthcheck(any_config["services"][dep_name]), f"{name} waits on {dep_name}"
             elif dep["condition"] == "service_completed_successfully":
-                assert is_one_shot(config, dep_name), f"{name} waits on {dep_name}"
+                assert is_one_shot(any_config, dep_name), f"{name} waits on {dep_name}"
 
 
 def secret_offenders(node: object, path: str = "") -> list[str]:
@@ -408,3 +429,103 @@ def test_docs_service_serves_the_folders_runs_write_at_the_address_links_use(
     )
     # The docs server needs no secret.
     assert not any("PASSWORD" in k or "SECRET" in k for k in docs.get("environment") or {})
+
+
+# --- The Ray cluster (profile `scale`) ------------------------------------------------------------
+
+
+def test_the_default_stack_has_no_ray_cluster_and_runs_in_process(config: dict) -> None:
+    assert not set(RAY_SERVICES) & set(config["services"])
+    for name in DAGSTER_SERVICES:
+        env = config["services"][name]["environment"]
+        assert env["FOUNDATION_RAY_ADDRESS"] == ""  # present, empty: unset for the settings
+        assert load_settings(env).ray_address is None, name
+
+
+def test_profile_scale_adds_a_ray_head_and_a_worker_of_the_project_image(config: dict, scale_config) -> None:
+    services = scale_config["services"]
+    assert set(services) == set(config["services"]) | set(RAY_SERVICES)
+    for name in RAY_SERVICES:
+        assert services[name]["profiles"] == ["scale"], name
+        # The same image and build as the code server: the workers import the same dagster_project.
+        assert services[name]["image"] == services["user_code"]["image"], name
+        assert services[name]["build"] == services["user_code"]["build"], name
+        # Ray's object store must fit /dev/shm, or it goes to disk.
+        store = ray_start_options(services[name]["command"])["object_store_memory"]
+        assert store and int(store) <= int(services[name]["shm_size"]) * 0.95, name
+    # The image has Ray: a pinned runtime dependency, which the Dockerfile installs from the lock.
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert re.search(r'"ray\[data\]==[\d.]+"', pyproject)
+    assert re.search(r"^ray==[\d.]+$", (REPO / "requirements.lock").read_text(), re.MULTILINE)
+    assert "ray" not in (REPO / "requirements.exclude").read_text().split()
+
+
+def ray_start_options(argv: list[str]) -> dict[str, str | bool]:
+    """`ray start`'s options as Ray's own command line parses them (an unknown option raises)."""
+    from ray.scripts.scripts import start
+
+    assert argv[:2] == ["ray", "start"], argv
+    return start.make_context("start", list(argv[2:])).params
+
+
+def host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    return host, int(port)
+
+
+def test_the_worker_joins_the_head_and_the_dagster_containers_use_the_head(scale_config: dict) -> None:
+    services = scale_config["services"]
+    head = ray_start_options(services["ray-head"]["command"])
+    worker = ray_start_options(services["ray-worker"]["command"])
+    assert head["head"] and head["block"] and head["num_cpus"] == 0
+    assert not worker["head"] and worker["block"]
+    # The worker's --address is the head service at the head's GCS port, and it starts after the head.
+    assert host_port(worker["address"]) == ("ray-head", head["port"])
+    assert services["ray-worker"]["depends_on"]["ray-head"]["condition"] == "service_healthy"
+    # The runs (user_code) and the sensors (daemon) reach the head's Ray Client server.
+    for name in ("user_code", "daemon"):
+        settings = load_settings(services[name]["environment"])
+        assert settings.ray_address == SCALE["FOUNDATION_RAY_ADDRESS"], name
+        assert host_port(settings.ray_address) == ("ray-head", head["ray_client_server_port"]), name
+    # Workers reach the landing zone and the warehouse as the runs do: the same platform environment.
+    for name in RAY_SERVICES:
+        assert services[name]["environment"] == services["user_code"]["environment"], name
+    # The health checks ask the head's GCS, at its port.
+    for name in RAY_SERVICES:
+        test = services[name]["healthcheck"]["test"]
+        assert test[:3] == ["CMD", "ray", "health-check"]
+        assert host_port(option(test, "--address")) == ("ray-head", head["port"]), name
+        assert (VENV_BIN / "ray").exists()
+
+
+@pytest.mark.slow
+def test_the_ray_commands_work_on_a_real_cluster(scale_config: dict, ray_cluster) -> None:  # noqa: F811
+    """The services' health checks pass against a live head, and a driver that is no Ray node (as the
+    Dagster containers are not) connects through Ray Client and runs its tasks on the worker node."""
+    import ray
+
+    from dagster_project.cluster import connected
+    from dagster_project.settings import Settings
+
+    services = scale_config["services"]
+    for name in RAY_SERVICES:
+        argv = services[name]["healthcheck"]["test"][1:]
+        argv[argv.index("--address") + 1] = ray_cluster.address  # ray-head:6379 → the local head
+        result = subprocess.run(
+            [str(VENV_BIN / argv[0]), *argv[1:]],
+            env=ray_cluster.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, (name, result.stdout, result.stderr)
+    ray.shutdown()  # a connection another test made in this process would be reused, not Ray Client's
+    try:
+        on_cluster = Settings.for_data_dir(REPO / ".data", ray_address=ray_cluster.client_address)
+        with connected(on_cluster) as info:
+            assert ray.util.client.ray.is_connected()
+            assert info.cpus == ray_cluster.cpus_per_worker  # the head runs no tasks
+            pid = ray.get(ray.remote(lambda: os.getpid()).remote())
+        assert pid != os.getpid()
+    finally:
+        ray.shutdown()

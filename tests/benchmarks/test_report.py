@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from report import build_report, to_markdown  # noqa: E402
 
@@ -76,3 +78,22 @@ def test_the_clean_text_benchmark_meets_its_targets_and_reports_one_row(tmp_path
     rows = {r["benchmark"]: r for r in build_report(tmp_path / "data" / "bench")["benchmarks"]}
     row = rows["clean text (HTML docs and help pages)"]
     assert "0 of 336 paragraphs lost" in row["ours"] and "48 pages" in row["input"]
+
+
+@pytest.mark.slow
+def test_the_scale_benchmark_runs_small_on_a_local_cluster_and_reports_each_path(tmp_path, monkeypatch):
+    from bench_scale import main
+
+    monkeypatch.setenv("FOUNDATION_DATA_DIR", str(tmp_path / "data"))
+    small = ["--files", "2", "--rows-per-file", "100", "--documents", "2", "--repeats", "1", "--workers", "1"]
+    assert main([*small, "--cpus-per-worker", "1"]) == 0
+    scale = json.loads((tmp_path / "data" / "bench" / "scale.json").read_text())
+    cluster = scale["paths"]["Ray, 1 worker node"]
+    assert cluster["cluster_start_seconds"] > 0
+    for name, items in (("backlog", 200), ("documents", None)):
+        # The same items on both paths; the cluster's per-run connection is timed apart.
+        assert cluster["workloads"][name]["items"] == scale["paths"]["in-process"]["workloads"][name]["items"]
+        assert items is None or cluster["workloads"][name]["items"] == items
+        assert cluster["workloads"][name]["connect_seconds"] > 0
+    rows = {r["benchmark"] for r in build_report(tmp_path / "data" / "bench")["benchmarks"]}
+    assert rows == {"scale: backlog (Ray, 1 worker node)", "scale: documents (Ray, 1 worker node)"}

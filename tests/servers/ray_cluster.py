@@ -96,6 +96,7 @@ class LocalRayCluster:
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(extra_env or {})}
         self.env.pop("RAY_ADDRESS", None)
         self.port, *head_ports = _free_ports(2 + NODE_PORTS)
+        self.client_port = head_ports[0]  # the head's Ray Client server (`ray://`, as compose uses)
         common = ["--node-ip-address=127.0.0.1", "--disable-usage-stats", f"--temp-dir={self.dir}"]
         self.head = RayNode(
             [
@@ -139,6 +140,11 @@ class LocalRayCluster:
     def address(self) -> str:
         """The address a driver gives `ray.init` (and FOUNDATION_RAY_ADDRESS)."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def client_address(self) -> str:
+        """The same cluster through Ray Client: a driver on a machine that is not a Ray node."""
+        return f"ray://127.0.0.1:{self.client_port}"
 
     def add_worker(self) -> RayNode:
         """Start one more worker node and wait until it has joined."""
