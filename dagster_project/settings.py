@@ -365,7 +365,13 @@ class Settings:
         ),
     ] = None
     ray_embedding_batch_size: Annotated[
-        int, doc("chunk texts per Ray Data batch handed to an embedding actor", example="256", ge=1)
+        int,
+        doc(
+            "most chunk texts per Ray Data batch handed to an embedding actor (fewer when the texts are "
+            "few: each actor gets at least 4 batches)",
+            example="256",
+            ge=1,
+        ),
     ] = 256
     docs_port: Annotated[
         int,

@@ -44,6 +44,7 @@ _DOC, _ROW = "_on_ray_document", "_on_ray_row"
 ACTOR_RESTARTS = 3
 TASK_RETRIES = 3
 PROGRESS_STEPS = 10  # the run log hears about the embedding about every 10 %
+BATCHES_PER_ACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -196,14 +197,17 @@ class ClusterEmbedder:
         out = np.zeros((total, self.dimension), dtype=np.float32)
         if not total:
             return out
+        # At least BATCHES_PER_ACTOR batches for each actor (smaller than `batch_size` when the texts are
+        # few): every actor gets work, and the last batch does not leave all but one actor idle.
+        size = max(1, min(self.batch_size, math.ceil(total / (self.actors * BATCHES_PER_ACTOR))))
         blocks = [
             pa.table(
                 {
-                    "index": pa.array(range(start, min(start + self.batch_size, total)), pa.int64()),
-                    "text": pa.array(texts[start : start + self.batch_size], pa.string()),
+                    "index": pa.array(range(start, min(start + size, total)), pa.int64()),
+                    "text": pa.array(texts[start : start + size], pa.string()),
                 }
             )
-            for start in range(0, total, self.batch_size)
+            for start in range(0, total, size)
         ]
         actors = min(self.actors, len(blocks))
         self.log.info(
@@ -211,7 +215,7 @@ class ClusterEmbedder:
             total,
             actors,
             "GPUs" if self.gpus else "CPUs",
-            self.batch_size,
+            size,
         )
         with warnings.catch_warnings():
             # Ray 2.60 names no parameter for the actors' restarts and retries: they go as the remote
@@ -221,7 +225,7 @@ class ClusterEmbedder:
                 EmbeddingActor,
                 fn_constructor_kwargs={"spec": self.spec, "device": "cuda" if self.gpus else "cpu"},
                 compute=ray.data.ActorPoolStrategy(size=actors),
-                batch_size=self.batch_size,
+                batch_size=size,
                 batch_format="numpy",
                 num_cpus=1,
                 num_gpus=1 if self.gpus else 0,
