@@ -119,9 +119,24 @@ def test_events_request_exactly_the_landed_files_without_listing(bucket: Bucket)
     result, cursor = bucket.tick(cursor)
     assert _files(result) == ["orders/a.csv", "orders/b.csv", "orders/c.csv"]
     assert bucket.listings == 1  # no ListObjects: the events said where to look
-    assert bucket.messages_left() == 0  # deleted once the run request was built
+    # Kept until a tick whose cursor Dagster stored knows the files: the next one deletes them.
+    assert bucket.messages_left() == 3
     again, _ = bucket.tick(cursor)
     assert again.run_requests == [] and bucket.listings == 1
+    assert bucket.messages_left() == 0
+
+
+@pytest.mark.slow
+def test_a_tick_whose_result_was_never_stored_loses_no_event(bucket: Bucket) -> None:
+    bucket.notify()
+    _, cursor = bucket.tick(_listed_now(None))
+    bucket.land("orders/a.csv")
+    lost, _ = bucket.tick(cursor)  # the daemon stopped before storing this result: its cursor is lost
+    assert _files(lost) == ["orders/a.csv"]
+    again, cursor = bucket.tick(cursor)  # the stored cursor, as the daemon has it
+    assert _files(again) == ["orders/a.csv"] and bucket.listings == 0
+    done, _ = bucket.tick(cursor)
+    assert done.run_requests == [] and bucket.messages_left() == 0
 
 
 @pytest.mark.slow
@@ -217,5 +232,7 @@ def test_an_event_for_a_file_not_due_yet_stays_on_the_queue_for_a_later_tick(buc
     waiting, cursor = bucket.tick(_listed_now(None))
     assert waiting.run_requests == [] and bucket.messages_left() == 1  # visible again, not deleted
     bucket.settings = dataclasses.replace(bucket.settings, sensor_min_file_age_seconds=0)
-    due, _ = bucket.tick(cursor)
-    assert _files(due) == ["orders/young.csv"] and bucket.messages_left() == 0 and bucket.listings == 0
+    due, cursor = bucket.tick(cursor)
+    assert _files(due) == ["orders/young.csv"] and bucket.listings == 0
+    settled, _ = bucket.tick(cursor)
+    assert settled.run_requests == [] and bucket.messages_left() == 0

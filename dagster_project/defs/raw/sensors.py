@@ -280,9 +280,11 @@ def _notified_tick(
 ) -> dg.SensorResult:
     """One tick: drain the queue (or list, when a reconciling listing is due), request a run, settle.
 
-    Messages are deleted only once the run request is built; a message whose file is still due (too
-    young, or past this run's limits) is made visible again for a later tick. A crash in between
-    re-delivers them, which requests nothing new. A queue that cannot be reached skips the tick.
+    A message is deleted only once its file is handled, or was requested by an earlier tick, whose
+    cursor Dagster has stored: a message naming a file this tick requests (or one still too young, or
+    past this run's limits) is made visible again, and the next tick deletes it. So a tick whose result
+    Dagster never stored (the daemon stopped after the sensor ran) loses no event: the next tick finds
+    the file still due and requests it again. A queue that cannot be reached skips the tick.
     """
     from dagster_project.landing.events import open_queue  # boto3's SQS only in this mode
 
@@ -317,8 +319,9 @@ def _notified_tick(
     if listed_ns is not None:
         state[LISTED] = int(listed_ns)
     cursor = json.dumps(state, separators=(",", ":"))
-    recent = state.get("recent", {})
-    waiting = {(f.key, f.version) for f in files if (recent.get(f.key) or [None])[0] != f.version}
+    # Known to a stored cursor: requested by an earlier tick (this tick's cursor is not stored yet).
+    stored = _state(context.cursor).get("recent", {})
+    waiting = {(f.key, f.version) for f in files if (stored.get(f.key) or [None])[0] != f.version}
     if batch:
         result = dg.SensorResult(
             run_requests=[batch_request(context, settings, dataset, files, batch, cursor, everything=True)],
