@@ -236,3 +236,26 @@ def test_an_event_for_a_file_not_due_yet_stays_on_the_queue_for_a_later_tick(buc
     assert _files(due) == ["orders/young.csv"] and bucket.listings == 0
     settled, _ = bucket.tick(cursor)
     assert settled.run_requests == [] and bucket.messages_left() == 0
+
+
+@pytest.mark.slow
+def test_a_requested_file_older_than_the_lookback_is_not_requested_again_while_its_run_is_due(
+    bucket: Bucket,
+) -> None:
+    # Notification mode takes files of any age; one handed out must stay in the cursor while it is
+    # still unhandled, or its message comes back and a second run is requested for it.
+    bucket.settings = dataclasses.replace(bucket.settings, sensor_lookback_seconds=1)
+    bucket.notify()
+    bucket.land("orders/a.csv")
+    time.sleep(1.5)  # a is now older than the lookback below b
+    bucket.land("orders/b.csv", first_id=10)
+    first, cursor = bucket.tick(_listed_now(None))
+    assert _files(first) == ["orders/a.csv", "orders/b.csv"]
+    bucket.land("orders/c.csv", first_id=20)  # a's run has not committed yet
+    second, cursor = bucket.tick(cursor)
+    assert _files(second) == ["orders/c.csv"]
+    assert bucket.messages_left() == 1  # a and b requested by a stored tick: done; c's settles next
+    state = json.loads(cursor)
+    state["listed_ns"] -= bucket.settings.landing_reconcile_seconds * 1_000_000_000
+    listed, _ = bucket.tick(json.dumps(state))  # the reconciling listing: a, b and c are all requested
+    assert listed.run_requests == []

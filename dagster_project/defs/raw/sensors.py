@@ -109,7 +109,8 @@ def new_files(
 
     With `everything` (notification mode), a file older than the lookback window is due too: an event
     that comes late, or a file only a reconciling listing finds, is never too old (`handled_versions`
-    still rules out what is done); the window then only bounds the cursor.
+    still rules out what is done). The cursor then keeps every version handed out, however old, or a
+    version whose run has not committed yet would be due again; `files_to_run` drops those handled.
     """
     state = json.loads(cursor) if cursor else {}
     watermark = int(state.get("watermark_ns", -1))
@@ -131,7 +132,8 @@ def new_files(
         recent[f.key] = [f.version, f.changed_ns]
     watermark = max(watermark, batch[-1].changed_ns)
     horizon = watermark - lookback_seconds * 1_000_000_000
-    recent = {key: value for key, value in recent.items() if value[1] > horizon}
+    if not everything:  # notification mode keeps a version handed out until it is handled (files_to_run)
+        recent = {key: value for key, value in recent.items() if value[1] > horizon}
     return batch, json.dumps({"watermark_ns": watermark, "recent": recent}, separators=(",", ":"))
 
 
@@ -180,14 +182,24 @@ def files_to_run(
     listed: list[LandedFile],
     cursor: str | None,
     everything: bool = False,
+    root: str = "",
 ) -> tuple[list[LandedFile], list[LandedFile], str | None]:
     """Listed file versions not yet handled, and of those the ones due this tick with the next cursor.
 
-    `everything`: no lookback window (notification mode, see `new_files`).
+    `everything`: no lookback window (notification mode, see `new_files`); the cursor's versions
+    handed out are kept until handled (their URIs are `<root>/<key>`, `root` the landing zone's URI).
     """
     handled = _handled_versions(settings, dataset)
     files = [f for f in listed if (f.uri, f.version) not in handled]
     batch, cursor = _due(settings, files, cursor, time.time_ns(), everything)
+    if everything and batch and cursor:
+        state = json.loads(cursor)
+        state["recent"] = {
+            key: value
+            for key, value in state.get("recent", {}).items()
+            if (f"{root}/{key}", value[0]) not in handled
+        }
+        cursor = json.dumps(state, separators=(",", ":"))
     return files, batch, cursor
 
 
@@ -306,7 +318,9 @@ def _notified_tick(
             files = [f for f in landing.list(dataset.prefix, skipped=skipped) if dataset.matches(f.key)]
         else:
             files = list({(f.key, f.version): f for fs in named.values() for f in fs}.values())
-        files, batch, cursor = files_to_run(settings, dataset, files, context.cursor, everything=True)
+        files, batch, cursor = files_to_run(
+            settings, dataset, files, context.cursor, everything=True, root=landing.uri
+        )
     except EnvironmentFailure as exc:  # the queue or the store: retried next tick, never a quarantine
         queue.settle([], messages)
         return dg.SensorResult(skip_reason=f"{dataset.name}: {exc}")
@@ -314,6 +328,9 @@ def _notified_tick(
     if note:
         context.log.warning("%s: %s under %s; they are never read", dataset.name, note, dataset.prefix)
     state = _state(cursor)
+    if reconcile:  # versions handed out stay until handled or gone: the listing says which are left
+        left = {f.key for f in files}
+        state["recent"] = {key: value for key, value in state.get("recent", {}).items() if key in left}
     if reconcile and not more_due(settings, files, cursor, everything=True):
         listed_ns = now  # a backlog the listing found is drained by listing again next tick
     if listed_ns is not None:
