@@ -87,6 +87,8 @@ def connected(settings: Settings, log: logging.Logger | None = None) -> Iterator
             _connected_to = address
     info = describe(address)
     log.info("%s", info.describe())
+    if not info.cpus:  # e.g. a head of no CPUs whose workers have not joined (or scale from zero)
+        log.warning("%s has no CPUs now: its tasks wait until a worker node joins", address)
     yield info
 
 

@@ -108,6 +108,7 @@ def _in_order(
     pending: deque[tuple[Any, dict[str, str]]] = deque()
     sent = 0
     step = max(1, len(units) // 10)  # about ten progress lines per batch
+    redone: list[str] = []  # units a task could not convert cleanly, with its reason
     try:
         for index, unit in enumerate(units, start=1):
             while sent < len(units) and sent < index - 1 + window:
@@ -116,7 +117,7 @@ def _in_order(
                 sent += 1
             ref, columns = pending.popleft()
             try:
-                shipped: Shipped | None = ray.get(ref)
+                shipped: Shipped | str = ray.get(ref)
             except ray.exceptions.RayError as exc:
                 raise EnvironmentFailure(
                     f"{unit.label}: its conversion failed on the {cluster.describe()} after "
@@ -124,7 +125,8 @@ def _in_order(
                 ) from exc
             if index % step == 0 or index == len(units):
                 log.info("[%d/%d] file(s) converted on the cluster", index, len(units))
-            if shipped is None:
+            if isinstance(shipped, str):  # read again by the run itself, which has the file's rule for it
+                redone.append(f"{unit.label}: {shipped}")
                 yield index, unit, None
                 continue
             out_path = scratch / f"{index:05d}.parquet"
@@ -134,6 +136,15 @@ def _in_order(
     finally:  # a batch that stopped early (a failure, a file redone that failed) leaves no task running
         for ref, _ in pending:
             ray.cancel(ref)
+        if redone:  # a rejection is normal; all of them failing there is a worker that cannot read the files
+            log.warning(
+                "%d of %d file(s) were not converted on the cluster and were read again by the run "
+                "(a rejected file is; if all are, check that the workers reach the landing zone, "
+                "FOUNDATION_LANDING_URI, with the same credentials); first: %s",
+                len(redone),
+                sent,
+                redone[0],
+            )
 
 
 @cache
@@ -150,10 +161,10 @@ def convert_on_worker(
     unit: Unit,
     index: int,
     columns: dict[str, str],
-) -> Shipped | None:
-    """One Ray task: fetch, checksum and convert one unit in a scratch folder of its own; None for
-    anything but a clean conversion (a rejection, a change, the environment), which the driver reads
-    again in turn, where each has its record, message or retry."""
+) -> Shipped | str:
+    """One Ray task: fetch, checksum and convert one unit in a scratch folder of its own; for anything
+    but a clean conversion (a rejection, a change, the environment) the reason, and the driver reads
+    the unit again in turn, where each has its record, message or retry."""
     with tempfile.TemporaryDirectory(prefix="foundation-ingest-") as folder:
         scratch = Path(folder)
         try:
@@ -172,6 +183,6 @@ def convert_on_worker(
                     table_columns=columns,
                 )
             parquet = converted.path.read_bytes()  # after the fetch: a file that changed raised on its exit
-        except Exception:  # noqa: BLE001 - read again by the driver, as a thread's result would be
-            return None
+        except Exception as exc:  # noqa: BLE001 - read again by the driver, as a thread's result would be
+            return f"{type(exc).__name__}: {str(exc)[:300]}"
     return Shipped(unit, checksum, replace(converted, path=Path(converted.path.name)), parquet)

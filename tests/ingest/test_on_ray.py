@@ -173,6 +173,39 @@ def test_a_worker_killed_mid_batch_is_retried_and_nothing_lands_twice(
     assert "[6/6] file(s) converted on the cluster" in messages  # and its progress
 
 
+class BlindWorkers(TableConverter):
+    """The table converter, except that on a Ray worker it cannot read the landed file (as a worker
+    without the landing zone's credentials, or with a local folder it does not have)."""
+
+    def __call__(
+        self, unit: Unit, paths: list[Path], *, lineage: dict, out_path: Path, table_columns: dict
+    ) -> Converted:
+        if os.environ.get("BLIND_WORKERS_DRIVER") != str(os.getpid()):  # set in the test's process only
+            raise PermissionError(13, "Permission denied", str(paths[0]))
+        return super().__call__(unit, paths, lineage=lineage, out_path=out_path, table_columns=table_columns)
+
+
+def test_workers_that_cannot_read_the_files_leave_the_run_correct_and_say_so(
+    tmp_path, ray_cluster, monkeypatch, caplog
+) -> None:
+    settings = Settings.for_data_dir(
+        tmp_path / "data", sensor_min_file_age_seconds=0, ray_address=ray_cluster.address
+    )
+    for n in range(3):
+        land(settings, f"orders/b{n}.csv", orders_csv(n * 10, 4))
+    monkeypatch.setattr("dagster_project.ingest.run.TableConverter", BlindWorkers)
+    monkeypatch.setenv("BLIND_WORKERS_DRIVER", str(os.getpid()))
+    log = logging.getLogger("test_on_ray")
+
+    with caplog.at_level(logging.INFO, logger="test_on_ray"):
+        report = ingest_dataset(settings, load_registry(settings.sources_file)["orders"], run_id="b", log=log)
+
+    assert len(report.ingested) == 3 and report.rows == 12 and not report.quarantined  # redone by the run
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith("3 of 3 file(s) were not converted on the cluster")
+    assert "FOUNDATION_LANDING_URI" in warning and "PermissionError" in warning and "b0.csv" in warning
+
+
 def test_an_unreachable_cluster_fails_the_run_and_quarantines_nothing(tmp_path) -> None:
     import ray
 
