@@ -93,6 +93,9 @@ class LocalRayCluster:
 
     def __init__(self, workers: int = 1, cpus_per_worker: int = 1, *, extra_env: dict | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="ray-"))  # short: Ray's socket paths must stay < 108 bytes
+        # No token authentication: a token left in ~/.ray (any local `ray.init()` writes one) would turn
+        # it on for some processes and not others. The driver (this process) must say the same.
+        os.environ["RAY_AUTH_MODE"] = "disabled"
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(extra_env or {})}
         self.env.pop("RAY_ADDRESS", None)
         self.port, *head_ports = _free_ports(2 + NODE_PORTS)
