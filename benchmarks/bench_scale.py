@@ -207,7 +207,7 @@ def summary(rounds: list[dict], cluster: bool) -> dict:
         "rounds": rounds,
     }
     if cluster:
-        figures["connect_seconds"] = statistics.median(r["connect_seconds"] for r in rounds)
+        figures["connect_seconds"] = round(statistics.median(r["connect_seconds"] for r in rounds), 2)
     return figures
 
 
