@@ -14,6 +14,10 @@ Each workload runs in-process (no address: the baseline, measured in the same ru
 cluster, a fresh connection, as each Dagster run is a new driver (its task workers start cold):
 "connect + first task" is that per-run overhead, timed on its own (`connected()` and one trivial
 task); the cluster's start is reported apart and excluded. The medians of `--repeats` rounds count.
+Every workload runs at two sizes, the default and `--scale` times its files and documents: the line
+through the two medians splits a run's time into a fixed cost per run (seconds, the intercept: cold
+task workers, the actors' model loads, planning) and a marginal throughput (items per second of the
+difference), so the cluster path's overhead is stated as seconds per run, apart from its rate.
 Where the work ran is measured, not assumed: the CPU seconds of the worker nodes' processes (their
 task workers included) beside the driver's. On one machine the nodes share its cores, so this
 measures the cluster path's overhead and its scheduling, not extra hardware. Clusters are stopped
@@ -26,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -54,7 +59,9 @@ HEADER = "order_id,customer_id,product_id,quantity,amount,currency,status,ordere
 IN_PROCESS = "in-process"
 
 
-def rate(per_second: float) -> str:
+def rate(per_second: float | None) -> str:
+    if per_second is None:  # the two sizes gave no line (see `fit`)
+        return "n/a"
     return f"{per_second:,.0f}" if per_second >= 100 else f"{per_second:,.1f}"
 
 
@@ -119,8 +126,9 @@ def one_round(
     """Prepare a fresh data dir, connect (on a cluster), then time `work`; it returns its item count."""
     import ray
 
+    data_dir = Path(tempfile.mkdtemp(dir=root))
     settings = Settings.for_data_dir(
-        Path(tempfile.mkdtemp(dir=root)),
+        data_dir,
         sensor_min_file_age_seconds=0,
         ray_address=cluster.address if cluster else None,
     )
@@ -136,6 +144,7 @@ def one_round(
         started = time.perf_counter()
         items = work(settings)
         seconds = time.perf_counter() - started
+    shutil.rmtree(data_dir, ignore_errors=True)  # the large backlog is 100s of MB a round
     result |= {
         "seconds": round(seconds, 3),
         "items": items,
@@ -145,11 +154,17 @@ def one_round(
     return result
 
 
-def workloads(args: argparse.Namespace, model: Embedder) -> dict[str, tuple[Callable, Callable]]:
+def workloads(args: argparse.Namespace, model: Embedder, root: Path) -> dict[str, tuple[Callable, Callable]]:
     """name → (prepare, work): work returns rows (backlog) or chunks embedded (documents)."""
 
     def prepare_backlog(settings: Settings) -> None:
-        write_backlog(Path(settings.landing_uri.removeprefix("file://")), args.files, args.rows_per_file)
+        # Generated once per size and copied into each round's landing zone: generating 4,000,000 rows
+        # takes longer than ingesting them, and would stretch the bench, not the figures.
+        template = root / f"backlog-{args.files}x{args.rows_per_file}"
+        if not template.exists():
+            write_backlog(template, args.files, args.rows_per_file)
+        landing = Path(settings.landing_uri.removeprefix("file://"))
+        shutil.copytree(template / "orders", landing / "orders", dirs_exist_ok=True)
 
     def backlog(settings: Settings) -> int:
         dataset = load_registry(settings.sources_file)["orders"]
@@ -172,48 +187,147 @@ def workloads(args: argparse.Namespace, model: Embedder) -> dict[str, tuple[Call
     return {"backlog": (prepare_backlog, backlog), "documents": (prepare_documents, documents)}
 
 
-def measure(args: argparse.Namespace, root: Path, label: str, cluster: LocalRayCluster | None, model) -> dict:
-    """Every workload `--repeats` times on one path; medians."""
-    figures: dict = {}
-    for name, (prepare, work) in workloads(args, model).items():
-        rounds = [one_round(root, cluster, work, prepare) for _ in range(args.repeats)]
-        for r in rounds:
-            print(json.dumps({"path": label, "workload": name, **r}), file=sys.stderr, flush=True)
-        seconds = statistics.median(r["seconds"] for r in rounds)
-        items = rounds[0]["items"]
-        assert all(r["items"] == items for r in rounds), rounds
-        workers_cpu = statistics.median(r["workers_cpu_seconds"] for r in rounds)
-        driver_cpu = statistics.median(r["driver_cpu_seconds"] for r in rounds)
-        figures[name] = {
-            "items": items,
-            "seconds": seconds,
-            "per_second": round(items / seconds, 1),
-            "driver_cpu_seconds": driver_cpu,
-            "workers_cpu_seconds": workers_cpu,
-            # Where the work ran: the workers' share of all CPU seconds spent on it.
-            "workers_cpu_share": round(workers_cpu / (workers_cpu + driver_cpu), 2)
-            if workers_cpu + driver_cpu
-            else 0.0,
-            "rounds": rounds,
-        }
-        if cluster:
-            figures[name]["connect_seconds"] = statistics.median(r["connect_seconds"] for r in rounds)
+def summary(rounds: list[dict], cluster: bool) -> dict:
+    """The medians of one size's rounds on one path."""
+    seconds = statistics.median(r["seconds"] for r in rounds)
+    items = rounds[0]["items"]
+    assert all(r["items"] == items for r in rounds), rounds
+    workers_cpu = statistics.median(r["workers_cpu_seconds"] for r in rounds)
+    driver_cpu = statistics.median(r["driver_cpu_seconds"] for r in rounds)
+    figures = {
+        "items": items,
+        "seconds": seconds,
+        "per_second": round(items / seconds, 1),
+        "driver_cpu_seconds": driver_cpu,
+        "workers_cpu_seconds": workers_cpu,
+        # Where the work ran: the workers' share of all CPU seconds spent on it.
+        "workers_cpu_share": round(workers_cpu / (workers_cpu + driver_cpu), 2)
+        if workers_cpu + driver_cpu
+        else 0.0,
+        "rounds": rounds,
+    }
+    if cluster:
+        figures["connect_seconds"] = round(statistics.median(r["connect_seconds"] for r in rounds), 2)
     return figures
+
+
+def fit(small: dict, large: dict) -> tuple[float | None, float | None]:
+    """(fixed seconds per run, marginal items/s): the line through the two sizes' medians.
+
+    None, None when the larger size did not take longer (the noise exceeds the work added).
+    """
+    items, seconds = large["items"] - small["items"], large["seconds"] - small["seconds"]
+    if items <= 0 or seconds <= 0:
+        return None, None
+    marginal = items / seconds
+    return round(small["seconds"] - small["items"] / marginal, 2), round(marginal, 1)
+
+
+def measure(args: argparse.Namespace, root: Path, label: str, cluster: LocalRayCluster | None, model) -> dict:
+    """Every workload at both sizes, `--repeats` times each (the sizes alternate), on one path; medians."""
+    large_args = argparse.Namespace(
+        **{**vars(args), "files": args.files * args.scale, "documents": args.documents * args.scale}
+    )
+    sizes = {"small": workloads(args, model, root), "large": workloads(large_args, model, root)}
+    figures: dict = {}
+    for name in sizes["small"]:
+        rounds: dict[str, list[dict]] = {"small": [], "large": []}
+        for _ in range(args.repeats):
+            for size, work in sizes.items():
+                prepare, run = work[name]
+                r = one_round(root, cluster, run, prepare)
+                print(json.dumps({"path": label, "workload": name, "size": size, **r}), file=sys.stderr)
+                rounds[size].append(r)
+        small, large = summary(rounds["small"], bool(cluster)), summary(rounds["large"], bool(cluster))
+        fixed, marginal = fit(small, large)
+        figures[name] = {**small, "large": large, "fixed_seconds": fixed, "marginal_per_second": marginal}
+    return figures
+
+
+def compare(paths: dict[str, dict]) -> None:
+    """Ratios against the in-process baseline of the same run, and the cluster path's overhead per run:
+    connect + first task, plus its fixed cost beyond the in-process path's."""
+    base = paths[IN_PROCESS]["workloads"]
+    for figures in paths.values():
+        for name, w in figures["workloads"].items():
+            b = base[name]
+            w["ratio"] = round(w["per_second"] / b["per_second"], 2)
+            w["large"]["ratio"] = round(w["large"]["per_second"] / b["large"]["per_second"], 2)
+            both = w["marginal_per_second"] and b["marginal_per_second"]
+            w["marginal_ratio"] = (
+                round(w["marginal_per_second"] / b["marginal_per_second"], 2) if both else None
+            )
+            fixed = w["fixed_seconds"] is not None and b["fixed_seconds"] is not None
+            extra = round(w["fixed_seconds"] - b["fixed_seconds"], 2) if fixed else None
+            w["overhead_seconds_per_run"] = (
+                round(w.get("connect_seconds", 0.0) + extra, 2) if extra is not None else None
+            )
+
+
+def show(value: float | None, unit: str = "") -> str:
+    """A figure for the table, or "n/a" where the two sizes gave no line."""
+    return "n/a" if value is None else f"{value}{unit}"
+
+
+def report_row(name: str, label: str, w: dict, b: dict, unit: str, input_: str) -> dict:
+    """The row `benchmarks/report.py` shows for one workload on one cluster path."""
+    return {
+        "benchmark": f"scale: {name} ({label})",
+        "ours": f"{rate(w['per_second'])} / {rate(w['large']['per_second'])} {unit}; fixed "
+        f"{show(w['fixed_seconds'], ' s')} a run, marginal {rate(w['marginal_per_second'])} {unit}; "
+        f"connect + first task {w['connect_seconds']} s",
+        "baseline": f"in-process {rate(b['per_second'])} / {rate(b['large']['per_second'])} {unit}; fixed "
+        f"{show(b['fixed_seconds'], ' s')}, marginal {rate(b['marginal_per_second'])} {unit}",
+        "ratio": f"{w['ratio']}× / {w['large']['ratio']}×, marginal {show(w['marginal_ratio'], '×')}; "
+        f"cluster overhead {show(w['overhead_seconds_per_run'], ' s')} a run; "
+        f"workers' CPU share {w['workers_cpu_share']}",
+        "target": "",
+        "peak_rss_mib": None,
+        "input": input_,
+    }
+
+
+def print_tables(paths: dict[str, dict], inputs: dict[str, tuple[str, str]], units: dict[str, str]) -> None:
+    """One markdown table a workload, as the README shows them."""
+    for name, unit in units.items():
+        small, large = inputs[name]
+        print(f"\n{name}: {small} / {large}\n")
+        print(
+            f"| path | cluster start s | connect + first task s | {unit}, {small} | × | {unit}, {large} | × "
+            f"| fixed s a run | marginal {unit} | × | cluster overhead s a run | workers' CPU share |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for label, p in paths.items():
+            w = p["workloads"][name]
+            cluster = "workers" in p
+            print(
+                f"| {label} | {p.get('cluster_start_seconds', '')} | {w.get('connect_seconds', '')} "
+                f"| {rate(w['per_second'])} | {w['ratio']} | {rate(w['large']['per_second'])} "
+                f"| {w['large']['ratio']} | {show(w['fixed_seconds'])} | {rate(w['marginal_per_second'])} "
+                f"| {show(w['marginal_ratio'])} | {show(w['overhead_seconds_per_run']) if cluster else ''} "
+                f"| {w['workers_cpu_share']} |"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=40, help="files in the backlog")
     parser.add_argument("--rows-per-file", type=int, default=25_000)
-    parser.add_argument("--documents", type=int, default=80, help="generated guides (about 7 chunks each)")
+    parser.add_argument("--documents", type=int, default=40, help="generated guides (about 7 chunks each)")
+    parser.add_argument(
+        "--scale", type=int, default=4, help="the second size: this many times the files and the documents"
+    )
     parser.add_argument(
         "--workers", default="1,2", help="worker-node counts of the clusters, comma-separated"
     )
     parser.add_argument("--cpus-per-worker", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
+    if args.scale < 2:
+        parser.error("--scale must be at least 2: the fixed cost needs two sizes")
     worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
     load = os.getloadavg()
+    started_bench = time.perf_counter()
     model = load_embedder("minilm")
     model.embed(["warm up"])  # the driver's model load is not the sync's cost (workers load theirs)
     paths: dict[str, dict] = {}
@@ -221,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         # Imports and first table creations, in neither figure.
         warm = argparse.Namespace(**{**vars(args), "files": 2, "rows_per_file": 10, "documents": 2})
-        for prepare, work in workloads(warm, model).values():
+        for prepare, work in workloads(warm, model, root).values():
             one_round(root, None, work, prepare)
         paths[IN_PROCESS] = {"workloads": measure(args, root, IN_PROCESS, None, model)}
         for workers in worker_counts:
@@ -240,19 +354,22 @@ def main(argv: list[str] | None = None) -> int:
 
                 ray.shutdown()
                 cluster.stop()
+    compare(paths)
     base = paths[IN_PROCESS]["workloads"]
-    for figures in paths.values():
-        for name, w in figures["workloads"].items():
-            w["ratio"] = round(w["per_second"] / base[name]["per_second"], 2)
     used_cluster = any(
         w["workers_cpu_share"] >= 0.5
         for label, p in paths.items()
         if label != IN_PROCESS
         for w in p["workloads"].values()
     )
+    large_files, large_documents = args.files * args.scale, args.documents * args.scale
     inputs = {
-        "backlog": f"{args.files} CSV files x {args.rows_per_file:,} rows",
-        "documents": f"{args.documents} guides, {model.name}",
+        "backlog": (f"{args.files} files", f"{large_files} files"),
+        "documents": (f"{args.documents} guides", f"{large_documents} guides"),
+    }
+    described = {
+        "backlog": f"{args.files} and {large_files} CSV files x {args.rows_per_file:,} rows",
+        "documents": f"{args.documents} and {large_documents} guides, {model.name}",
     }
     units = {"backlog": "rows/s", "documents": "chunks/s"}
     report = {
@@ -260,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         "files": args.files,
         "rows_per_file": args.rows_per_file,
         "documents": args.documents,
+        "scale": args.scale,
         "cpus_per_worker": args.cpus_per_worker,
         "repeats": args.repeats,
         "paths": paths,
@@ -267,19 +385,12 @@ def main(argv: list[str] | None = None) -> int:
         # measure the in-process path twice, plus the connection).
         "cluster_path_used": used_cluster,
         "load_average_at_start": [round(x, 2) for x in load],
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "bench_seconds": round(time.perf_counter() - started_bench, 1),
         "cpus": os.cpu_count(),
         "pass": True,  # no target: the issue asks for the figures and the overhead, stated
         "report_rows": [
-            {
-                "benchmark": f"scale: {name} ({label})",
-                "ours": f"{rate(w['per_second'])} {units[name]}"
-                + (f", connect + first task {w['connect_seconds']} s" if "connect_seconds" in w else ""),
-                "baseline": f"in-process {rate(base[name]['per_second'])} {units[name]}",
-                "ratio": f"{w['ratio']}×, workers' CPU share {w['workers_cpu_share']}",
-                "target": "",
-                "peak_rss_mib": None,
-                "input": inputs[name],
-            }
+            report_row(name, label, w, base[name], units[name], described[name])
             for label, p in paths.items()
             if label != IN_PROCESS
             for name, w in p["workloads"].items()
@@ -288,20 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     out = load_settings().data_dir / "bench" / "scale.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print_tables(paths, inputs, units)
     print(
-        "| path | cluster start s | connect + first task s | backlog rows/s | × in-process "
-        "| workers' CPU share | documents chunks/s | × in-process | workers' CPU share |"
+        f"\nload average at start {report['load_average_at_start']}, at end {report['load_average_at_end']}, "
+        f"{os.cpu_count()} cores, {report['bench_seconds']} s in all; wrote {out}"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for label, p in paths.items():
-        b, d = p["workloads"]["backlog"], p["workloads"]["documents"]
-        connect = round(statistics.median([b.get("connect_seconds", 0), d.get("connect_seconds", 0)]), 2)
-        print(
-            f"| {label} | {p.get('cluster_start_seconds', '')} | {connect if 'workers' in p else ''} "
-            f"| {rate(b['per_second'])} | {b['ratio']} | {b['workers_cpu_share']} "
-            f"| {rate(d['per_second'])} | {d['ratio']} | {d['workers_cpu_share']} |"
-        )
-    print(f"load average at start {report['load_average_at_start']}, {os.cpu_count()} cores; wrote {out}")
     if not used_cluster:
         print("note: no workload ran on the cluster's workers: these figures measure the in-process path")
     return 0

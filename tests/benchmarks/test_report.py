@@ -85,8 +85,8 @@ def test_the_scale_benchmark_runs_small_on_a_local_cluster_and_reports_each_path
     from bench_scale import main
 
     monkeypatch.setenv("FOUNDATION_DATA_DIR", str(tmp_path / "data"))
-    small = ["--files", "2", "--rows-per-file", "100", "--documents", "2", "--repeats", "1", "--workers", "1"]
-    assert main([*small, "--cpus-per-worker", "1"]) == 0
+    small = ["--files", "2", "--rows-per-file", "100", "--documents", "2", "--scale", "2", "--repeats", "1"]
+    assert main([*small, "--workers", "1", "--cpus-per-worker", "1"]) == 0
     scale = json.loads((tmp_path / "data" / "bench" / "scale.json").read_text())
     cluster = scale["paths"]["Ray, 1 worker node"]
     assert cluster["cluster_start_seconds"] > 0
@@ -95,5 +95,12 @@ def test_the_scale_benchmark_runs_small_on_a_local_cluster_and_reports_each_path
         assert cluster["workloads"][name]["items"] == scale["paths"]["in-process"]["workloads"][name]["items"]
         assert items is None or cluster["workloads"][name]["items"] == items
         assert cluster["workloads"][name]["connect_seconds"] > 0
+        # Two sizes (the second twice the files or documents) give the fixed cost and the marginal rate.
+        large = cluster["workloads"][name]["large"]
+        assert large["items"] == scale["paths"]["in-process"]["workloads"][name]["large"]["items"]
+        assert items is None or large["items"] == 2 * items
+        assert {"fixed_seconds", "marginal_per_second", "overhead_seconds_per_run"} <= cluster["workloads"][
+            name
+        ].keys()
     rows = {r["benchmark"] for r in build_report(tmp_path / "data" / "bench")["benchmarks"]}
     assert rows == {"scale: backlog (Ray, 1 worker node)", "scale: documents (Ray, 1 worker node)"}
