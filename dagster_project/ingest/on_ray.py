@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from dagster_project.cluster import ClusterInfo, connected
-from dagster_project.errors import EnvironmentFailure
+from dagster_project.errors import EnvironmentFailure, FoundationError
 from dagster_project.ingest.convert import Converted
 from dagster_project.ingest.read_ahead import Ahead
+from dagster_project.ingest.read_errors import FileRejected
 from dagster_project.ingest.report import Converter, IngestReport
 from dagster_project.ingest.units import Lineage, Unit, combined_checksum
+from dagster_project.landing.store import FileChanged
 from dagster_project.landing.zone import open_landing
 from dagster_project.settings import Settings
 
@@ -107,6 +109,7 @@ def _in_order(
     window = max(1, int(cluster.cpus * TASKS_PER_CPU))
     pending: deque[tuple[Any, dict[str, str]]] = deque()
     sent = 0
+    redone = 0  # units a worker could not convert for its environment, done by the driver instead
     step = max(1, len(units) // 10)  # about ten progress lines per batch
     try:
         for index, unit in enumerate(units, start=1):
@@ -116,7 +119,7 @@ def _in_order(
                 sent += 1
             ref, columns = pending.popleft()
             try:
-                shipped: Shipped | None = ray.get(ref)
+                shipped: Shipped | str | None = ray.get(ref)
             except ray.exceptions.RayError as exc:
                 raise EnvironmentFailure(
                     f"{unit.label}: its conversion failed on the {cluster.describe()} after "
@@ -124,6 +127,17 @@ def _in_order(
                 ) from exc
             if index % step == 0 or index == len(units):
                 log.info("[%d/%d] file(s) converted on the cluster", index, len(units))
+            if isinstance(shipped, str):  # the worker's environment failed it: the driver does it instead
+                redone += 1
+                if redone == 1:
+                    log.warning(
+                        "%s: not converted on the cluster (%s); converted in this process instead. Check "
+                        "that the workers reach the landing zone (an object store, not a local folder), "
+                        "with its credentials and settings in their own environment",
+                        unit.label,
+                        shipped,
+                    )
+                shipped = None
             if shipped is None:
                 yield index, unit, None
                 continue
@@ -134,6 +148,12 @@ def _in_order(
     finally:  # a batch that stopped early (a failure, a file redone that failed) leaves no task running
         for ref, _ in pending:
             ray.cancel(ref)
+        if redone:
+            log.warning(
+                "%d of %d file(s) were converted in this process, not on the cluster (their workers failed)",
+                redone,
+                len(units),
+            )
 
 
 @cache
@@ -150,10 +170,11 @@ def convert_on_worker(
     unit: Unit,
     index: int,
     columns: dict[str, str],
-) -> Shipped | None:
+) -> Shipped | str | None:
     """One Ray task: fetch, checksum and convert one unit in a scratch folder of its own; None for
-    anything but a clean conversion (a rejection, a change, the environment), which the driver reads
-    again in turn, where each has its record, message or retry."""
+    a rejection or a change, the cause (text) when the worker's own environment failed it (no
+    credentials, a landing folder it does not have, a full disk): the driver reads the unit again in
+    turn, where each has its record, message or retry, and says so for an environment."""
     with tempfile.TemporaryDirectory(prefix="foundation-ingest-") as folder:
         scratch = Path(folder)
         try:
@@ -172,6 +193,8 @@ def convert_on_worker(
                     table_columns=columns,
                 )
             parquet = converted.path.read_bytes()  # after the fetch: a file that changed raised on its exit
-        except Exception:  # noqa: BLE001 - read again by the driver, as a thread's result would be
+        except (FileRejected, FileChanged, FoundationError):  # its content: the driver records it
             return None
+        except Exception as exc:  # noqa: BLE001 - read again by the driver, which says the worker failed
+            return f"{type(exc).__name__}: {exc}"[:300]
     return Shipped(unit, checksum, replace(converted, path=Path(converted.path.name)), parquet)

@@ -211,3 +211,31 @@ def test_documents_are_extracted_on_the_cluster_with_the_same_rows(tmp_path, ray
             key=lambda r: r["path"],
         )
     assert rows["there"] == rows["here"]
+
+
+def test_a_worker_failed_by_its_environment_says_why_and_a_rejection_does_not(tmp_path) -> None:
+    """What a worker could not convert the driver converts again; for the worker's environment (no
+    credentials, a landing folder it does not have) the task says why, so the run can say the cluster
+    did not do it, rather than log it as converted on the cluster."""
+    from datetime import UTC, datetime
+
+    from dagster_project.ingest.on_ray import convert_on_worker
+    from dagster_project.ingest.read_errors import FileRejected
+    from dagster_project.ingest.units import Lineage
+    from dagster_project.landing.zone import open_landing
+
+    settings = Settings.for_data_dir(tmp_path / "data")
+    land(settings, "orders/a.csv", orders_csv(1, 2))
+    unit = Unit(open_landing(settings).stat("orders/a.csv"))
+    lineage = Lineage("run", datetime.now(UTC))
+
+    def no_credentials(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("Unable to locate credentials")
+
+    def rejected(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise FileRejected("unreadable", "line 2: not CSV")
+
+    assert convert_on_worker(settings, no_credentials, lineage, unit, 1, {}) == (
+        "RuntimeError: Unable to locate credentials"
+    )
+    assert convert_on_worker(settings, rejected, lineage, unit, 1, {}) is None
