@@ -125,6 +125,11 @@ def _in_order(
                     f"{unit.label}: its conversion failed on the {cluster.describe()} after "
                     f"{TASK_RETRIES} retries ({type(exc).__name__}: {str(exc)[:500]}); the run may be retried"
                 ) from exc
+            except ConnectionError as exc:  # Ray Client: the head (its client server) went away
+                raise EnvironmentFailure(
+                    f"{unit.label}: the connection to the {cluster.describe()} was lost ({exc}); check "
+                    "that the head node is up; the run may be retried"
+                ) from exc
             if index % step == 0 or index == len(units):
                 log.info("[%d/%d] file(s) converted on the cluster", index, len(units))
             if isinstance(shipped, str):  # the worker's environment failed it: the driver does it instead
@@ -146,8 +151,13 @@ def _in_order(
             converted = replace(shipped.converted, path=out_path)
             yield index, unit, Ahead(shipped.unit, shipped.checksum, converted, columns)
     finally:  # a batch that stopped early (a failure, a file redone that failed) leaves no task running
-        for ref, _ in pending:
-            ray.cancel(ref)
+        # Only while connected: a Ray call after the connection was lost would start a local Ray
+        # instance in this process (Ray's auto-init) and fail, hiding why the batch stopped.
+        for ref, _ in pending if ray.is_initialized() else ():
+            try:
+                ray.cancel(ref)
+            except (ray.exceptions.RayError, ConnectionError):  # the connection went while cancelling
+                break
         if redone:
             log.warning(
                 "%d of %d file(s) were converted in this process, not on the cluster (their workers failed)",

@@ -239,3 +239,45 @@ def test_a_worker_failed_by_its_environment_says_why_and_a_rejection_does_not(tm
         "RuntimeError: Unable to locate credentials"
     )
     assert convert_on_worker(settings, rejected, lineage, unit, 1, {}) is None
+
+
+def test_a_connection_lost_mid_batch_is_an_environment_failure_naming_the_cluster(
+    tmp_path, monkeypatch
+) -> None:
+    """Ray Client loses the head mid-batch: the run fails as the environment (retried), naming the
+    cluster, and makes no Ray call after it (one would start a local Ray instance and hide why)."""
+    from datetime import UTC, datetime
+
+    import ray
+
+    from dagster_project.cluster import ClusterInfo
+    from dagster_project.ingest import on_ray
+    from dagster_project.ingest.units import Lineage
+    from dagster_project.landing.zone import open_landing
+
+    settings = Settings.for_data_dir(tmp_path / "data")
+    land(settings, "orders/a.csv", orders_csv(1, 2))
+    units = [Unit(open_landing(settings).stat("orders/a.csv"))]
+
+    class Task:
+        def remote(self, *args):  # noqa: ANN002, ANN202
+            return object()
+
+    def lost(ref):  # noqa: ANN001, ANN202
+        raise ConnectionError("Client is shutting down.")
+
+    calls: list = []
+    monkeypatch.setattr(on_ray, "_task", Task)
+    monkeypatch.setattr(ray, "put", lambda value: value)
+    monkeypatch.setattr(ray, "get", lost)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "cancel", calls.append)
+    cluster = ClusterInfo("ray://head:10001", 1, 2, 0)
+    batch = on_ray._in_order(
+        units, None, settings, tmp_path, Lineage("run", datetime.now(UTC)), {}, cluster, logging.getLogger()
+    )
+    with pytest.raises(
+        EnvironmentFailure, match=r"connection to the Ray cluster at ray://head:10001.* was lost"
+    ):
+        list(batch)
+    assert calls == []
