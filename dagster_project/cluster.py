@@ -12,6 +12,7 @@ for it.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -63,6 +64,10 @@ def connected(settings: Settings, log: logging.Logger | None = None) -> Iterator
     if address is None:
         raise EnvironmentFailure("no Ray cluster configured: set FOUNDATION_RAY_ADDRESS")
     log = log or logging.getLogger(__name__)
+    # A Ray call after the connection is lost would otherwise start a local Ray instance in this
+    # process (Ray's auto-init, read when ray is first imported): it fails, hides why, and writes
+    # ~/.ray/auth_token, which turns token authentication on for every later `ray start` of the user.
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
     import ray
 
     global _connected_to

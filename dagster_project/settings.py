@@ -587,10 +587,28 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     }
     settings = Settings.for_data_dir(data_dir, **overrides)
     check_landing_queue(settings)
+    check_ray_address(settings)
     if catalog:
         catalog.setdefault("warehouse", settings.warehouse_uri)
         settings = dataclasses.replace(settings, catalog_properties=catalog)
     return settings
+
+
+def check_ray_address(settings: Settings) -> None:
+    """The Ray address is `host:port`, `ray://host:port` or `auto`, as `ray.init` takes it.
+
+    Raises:
+        SettingsError: Anything else (a run would fail with Ray's bare `Invalid address format`).
+    """
+    address = settings.ray_address
+    if not address or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or any(c.isspace() or c in "/?#" for c in host):
+        raise SettingsError(
+            f"FOUNDATION_RAY_ADDRESS={address!r} is not a Ray address: give the head node's GCS address "
+            "`host:6379` (from a Ray node) or its Ray Client address `ray://host:10001`"
+        )
 
 
 def check_landing_queue(settings: Settings) -> None:

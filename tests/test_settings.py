@@ -45,6 +45,17 @@ def test_bad_number_names_the_variable():
         load_settings({"FOUNDATION_SENSOR_MAX_FILES_PER_RUN": "many"})
 
 
+@pytest.mark.parametrize("address", ["not a host", "ray-head", "ray://ray-head", "http://ray-head:10001"])
+def test_a_malformed_ray_address_is_a_settings_error_naming_the_variable(address):
+    with pytest.raises(SettingsError, match="FOUNDATION_RAY_ADDRESS=.*ray://host:10001"):
+        load_settings({"FOUNDATION_RAY_ADDRESS": address})
+
+
+@pytest.mark.parametrize("address", ["ray-head:6379", "ray://ray-head:10001", "auto", "[::1]:6379"])
+def test_a_ray_address_as_ray_init_takes_it_loads(address):
+    assert load_settings({"FOUNDATION_RAY_ADDRESS": address}).ray_address == address
+
+
 def test_a_renamed_variable_names_its_new_name_instead_of_being_ignored():
     with pytest.raises(SettingsError, match="renamed: set FOUNDATION_SENSOR_MAX_FILES_PER_RUN"):
         load_settings({"FOUNDATION_SENSOR_MAX_FILES_PER_TICK": "20"})

@@ -83,10 +83,7 @@ def heavy_steps(
             "which the cluster's actors load"
         )
     with connected(settings, log) as info:
-        from ray.data import DataContext
-
-        # The run log gets our progress lines; Ray Data's terminal progress bars would only clutter it.
-        DataContext.get_current().enable_progress_bars = False
+        quiet_ray_data_console()
         actors = settings.ray_embedding_actors or default_actors(info)
         on_cluster = ClusterEmbedder(
             settings.embedder,
@@ -97,6 +94,21 @@ def heavy_steps(
             log=log,
         )
         yield HeavySteps(info.describe(), lambda docs, fn: chunk_on_cluster(docs, fn, info), on_cluster)
+
+
+def quiet_ray_data_console() -> None:
+    """Keep Ray Data's own lines off the terminal: the run log gets our progress lines instead.
+
+    Ray Data prints each dataset's start, plan and end at INFO on stderr (and, with progress bars
+    off, a warning saying so), between the lines of `foundation ingest`. Its console handler is
+    raised to ERROR; its file handler still writes everything to the session's `ray-data.log`.
+    """
+    from ray.data import DataContext
+
+    DataContext.get_current().enable_progress_bars = False
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setLevel(logging.ERROR)
 
 
 def default_actors(info: ClusterInfo) -> int:

@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from dagster_project.cluster import ClusterInfo, connected
-from dagster_project.errors import EnvironmentFailure
+from dagster_project.errors import EnvironmentFailure, FoundationError
 from dagster_project.ingest.convert import Converted
 from dagster_project.ingest.read_ahead import Ahead
+from dagster_project.ingest.read_errors import FileRejected
 from dagster_project.ingest.report import Converter, IngestReport
 from dagster_project.ingest.units import Lineage, Unit, combined_checksum
+from dagster_project.landing.store import FileChanged
 from dagster_project.landing.zone import open_landing
 from dagster_project.settings import Settings
 
@@ -107,8 +109,8 @@ def _in_order(
     window = max(1, int(cluster.cpus * TASKS_PER_CPU))
     pending: deque[tuple[Any, dict[str, str]]] = deque()
     sent = 0
+    redone = 0  # units a worker could not convert for its environment, done by the driver instead
     step = max(1, len(units) // 10)  # about ten progress lines per batch
-    redone: list[str] = []  # units a task could not convert cleanly, with its reason
     try:
         for index, unit in enumerate(units, start=1):
             while sent < len(units) and sent < index - 1 + window:
@@ -117,16 +119,31 @@ def _in_order(
                 sent += 1
             ref, columns = pending.popleft()
             try:
-                shipped: Shipped | str = ray.get(ref)
+                shipped: Shipped | str | None = ray.get(ref)
             except ray.exceptions.RayError as exc:
                 raise EnvironmentFailure(
                     f"{unit.label}: its conversion failed on the {cluster.describe()} after "
                     f"{TASK_RETRIES} retries ({type(exc).__name__}: {str(exc)[:500]}); the run may be retried"
                 ) from exc
+            except ConnectionError as exc:  # Ray Client: the head (its client server) went away
+                raise EnvironmentFailure(
+                    f"{unit.label}: the connection to the {cluster.describe()} was lost ({exc}); check "
+                    "that the head node is up; the run may be retried"
+                ) from exc
             if index % step == 0 or index == len(units):
                 log.info("[%d/%d] file(s) converted on the cluster", index, len(units))
-            if isinstance(shipped, str):  # read again by the run itself, which has the file's rule for it
-                redone.append(f"{unit.label}: {shipped}")
+            if isinstance(shipped, str):  # the worker's environment failed it: the driver does it instead
+                redone += 1
+                if redone == 1:
+                    log.warning(
+                        "%s: not converted on the cluster (%s); converted in this process instead. Check "
+                        "that the workers reach the landing zone (an object store, not a local folder), "
+                        "with its credentials and settings in their own environment",
+                        unit.label,
+                        shipped,
+                    )
+                shipped = None
+            if shipped is None:
                 yield index, unit, None
                 continue
             out_path = scratch / f"{index:05d}.parquet"
@@ -134,16 +151,18 @@ def _in_order(
             converted = replace(shipped.converted, path=out_path)
             yield index, unit, Ahead(shipped.unit, shipped.checksum, converted, columns)
     finally:  # a batch that stopped early (a failure, a file redone that failed) leaves no task running
-        for ref, _ in pending:
-            ray.cancel(ref)
-        if redone:  # a rejection is normal; all of them failing there is a worker that cannot read the files
+        # Only while connected: a Ray call after the connection was lost would start a local Ray
+        # instance in this process (Ray's auto-init) and fail, hiding why the batch stopped.
+        for ref, _ in pending if ray.is_initialized() else ():
+            try:
+                ray.cancel(ref)
+            except (ray.exceptions.RayError, ConnectionError):  # the connection went while cancelling
+                break
+        if redone:
             log.warning(
-                "%d of %d file(s) were not converted on the cluster and were read again by the run "
-                "(a rejected file is; if all are, check that the workers reach the landing zone, "
-                "FOUNDATION_LANDING_URI, with the same credentials); first: %s",
-                len(redone),
-                sent,
-                redone[0],
+                "%d of %d file(s) were converted in this process, not on the cluster (their workers failed)",
+                redone,
+                len(units),
             )
 
 
@@ -161,10 +180,11 @@ def convert_on_worker(
     unit: Unit,
     index: int,
     columns: dict[str, str],
-) -> Shipped | str:
-    """One Ray task: fetch, checksum and convert one unit in a scratch folder of its own; for anything
-    but a clean conversion (a rejection, a change, the environment) the reason, and the driver reads
-    the unit again in turn, where each has its record, message or retry."""
+) -> Shipped | str | None:
+    """One Ray task: fetch, checksum and convert one unit in a scratch folder of its own; None for
+    a rejection or a change, the cause (text) when the worker's own environment failed it (no
+    credentials, a landing folder it does not have, a full disk): the driver reads the unit again in
+    turn, where each has its record, message or retry, and says so for an environment."""
     with tempfile.TemporaryDirectory(prefix="foundation-ingest-") as folder:
         scratch = Path(folder)
         try:
@@ -183,6 +203,8 @@ def convert_on_worker(
                     table_columns=columns,
                 )
             parquet = converted.path.read_bytes()  # after the fetch: a file that changed raised on its exit
-        except Exception as exc:  # noqa: BLE001 - read again by the driver, as a thread's result would be
-            return f"{type(exc).__name__}: {str(exc)[:300]}"
+        except (FileRejected, FileChanged, FoundationError):  # its content: the driver records it
+            return None
+        except Exception as exc:  # noqa: BLE001 - read again by the driver, which says the worker failed
+            return f"{type(exc).__name__}: {exc}"[:300]
     return Shipped(unit, checksum, replace(converted, path=Path(converted.path.name)), parquet)

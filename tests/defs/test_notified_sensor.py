@@ -109,16 +109,18 @@ def bucket(s3_server, s3_credentials, tmp_path, monkeypatch) -> Bucket:
 
 
 @pytest.mark.slow  # a moto_server, as the other S3 tests
-def test_events_request_exactly_the_landed_files_without_listing(bucket: Bucket) -> None:
+def test_events_request_exactly_the_landed_files_without_listing(bucket: Bucket, capfd) -> None:
     bucket.notify()
     first, cursor = bucket.tick(None)  # the first tick lists once (events may predate the sensor)
     assert first.run_requests == [] and bucket.listings == 1
     for name in ("a", "b", "c"):
         bucket.land(f"orders/{name}.csv")
     bucket.land("customers/x.csv")  # another prefix: no event for this queue
+    capfd.readouterr()
     result, cursor = bucket.tick(cursor)
     assert _files(result) == ["orders/a.csv", "orders/b.csv", "orders/c.csv"]
     assert bucket.listings == 1  # no ListObjects: the events said where to look
+    assert "orders: 3 new file version(s), 3 seen, 3 event message(s)" in capfd.readouterr().err  # where from
     # Kept until a tick whose cursor Dagster stored knows the files: the next one deletes them.
     assert bucket.messages_left() == 3
     again, _ = bucket.tick(cursor)

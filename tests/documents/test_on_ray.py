@@ -189,3 +189,13 @@ def test_an_embedding_worker_killed_mid_sync_is_retried_and_its_chunks_land_once
     assert len(chunks) == on_cluster.chunks_total
     cache = open_catalog(remote).load_table("ops.embedding_cache").scan().to_arrow()
     assert cache.num_rows == len(set(cache["cache_key"].to_pylist())) == on_cluster.chunks_embedded
+
+
+def test_ray_data_keeps_its_own_lines_off_the_terminal(capsys):
+    """Ray Data's per-dataset INFO lines (and its 'Progress bars disabled' warning) stay out of the CLI."""
+    from dagster_project.documents.on_ray import quiet_ray_data_console
+
+    quiet_ray_data_console()
+    logging.getLogger("ray.data").info("Starting execution of Dataset dataset_0")
+    logging.getLogger("ray.data").warning("Progress bars disabled.")
+    assert capsys.readouterr().err == ""

@@ -201,9 +201,10 @@ def test_workers_that_cannot_read_the_files_leave_the_run_correct_and_say_so(
         report = ingest_dataset(settings, load_registry(settings.sources_file)["orders"], run_id="b", log=log)
 
     assert len(report.ingested) == 3 and report.rows == 12 and not report.quarantined  # redone by the run
-    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warning.startswith("3 of 3 file(s) were not converted on the cluster")
-    assert "FOUNDATION_LANDING_URI" in warning and "PermissionError" in warning and "b0.csv" in warning
+    first, summary = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert first.startswith("orders/b0.csv: not converted on the cluster (PermissionError")
+    assert "reach the landing zone" in first
+    assert summary.startswith("3 of 3 file(s) were converted in this process, not on the cluster")
 
 
 def test_an_unreachable_cluster_fails_the_run_and_quarantines_nothing(tmp_path) -> None:
@@ -244,3 +245,73 @@ def test_documents_are_extracted_on_the_cluster_with_the_same_rows(tmp_path, ray
             key=lambda r: r["path"],
         )
     assert rows["there"] == rows["here"]
+
+
+def test_a_worker_failed_by_its_environment_says_why_and_a_rejection_does_not(tmp_path) -> None:
+    """What a worker could not convert the driver converts again; for the worker's environment (no
+    credentials, a landing folder it does not have) the task says why, so the run can say the cluster
+    did not do it, rather than log it as converted on the cluster."""
+    from datetime import UTC, datetime
+
+    from dagster_project.ingest.on_ray import convert_on_worker
+    from dagster_project.ingest.read_errors import FileRejected
+    from dagster_project.ingest.units import Lineage
+    from dagster_project.landing.zone import open_landing
+
+    settings = Settings.for_data_dir(tmp_path / "data")
+    land(settings, "orders/a.csv", orders_csv(1, 2))
+    unit = Unit(open_landing(settings).stat("orders/a.csv"))
+    lineage = Lineage("run", datetime.now(UTC))
+
+    def no_credentials(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("Unable to locate credentials")
+
+    def rejected(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise FileRejected("unreadable", "line 2: not CSV")
+
+    assert convert_on_worker(settings, no_credentials, lineage, unit, 1, {}) == (
+        "RuntimeError: Unable to locate credentials"
+    )
+    assert convert_on_worker(settings, rejected, lineage, unit, 1, {}) is None
+
+
+def test_a_connection_lost_mid_batch_is_an_environment_failure_naming_the_cluster(
+    tmp_path, monkeypatch
+) -> None:
+    """Ray Client loses the head mid-batch: the run fails as the environment (retried), naming the
+    cluster, and makes no Ray call after it (one would start a local Ray instance and hide why)."""
+    from datetime import UTC, datetime
+
+    import ray
+
+    from dagster_project.cluster import ClusterInfo
+    from dagster_project.ingest import on_ray
+    from dagster_project.ingest.units import Lineage
+    from dagster_project.landing.zone import open_landing
+
+    settings = Settings.for_data_dir(tmp_path / "data")
+    land(settings, "orders/a.csv", orders_csv(1, 2))
+    units = [Unit(open_landing(settings).stat("orders/a.csv"))]
+
+    class Task:
+        def remote(self, *args):  # noqa: ANN002, ANN202
+            return object()
+
+    def lost(ref):  # noqa: ANN001, ANN202
+        raise ConnectionError("Client is shutting down.")
+
+    calls: list = []
+    monkeypatch.setattr(on_ray, "_task", Task)
+    monkeypatch.setattr(ray, "put", lambda value: value)
+    monkeypatch.setattr(ray, "get", lost)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "cancel", calls.append)
+    cluster = ClusterInfo("ray://head:10001", 1, 2, 0)
+    batch = on_ray._in_order(
+        units, None, settings, tmp_path, Lineage("run", datetime.now(UTC)), {}, cluster, logging.getLogger()
+    )
+    with pytest.raises(
+        EnvironmentFailure, match=r"connection to the Ray cluster at ray://head:10001.* was lost"
+    ):
+        list(batch)
+    assert calls == []

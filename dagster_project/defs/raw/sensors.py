@@ -218,9 +218,19 @@ def batch_request(
     batch: list[LandedFile],
     cursor: str | None,
     everything: bool = False,
+    how: str = "",
 ) -> dg.RunRequest:
-    """The run of one batch (its files in the config, keyed by its versions)."""
-    context.log.info("%s: %d new file version(s), %d seen", dataset.name, len(batch), len(files))
+    """The run of one batch (its files in the config, keyed by its versions).
+
+    `how`, in notification mode: where the files came from (`listed`, `n event message(s)`).
+    """
+    context.log.info(
+        "%s: %d new file version(s), %d seen%s",
+        dataset.name,
+        len(batch),
+        len(files),
+        f", {how}" if how else "",
+    )
     op_name = "__".join(asset_key(dataset).path)
     # The models ready to build ride along once the backlog is drained: while more files are due,
     # the next batch should not wait (its dataset's slot) for a build the last batch's run makes.
@@ -339,13 +349,11 @@ def _notified_tick(
     # Known to a stored cursor: requested by an earlier tick (this tick's cursor is not stored yet).
     stored = _state(context.cursor).get("recent", {})
     waiting = {(f.key, f.version) for f in files if (stored.get(f.key) or [None])[0] != f.version}
+    how = "listed" if reconcile else f"{len(messages)} event message(s)"
     if batch:
-        result = dg.SensorResult(
-            run_requests=[batch_request(context, settings, dataset, files, batch, cursor, everything=True)],
-            cursor=cursor,
-        )
+        request = batch_request(context, settings, dataset, files, batch, cursor, everything=True, how=how)
+        result = dg.SensorResult(run_requests=[request], cursor=cursor)
     else:
-        how = "listed" if reconcile else f"{len(messages)} event message(s)"
         seen = f"{len(files)} to handle, {how}" + (f"; {note}" if note else "")
         result = dg.SensorResult(skip_reason=f"no new files under {dataset.prefix} ({seen})", cursor=cursor)
     later = [m for m in messages if any((f.key, f.version) in waiting for f in named[id(m)])]
