@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from dagster_project.settings import load_settings
-from tests.servers.ray_cluster import ray_cluster  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -499,7 +498,7 @@ def test_the_worker_joins_the_head_and_the_dagster_containers_use_the_head(scale
 
 
 @pytest.mark.slow
-def test_the_ray_commands_work_on_a_real_cluster(scale_config: dict, ray_cluster) -> None:  # noqa: F811
+def test_the_ray_commands_work_on_a_real_cluster(scale_config: dict, ray_cluster) -> None:
     """The services' health checks pass against a live head, and a driver that is no Ray node (as the
     Dagster containers are not) connects through Ray Client and runs its tasks on the worker node."""
     import ray
