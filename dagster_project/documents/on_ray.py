@@ -107,7 +107,9 @@ def quiet_ray_data_console() -> None:
 
     DataContext.get_current().enable_progress_bars = False
     for handler in logging.getLogger("ray.data").handlers:
-        if isinstance(handler, logging.StreamHandler):
+        # Ray's own console handler only: a handler another library put there (pytest's log capture,
+        # a host application's) is not ours to quiet, and it may be shared with other loggers.
+        if isinstance(handler, logging.StreamHandler) and type(handler).__module__.startswith("ray."):
             handler.setLevel(logging.ERROR)
 
 
