@@ -152,3 +152,42 @@ def test_catch_up_and_the_run_never_fetch_a_handled_version(settings, registry, 
     assert [f["file"] for f in report.ingested] == ["orders/new.csv"]
     assert {s["file"] for s in report.skipped} == {"orders/0.csv", "orders/1.csv", "orders/2.csv"}
     assert all(s["why"].startswith("already ingested (snapshot ") for s in report.skipped)
+
+
+def test_a_touched_file_is_read_once_then_never_requested_again(settings, registry, monkeypatch):
+    """A new landing version with the same bytes (touched, copied again without its modified time) is
+    skipped by its checksum and recorded, the way its bytes were handled: no run is requested for it
+    and nothing downloads it again, however many catch-ups follow."""
+    import os
+
+    paths = [
+        land(settings, "orders/a.csv", orders_csv(1, 2)),
+        land(settings, "orders/copy.csv", orders_csv(1, 2)),  # the same bytes as a.csv
+        land(settings, "orders/bad.csv", orders_csv(3, 1).replace(".50", "x")),  # quarantined whole
+    ]
+    ingest_dataset(settings, registry["orders"], run_id="first")
+    for path in paths:
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+
+    with _counting_fetches(monkeypatch) as fetched:
+        assert len(pending_work(settings).files) == 3  # new landing versions: read once, by their run
+        report = ingest_dataset(settings, registry["orders"], run_id="touched")
+        assert set(fetched) == {"orders/a.csv", "orders/bad.csv", "orders/copy.csv"}
+        assert report.rows == 0 and report.duplicates == [] and report.quarantined == []
+        whys = {s["file"]: s["why"] for s in report.skipped}
+        assert whys["orders/a.csv"].startswith("already ingested (snapshot ")
+        assert whys["orders/copy.csv"] == "already recorded as a duplicate of orders/a.csv"
+        assert whys["orders/bad.csv"] == "already quarantined"
+
+        fetched.clear()
+        assert pending_work(settings).files == []
+        assert _listed(settings) <= _handled_versions(settings, registry["orders"])  # the sensor's lookup
+        assert ingest_dataset(settings, registry["orders"], run_id="again").skipped
+        assert fetched == []
+    assert _outcomes(settings) == {
+        "orders/a.csv": {"published"},
+        "orders/copy.csv": {"duplicate"},
+        "orders/bad.csv": {"quarantined"},
+    }
+    table = open_catalog(settings).load_table("raw.orders")
+    assert table.scan().to_arrow().num_rows == 2  # a.csv once

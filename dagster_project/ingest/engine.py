@@ -33,11 +33,14 @@ from dagster_project.lakehouse.evolution import evolve_raw_table
 from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_missing_publishes
 from dagster_project.lakehouse.ops_tables.audit import record as record_audit
 from dagster_project.lakehouse.ops_tables.handled_files import (
+    HandledAs,
+    again_rows,
     handled_index,
     quarantine_rows,
     record_missing,
 )
 from dagster_project.lakehouse.ops_tables.quarantine import (
+    DUPLICATE,
     QuarantineRecord,
     duplicate_versions,
     quarantined_versions,
@@ -211,7 +214,10 @@ def ingest_units(
             record_quarantine(catalog, report.quarantine_records)
         report.seconds["commit"] = time.perf_counter() - committing
         if manifest is not None:  # after the commit: lookups read what the manifest lacks from summaries
-            record_missing(catalog, dataset.name, table, extra=quarantine_rows(report.quarantine_records))
+            again = again_rows(dataset.name, table, report.handled_again, run_id)
+            record_missing(
+                catalog, dataset.name, table, extra=quarantine_rows(report.quarantine_records) + again
+            )
     except RuntimeError as exc:  # a query of the gate interrupted: retried, not the data's fault
         failure = environment_failure(exc, dataset.table)
         if failure is None:
@@ -246,6 +252,7 @@ def _ingest_one(
     read (`FileChanged`, raised on leaving the fetch) leaves no trace but a skip.
     """
     skipped: str | None = None
+    again: HandledAs | None = None  # a new landing version of bytes handled before: how they were
     rejected: QuarantineRecord | None = None
     duplicate: QuarantineRecord | None = None
     converted: Converted | None = None
@@ -260,10 +267,13 @@ def _ingest_one(
             root = f"{landing.uri}/"
             tail = unit.file.uri[len(root) - 1 :] if unit.file.uri.startswith(root) else ""
             skipped = handled.why(identity, tail)
+            found = handled.handled_as(identity, tail)
+            again = None if found is None else found[0]
             if skipped is None and handled.skip_duplicates:
                 recorded = handled.recorded_duplicate(identity)
                 if recorded is not None:
                     skipped = f"already recorded as a duplicate of {key_label(recorded, root)}"
+                    again = HandledAs(DUPLICATE, duplicate_of=recorded)
                 else:
                     original = handled.duplicate_of(identity)
                     if original is not None:
@@ -280,12 +290,12 @@ def _ingest_one(
                         settings, dataset, unit.versioned, paths[0], checksum, problem, run_id
                     )
     except FileNotFoundError:
-        skipped = "no longer in the landing zone"
+        skipped, again = "no longer in the landing zone", None
     except FileChanged:
-        skipped = "changed while it was read; it will be taken again"
+        skipped, again = "changed while it was read; it will be taken again", None
         log.warning("%s: %s", unit.label, skipped)
     except LandingEntryRefused as refused:
-        skipped = f"not read ({refused.why})"
+        skipped, again = f"not read ({refused.why})", None
     except (OSError, RuntimeError) as exc:  # a full disk, a permission, an interrupted DuckDB query
         failure = environment_failure(exc, unit.label)
         if failure is None:
@@ -293,6 +303,8 @@ def _ingest_one(
         raise failure from exc
     if skipped is not None:
         report.skipped.append({"file": unit.label, "why": skipped})
+        if again is not None:  # recorded: no sensor or catch-up requests this version again
+            report.handled_again.append((unit.file.uri, unit.versioned.version, checksum, again))
         return None
     if duplicate is not None:
         log.warning("%s", duplicate.message)

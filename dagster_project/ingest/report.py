@@ -9,6 +9,7 @@ from typing import Protocol
 
 from dagster_project.ingest.convert import Converted
 from dagster_project.ingest.units import Unit
+from dagster_project.lakehouse.ops_tables.handled_files import HandledAs
 from dagster_project.lakehouse.ops_tables.quarantine import QuarantineRecord
 from dagster_project.quality.gate import GateReport
 
@@ -40,6 +41,9 @@ class IngestReport:
     quarantined: list[QuarantineRecord] = field(default_factory=list)  # whole files
     rejected_rows: list[QuarantineRecord] = field(default_factory=list)  # rows whose values do not fit
     duplicates: list[QuarantineRecord] = field(default_factory=list)  # same bytes as a file taken before
+    # Skipped new landing versions of bytes handled before (URI, version, checksum, how): the manifest
+    # records them, so that they are not requested again.
+    handled_again: list[tuple[str, str, str, HandledAs]] = field(default_factory=list)
     new_columns: dict[str, str] = field(default_factory=dict)
     schema_changes: list[str] = field(default_factory=list)  # registry widenings applied in place
     seconds: dict[str, float] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
+from dagster_project.lakehouse.ops_tables.handled_files import PUBLISHED, QUARANTINED, HandledAs
 from dagster_project.landing.store import LandedFile
 
 if TYPE_CHECKING:
@@ -112,32 +113,44 @@ class Handled:
     skip_duplicates: bool = True  # the dataset's policy: 'skip' (True) or 'allow'
 
     def __post_init__(self) -> None:
-        self._by_checksum: dict[str, list[tuple[str, str]]] = {}
+        self._by_checksum: dict[str, list[tuple[str, HandledAs]]] = {}
         for (uri, checksum), snapshot in self.done.items():
-            self._by_checksum.setdefault(checksum, []).append(
-                (uri, f"already ingested (snapshot {snapshot})")
-            )
+            self._by_checksum.setdefault(checksum, []).append((uri, HandledAs(PUBLISHED, snapshot)))
         for uri, checksum in self.quarantined:
-            self._by_checksum.setdefault(checksum, []).append((uri, "already quarantined"))
+            self._by_checksum.setdefault(checksum, []).append((uri, HandledAs(QUARANTINED)))
 
-    def why(self, identity: tuple[str, str], key_tail: str) -> str | None:
-        """Why a version needs no work, or None if it does.
+    def handled_as(self, identity: tuple[str, str], key_tail: str) -> tuple[HandledAs, str | None] | None:
+        """How these bytes were handled by an earlier run, and where: None for that same URI, else the
+        URI they had in a landing zone that has since moved; None if they were not (or only staged
+        by this run).
 
         Args:
             identity: (URI, checksum) of the version.
             key_tail: The end of its URI below the landing root (`/orders/a.csv`), or "" if unknown.
         """
         if identity in self.done:
-            return f"already ingested (snapshot {self.done[identity]})"
+            return HandledAs(PUBLISHED, self.done[identity]), None
         if identity in self.quarantined:
-            return "already quarantined"
+            return HandledAs(QUARANTINED), None
         if identity in self.staged:
-            return f"same bytes as {self.staged[identity].label} in this run"
-        uri, checksum = identity
-        for known, why in self._by_checksum.get(checksum, []) if key_tail else []:
+            return None
+        _, checksum = identity
+        for known, handled in self._by_checksum.get(checksum, []) if key_tail else []:
             if known.endswith(key_tail):
-                return f"{why}; it landed before as {known} (the landing zone has moved)"
+                return handled, known
         return None
+
+    def why(self, identity: tuple[str, str], key_tail: str) -> str | None:
+        """Why a version needs no work, or None if it does (arguments as for `handled_as`)."""
+        found = self.handled_as(identity, key_tail)
+        if found is None:
+            if identity in self.staged:
+                return f"same bytes as {self.staged[identity].label} in this run"
+            return None
+        handled, moved_from = found
+        if moved_from is None:
+            return handled.why()
+        return f"{handled.why()}; it landed before as {moved_from} (the landing zone has moved)"
 
     def recorded_duplicate(self, identity: tuple[str, str]) -> str | None:
         """The URI this version was recorded a duplicate of, by an earlier run; None if it was not."""

@@ -8,6 +8,7 @@ import textwrap
 
 import pytest
 
+from dagster_project.catch_up import pending_work
 from dagster_project.ingest.run import ingest_dataset
 from dagster_project.lakehouse.publish import FILES_PROPERTY, ingested_versions
 from dagster_project.lakehouse.tables import open_catalog
@@ -182,3 +183,5 @@ def test_a_copied_data_folder_does_not_ingest_everything_again(settings, registr
     )
     assert whys["orders/bad.csv"].startswith("already quarantined")
     assert _count(moved) == 7
+    # Recorded at their new URIs: catch-up in the moved folder finds nothing due again.
+    assert pending_work(moved).files == []

@@ -200,6 +200,53 @@ def snapshot_rows(dataset: str, table: Table, snapshot: Snapshot, outcome: str, 
     ]
 
 
+@dataclass(frozen=True)
+class HandledAs:
+    """How a file's bytes were handled: the outcome, the snapshot that took them (published), the file
+    a duplicate copies. A new landing version of the same bytes (a touched file, a copy that kept the
+    bytes but not the modified time) is recorded as handled the same way."""
+
+    outcome: str
+    snapshot_id: int | None = None
+    duplicate_of: str | None = None
+
+    def why(self) -> str:
+        """A skipped file's reason, as the lookups give it."""
+        if self.outcome == PUBLISHED:
+            return f"already ingested (snapshot {self.snapshot_id})"
+        return _WHY[self.outcome].format(original=self.duplicate_of or "")
+
+
+def again_rows(
+    dataset: str, table: Table, versions: Iterable[tuple[str, str, str, HandledAs]], run_id: str
+) -> list[dict]:
+    """Manifest rows for new landing versions (URI, version, checksum) of bytes handled before, so that
+    no sensor or catch-up requests them (and downloads them) again.
+
+    A published one names the snapshot that took the bytes: it stays handled exactly as long as that
+    snapshot is live, as the version that snapshot committed does.
+    """
+    rows = []
+    for uri, version, checksum, handled in versions:
+        published = handled.outcome == PUBLISHED
+        rows.append(
+            {
+                "dataset": dataset,
+                "source_file": uri,
+                "landing_version": version,
+                "source_checksum": checksum,
+                "outcome": handled.outcome,
+                "table_name": ".".join(table.name()) if published else "",
+                "table_uuid": str(table.metadata.table_uuid) if published else "",
+                "snapshot_id": handled.snapshot_id if published else None,
+                "branch": MAIN_BRANCH if published else "",
+                "run_id": run_id,
+                "duplicate_of": handled.duplicate_of,
+            }
+        )
+    return rows
+
+
 def quarantine_rows(records: Iterable[QuarantineRecord]) -> list[dict]:
     """Manifest rows of quarantine records of whole files and duplicates (row-level records do not count)."""
     rows = []
