@@ -9,6 +9,7 @@ lane, the read-ahead and the per-file gate work here as under the sensors. Each 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 from collections.abc import Callable, Collection
@@ -26,6 +27,7 @@ from dagster_project.landing.store import LandedFile
 from dagster_project.registry import Dataset, load_registry
 from dagster_project.run_failures import headline
 from dagster_project.run_failures import where_to_look as run_log
+from dagster_project.run_progress import QUIET_UP_TO_FILES, with_progress
 from dagster_project.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -143,6 +145,7 @@ def catch_up(
     datasets: Collection[str] | None = None,
     retry_quarantined: bool = False,
     on_outcome: Callable[[Outcome], None] | None = None,
+    on_progress: Callable[[str, str], None] | None = None,
 ) -> list[Outcome]:
     """Run the raw asset once per batch of unhandled files of each dataset, in registry order (customers
     before orders); one outcome per file.
@@ -156,6 +159,8 @@ def catch_up(
         datasets: Only these registry datasets (all when None).
         retry_quarantined: Each run tries again the file versions quarantined before.
         on_outcome: Called with each outcome as soon as it is known (progress; a batch's at its end).
+        on_progress: Called with (dataset, line) as a batch of more than 20 files starts and with each
+            of its progress lines (`run_progress.py`), while its run goes on.
     """
     job = build_defs(settings).resolve_implicit_global_asset_job_def()
     registry = load_registry(settings.sources_file)
@@ -169,7 +174,8 @@ def catch_up(
             on_outcome(outcome)
     for name, files in pending.due.items():
         for batch in batches(settings, files):
-            for outcome in _run_batch(job, instance, registry[name], batch, retry_quarantined):
+            progress = None if on_progress is None else functools.partial(on_progress, name)
+            for outcome in _run_batch(job, instance, registry[name], batch, retry_quarantined, progress):
                 outcomes.append(outcome)
                 if on_outcome is not None:
                     on_outcome(outcome)
@@ -191,6 +197,7 @@ def _run_batch(
     dataset: Dataset,
     batch: list[LandedFile],
     retry_quarantined: bool,
+    on_progress: Callable[[str], None] | None = None,
 ) -> list[Outcome]:
     """One run of the raw asset over a batch (the sensor's tags); each file's outcome from what it recorded.
 
@@ -198,15 +205,19 @@ def _run_batch(
     """
     op = f"raw__{dataset.name}"
     config = {"files": [f.key for f in batch], **({"retry_quarantined": True} if retry_quarantined else {})}
+    run_config = {
+        "ops": {op: {"config": config}},
+        # Callers summarise; Dagster's own log of each run is in the UI.
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+    }
+    job, run_config = with_progress(job, run_config, len(batch), on_progress)
+    if on_progress is not None and len(batch) > QUIET_UP_TO_FILES:
+        on_progress(f"{len(batch)} files in one run")
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
         asset_selection=[dg.AssetKey(["raw", dataset.name])],
-        run_config={
-            "ops": {op: {"config": config}},
-            # Callers summarise; Dagster's own log of each run is in the UI.
-            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-        },
+        run_config=run_config,
         tags=batch_tags(dataset, batch),
     )
     # A held batch materializes nothing: what it held is on its observation of the asset.

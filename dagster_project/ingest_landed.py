@@ -178,6 +178,7 @@ def ingest_command(
             datasets=tables,
             retry_quarantined=retry_quarantined,
             on_outcome=lambda o: print(outcome_line(settings, o), file=out, flush=True),
+            on_progress=lambda dataset, line: print(f"  {dataset}: {line}", file=out, flush=True),
         )
     if tables != []:  # `foundation ingest documents` names no table: nothing to say of them
         if not outcomes:

@@ -86,3 +86,45 @@ def test_a_failed_batch_run_fails_each_of_its_files_with_the_runs_error(settings
     assert printed.count(" see run ") == 2 and ", 2 failed" in printed
     monkeypatch.undo()
     assert ingest_command(settings, ["customers"], raw_only=True, out=io.StringIO()) == EXIT_OK
+
+
+def test_a_batch_of_many_files_shows_its_progress_while_its_run_goes_on(settings):
+    for i in range(30):
+        land(settings, f"orders/o{i:02d}.csv", orders_csv(1 + 10 * i, 2))
+    for i in range(3):
+        land(settings, f"customers/c{i}.csv", customers_csv(1 + 10 * i, 2))
+    instance = dg.DagsterInstance.ephemeral()
+    events: list[tuple[str, str]] = []
+
+    catch_up(
+        settings,
+        instance,
+        on_outcome=lambda o: events.append(("outcome", o.key)),
+        on_progress=lambda dataset, line: events.append((dataset, line)),
+    )
+
+    progress = [line for who, line in events if who == "orders"]
+    assert progress[0] == "30 files in one run"
+    assert progress[-1].startswith("[30/30] ")  # the fast lane's groups, or every tenth file
+    assert 2 <= len(progress) <= 12  # not a line per file
+    # Shown while the run goes on: before any of the batch's own outcomes.
+    first_outcome = events.index(("outcome", "orders/o00.csv"))
+    assert max(events.index(("orders", line)) for line in progress) < first_outcome
+    # A small batch says nothing more than its line per file.
+    assert not [who for who, _ in events if who == "customers"]
+    assert len([e for e in events if e[0] == "outcome"]) == 33
+
+
+def test_foundation_ingest_prints_a_large_batchs_progress(settings):
+    land(settings, "customers/c.csv", customers_csv(1, 7))  # the orders gate checks each order's customer
+    for i in range(25):
+        land(settings, f"orders/o{i:02d}.csv", orders_csv(1 + 10 * i, 2))
+    out = io.StringIO()
+
+    assert ingest_command(settings, [], raw_only=True, out=out) == EXIT_OK
+
+    lines = out.getvalue().splitlines()
+    start = lines.index("  orders: 25 files in one run")
+    assert lines[start + 1].startswith("  orders: [")
+    assert any(line.startswith("  orders: [25/25] ") for line in lines)
+    assert lines.index("  orders/o00.csv: ingested, +2 rows") > start

@@ -58,6 +58,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "catalog_commands",
             "status",
             "run_failures",
+            "run_progress",
         ),
     ),
     ("demo", ("demo",)),

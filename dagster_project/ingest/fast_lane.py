@@ -117,13 +117,15 @@ def convert_groups(
     group sees what an earlier one staged); returns the units left for the per-file way: from the
     first group the fast lane cannot take whole, all of them (that way records what went wrong)."""
     units = list(units)
+    total, done = len(units), 0
     while eligible(dataset, units[:MAX_GROUP_FILES]):
         group = take_group(
             units[:MAX_GROUP_FILES], convert_group, landing, scratch, handled, lineage_base, table_columns
         )
         if group is None:
             break
-        log.info("%s: %d file(s) converted together", dataset.table, len(group))
+        done += len(group)
+        log.info("[%d/%d] %s: %d file(s) converted together", done, total, dataset.table, len(group))
         for unit, checksum, converted in group:
             stage(unit, checksum, converted)
         units = units[MAX_GROUP_FILES:]
