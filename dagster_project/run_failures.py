@@ -28,9 +28,10 @@ def failed_runs(dagster_home: Path, limit: int = 5) -> dict:
 
     Returns:
         {"storage": "sqlite" | "configured" | "none" | "unreadable", "count": all failed runs, "runs":
-        [{"run_id", "failed_at", "dataset", "file", "error"}]}: "configured" when dagster.yaml names
-        another storage (nothing read), "none" when the instance has no runs yet, "unreadable" (with
-        "error") when its SQLite files could not be read.
+        [{"run_id", "failed_at", "ended_at", "dataset", "file", "files", "error"}]}: "configured" when
+        dagster.yaml names another storage (nothing read), "none" when the instance has no runs yet,
+        "unreadable" (with "error") when its SQLite files could not be read. `files` are the landing
+        keys of a raw asset's run.
     """
     config = dagster_home / "dagster.yaml"
     if config.is_file() and _CONFIGURED_STORAGE.search(config.read_text(errors="replace")):
@@ -62,23 +63,36 @@ def _read(dagster_home: Path, database: Path, limit: int) -> dict:
     with closing(_read_only(database)) as con:
         (count,) = con.execute("SELECT count(*) FROM runs WHERE status = 'FAILURE'").fetchone()
         rows = con.execute(
-            "SELECT run_id, update_timestamp FROM runs WHERE status = 'FAILURE' "
+            "SELECT run_id, update_timestamp, end_time, run_body FROM runs WHERE status = 'FAILURE' "
             "ORDER BY update_timestamp DESC LIMIT ?",
             (limit,),
         ).fetchall()
         runs = []
-        for run_id, failed_at in rows:
+        for run_id, failed_at, ended, body in rows:
             tags = dict(con.execute("SELECT key, value FROM run_tags WHERE run_id = ?", (run_id,)).fetchall())
+            dataset = tags.get(DATASET_TAG)
             runs.append(
                 {
                     "run_id": run_id,
                     "failed_at": str(failed_at)[:19],
-                    "dataset": tags.get(DATASET_TAG),
+                    "ended_at": ended,  # seconds since the epoch (None if Dagster did not record it)
+                    "dataset": dataset,
                     "file": tags.get(FILE_TAG),
+                    "files": _files(body, dataset) if dataset else [],
                     "error": _first_error(dagster_home / "history" / "runs" / f"{run_id}.db"),
                 }
             )
     return {"storage": "sqlite", "count": int(count), "runs": runs}
+
+
+def _files(body: str | None, dataset: str) -> list[str]:
+    """The landing keys a raw asset's run was asked to take (its run config, as Dagster stored it)."""
+    try:
+        config = json.loads(body or "{}").get("run_config") or {}
+        files = config["ops"][f"raw__{dataset}"]["config"]["files"]
+    except (ValueError, KeyError, TypeError, AttributeError):  # another job, or no file list
+        return []
+    return [str(f) for f in files] if isinstance(files, list) else []
 
 
 def _read_only(path: Path) -> sqlite3.Connection:

@@ -97,8 +97,39 @@ def table_status(settings: Settings) -> dict:
         "resolved": resolved,
         "held_back": held,
         "broken": broken,
-        "failed_runs": failed_runs(settings.dagster_home_dir),
+        "failed_runs": _taken_since(settings, catalog, failed_runs(settings.dagster_home_dir)),
     }
+
+
+def _taken_since(settings: Settings, catalog, runs: dict) -> dict:  # noqa: ANN001 - a pyiceberg Catalog
+    """Each failed raw run with `taken_since`: the files of it that a later run has handled since (the
+    manifest has a row for them recorded after the failure); the others are still due."""
+    from pyiceberg.exceptions import NoSuchTableError
+    from pyiceberg.expressions import In
+
+    from dagster_project.lakehouse.ops_tables.handled_files import HANDLED_TABLE
+
+    shown = [r for r in runs["runs"] if r.get("files") and r.get("ended_at") is not None]
+    if not shown:
+        return runs
+    try:
+        manifest = catalog.load_table(HANDLED_TABLE)
+    except NoSuchTableError:
+        manifest = None
+    latest: dict[tuple[str, str], float] = {}  # (dataset, landing key) -> when a row was last recorded
+    if manifest is not None and manifest.current_snapshot() is not None:
+        rows = manifest.scan(
+            row_filter=In("dataset", {r["dataset"] for r in shown}),
+            selected_fields=("dataset", "source_file", "recorded_at"),
+        ).to_arrow()
+        for dataset, uri, at in zip(*(rows[n].to_pylist() for n in rows.column_names), strict=True):
+            key = (dataset, _key(uri, settings.landing_uri))
+            latest[key] = max(latest.get(key, 0.0), at.timestamp() if at else 0.0)
+    for r in shown:
+        r["taken_since"] = [
+            f for f in r["files"] if latest.get((r["dataset"], label(f)), 0.0) > r["ended_at"]
+        ]
+    return runs
 
 
 def _key(uri: str, root: str) -> str:
@@ -139,6 +170,10 @@ def _print_failed_runs(runs: dict, out) -> None:
         print(f"  {r['failed_at']} run {r['run_id']} {what}".rstrip(), file=out)
         error = r["error"]  # whole in --json; one screen line here
         print(f"    {error if len(error) <= 200 else error[:199] + '…'}", file=out)
+        taken, files = len(r.get("taken_since", [])), len(r.get("files", []))
+        if taken:
+            rest = "" if taken == files else f"; {files - taken} not handled yet (`foundation ingest`)"
+            print(f"    since then a later run took {taken} of its {files} file(s){rest}", file=out)
     print(f"  whole log: {where_to_look('<run id>')}", file=out)
 
 

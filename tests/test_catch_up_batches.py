@@ -128,3 +128,29 @@ def test_foundation_ingest_prints_a_large_batchs_progress(settings):
     assert lines[start + 1].startswith("  orders: [")
     assert any(line.startswith("  orders: [25/25] ") for line in lines)
     assert lines.index("  orders/o00.csv: ingested, +2 rows") > start
+
+
+def test_status_says_which_files_of_a_failed_run_a_later_run_took(settings, monkeypatch, capsys):
+    from dagster_project.status import print_status, table_status
+
+    land(settings, "customers/c1.csv", customers_csv(1, 3))
+    land(settings, "customers/c2.csv", customers_csv(4, 3))
+    c3 = land(settings, "customers/c3.csv", customers_csv(7, 3))
+    monkeypatch.setattr(
+        "dagster_project.defs.raw.assets.ingest_dataset",
+        lambda *args, **kwargs: (_ for _ in ()).throw(RuntimeError("the converter broke")),
+    )
+    assert ingest_command(settings, ["customers"], raw_only=True, out=io.StringIO()) == EXIT_ENVIRONMENT
+    [failed] = table_status(settings)["failed_runs"]["runs"]
+    assert failed["files"] == [f"customers/c{i}.csv" for i in (1, 2, 3)] and failed["taken_since"] == []
+
+    monkeypatch.undo()
+    c3.unlink()  # taken by no later run
+    assert ingest_command(settings, ["customers"], raw_only=True, out=io.StringIO()) == EXIT_OK
+    status = table_status(settings)
+    [failed] = status["failed_runs"]["runs"]
+    assert failed["taken_since"] == ["customers/c1.csv", "customers/c2.csv"]
+    print_status(status)
+    printed = capsys.readouterr().out
+    since = "    since then a later run took 2 of its 3 file(s); 1 not handled yet (`foundation ingest`)\n"
+    assert since in printed
