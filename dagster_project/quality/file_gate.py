@@ -79,6 +79,7 @@ def failing_files(
     held = judge_groups([r.expectation for r in report.failed], list(parquet), rejected, failing)
     if not held or len(held) == len(staged):
         return {}  # no file to blame, or every file: the batch is held whole, as one batch
+    report.files_failed = report.failed  # on the whole batch: the held files' failures and counts
     if view(None, held):
         drops = [r for r in report.results if r.expectation.action == "drop"]
         rest = evaluate(con, batch_level, relation=BATCH, parameters=parameters, pii_columns=pii_columns)

@@ -38,11 +38,19 @@ class GateReport:
     branch: str | None = None
     held_snapshot_id: int | None = None
     docs: Path | None = None
+    # When files were held alone (`file_gate.py`), `results` are the rest's: what the whole batch
+    # failed before those files were set apart, with its counts, is kept here.
+    files_failed: list[ExpectationResult] = field(default_factory=list)
 
     @property
     def failed(self) -> list[ExpectationResult]:
         """Results that hold the batch back (action `fail`)."""
         return [r for r in self.results if not r.success and r.expectation.action == "fail"]
+
+    @property
+    def holding(self) -> list[ExpectationResult]:
+        """What held rows back: the batch's failures, or those of the files held alone."""
+        return self.failed or self.files_failed
 
 
 def suite_parameters(now: datetime, freshness_hours: float | None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from dagster_project.lakehouse.held import HeldBatch
 from dagster_project.lakehouse.review import find_held, held_rows
 from dagster_project.lakehouse.tables import open_catalog
 from dagster_project.landing.names import label
-from dagster_project.quality.engine import unexpected_predicate
+from dagster_project.quality.engine import ExpectationResult, unexpected_predicate
 from dagster_project.quality.gate import GateReport, suite_parameters
 from dagster_project.registry import Dataset
 from dagster_project.settings import Settings
@@ -93,7 +93,7 @@ def failing_rows(
             ).sql("duckdb")
         )
         con.unregister("__held")
-        for result in gate.failed:
+        for result in gate.holding:
             e = result.expectation
             head = f"**`{e.name}`** ({e.type}): "
             try:
@@ -235,16 +235,17 @@ def ingest_metadata(
                     for f in report.held_back
                 )
             )
-            metadata["failed_expectations"] = dg.MetadataValue.md(
-                "\n".join(
-                    f"- `{r.expectation.name}`: {r.unexpected_count} unexpected ({r.unexpected_percent}%)"
-                    if r.unexpected_count is not None
-                    else f"- `{r.expectation.name}`: observed {r.observed_value}"
-                    for r in gate.failed
-                )
-            )
+            metadata["failed_expectations"] = dg.MetadataValue.md("\n".join(map(_failure_line, gate.holding)))
             metadata = _held_first(metadata) if not partly else {**metadata}
     return metadata
+
+
+def _failure_line(r: ExpectationResult) -> str:
+    """`- name: 3 unexpected (1.5% of the batch)`, or the observed value of a check on the whole batch."""
+    if r.unexpected_count is None:
+        return f"- `{r.expectation.name}`: observed {r.observed_value}"
+    share = f" ({r.unexpected_percent:.3g}% of the batch)" if r.unexpected_percent is not None else ""
+    return f"- `{r.expectation.name}`: {r.unexpected_count} unexpected{share}"
 
 
 def file_outcomes(report: IngestReport, root: str) -> dict[str, object]:
