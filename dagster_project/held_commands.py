@@ -63,8 +63,10 @@ def discard_command(settings: Settings, args: argparse.Namespace) -> int:
         discard_document(settings, args.branch, via="cli")
         print(f"{args.branch}: discarded; it stays out of the index until the document changes")
     else:
-        discard_held(settings, args.table, args.branch, via="cli")
+        cascaded = discard_held(settings, args.table, args.branch, via="cli")
         print(f"{args.table}: discarded {args.branch}; main unchanged")
+        for table in cascaded:  # built on the discarded rows: nothing can publish them now
+            print(f"{table}: discarded {args.branch} too; it was held because {args.table} was not published")
     return 0
 
 

@@ -126,10 +126,13 @@ def build_held_jobs(checked_tables: set[str]) -> list[dg.JobDefinition]:
     def discard_batch(context: dg.OpExecutionContext, config: HeldBatchConfig, foundation: Foundation):
         settings = foundation.settings()
         try:
-            discard_held(settings, config.table, config.branch, via=f"run {context.run_id}")
+            cascaded = discard_held(settings, config.table, config.branch, via=f"run {context.run_id}")
         except NotHeld as exc:
             raise dg.Failure(description=str(exc)) from exc
         context.log.info(f"{config.table}: discarded {config.branch}; main unchanged")
+        for table in cascaded:
+            why = f"it was held because {config.table} was not published"
+            context.log.info(f"{table}: discarded {config.branch} too; {why}")
         asset = _asset_of(config.table, checked_tables)
         if asset is not None:
             _report_check(context, settings, config.table, asset)

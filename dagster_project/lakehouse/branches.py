@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 AUDIT_PREFIX = "audit-"
 # The verdict of a failed audit, one table property per held branch (JSON, see `Hold`).
 HELD_PREFIX = "foundation.held."
+# A model's batch held because a batch it read was held: its verdict's reason names those tables
+# (`transform/build.py` writes it, `lakehouse/review.py` discards it with them).
+UPSTREAM_NOT_PUBLISHED = "upstream not published: "
 # Which process wrote a commit on an audit branch (JSON: host, pid, process start), so that a
 # later run can tell a crashed audit from one still in progress on the same machine.
 OWNER_PROPERTY = "foundation.owner"
@@ -184,6 +187,14 @@ def verdict(table: Table, branch: str) -> Hold | None:
         tuple(data.get("failed", ())),
         str(data.get("decided_at", "")),
     )
+
+
+def held_because_upstream(reason: str) -> set[str]:
+    """The tables a hold's reason says were not published (`upstream not published: a, b`), if any."""
+    for part in reason.split("; "):
+        if part.startswith(UPSTREAM_NOT_PUBLISHED):
+            return {t.strip() for t in part.removeprefix(UPSTREAM_NOT_PUBLISHED).split(",") if t.strip()}
+    return set()
 
 
 def held_branches(table: Table) -> list[str]:

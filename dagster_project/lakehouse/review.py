@@ -11,6 +11,7 @@ import pyarrow as pa
 from pyiceberg.table import Table
 
 from dagster_project.errors import FoundationError
+from dagster_project.lakehouse.branches import held_because_upstream, verdict
 from dagster_project.lakehouse.held import HeldBatch, discard, held_batches, release
 from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_safely
 from dagster_project.settings import Settings
@@ -96,27 +97,68 @@ def release_held(settings: Settings, table_name: str, branch: str, *, via: str) 
     return snapshot_id
 
 
-def discard_held(settings: Settings, table_name: str, branch: str, *, via: str) -> None:
-    """Drop a held batch (main unchanged; its data files become orphans) and record it in `ops.audit_log`.
+def discard_held(settings: Settings, table_name: str, branch: str, *, via: str) -> list[str]:
+    """Drop a held batch (main unchanged; its data files become orphans) and record it in `ops.audit_log`;
+    with it, the batches of the same run held because it was not published (`held_because_upstream`).
+
+    A model's batch built on a held upstream batch is held with `upstream not published: <tables>`;
+    once that upstream batch is discarded, nothing can publish it, and its rows derive from rows that
+    were dropped: it is dropped too (transitively), instead of staying held for good.
+
+    Returns:
+        The tables whose batch on `branch` was discarded with it (downstream first found, then theirs).
 
     Raises:
         NotHeld: No such audit branch.
     """
+    from dagster_project.lakehouse.tables import open_catalog
+
     table = _table(settings, table_name)
     try:
         discard(table, branch)
     except ValueError as exc:
         raise NotHeld(str(exc)) from exc
-    record_safely(
-        settings,
-        [
-            AuditEvent(
-                "discard",
-                [table_name],
-                {table_name: table.current_snapshot().snapshot_id if table.current_snapshot() else None},
-                statement=f"discard of held-back batch {branch}",
-                run_id=branch.removeprefix("audit-"),
-                message=f"discarded after review (via {via})",
-            )
-        ],
+    events = [_discard_event(table, branch, f"discarded after review (via {via})")]
+    gone, cascaded = {table_name}, []
+    catalog = open_catalog(settings)
+    waiting = _held_on(catalog, branch)
+    while True:
+        dependants = [t for t, upstream in waiting.items() if upstream & gone and t not in gone]
+        if not dependants:
+            break
+        for name in dependants:
+            other = catalog.load_table(name)
+            discard(other, branch)
+            why = ", ".join(sorted(waiting[name] & gone))
+            events.append(_discard_event(other, branch, f"discarded with {why} (via {via})"))
+            gone.add(name)
+            cascaded.append(name)
+    record_safely(settings, events)
+    return cascaded
+
+
+def _discard_event(table: Table, branch: str, message: str) -> AuditEvent:
+    name = ".".join(table.name())
+    return AuditEvent(
+        "discard",
+        [name],
+        {name: table.current_snapshot().snapshot_id if table.current_snapshot() else None},
+        statement=f"discard of held-back batch {branch}",
+        run_id=branch.removeprefix("audit-"),
+        message=message,
     )
+
+
+def _held_on(catalog, branch: str) -> dict[str, set[str]]:  # noqa: ANN001 - a pyiceberg Catalog
+    """Table -> the upstream tables its batch on `branch` is held for (only those held for that)."""
+    out: dict[str, set[str]] = {}
+    for namespace in catalog.list_namespaces():
+        for identifier in catalog.list_tables(namespace):
+            table = catalog.load_table(identifier)
+            if branch not in table.metadata.refs:
+                continue
+            hold = verdict(table, branch)
+            upstream = held_because_upstream(hold.reason) if hold else set()
+            if upstream:
+                out[".".join(identifier)] = upstream
+    return out

@@ -23,6 +23,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from dagster_project import faults
+from dagster_project.lakehouse.branches import UPSTREAM_NOT_PUBLISHED
 from dagster_project.lakehouse.changes import SEQUENCE_COLUMN, WATERMARK_PROPERTY, watermarks
 from dagster_project.lakehouse.held import RunAlive, recover_unfinished
 from dagster_project.lakehouse.merge import ensure_model_table, merge_audit_publish
@@ -288,11 +289,11 @@ def publish_build(
                 for d in manifest["nodes"][uid]["depends_on"]["nodes"]
                 if d in report.outcomes and report.outcomes[d].status not in ("published", "unchanged")
             ]
-            reason = ""
-            if failing.get(uid):
-                reason = "dbt tests failed: " + ", ".join(failing[uid])
-            elif blocked:
-                reason = "upstream not published: " + ", ".join(blocked)
+            # Both, when both: a discard of the upstream batch discards this one too (review.py).
+            reason = "; ".join(
+                ([f"dbt tests failed: {', '.join(failing[uid])}"] if failing.get(uid) else [])
+                + ([UPSTREAM_NOT_PUBLISHED + ", ".join(blocked)] if blocked else [])
+            )
             try:
                 outcome = _publish_one(
                     con,
