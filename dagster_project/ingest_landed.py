@@ -25,6 +25,7 @@ from typing import TextIO
 import dagster as dg
 
 from dagster_project.catch_up import ModelBuild, Outcome, catch_up, run_models, where_to_look
+from dagster_project.defs.deployment import open_instance
 from dagster_project.errors import FoundationError
 from dagster_project.landing.names import label
 from dagster_project.onboard.dbt_sources import refresh_manifest
@@ -163,8 +164,7 @@ def ingest_command(
     tables = [d for d in datasets if d != DOCUMENTS] or (None if not datasets else [])
     if not raw_only and refresh_manifest(settings.sources_file):
         print("dbt project parsed again (the registry or a model changed since the last parse)", file=out)
-    settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
+    instance = open_instance(settings)
     print(
         f"landing zone {settings.landing_uri}: one run per dataset per {settings.sensor_max_files_per_run} "
         "new file versions (registry order)",

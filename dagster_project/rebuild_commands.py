@@ -66,8 +66,9 @@ def _tell_dagster(settings: Settings, dataset: str, snapshot_id: int | None):  #
     """A materialization of `raw/<dataset>` without a run, so that the models downstream see the new rows."""
     import dagster as dg
 
-    settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
+    from dagster_project.defs.deployment import open_instance
+
+    instance = open_instance(settings)
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
             asset_key=dg.AssetKey(["raw", dataset]),
@@ -85,7 +86,7 @@ def retry_command(settings: Settings, args: argparse.Namespace) -> int:
     """
     import dagster as dg
 
-    from dagster_project.defs.deployment import build_defs
+    from dagster_project.defs.deployment import build_defs, open_instance
     from dagster_project.ingest.rebuild import dataset_of
     from dagster_project.lakehouse.evolution import SchemaConflict, type_changes
     from dagster_project.lakehouse.tables import load_table, open_catalog
@@ -97,8 +98,7 @@ def retry_command(settings: Settings, args: argparse.Namespace) -> int:
         changes = type_changes(load_table(catalog, dataset.table), dataset)
         if conflicts := [c for c in changes if not c.widening]:
             raise SchemaConflict(dataset.name, dataset.table, conflicts, settings.sources_file)
-    settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
+    instance = open_instance(settings)
     job = build_defs(settings).resolve_implicit_global_asset_job_def()
     op = f"raw__{dataset.name}"
     with contextlib.redirect_stdout(io.StringIO()):

@@ -154,3 +154,21 @@ def test_status_says_which_files_of_a_failed_run_a_later_run_took(settings, monk
     printed = capsys.readouterr().out
     since = "    since then a later run took 2 of its 3 file(s); 1 not handled yet (`foundation ingest`)\n"
     assert since in printed
+
+
+def test_a_new_data_folder_gets_the_instance_settings_make_would_write(tmp_path, capfd, monkeypatch):
+    from dagster_project.defs.deployment import INSTANCE_YAML
+
+    settings = Settings.for_data_dir(tmp_path / "new")  # never set up by `make instance`
+    monkeypatch.setenv("DAGSTER_HOME", str(settings.dagster_home_dir))  # as a user points at it
+    land(settings, "customers/c.csv", customers_csv(1, 3))
+
+    assert ingest_command(settings, ["customers"], raw_only=True, out=io.StringIO()) == EXIT_OK
+
+    written = settings.dagster_home_dir / "dagster.yaml"
+    assert written.read_text() == INSTANCE_YAML.read_text()
+    captured = capfd.readouterr()
+    assert "No dagster instance configuration file" not in captured.out + captured.err
+    written.write_text("telemetry:\n  enabled: false\n")  # one of the user's own is kept
+    assert ingest_command(settings, ["customers"], raw_only=True, out=io.StringIO()) == EXIT_OK
+    assert written.read_text() == "telemetry:\n  enabled: false\n"

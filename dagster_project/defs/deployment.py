@@ -6,6 +6,9 @@ the command line can build them for its own settings without building them twice
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import dagster as dg
 
 from dagster_project.defs import dbt, documents, maintenance, raw
@@ -28,3 +31,22 @@ def build_defs(settings: Settings) -> dg.Definitions:
             resources={"foundation": Foundation.from_settings(settings)}, executor=dg.in_process_executor
         ),
     )
+
+
+# The embedded instance's settings (`make instance` copies them into $DAGSTER_HOME).
+INSTANCE_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+
+
+def open_instance(settings: Settings) -> dg.DagsterInstance:
+    """The Dagster instance of the data folder, as `make dev` serves it.
+
+    A data folder the `foundation` command meets first (a new `FOUNDATION_DATA_DIR`, no `make`)
+    gets the embedded instance's `dagster.yaml`, as `make instance` writes it; without one, Dagster
+    warns on every command and would run with its defaults (telemetry on, no per-dataset limit).
+    An existing `dagster.yaml` (the Compose stack's, on PostgreSQL) is left as it is.
+    """
+    home = settings.dagster_home_dir
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
+    return dg.DagsterInstance.from_config(str(home))

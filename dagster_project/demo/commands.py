@@ -45,9 +45,9 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
 
     Runs go to the Dagster instance in DAGSTER_HOME, so `make dev` shows them afterwards.
     """
-    import dagster as dg
 
     from dagster_project.catch_up import catch_up, run_models
+    from dagster_project.defs.deployment import open_instance
     from dagster_project.demo.tour import show_governance
     from dagster_project.ingest_landed import outcome_line, print_models, summary_line
     from dagster_project.onboard.dbt_sources import refresh_manifest
@@ -57,8 +57,7 @@ def run_demo(settings: Settings, seed: int = 42) -> int:
     print(f"sample data: {len(changed)} new or changed file(s) in {settings.landing_uri}")
     if refresh_manifest(settings.sources_file):
         print("dbt project parsed again (the registry or a model changed since the last parse)")
-    settings.dagster_home_dir.mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.from_config(str(settings.dagster_home_dir))
+    instance = open_instance(settings)
     outcomes = catch_up(settings, instance)
     runs = len({o.run_id for o in outcomes if o.run_id})
     print(f"{len(outcomes)} file version(s) to ingest in {runs} run(s), one per dataset per batch\n")
