@@ -102,8 +102,8 @@ def table_status(settings: Settings) -> dict:
 
 
 def _taken_since(settings: Settings, catalog, runs: dict) -> dict:  # noqa: ANN001 - a pyiceberg Catalog
-    """Each failed raw run with `taken_since`: the files of it that a later run has handled since (the
-    manifest has a row for them recorded after the failure); the others are still due."""
+    """Each failed raw run with `taken_since`: the files of it handled since, by a later run or a release
+    of a held batch (the manifest has a row for them recorded after the failure); the others are not."""
     from pyiceberg.exceptions import NoSuchTableError
     from pyiceberg.expressions import In
 
@@ -173,7 +173,8 @@ def _print_failed_runs(runs: dict, out) -> None:
         taken, files = len(r.get("taken_since", [])), len(r.get("files", []))
         if taken:
             rest = "" if taken == files else f"; {files - taken} not handled yet (`foundation ingest`)"
-            print(f"    since then a later run took {taken} of its {files} file(s){rest}", file=out)
+            handled = f"since then {taken} of its {files} file(s) handled (by a later run or a release)"
+            print(f"    {handled}{rest}", file=out)
     print(f"  whole log: {where_to_look('<run id>')}", file=out)
 
 

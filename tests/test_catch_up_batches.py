@@ -152,7 +152,7 @@ def test_status_says_which_files_of_a_failed_run_a_later_run_took(settings, monk
     assert failed["taken_since"] == ["customers/c1.csv", "customers/c2.csv"]
     print_status(status)
     printed = capsys.readouterr().out
-    since = "    since then a later run took 2 of its 3 file(s); 1 not handled yet (`foundation ingest`)\n"
+    since = "    since then 2 of its 3 file(s) handled (by a later run or a release); 1 not handled yet"
     assert since in printed
 
 
