@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
-from dagster_project.lakehouse.ops_tables.handled_files import PUBLISHED, QUARANTINED, HandledAs
+from dagster_project.lakehouse.ops_tables.handled_files import DUPLICATE, PUBLISHED, QUARANTINED, HandledAs
 from dagster_project.landing.store import LandedFile
 
 if TYPE_CHECKING:
@@ -118,6 +118,12 @@ class Handled:
             self._by_checksum.setdefault(checksum, []).append((uri, HandledAs(PUBLISHED, snapshot)))
         for uri, checksum in self.quarantined:
             self._by_checksum.setdefault(checksum, []).append((uri, HandledAs(QUARANTINED)))
+        # Recorded duplicates, for a landing zone that moved only (not candidates for `duplicate_of`).
+        self._moved_duplicates: dict[str, list[tuple[str, HandledAs]]] = {}
+        for (uri, checksum), original in self.duplicates.items():
+            self._moved_duplicates.setdefault(checksum, []).append(
+                (uri, HandledAs(DUPLICATE, duplicate_of=original))
+            )
 
     def handled_as(self, identity: tuple[str, str], key_tail: str) -> tuple[HandledAs, str | None] | None:
         """How these bytes were handled by an earlier run, and where: None for that same URI, else the
@@ -134,9 +140,10 @@ class Handled:
             return HandledAs(QUARANTINED), None
         if identity in self.staged:
             return None
-        _, checksum = identity
-        for known, handled in self._by_checksum.get(checksum, []) if key_tail else []:
-            if known.endswith(key_tail):
+        uri, checksum = identity
+        moved = self._by_checksum.get(checksum, []) + self._moved_duplicates.get(checksum, [])
+        for known, handled in moved if key_tail else []:
+            if known != uri and known.endswith(key_tail):
                 return handled, known
         return None
 

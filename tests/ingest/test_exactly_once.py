@@ -167,7 +167,8 @@ def test_a_copied_data_folder_does_not_ingest_everything_again(settings, registr
 
     land(settings, "orders/a.csv", orders_csv(1, 5))
     land(settings, "orders/bad.csv", "")
-    ingest_dataset(settings, registry["orders"], run_id="first")
+    land(settings, "orders/copy.csv", orders_csv(1, 5))  # a duplicate of a.csv
+    assert len(ingest_dataset(settings, registry["orders"], run_id="first").duplicates) == 1
     copy = tmp_path / "moved"
     shutil.copytree(settings.data_dir, copy, symlinks=True)
     moved = Settings.for_data_dir(copy, sensor_min_file_age_seconds=0)
@@ -182,6 +183,10 @@ def test_a_copied_data_folder_does_not_ingest_everything_again(settings, registr
         and "landing zone has moved" in whys["orders/a.csv"]
     )
     assert whys["orders/bad.csv"].startswith("already quarantined")
+    # Not a new duplicate (a second record, of a file at the old root): the one recorded before.
+    assert report.duplicates == []
+    assert whys["orders/copy.csv"].startswith("already recorded as a duplicate of ")
+    assert "landing zone has moved" in whys["orders/copy.csv"]
     assert _count(moved) == 7
     # Recorded at their new URIs: catch-up in the moved folder finds nothing due again.
     assert pending_work(moved).files == []
