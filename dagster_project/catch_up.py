@@ -173,8 +173,12 @@ def catch_up(
         if on_outcome is not None:
             on_outcome(outcome)
     for name, files in pending.due.items():
-        for batch in batches(settings, files):
+        cut = batches(settings, files)
+        for number, batch in enumerate(cut, start=1):
             progress = None if on_progress is None else functools.partial(on_progress, name)
+            if progress is not None and len(batch) > QUIET_UP_TO_FILES:
+                of = f" ({number} of {len(cut)})" if len(cut) > 1 else ""
+                progress(f"{len(batch)} files in one run{of}")
             for outcome in _run_batch(job, instance, registry[name], batch, retry_quarantined, progress):
                 outcomes.append(outcome)
                 if on_outcome is not None:
@@ -211,8 +215,6 @@ def _run_batch(
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
     job, run_config = with_progress(job, run_config, len(batch), on_progress)
-    if on_progress is not None and len(batch) > QUIET_UP_TO_FILES:
-        on_progress(f"{len(batch)} files in one run")
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,

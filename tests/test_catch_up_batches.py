@@ -172,3 +172,29 @@ def test_a_new_data_folder_gets_the_instance_settings_make_would_write(tmp_path,
     written.write_text("telemetry:\n  enabled: false\n")  # one of the user's own is kept
     assert ingest_command(settings, ["customers"], raw_only=True, out=io.StringIO()) == EXIT_OK
     assert written.read_text() == "telemetry:\n  enabled: false\n"
+
+
+def test_every_file_has_its_progress_line_whatever_became_of_it(tmp_path):
+    import os
+
+    settings = Settings.for_data_dir(tmp_path / "data", sensor_max_files_per_run=25)
+    land(settings, "customers/c.csv", customers_csv(1, 7))
+    for i in range(50):  # landing order by modified time: the two bad files come last
+        path = land(settings, f"orders/o{i:02d}.csv", b"" if i == 24 else orders_csv(1 + 10 * i, 2))
+        os.utime(path, (1_780_000_000 + i, 1_780_000_000 + i))
+    lines: list[str] = []
+
+    catch_up(
+        settings,
+        dg.DagsterInstance.ephemeral(),
+        datasets=["orders"],
+        on_progress=lambda dataset, line: lines.append(line),
+    )
+
+    first = lines.index("25 files in one run (1 of 2)")
+    second = lines.index("25 files in one run (2 of 2)")
+    # The empty file sends its batch the per-file way: a line about every tenth, the last one too.
+    assert lines[second - 1].startswith("[25/25] orders/o24.csv: quarantined")
+    assert 8 <= second - first - 1 <= 11
+    assert lines[first + 1] == "[3/25] orders/o02.csv: 2 rows staged"
+    assert lines[-1].startswith("[25/25] ")  # the second batch, small files converted together

@@ -159,7 +159,6 @@ def ingest_units(
     converting = time.perf_counter()
     report.seconds["prepare"] = converting - started
     log.info("%s: %d file(s) to consider", dataset.table, len(units))
-    step = max(1, len(units) // 10)  # a batch of 500 files logs 10 progress lines, not 500
     on_cluster = remote is not None and cluster_address(settings) is not None
     converted_ahead: Iterator[tuple[int, Unit, Ahead | None]] = iter(())
     try:
@@ -180,7 +179,9 @@ def ingest_units(
             converted_ahead = read_ahead(
                 units, workers, convert, landing, scratch, handled, lineage_base, table_columns
             )
+        step = -(-len(units) // 10)  # the files left after the fast lane: about 10 progress lines
         for index, unit, ahead in converted_ahead:
+            before = report.counts()
             if ahead is not None and still_new(ahead, handled, table_columns, landing.uri):
                 outcome = _stage(settings, dataset, ahead.unit, ahead.checksum, ahead.converted, report,
                                  run_id, handled)  # fmt: skip
@@ -189,13 +190,14 @@ def ingest_units(
                     settings, dataset, unit, index, convert, landing, scratch, report, run_id, log,
                     handled=handled, lineage_base=lineage_base, table_columns=table_columns,
                 )  # fmt: skip
+            if len(units) <= 20 or index % step == 0 or index == len(units):  # whatever its outcome
+                rows = None if outcome is None else outcome[1].rows
+                log.info("[%d/%d] %s: %s", index, len(units), unit.label, report.what_became(rows, before))
             if outcome is None:
                 continue
             staged_file, converted = outcome
             table_columns.update(converted.new_columns)
             staged.append(staged_file)
-            if len(units) <= 20 or index % step == 0 or index == len(units):
-                log.info("[%d/%d] %s: %d rows staged", index, len(units), unit.label, converted.rows)
             for record in report.rejected_rows[-len(converted.rejected) :] if converted.rejected else []:
                 log.warning("row quarantined: %s", record.message)
         if (

@@ -61,6 +61,19 @@ class IngestReport:
     def bytes(self) -> int:
         return sum(f["bytes"] for f in self.ingested)
 
+    def counts(self) -> tuple[int, int]:
+        """Files skipped and duplicates so far (for `what_became`)."""
+        return len(self.skipped), len(self.duplicates)
+
+    def what_became(self, rows: int | None, before: tuple[int, int]) -> str:
+        """What became of the file taken since `counts()` was `before`, for its progress line: `5 rows
+        staged` (`rows`), skipped (why), a duplicate, or quarantined."""
+        if rows is not None:
+            return f"{rows} rows staged"
+        if len(self.skipped) > before[0]:
+            return f"skipped ({self.skipped[-1]['why']})"
+        return "a duplicate, skipped" if len(self.duplicates) > before[1] else "quarantined"
+
     @property
     def quarantine_records(self) -> list[QuarantineRecord]:
         """Every record this run writes to ops.quarantine: files, rows that did not fit, rows dropped,
