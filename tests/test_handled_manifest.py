@@ -191,3 +191,18 @@ def test_a_touched_file_is_read_once_then_never_requested_again(settings, regist
     }
     table = open_catalog(settings).load_table("raw.orders")
     assert table.scan().to_arrow().num_rows == 2  # a.csv once
+
+
+def test_the_same_bytes_at_a_deeper_key_of_the_same_zone_are_another_file(settings, registry):
+    """`orders/backup/orders/a.csv` ends like `orders/a.csv`, but in the same landing zone it is another
+    file: a duplicate of it, not the same file of a zone that moved (nor, under 'allow', handled)."""
+    land(settings, "orders/backup/orders/a.csv", orders_csv(1, 3))
+    ingest_dataset(settings, registry["orders"], run_id="first")
+    land(settings, "orders/a.csv", orders_csv(1, 3))
+
+    report = ingest_dataset(settings, registry["orders"], run_id="second")
+
+    assert [d.source_file.rsplit("/landing/", 1)[-1] for d in report.duplicates] == ["orders/a.csv"]
+    assert report.handled_again == []
+    assert [s["file"] for s in report.skipped] == ["orders/backup/orders/a.csv"]
+    assert _outcomes(settings)["orders/a.csv"] == {"duplicate"}

@@ -137,6 +137,7 @@ def ingest_units(
         set() if retry_quarantined else quarantined_versions(catalog, dataset.name),
         duplicates=duplicate_versions(catalog, dataset.name) if skip_duplicates else {},
         skip_duplicates=skip_duplicates,
+        root=f"{landing.uri}/",
     )
     # Versions handled before are skipped by their landing version, before any fetch or checksum.
     manifest = None if into else handled_index(catalog, dataset.name, table)

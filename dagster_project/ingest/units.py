@@ -111,6 +111,9 @@ class Handled:
     # Versions quarantined whole by this run: a copy of their bytes later in the batch is a duplicate.
     rejected: dict[str, str] = field(default_factory=dict)  # checksum → URI
     skip_duplicates: bool = True  # the dataset's policy: 'skip' (True) or 'allow'
+    # The landing zone's root URI (with its final '/'): a version known at another URI below it is
+    # another file (`orders/backup/orders/a.csv`), never the same file of a zone that moved.
+    root: str = ""
 
     def __post_init__(self) -> None:
         self._by_checksum: dict[str, list[tuple[str, HandledAs]]] = {}
@@ -143,7 +146,7 @@ class Handled:
         uri, checksum = identity
         moved = self._by_checksum.get(checksum, []) + self._moved_duplicates.get(checksum, [])
         for known, handled in moved if key_tail else []:
-            if known != uri and known.endswith(key_tail):
+            if known != uri and known.endswith(key_tail) and not (self.root and known.startswith(self.root)):
                 return handled, known
         return None
 
