@@ -133,9 +133,10 @@ def build_held_jobs(checked_tables: set[str]) -> list[dg.JobDefinition]:
         for table in cascaded:
             why = f"it was held because {config.table} was not published"
             context.log.info(f"{table}: discarded {config.branch} too; {why}")
-        asset = _asset_of(config.table, checked_tables)
-        if asset is not None:
-            _report_check(context, settings, config.table, asset)
+        for table in [config.table, *cascaded]:  # each table's held check sees its batch gone
+            asset = _asset_of(table, checked_tables)
+            if asset is not None:
+                _report_check(context, settings, table, asset)
 
     @dg.job(name=RELEASE_JOB, description="Release a held batch: config table (raw.orders) and branch.")
     def release_job():

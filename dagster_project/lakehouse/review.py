@@ -7,6 +7,8 @@ run and the same `ops.audit_log` row is written.
 
 from __future__ import annotations
 
+import logging
+
 import pyarrow as pa
 from pyiceberg.table import Table
 
@@ -15,6 +17,8 @@ from dagster_project.lakehouse.branches import held_because_upstream, verdict
 from dagster_project.lakehouse.held import HeldBatch, discard, held_batches, release
 from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_safely
 from dagster_project.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class NotHeld(FoundationError):
@@ -99,39 +103,42 @@ def release_held(settings: Settings, table_name: str, branch: str, *, via: str) 
 
 def discard_held(settings: Settings, table_name: str, branch: str, *, via: str) -> list[str]:
     """Drop a held batch (main unchanged; its data files become orphans) and record it in `ops.audit_log`;
-    with it, the batches of the same run held because it was not published (`held_because_upstream`).
+    with it, the model batches of the same run that read it (`held_because_upstream`).
 
-    A model's batch built on a held upstream batch is held with `upstream not published: <tables>`;
-    once that upstream batch is discarded, nothing can publish it, and its rows derive from rows that
-    were dropped: it is dropped too (transitively), instead of staying held for good.
+    A model's batch built on a held upstream batch is held with `upstream not published: <tables>`
+    (after its own failed tests, if any); once that upstream batch is discarded, nothing can publish
+    it and its rows derive from rows that were dropped: it is dropped too (transitively), instead of
+    staying held for good. The decision asked for is recorded first: a table that does not load or
+    a discard that fails further down is logged and left for `foundation held`, never lost.
 
     Returns:
-        The tables whose batch on `branch` was discarded with it (downstream first found, then theirs).
+        The tables whose batch on `branch` was discarded with it.
 
     Raises:
         NotHeld: No such audit branch.
     """
-    from dagster_project.lakehouse.tables import open_catalog
-
     table = _table(settings, table_name)
     try:
         discard(table, branch)
     except ValueError as exc:
         raise NotHeld(str(exc)) from exc
-    events = [_discard_event(table, branch, f"discarded after review (via {via})")]
-    gone, cascaded = {table_name}, []
+    record_safely(settings, [_discard_event(table, branch, f"discarded after review (via {via})")])
+    from dagster_project.lakehouse.tables import open_catalog
+
     catalog = open_catalog(settings)
     waiting = _held_on(catalog, branch)
-    while True:
-        dependants = [t for t, upstream in waiting.items() if upstream & gone and t not in gone]
-        if not dependants:
-            break
+    gone, cascaded, events = {table_name}, [], []
+    while dependants := [t for t, upstream in waiting.items() if upstream & gone and t not in gone]:
         for name in dependants:
-            other = catalog.load_table(name)
-            discard(other, branch)
+            gone.add(name)  # tried once, whatever happens
             why = ", ".join(sorted(waiting[name] & gone))
+            try:
+                other = catalog.load_table(name)
+                discard(other, branch)
+            except Exception as exc:  # noqa: BLE001 - the one asked for is done; this one stays held
+                log.warning("%s: %s stays held (discard it with `foundation discard`): %s", name, branch, exc)
+                continue
             events.append(_discard_event(other, branch, f"discarded with {why} (via {via})"))
-            gone.add(name)
             cascaded.append(name)
     record_safely(settings, events)
     return cascaded
@@ -150,11 +157,18 @@ def _discard_event(table: Table, branch: str, message: str) -> AuditEvent:
 
 
 def _held_on(catalog, branch: str) -> dict[str, set[str]]:  # noqa: ANN001 - a pyiceberg Catalog
-    """Table -> the upstream tables its batch on `branch` is held for (only those held for that)."""
+    """Model table -> the upstream tables its batch on `branch` is held for (only those held for that);
+    raw and ops tables read no model, and a table that does not load is skipped (logged)."""
     out: dict[str, set[str]] = {}
     for namespace in catalog.list_namespaces():
+        if namespace[0] in ("raw", "ops"):
+            continue
         for identifier in catalog.list_tables(namespace):
-            table = catalog.load_table(identifier)
+            try:
+                table = catalog.load_table(identifier)
+            except Exception as exc:  # noqa: BLE001 - a broken table blocks only itself (status lists it)
+                log.warning("%s: not checked for a batch held on %s: %s", ".".join(identifier), branch, exc)
+                continue
             if branch not in table.metadata.refs:
                 continue
             hold = verdict(table, branch)

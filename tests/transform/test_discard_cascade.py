@@ -1,4 +1,5 @@
-"""Discarding a held model batch discards the batches of its run held only because it was not published."""
+"""Discarding a held model batch discards the batches of its run held because they read it (upstream not
+published): their rows were built on the discarded ones."""
 
 from __future__ import annotations
 
@@ -20,9 +21,7 @@ def _held(settings) -> dict[str, tuple[str, str]]:
     return {b["table"]: (b["branch"], b["reason"]) for b in table_status(settings)["held_back"]}
 
 
-def test_discarding_a_held_model_batch_discards_what_was_held_only_because_of_it(
-    tmp_path, monkeypatch, capsys
-):
+def test_discarding_a_held_model_batch_discards_the_batches_built_on_it(tmp_path, monkeypatch, capsys):
     settings, instance = small_platform(tmp_path, own_expectations=True)
     rows = orders_csv(21, 5).splitlines()
     fields = rows[1].split(",", 3)
