@@ -102,33 +102,23 @@ def table_status(settings: Settings) -> dict:
 
 
 def _taken_since(settings: Settings, catalog, runs: dict) -> dict:  # noqa: ANN001 - a pyiceberg Catalog
-    """Each failed raw run with `taken_since`: the files of it handled since, by a later run or a release
-    of a held batch (the manifest has a row for them recorded after the failure); the others are not."""
-    from pyiceberg.exceptions import NoSuchTableError
-    from pyiceberg.expressions import In
-
-    from dagster_project.lakehouse.ops_tables.handled_files import HANDLED_TABLE
+    """Each failed raw run with `taken_since`: the files of it handled since, by a later run or the
+    release of a held batch, and still handled (`handled_since`); the others are not."""
+    from dagster_project.lakehouse.ops_tables.handled_files import handled_since
+    from dagster_project.registry import load_registry
 
     shown = [r for r in runs["runs"] if r.get("files") and r.get("ended_at") is not None]
-    if not shown:
-        return runs
-    try:
-        manifest = catalog.load_table(HANDLED_TABLE)
-    except NoSuchTableError:
-        manifest = None
-    latest: dict[tuple[str, str], float] = {}  # (dataset, landing key) -> when a row was last recorded
-    if manifest is not None and manifest.current_snapshot() is not None:
-        rows = manifest.scan(
-            row_filter=In("dataset", {r["dataset"] for r in shown}),
-            selected_fields=("dataset", "source_file", "recorded_at"),
-        ).to_arrow()
-        for dataset, uri, at in zip(*(rows[n].to_pylist() for n in rows.column_names), strict=True):
-            key = (dataset, _key(uri, settings.landing_uri))
-            latest[key] = max(latest.get(key, 0.0), at.timestamp() if at else 0.0)
+    registry = {d.name: d for d in load_registry(settings.sources_file)} if shown else {}
+    since: dict[str, dict[str, float]] = {}  # dataset -> landing key -> when
+    for name in {r["dataset"] for r in shown if r["dataset"] in registry}:
+        table_name = registry[name].table
+        table = catalog.load_table(table_name) if catalog.table_exists(table_name) else None
+        since[name] = {
+            _key(uri, settings.landing_uri): at for uri, at in handled_since(catalog, name, table).items()
+        }
     for r in shown:
-        r["taken_since"] = [
-            f for f in r["files"] if latest.get((r["dataset"], label(f)), 0.0) > r["ended_at"]
-        ]
+        at = since.get(r["dataset"], {})
+        r["taken_since"] = [f for f in r["files"] if at.get(label(f), 0.0) > r["ended_at"]]
     return runs
 
 

@@ -198,3 +198,31 @@ def test_every_file_has_its_progress_line_whatever_became_of_it(tmp_path):
     assert 8 <= second - first - 1 <= 11
     assert lines[first + 1] == "[3/25] orders/o02.csv: 2 rows staged"
     assert lines[-1].startswith("[25/25] ")  # the second batch, small files converted together
+
+
+def test_status_counts_a_released_file_as_handled_and_a_discarded_one_as_not(settings):
+    from dagster_project.catch_up import pending_work
+    from dagster_project.lakehouse.held import held_batches
+    from dagster_project.lakehouse.review import discard_held, release_held
+    from dagster_project.lakehouse.tables import open_catalog
+    from dagster_project.status import table_status
+    from tests.ingest.test_crash_points import NO_ORDER_ID
+
+    land(settings, "customers/c.csv", customers_csv(1, 7))
+    land(settings, "orders/held.csv", orders_csv(1, 2) + NO_ORDER_ID)  # its run fails: held whole
+    ingest_command(settings, [], raw_only=True, out=io.StringIO())
+    [run] = [r for r in table_status(settings)["failed_runs"]["runs"] if r["dataset"] == "orders"]
+    assert run["files"] == ["orders/held.csv"] and run["taken_since"] == []  # held is not handled for good
+
+    [batch] = held_batches(open_catalog(settings).load_table("raw.orders"))
+    release_held(settings, "raw.orders", batch.branch, via="cli")
+    [run] = [r for r in table_status(settings)["failed_runs"]["runs"] if r["dataset"] == "orders"]
+    assert run["taken_since"] == ["orders/held.csv"]  # released: on main
+
+    land(settings, "orders/other.csv", orders_csv(10, 2) + NO_ORDER_ID)
+    ingest_command(settings, ["orders"], raw_only=True, out=io.StringIO())
+    [batch] = held_batches(open_catalog(settings).load_table("raw.orders"))
+    discard_held(settings, "raw.orders", batch.branch, via="cli")
+    assert ("orders", "orders/other.csv") in pending_work(settings).files
+    [run] = [r for r in table_status(settings)["failed_runs"]["runs"] if "orders/other.csv" in r["files"]]
+    assert run["taken_since"] == []  # discarded: due again, not handled

@@ -85,6 +85,10 @@ def release_held(settings: Settings, table_name: str, branch: str, *, via: str) 
         snapshot_id = release(table, branch)
     except ValueError as exc:
         raise NotHeld(str(exc)) from exc
+    try:
+        _record_released(settings, table_name, table)
+    except Exception as exc:  # noqa: BLE001 - an index only: lookups read the summaries it lacks
+        log.warning("%s: release of %s not in the handled-files manifest yet: %s", table_name, branch, exc)
     record_safely(
         settings,
         [
@@ -99,6 +103,22 @@ def release_held(settings: Settings, table_name: str, branch: str, *, via: str) 
         ],
     )
     return snapshot_id
+
+
+def _record_released(settings: Settings, table_name: str, table: Table) -> None:
+    """The released batch's files in the handled-files manifest as published now (a raw table's; their
+    rows recorded while held stay as the history of that run)."""
+    from dagster_project.lakehouse.ops_tables.handled_files import PUBLISHED, record_missing, snapshot_rows
+    from dagster_project.lakehouse.tables import open_catalog
+    from dagster_project.registry import load_registry
+
+    dataset = next((d.name for d in load_registry(settings.sources_file) if d.table == table_name), None)
+    table.refresh()
+    head = table.current_snapshot()
+    if dataset is None or head is None:  # a model table: its batches carry no landed files
+        return
+    rows = snapshot_rows(dataset, table, head, PUBLISHED, "main")
+    record_missing(open_catalog(settings), dataset, table, extra=rows)
 
 
 def discard_held(settings: Settings, table_name: str, branch: str, *, via: str) -> list[str]:

@@ -359,6 +359,30 @@ def handled_versions(
     )
 
 
+def handled_since(catalog: Catalog, dataset: str, table: Table | None) -> dict[str, float]:
+    """Source URI -> when (seconds since the epoch) a row last recorded one of its versions as handled
+    for good: on main, quarantined whole or a duplicate (not held), and still so (`handled_index`:
+    its snapshot is live). `foundation status` tells a failed run's files a later run (or the
+    release of a held batch) took since from those still waiting.
+    """
+    index = handled_index(catalog, dataset, table)
+    rows = index.rows.filter(pc.invert(pc.equal(index.rows["outcome"], HELD)))
+    valid = set(zip(rows["source_file"].to_pylist(), rows["landing_version"].to_pylist(), strict=True))
+    try:
+        manifest = catalog.load_table(HANDLED_TABLE)
+    except NoSuchTableError:
+        return {}
+    if manifest.current_snapshot() is None:
+        return {}
+    fields = ("source_file", "landing_version", "outcome", "recorded_at")
+    recorded = manifest.scan(row_filter=EqualTo("dataset", dataset), selected_fields=fields).to_arrow()
+    latest: dict[str, float] = {}
+    for uri, version, outcome, at in zip(*(recorded[n].to_pylist() for n in fields), strict=True):
+        if outcome != HELD and (uri, version) in valid and at is not None:
+            latest[uri] = max(latest.get(uri, 0.0), at.timestamp())
+    return latest
+
+
 def record_handled(catalog: Catalog, rows: list[dict]) -> int:
     """Append rows to the manifest in one commit (a row twice is harmless: lookups read sets).
 
