@@ -162,6 +162,7 @@ def ingest_units(
     log.info("%s: %d file(s) to consider", dataset.table, len(units))
     on_cluster = remote is not None and cluster_address(settings) is not None
     converted_ahead: Iterator[tuple[int, Unit, Ahead | None]] = iter(())
+    total = len(units)  # progress lines count the batch's files, those of the fast lane first
     try:
         if convert_group is not None and not on_cluster:  # groups of small files first (fast_lane.py)
             units = convert_groups(
@@ -180,7 +181,7 @@ def ingest_units(
             converted_ahead = read_ahead(
                 units, workers, convert, landing, scratch, handled, lineage_base, table_columns
             )
-        step = -(-len(units) // 10)  # the files left after the fast lane: about 10 progress lines
+        offset, step = total - len(units), -(-total // 10)  # about 10 progress lines a batch
         for index, unit, ahead in converted_ahead:
             before = report.counts()
             if ahead is not None and still_new(ahead, handled, table_columns, landing.uri):
@@ -191,9 +192,10 @@ def ingest_units(
                     settings, dataset, unit, index, convert, landing, scratch, report, run_id, log,
                     handled=handled, lineage_base=lineage_base, table_columns=table_columns,
                 )  # fmt: skip
-            if len(units) <= 20 or index % step == 0 or index == len(units):  # whatever its outcome
+            place = offset + index
+            if total <= 20 or place % step == 0 or place == total:  # whatever became of the file
                 rows = None if outcome is None else outcome[1].rows
-                log.info("[%d/%d] %s: %s", index, len(units), unit.label, report.what_became(rows, before))
+                log.info("[%d/%d] %s: %s", place, total, unit.label, report.what_became(rows, before))
             if outcome is None:
                 continue
             staged_file, converted = outcome

@@ -144,3 +144,36 @@ def test_a_file_that_landed_later_in_the_same_batch_is_ingested_later(tmp_path, 
     rows = open_catalog(settings).load_table("raw.orders").scan().to_arrow().to_pylist()
     at = {r["_source_file"].rsplit("/", 1)[1]: r["_ingested_at"] for r in rows}
     assert at["2026-01.csv"] < at["2026-01-corrected.csv"]
+
+
+def test_progress_counts_the_whole_batch_through_the_fast_lane_and_after_it(tmp_path, monkeypatch):
+    import logging
+    import os
+
+    monkeypatch.setattr("dagster_project.ingest.fast_lane.MAX_GROUP_FILES", 10)
+    files = {f"orders/o{i:02d}.csv": "" if i == 21 else orders_csv(1 + 10 * i, 2) for i in range(25)}
+    settings = _platform(tmp_path, "p", files)
+    for i, key in enumerate(files):  # landing order: the empty file is the 22nd
+        os.utime(tmp_path / "p" / "landing" / key, (1_780_000_000 + i,) * 2)
+    lines: list[str] = []
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    log = logging.getLogger("test.progress")
+    log.setLevel(logging.INFO)
+    log.addHandler(Lines())
+    ingest_dataset(settings, load_registry(settings.sources_file)["orders"], run_id="r", log=log)
+
+    progress = [line for line in lines if line.startswith("[")]
+    assert progress[:2] == [
+        "[10/25] raw.orders: 10 file(s) converted together",
+        "[20/25] raw.orders: 10 file(s) converted together",
+    ]
+    # The group holding the empty file goes the per-file way, counted on from 20, not from 1.
+    assert progress[2:] == [
+        "[21/25] orders/o20.csv: 2 rows staged",
+        "[24/25] orders/o23.csv: 2 rows staged",
+        "[25/25] orders/o24.csv: 2 rows staged",
+    ]
