@@ -6,6 +6,7 @@ the command line can build them for its own settings without building them twice
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -47,6 +48,10 @@ def open_instance(settings: Settings) -> dg.DagsterInstance:
     """
     home = settings.dagster_home_dir
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
+    # With DAGSTER_PG_HOST the instance is PostgreSQL's (`docker/dagster.yaml`, written by make or
+    # the image): never an embedded SQLite one that the UI would not show.
+    if not (home / "dagster.yaml").exists() and not os.environ.get("DAGSTER_PG_HOST"):
+        partial = home / f".dagster.yaml.{os.getpid()}"
+        shutil.copyfile(INSTANCE_YAML, partial)
+        os.replace(partial, home / "dagster.yaml")  # whole or not at all: a second command may be starting
     return dg.DagsterInstance.from_config(str(home))

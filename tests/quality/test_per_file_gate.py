@@ -51,7 +51,7 @@ def test_a_file_with_a_null_order_id_is_held_alone_and_the_others_publish(settin
     assert "orders/b.csv" in md["held_back_files"] and "order_id_not_null" in md["held_back_files"]
     assert "12.5" in md["held_preview"] and "12.5" not in md["preview"]  # held rows apart from main's
     # What the held file failed, with counts and its failing rows, as for a batch held whole.
-    assert md["failed_expectations"] == "- `order_id_not_null`: 1 unexpected (11.1% of the batch)"
+    assert md["failed_expectations"] == "- `order_id_not_null`: 1 unexpected (11.11% of the batch)"
     assert "**`order_id_not_null`**" in md["failing_rows"] and "1 unexpected, first 1" in md["failing_rows"]
     [failure] = [e for e in result.all_events if e.is_step_failure]
     message = failure.step_failure_data.error.message

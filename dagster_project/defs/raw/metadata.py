@@ -244,7 +244,9 @@ def _failure_line(r: ExpectationResult) -> str:
     """`- name: 3 unexpected (1.5% of the batch)`, or the observed value of a check on the whole batch."""
     if r.unexpected_count is None:
         return f"- `{r.expectation.name}`: observed {r.observed_value}"
-    share = f" ({r.unexpected_percent:.3g}% of the batch)" if r.unexpected_percent is not None else ""
+    percent, share = r.unexpected_percent, ""
+    if percent is not None:  # 99.96, not 1e+02; a share under 0.01 % is not 0
+        share = f" ({'<0.01' if 0 < percent < 0.01 else f'{round(percent, 2):g}'}% of the batch)"
     return f"- `{r.expectation.name}`: {r.unexpected_count} unexpected{share}"
 
 
