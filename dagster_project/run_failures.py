@@ -28,7 +28,7 @@ def failed_runs(dagster_home: Path, limit: int = 5) -> dict:
 
     Returns:
         {"storage": "sqlite" | "configured" | "none" | "unreadable", "count": all failed runs, "runs":
-        [{"run_id", "failed_at", "ended_at", "dataset", "file", "files", "error"}]}: "configured" when
+        [{"run_id", "failed_at", "started_at", "dataset", "file", "files", "error"}]}: "configured" when
         dagster.yaml names another storage (nothing read), "none" when the instance has no runs yet,
         "unreadable" (with "error") when its SQLite files could not be read. `files` are the landing
         keys of a raw asset's run.
@@ -63,19 +63,19 @@ def _read(dagster_home: Path, database: Path, limit: int) -> dict:
     with closing(_read_only(database)) as con:
         (count,) = con.execute("SELECT count(*) FROM runs WHERE status = 'FAILURE'").fetchone()
         rows = con.execute(
-            "SELECT run_id, update_timestamp, end_time, run_body FROM runs WHERE status = 'FAILURE' "
+            "SELECT run_id, update_timestamp, start_time, run_body FROM runs WHERE status = 'FAILURE' "
             "ORDER BY update_timestamp DESC LIMIT ?",
             (limit,),
         ).fetchall()
         runs = []
-        for run_id, failed_at, ended, body in rows:
+        for run_id, failed_at, started, body in rows:
             tags = dict(con.execute("SELECT key, value FROM run_tags WHERE run_id = ?", (run_id,)).fetchall())
             dataset = tags.get(DATASET_TAG)
             runs.append(
                 {
                     "run_id": run_id,
                     "failed_at": str(failed_at)[:19],
-                    "ended_at": ended,  # seconds since the epoch (None if Dagster did not record it)
+                    "started_at": started,  # seconds since the epoch (None if Dagster did not record it)
                     "dataset": dataset,
                     "file": tags.get(FILE_TAG),
                     "files": _files(body, dataset) if dataset else [],

@@ -102,23 +102,26 @@ def table_status(settings: Settings) -> dict:
 
 
 def _taken_since(settings: Settings, catalog, runs: dict) -> dict:  # noqa: ANN001 - a pyiceberg Catalog
-    """Each failed raw run with `taken_since`: the files of it handled since, by a later run or the
-    release of a held batch, and still handled (`handled_since`); the others are not."""
-    from dagster_project.lakehouse.ops_tables.handled_files import handled_since
+    """Each failed raw run with what became of its files since it started (`handled_since`):
+    `taken_since` (on main, quarantined or a duplicate: by this run, a later one or a release) and
+    `held` (on an audit branch, waiting for `foundation release` or `discard`); the others are due."""
+    from dagster_project.lakehouse.ops_tables.handled_files import HELD, handled_since
     from dagster_project.registry import load_registry
 
-    shown = [r for r in runs["runs"] if r.get("files") and r.get("ended_at") is not None]
+    shown = [r for r in runs["runs"] if r.get("files") and r.get("started_at") is not None]
     registry = {d.name: d for d in load_registry(settings.sources_file)} if shown else {}
-    since: dict[str, dict[str, float]] = {}  # dataset -> landing key -> when
+    since: dict[str, dict[str, tuple[str, float]]] = {}  # dataset -> landing key -> (outcome, when)
     for name in {r["dataset"] for r in shown if r["dataset"] in registry}:
         table_name = registry[name].table
         table = catalog.load_table(table_name) if catalog.table_exists(table_name) else None
         since[name] = {
-            _key(uri, settings.landing_uri): at for uri, at in handled_since(catalog, name, table).items()
+            _key(uri, settings.landing_uri): how for uri, how in handled_since(catalog, name, table).items()
         }
     for r in shown:
-        at = since.get(r["dataset"], {})
-        r["taken_since"] = [f for f in r["files"] if at.get(label(f), 0.0) > r["ended_at"]]
+        known = since.get(r["dataset"], {})
+        after = {f: how[0] for f in r["files"] if (how := known.get(label(f))) and how[1] >= r["started_at"]}
+        r["taken_since"] = [f for f, outcome in after.items() if outcome != HELD]
+        r["held"] = [f for f, outcome in after.items() if outcome == HELD]
     return runs
 
 
@@ -160,11 +163,12 @@ def _print_failed_runs(runs: dict, out) -> None:
         print(f"  {r['failed_at']} run {r['run_id']} {what}".rstrip(), file=out)
         error = r["error"]  # whole in --json; one screen line here
         print(f"    {error if len(error) <= 200 else error[:199] + '…'}", file=out)
-        taken, files = len(r.get("taken_since", [])), len(r.get("files", []))
-        if taken:
-            rest = "" if taken == files else f"; {files - taken} not handled yet (`foundation ingest`)"
-            handled = f"since then {taken} of its {files} file(s) handled (by a later run or a release)"
-            print(f"    {handled}{rest}", file=out)
+        files, taken, held = len(r.get("files", [])), len(r.get("taken_since", [])), len(r.get("held", []))
+        if taken or held:
+            parts = [f"{taken} on main, quarantined or duplicates"] if taken else []
+            parts += [f"{held} held (`foundation held`)"] if held else []
+            parts += [f"{files - taken - held} due (`foundation ingest`)"] if files - taken - held else []
+            print(f"    of its {files} file(s) now: {'; '.join(parts)}", file=out)
     print(f"  whole log: {where_to_look('<run id>')}", file=out)
 
 
@@ -192,7 +196,8 @@ def print_status(status: dict, out=None) -> None:
     for q in status["quarantine"]:
         print(f"  [{q['dataset']}] {q['reason']}: {q['message']}", file=out)
     if status.get("duplicates"):
-        print(f"duplicates skipped, same bytes as a file taken before: {len(status['duplicates'])}", file=out)
+        what = "duplicates skipped, same bytes as a file handled before (ingested or quarantined)"
+        print(f"{what}: {len(status['duplicates'])}", file=out)
         for d in status["duplicates"]:
             print(f"  [{d['dataset']}] {d['message']}", file=out)
     if status["held_back"]:

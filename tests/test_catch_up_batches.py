@@ -152,7 +152,7 @@ def test_status_says_which_files_of_a_failed_run_a_later_run_took(settings, monk
     assert failed["taken_since"] == ["customers/c1.csv", "customers/c2.csv"]
     print_status(status)
     printed = capsys.readouterr().out
-    since = "    since then 2 of its 3 file(s) handled (by a later run or a release); 1 not handled yet"
+    since = "    of its 3 file(s) now: 2 on main, quarantined or duplicates; 1 due (`foundation ingest`)\n"
     assert since in printed
 
 
@@ -209,15 +209,18 @@ def test_status_counts_a_released_file_as_handled_and_a_discarded_one_as_not(set
     from tests.ingest.test_crash_points import NO_ORDER_ID
 
     land(settings, "customers/c.csv", customers_csv(1, 7))
-    land(settings, "orders/held.csv", orders_csv(1, 2) + NO_ORDER_ID)  # its run fails: held whole
+    land(settings, "orders/good.csv", orders_csv(20, 2))
+    land(settings, "orders/held.csv", orders_csv(1, 2) + NO_ORDER_ID)  # held alone: its run fails
     ingest_command(settings, [], raw_only=True, out=io.StringIO())
     [run] = [r for r in table_status(settings)["failed_runs"]["runs"] if r["dataset"] == "orders"]
-    assert run["files"] == ["orders/held.csv"] and run["taken_since"] == []  # held is not handled for good
+    assert run["files"] == ["orders/good.csv", "orders/held.csv"]
+    # What the failed run itself published counts; held is not handled for good.
+    assert run["taken_since"] == ["orders/good.csv"] and run["held"] == ["orders/held.csv"]
 
     [batch] = held_batches(open_catalog(settings).load_table("raw.orders"))
     release_held(settings, "raw.orders", batch.branch, via="cli")
     [run] = [r for r in table_status(settings)["failed_runs"]["runs"] if r["dataset"] == "orders"]
-    assert run["taken_since"] == ["orders/held.csv"]  # released: on main
+    assert run["taken_since"] == ["orders/good.csv", "orders/held.csv"] and run["held"] == []  # released
 
     land(settings, "orders/other.csv", orders_csv(10, 2) + NO_ORDER_ID)
     ingest_command(settings, ["orders"], raw_only=True, out=io.StringIO())
@@ -225,4 +228,4 @@ def test_status_counts_a_released_file_as_handled_and_a_discarded_one_as_not(set
     discard_held(settings, "raw.orders", batch.branch, via="cli")
     assert ("orders", "orders/other.csv") in pending_work(settings).files
     [run] = [r for r in table_status(settings)["failed_runs"]["runs"] if "orders/other.csv" in r["files"]]
-    assert run["taken_since"] == []  # discarded: due again, not handled
+    assert run["taken_since"] == [] and run["held"] == []  # discarded: due again, not handled

@@ -110,7 +110,7 @@ def hold_files(
 
     def audit(table: Table, branch: str, head: int, result: PublishResult) -> Verdict:
         report.branch, report.held_snapshot_id = branch, head
-        return Verdict(False, f"held back by their own rows: {reason}", failed)
+        return Verdict(False, f"their own rows failed: {reason}", failed)
 
     try:
         write_audit_publish(table, staged, run_id=run_id, ingest_day=ingest_day, audit=audit)

@@ -164,6 +164,6 @@ def test_status_prints_duplicates_apart_from_quarantine(settings, registry, caps
 
     out = capsys.readouterr().out
     assert "quarantined files: 0" in out
-    assert "duplicates skipped, same bytes as a file taken before: 1" in out
+    assert "duplicates skipped, same bytes as a file handled before (ingested or quarantined): 1" in out
     assert "[orders] orders/b.csv: duplicate of orders/a.csv" in out
     assert Path(settings.landing_uri.removeprefix("file://"), "orders/b.csv").exists()  # left where it landed

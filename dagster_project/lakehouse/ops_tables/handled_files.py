@@ -359,27 +359,29 @@ def handled_versions(
     )
 
 
-def handled_since(catalog: Catalog, dataset: str, table: Table | None) -> dict[str, float]:
-    """Source URI -> when (seconds since the epoch) a row last recorded one of its versions as handled
-    for good: on main, quarantined whole or a duplicate (not held), and still so (`handled_index`:
-    its snapshot is live). `foundation status` tells a failed run's files a later run (or the
-    release of a held batch) took since from those still waiting.
+def handled_since(catalog: Catalog, dataset: str, table: Table | None) -> dict[str, tuple[str, float]]:
+    """Source URI -> (outcome, when) of the latest row that recorded one of its versions and still
+    holds (`handled_index`: its snapshot live): the outcome as it is now (a released batch's is
+    published), the time in seconds since the epoch. `foundation status` tells what became of a
+    failed run's files: on main, quarantined or a duplicate; held; or nothing since.
     """
     index = handled_index(catalog, dataset, table)
-    rows = index.rows.filter(pc.invert(pc.equal(index.rows["outcome"], HELD)))
-    valid = set(zip(rows["source_file"].to_pylist(), rows["landing_version"].to_pylist(), strict=True))
+    rows = index.rows
+    versions = zip(rows["source_file"].to_pylist(), rows["landing_version"].to_pylist(), strict=True)
+    now = dict(zip(versions, rows["outcome"].to_pylist(), strict=True))
     try:
         manifest = catalog.load_table(HANDLED_TABLE)
     except NoSuchTableError:
         return {}
     if manifest.current_snapshot() is None:
         return {}
-    fields = ("source_file", "landing_version", "outcome", "recorded_at")
+    fields = ("source_file", "landing_version", "recorded_at")
     recorded = manifest.scan(row_filter=EqualTo("dataset", dataset), selected_fields=fields).to_arrow()
-    latest: dict[str, float] = {}
-    for uri, version, outcome, at in zip(*(recorded[n].to_pylist() for n in fields), strict=True):
-        if outcome != HELD and (uri, version) in valid and at is not None:
-            latest[uri] = max(latest.get(uri, 0.0), at.timestamp())
+    latest: dict[str, tuple[str, float]] = {}
+    for uri, version, at in zip(*(recorded[n].to_pylist() for n in fields), strict=True):
+        outcome = now.get((uri, version))
+        if outcome is not None and at is not None and at.timestamp() >= latest.get(uri, ("", 0.0))[1]:
+            latest[uri] = (outcome, at.timestamp())
     return latest
 
 
