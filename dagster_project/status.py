@@ -104,8 +104,9 @@ def table_status(settings: Settings) -> dict:
 def _taken_since(settings: Settings, catalog, runs: dict) -> dict:  # noqa: ANN001 - a pyiceberg Catalog
     """Each failed raw run with what became of its files since it started (`handled_since`):
     `taken_since` (on main, quarantined or a duplicate: by this run, a later one or a release) and
-    `held` (on an audit branch, waiting for `foundation release` or `discard`); the others are due."""
-    from dagster_project.lakehouse.ops_tables.handled_files import HELD, handled_since
+    `held` (on an audit branch, waiting for `foundation release` or `discard`) and `discarded`; the
+    others are due."""
+    from dagster_project.lakehouse.ops_tables.handled_files import DISCARDED, HELD, handled_since
     from dagster_project.registry import load_registry
 
     shown = [r for r in runs["runs"] if r.get("files") and r.get("started_at") is not None]
@@ -120,8 +121,9 @@ def _taken_since(settings: Settings, catalog, runs: dict) -> dict:  # noqa: ANN0
     for r in shown:
         known = since.get(r["dataset"], {})
         after = {f: how[0] for f in r["files"] if (how := known.get(label(f))) and how[1] >= r["started_at"]}
-        r["taken_since"] = [f for f, outcome in after.items() if outcome != HELD]
+        r["taken_since"] = [f for f, outcome in after.items() if outcome not in (HELD, DISCARDED)]
         r["held"] = [f for f, outcome in after.items() if outcome == HELD]
+        r["discarded"] = [f for f, outcome in after.items() if outcome == DISCARDED]
     return runs
 
 
@@ -163,12 +165,20 @@ def _print_failed_runs(runs: dict, out) -> None:
         print(f"  {r['failed_at']} run {r['run_id']} {what}".rstrip(), file=out)
         error = r["error"]  # whole in --json; one screen line here
         print(f"    {error if len(error) <= 200 else error[:199] + '…'}", file=out)
-        files, taken, held = len(r.get("files", [])), len(r.get("taken_since", [])), len(r.get("held", []))
-        if taken or held:
-            parts = [f"{taken} on main, quarantined or duplicates"] if taken else []
-            parts += [f"{held} held (`foundation held`)"] if held else []
-            parts += [f"{files - taken - held} due (`foundation ingest`)"] if files - taken - held else []
-            print(f"    of its {files} file(s) now: {'; '.join(parts)}", file=out)
+        counts = {k: len(r.get(k, [])) for k in ("taken_since", "held", "discarded")}
+        if any(counts.values()):
+            due = len(r.get("files", [])) - sum(counts.values())
+            parts = [
+                f"{n} {what}"
+                for n, what in zip(
+                    (counts["taken_since"], counts["held"], counts["discarded"], due),
+                    ("on main, quarantined or duplicates", "held (`foundation held`)", "discarded",
+                     "due (`foundation ingest`)"),
+                    strict=True,
+                )
+                if n
+            ]  # fmt: skip
+            print(f"    of its {len(r['files'])} file(s) now: {'; '.join(parts)}", file=out)
     print(f"  whole log: {where_to_look('<run id>')}", file=out)
 
 

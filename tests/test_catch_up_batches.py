@@ -200,8 +200,7 @@ def test_every_file_has_its_progress_line_whatever_became_of_it(tmp_path):
     assert lines[-1].startswith("[25/25] ")  # the second batch, small files converted together
 
 
-def test_status_counts_a_released_file_as_handled_and_a_discarded_one_as_not(settings):
-    from dagster_project.catch_up import pending_work
+def test_status_counts_a_released_file_as_handled_and_a_discarded_one_as_discarded(settings):
     from dagster_project.lakehouse.held import held_batches
     from dagster_project.lakehouse.review import discard_held, release_held
     from dagster_project.lakehouse.tables import open_catalog
@@ -226,6 +225,32 @@ def test_status_counts_a_released_file_as_handled_and_a_discarded_one_as_not(set
     ingest_command(settings, ["orders"], raw_only=True, out=io.StringIO())
     [batch] = held_batches(open_catalog(settings).load_table("raw.orders"))
     discard_held(settings, "raw.orders", batch.branch, via="cli")
-    assert ("orders", "orders/other.csv") in pending_work(settings).files
     [run] = [r for r in table_status(settings)["failed_runs"]["runs"] if "orders/other.csv" in r["files"]]
-    assert run["taken_since"] == [] and run["held"] == []  # discarded: due again, not handled
+    assert (run["taken_since"], run["held"], run["discarded"]) == ([], [], ["orders/other.csv"])
+
+
+def test_a_discarded_batch_is_not_taken_again_until_its_file_changes(settings):
+    from dagster_project.catch_up import pending_work
+    from dagster_project.lakehouse.held import held_batches
+    from dagster_project.lakehouse.review import discard_held
+    from dagster_project.lakehouse.tables import open_catalog
+    from tests.ingest.test_crash_points import NO_ORDER_ID
+
+    land(settings, "customers/c.csv", customers_csv(1, 7))
+    land(settings, "orders/bad.csv", orders_csv(1, 2) + NO_ORDER_ID)  # held back whole
+    ingest_command(settings, [], raw_only=True, out=io.StringIO())
+    [batch] = held_batches(open_catalog(settings).load_table("raw.orders"))
+
+    discard_held(settings, "raw.orders", batch.branch, via="cli")
+
+    # Before: due at once, and every `foundation ingest` held the same bytes again.
+    assert pending_work(settings).files == []
+    out = io.StringIO()
+    assert ingest_command(settings, ["orders"], raw_only=True, out=out) == EXIT_OK
+    assert "nothing new has landed" in out.getvalue()
+    assert held_batches(open_catalog(settings).load_table("raw.orders")) == []
+    land(settings, "orders/bad.csv", orders_csv(1, 2))  # a corrected delivery: a new version
+    assert pending_work(settings).files == [("orders", "orders/bad.csv")]
+    out = io.StringIO()
+    ingest_command(settings, ["orders"], raw_only=True, out=out)
+    assert "  orders/bad.csv: ingested, +2 rows" in out.getvalue()

@@ -121,6 +121,23 @@ def _record_released(settings: Settings, table_name: str, table: Table) -> None:
     record_missing(open_catalog(settings), dataset, table, extra=rows)
 
 
+def _record_discarded(
+    settings: Settings, table_name: str, table: Table, snapshot_id: int, branch: str
+) -> None:
+    """A discarded raw batch's file versions in the handled-files manifest: no sensor or catch-up takes
+    them again (the same bytes would be held again); a new version of a file is judged afresh."""
+    from dagster_project.lakehouse.ops_tables.handled_files import discarded_rows, record_handled
+    from dagster_project.lakehouse.tables import open_catalog
+    from dagster_project.registry import load_registry
+
+    dataset = next((d.name for d in load_registry(settings.sources_file) if d.table == table_name), None)
+    snapshot = table.metadata.snapshot_by_id(snapshot_id)
+    if dataset is None or snapshot is None:  # a model table: its batches carry no landed files
+        return
+    rows = discarded_rows(dataset, table, snapshot, branch.removeprefix("audit-"))
+    record_handled(open_catalog(settings), rows)
+
+
 def discard_held(settings: Settings, table_name: str, branch: str, *, via: str) -> list[str]:
     """Drop a held batch (main unchanged; its data files become orphans) and record it in `ops.audit_log`;
     with it, the model batches of the same run that read it (`held_because_upstream`).
@@ -138,11 +155,17 @@ def discard_held(settings: Settings, table_name: str, branch: str, *, via: str) 
         NotHeld: No such audit branch.
     """
     table = _table(settings, table_name)
+    hold = verdict(table, branch)
     try:
         discard(table, branch)
     except ValueError as exc:
         raise NotHeld(str(exc)) from exc
     record_safely(settings, [_discard_event(table, branch, f"discarded after review (via {via})")])
+    if hold is not None:
+        try:
+            _record_discarded(settings, table_name, table, hold.snapshot_id, branch)
+        except Exception as exc:  # noqa: BLE001 - an index only; the discard itself is done
+            log.warning("%s: discard of %s not in the handled-files manifest: %s", table_name, branch, exc)
     from dagster_project.lakehouse.tables import open_catalog
 
     catalog = open_catalog(settings)

@@ -44,13 +44,21 @@ log = logging.getLogger(__name__)
 
 HANDLED_TABLE = "ops.handled_files"
 PUBLISHED, HELD, QUARANTINED = "published", "held", "quarantined"  # and DUPLICATE ('duplicate')
+# A held raw batch discarded after review: its versions are not taken again until the file changes.
+DISCARDED = "discarded"
 APPEND_ATTEMPTS = 10
 HANDLED_SCHEMA = Schema(
     NestedField(1, "dataset", StringType(), required=False, doc="Registry dataset the file landed for."),
     NestedField(2, "source_file", StringType(), required=False, doc="URI of the landed file."),
     NestedField(3, "landing_version", StringType(), required=False, doc="Its size-mtime or ETag."),
     NestedField(4, "source_checksum", StringType(), required=False, doc="BLAKE3 of the file version."),
-    NestedField(5, "outcome", StringType(), required=False, doc="published, held, quarantined or duplicate."),
+    NestedField(
+        5,
+        "outcome",
+        StringType(),
+        required=False,
+        doc="published, held, quarantined, duplicate or discarded.",
+    ),
     NestedField(6, "table_name", StringType(), required=False, doc="The table that took it (or empty)."),
     NestedField(7, "table_uuid", StringType(), required=False, doc="That table's uuid."),
     NestedField(8, "snapshot_id", LongType(), required=False, doc="The snapshot whose summary carries it."),
@@ -80,7 +88,8 @@ class HandledIndex:
     covered: set[int] = field(default_factory=set)  # snapshots of the current table the manifest has
 
     def _pick(self, held: bool, quarantined: bool, duplicates: bool) -> pa.Table:
-        outcomes = [PUBLISHED] + [HELD] * held + [QUARANTINED] * quarantined + [DUPLICATE] * duplicates
+        outcomes = [PUBLISHED, DISCARDED] + [HELD] * held + [QUARANTINED] * quarantined
+        outcomes += [DUPLICATE] * duplicates
         rows = self.rows.filter(pc.is_in(self.rows["outcome"], pa.array(outcomes, pa.string())))
         return rows.filter(pc.invert(pc.equal(rows["landing_version"], "")))
 
@@ -138,6 +147,7 @@ _WHY = {
     HELD: "held back by a failed audit",
     QUARANTINED: "already quarantined",
     DUPLICATE: "already recorded as a duplicate of {original}",
+    DISCARDED: "discarded after review (`foundation discard`); a new version of the file is taken",
 }
 
 
@@ -247,6 +257,13 @@ def again_rows(
     return rows
 
 
+def discarded_rows(dataset: str, table: Table, snapshot: Snapshot, run_id: str) -> list[dict]:
+    """Manifest rows of a held batch discarded after review: its file versions, which no sensor or
+    catch-up takes again (a new version of the file is judged afresh)."""
+    rows = snapshot_rows(dataset, table, snapshot, DISCARDED, "")
+    return [{**r, "table_uuid": "", "snapshot_id": None, "run_id": run_id} for r in rows]
+
+
 def quarantine_rows(records: Iterable[QuarantineRecord]) -> list[dict]:
     """Manifest rows of quarantine records of whole files and duplicates (row-level records do not count)."""
     rows = []
@@ -303,7 +320,8 @@ def handled_index(catalog: Catalog, dataset: str, table: Table | None) -> Handle
     """
     rows = _read_rows(catalog, dataset)
     first_time = rows.num_rows == 0
-    quarantine = rows.filter(pc.is_in(rows["outcome"], pa.array([QUARANTINED, DUPLICATE])))
+    # Rows that name no snapshot: valid whatever the table's history.
+    quarantine = rows.filter(pc.is_in(rows["outcome"], pa.array([QUARANTINED, DUPLICATE, DISCARDED])))
     missing: list[dict] = _quarantine_backfill(catalog, dataset) if first_time else []
     if table is None:
         valid = quarantine
