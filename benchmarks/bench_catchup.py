@@ -65,8 +65,8 @@ try:  # absent before the manifest: the benchmark then measures the old way only
         handled_table,
         record_handled,
         record_missing,
-        snapshot_rows,
     )
+    from dagster_project.lakehouse.ops_tables.handled_rows import snapshot_rows
 except ImportError:
     record_missing = None
 

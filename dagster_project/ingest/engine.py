@@ -32,13 +32,8 @@ from dagster_project.ingest.units import Handled, Lineage, Unit, combined_checks
 from dagster_project.lakehouse.evolution import evolve_raw_table
 from dagster_project.lakehouse.ops_tables.audit import AuditEvent, record_missing_publishes
 from dagster_project.lakehouse.ops_tables.audit import record as record_audit
-from dagster_project.lakehouse.ops_tables.handled_files import (
-    HandledAs,
-    again_rows,
-    handled_index,
-    quarantine_rows,
-    record_missing,
-)
+from dagster_project.lakehouse.ops_tables.handled_files import handled_index, record_missing
+from dagster_project.lakehouse.ops_tables.handled_rows import HandledAs, again_rows, quarantine_rows
 from dagster_project.lakehouse.ops_tables.quarantine import (
     DUPLICATE,
     QuarantineRecord,

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from dagster_project.ingest.convert import Converted
 from dagster_project.ingest.units import Unit
-from dagster_project.lakehouse.ops_tables.handled_files import HandledAs
+from dagster_project.lakehouse.ops_tables.handled_rows import HandledAs
 from dagster_project.lakehouse.ops_tables.quarantine import QuarantineRecord
 from dagster_project.quality.gate import GateReport
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
-from dagster_project.lakehouse.ops_tables.handled_files import DUPLICATE, PUBLISHED, QUARANTINED, HandledAs
+from dagster_project.lakehouse.ops_tables.handled_rows import DUPLICATE, PUBLISHED, QUARANTINED, HandledAs
 from dagster_project.landing.store import LandedFile
 
 if TYPE_CHECKING:

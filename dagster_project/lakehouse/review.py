@@ -108,7 +108,8 @@ def release_held(settings: Settings, table_name: str, branch: str, *, via: str) 
 def _record_released(settings: Settings, table_name: str, table: Table) -> None:
     """The released batch's files in the handled-files manifest as published now (a raw table's; their
     rows recorded while held stay as the history of that run)."""
-    from dagster_project.lakehouse.ops_tables.handled_files import PUBLISHED, record_missing, snapshot_rows
+    from dagster_project.lakehouse.ops_tables.handled_files import record_missing
+    from dagster_project.lakehouse.ops_tables.handled_rows import PUBLISHED, snapshot_rows
     from dagster_project.lakehouse.tables import open_catalog
     from dagster_project.registry import load_registry
 
@@ -126,7 +127,8 @@ def _record_discarded(
 ) -> None:
     """A discarded raw batch's file versions in the handled-files manifest: no sensor or catch-up takes
     them again (the same bytes would be held again); a new version of a file is judged afresh."""
-    from dagster_project.lakehouse.ops_tables.handled_files import discarded_rows, record_handled
+    from dagster_project.lakehouse.ops_tables.handled_files import record_handled
+    from dagster_project.lakehouse.ops_tables.handled_rows import discarded_rows
     from dagster_project.lakehouse.tables import open_catalog
     from dagster_project.registry import load_registry
 
