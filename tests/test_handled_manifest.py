@@ -206,3 +206,53 @@ def test_the_same_bytes_at_a_deeper_key_of_the_same_zone_are_another_file(settin
     assert report.handled_again == []
     assert [s["file"] for s in report.skipped] == ["orders/backup/orders/a.csv"]
     assert _outcomes(settings)["orders/a.csv"] == {"duplicate"}
+
+
+def test_a_touched_copy_of_a_held_file_waits_with_it_instead_of_making_a_second_hold(
+    settings, registry, monkeypatch
+):
+    import os
+
+    from dagster_project.lakehouse.held import held_batches, release
+    from tests.conftest import customers_csv
+    from tests.ingest.test_crash_points import NO_ORDER_ID, suite_of
+
+    land(settings, "customers/c.csv", customers_csv(1, 7))
+    ingest_dataset(settings, registry["customers"], run_id="customers")
+    path = land(settings, "orders/bad.csv", orders_csv(1, 2) + NO_ORDER_ID)
+    suite = suite_of(settings, registry["orders"])
+    ingest_dataset(settings, registry["orders"], run_id="held", suite=suite)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+
+    assert pending_work(settings).files == [("orders", "orders/bad.csv")]  # a new version: read once
+    report = ingest_dataset(settings, registry["orders"], run_id="touched", suite=suite)
+
+    [skip] = report.skipped
+    assert skip["why"].startswith("the same bytes are held back (snapshot ")
+    table = open_catalog(settings).load_table("raw.orders")
+    assert [b.branch for b in held_batches(table)] == ["audit-held"]  # not a second hold
+    with _counting_fetches(monkeypatch) as fetched:
+        assert pending_work(settings).files == []
+    assert fetched == []
+    # Released: both versions are on main, the rows once.
+    release(table, "audit-held")
+    assert pending_work(settings).files == []
+    assert open_catalog(settings).load_table("raw.orders").scan().to_arrow().num_rows == 3
+
+
+def test_a_run_of_the_held_version_itself_audits_it_again(settings, registry):
+    from dagster_project.lakehouse.held import held_batches
+    from tests.conftest import customers_csv
+    from tests.ingest.test_crash_points import NO_ORDER_ID, suite_of
+
+    land(settings, "customers/c.csv", customers_csv(1, 7))
+    ingest_dataset(settings, registry["customers"], run_id="customers")
+    land(settings, "orders/bad.csv", orders_csv(1, 2) + NO_ORDER_ID)
+    suite = suite_of(settings, registry["orders"])
+    ingest_dataset(settings, registry["orders"], run_id="held", suite=suite)
+
+    again = ingest_dataset(settings, registry["orders"], run_id="again", suite=suite)
+
+    assert again.skipped == [] and again.held_back
+    branches = {b.branch for b in held_batches(open_catalog(settings).load_table("raw.orders"))}
+    assert "audit-again" in branches

@@ -144,6 +144,8 @@ def ingest_units(
         retry=retry_quarantined,
         skip_duplicates=skip_duplicates,
     )
+    if manifest is not None:
+        handled.held = manifest.held_bytes({(u.file.uri, u.versioned.version) for u in units})
     lineage_base = Lineage.of_batch(run_id, report.started_at, units)
     lineage_names = {name for name, _, _ in LINEAGE_FIELDS}
     table_columns = {

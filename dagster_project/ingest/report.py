@@ -69,7 +69,7 @@ class IngestReport:
         """What became of the file taken since `counts()` was `before`, for its progress line: `5 rows
         staged` (`rows`), skipped (why), a duplicate, or quarantined."""
         if rows is not None:
-            return f"{rows} rows staged"
+            return f"{rows} row{'' if rows == 1 else 's'} staged"
         if len(self.skipped) > before[0]:
             return f"skipped ({self.skipped[-1]['why']})"
         return "a duplicate, skipped" if len(self.duplicates) > before[1] else "quarantined"

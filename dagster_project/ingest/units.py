@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
-from dagster_project.lakehouse.ops_tables.handled_rows import DUPLICATE, PUBLISHED, QUARANTINED, HandledAs
+from dagster_project.lakehouse.ops_tables.handled_rows import (
+    DUPLICATE,
+    HELD,
+    PUBLISHED,
+    QUARANTINED,
+    HandledAs,
+)
 from dagster_project.landing.store import LandedFile
 
 if TYPE_CHECKING:
@@ -111,6 +117,9 @@ class Handled:
     # Versions quarantined whole by this run: a copy of their bytes later in the batch is a duplicate.
     rejected: dict[str, str] = field(default_factory=dict)  # checksum → URI
     skip_duplicates: bool = True  # the dataset's policy: 'skip' (True) or 'allow'
+    # Bytes held back on an audit branch (URI, checksum -> snapshot), but for the versions this run
+    # takes itself (a run of a held version audits it again): a touched copy waits with them.
+    held: dict[tuple[str, str], int] = field(default_factory=dict)
     # The landing zone's root URI (with its final '/'): a version known at another URI below it is
     # another file (`orders/backup/orders/a.csv`), never the same file of a zone that moved.
     root: str = ""
@@ -141,6 +150,8 @@ class Handled:
             return HandledAs(PUBLISHED, self.done[identity]), None
         if identity in self.quarantined:
             return HandledAs(QUARANTINED), None
+        if identity in self.held:
+            return HandledAs(HELD, self.held[identity]), None
         if identity in self.staged:
             return None
         uri, checksum = identity

@@ -97,6 +97,17 @@ class HandledIndex:
         rows = self.rows.filter(pc.is_in(self.rows["outcome"], pa.array(outcomes, pa.string())))
         return rows.filter(pc.invert(pc.equal(rows["landing_version"], "")))
 
+    def held_bytes(self, taken: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """(source URI, checksum) -> snapshot of every version held back, but for the `taken` (source
+        URI, landing version) a run audits again itself."""
+        rows = self.rows.filter(pc.equal(self.rows["outcome"], HELD))
+        columns = ("source_file", "landing_version", "source_checksum", "snapshot_id")
+        return {
+            (uri, checksum): snapshot
+            for uri, version, checksum, snapshot in zip(*(rows[c].to_pylist() for c in columns), strict=True)
+            if (uri, version) not in taken and snapshot is not None
+        }
+
     def versions(
         self, *, held: bool = True, quarantined: bool = True, duplicates: bool = False
     ) -> set[tuple[str, str]]:

@@ -65,6 +65,8 @@ class HandledAs:
         """A skipped file's reason, as the lookups give it."""
         if self.outcome == PUBLISHED:
             return f"already ingested (snapshot {self.snapshot_id})"
+        if self.outcome == HELD:
+            return f"the same bytes are held back (snapshot {self.snapshot_id}); `foundation held` to decide"
         return WHY[self.outcome].format(original=self.duplicate_of or "")
 
 
@@ -74,12 +76,13 @@ def again_rows(
     """Manifest rows for new landing versions (URI, version, checksum) of bytes handled before, so that
     no sensor or catch-up requests them (and downloads them) again.
 
-    A published one names the snapshot that took the bytes: it stays handled exactly as long as that
-    snapshot is live, as the version that snapshot committed does.
+    A published or held one names the snapshot that took the bytes: it stays handled exactly as long
+    as that snapshot is live (and counts as published once a held one is released), as the version
+    that snapshot committed does.
     """
     rows = []
     for uri, version, checksum, handled in versions:
-        published = handled.outcome == PUBLISHED
+        published = handled.snapshot_id is not None
         rows.append(
             {
                 "dataset": dataset,
@@ -90,7 +93,7 @@ def again_rows(
                 "table_name": ".".join(table.name()) if published else "",
                 "table_uuid": str(table.metadata.table_uuid) if published else "",
                 "snapshot_id": handled.snapshot_id if published else None,
-                "branch": MAIN_BRANCH if published else "",
+                "branch": MAIN_BRANCH if handled.outcome == PUBLISHED else "",
                 "run_id": run_id,
                 "duplicate_of": handled.duplicate_of,
             }
