@@ -94,6 +94,9 @@ def print_models(settings: Settings, build: ModelBuild, out: TextIO) -> None:
         print(f"  {m.table}: {m.rows_written:,} row(s) written{total}, gate {m.gate}{checks}{why}", file=out)
     for model, missing in sorted(build.waiting.items()):
         print(f"  {model}: not built, it reads {missing}, which has no data yet", file=out)
+    told = {m.table for m in build.models} | set(build.waiting) | set(build.failures)
+    for model in sorted(set(build.selected) - told):  # dbt's own skip: it says nothing of it here
+        print(f"  {model}: not built: dbt skipped it, as a model or test it reads failed", file=out)
     if not build.success:
         if build.failures:
             print(f"  the dbt run FAILED, {len(build.failures)} model(s):", file=out)
