@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 
 import pytest
@@ -69,11 +70,16 @@ def test_no_row_value_reaches_the_audit_log_the_cli_or_the_logs(lake, monkeypatc
     assert len(events) == len(LEAKY)
     assert {(e["action"], e["outcome"]) for e in events} == {("query_failed", "error")}
     planted = [EMAIL, PHONE, "7946", "ada.lovelace", "+4420"]
+
+    def leaked(text: str) -> list[str]:
+        # Not inside a longer number: a random snapshot or run id holds any 4 digits now and then.
+        return [p for p in planted if re.search(rf"(?<!\d){re.escape(p)}(?!\d)", text)]
+
     for event in events:
         # The statement is what the user typed; every other column must be free of row values.
         cells = " ".join(str(v) for k, v in event.items() if k != "statement")
-        assert not [p for p in planted if p in cells], event
-    assert not [p for p in planted if p in "".join(printed) + caplog.text]
+        assert not leaked(cells), event
+    assert not leaked("".join(printed) + caplog.text)
 
 
 def test_a_mask_that_fails_on_a_value_names_the_view_and_not_the_value(lake, tmp_path):
