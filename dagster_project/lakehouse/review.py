@@ -81,12 +81,14 @@ def release_held(settings: Settings, table_name: str, branch: str, *, via: str) 
         NotHeld: No such held batch, or some of its files reached main since (discard it then).
     """
     table = _table(settings, table_name)
+    hold = verdict(table, branch)
     try:
         snapshot_id = release(table, branch)
     except ValueError as exc:
         raise NotHeld(str(exc)) from exc
     try:
-        _record_released(settings, table_name, table)
+        if hold is not None:
+            _record_released(settings, table, hold.snapshot_id)
     except Exception as exc:  # noqa: BLE001 - an index only: lookups read the summaries it lacks
         log.warning("%s: release of %s not in the handled-files manifest yet: %s", table_name, branch, exc)
     record_safely(
@@ -105,39 +107,39 @@ def release_held(settings: Settings, table_name: str, branch: str, *, via: str) 
     return snapshot_id
 
 
-def _record_released(settings: Settings, table_name: str, table: Table) -> None:
+def _record_released(settings: Settings, table: Table, held_snapshot: int) -> None:
     """The released batch's files in the handled-files manifest as published now (a raw table's; their
     rows recorded while held stay as the history of that run)."""
     from dagster_project.lakehouse.ops_tables.handled_files import record_missing
     from dagster_project.lakehouse.ops_tables.handled_rows import PUBLISHED, snapshot_rows
-    from dagster_project.lakehouse.tables import open_catalog
-    from dagster_project.registry import load_registry
 
-    dataset = next((d.name for d in load_registry(settings.sources_file) if d.table == table_name), None)
+    catalog, dataset = _dataset_of(settings, held_snapshot)
     table.refresh()
     head = table.current_snapshot()
-    if dataset is None or head is None:  # a model table: its batches carry no landed files
-        return
-    rows = snapshot_rows(dataset, table, head, PUBLISHED, "main")
-    record_missing(open_catalog(settings), dataset, table, extra=rows)
+    if dataset is not None and head is not None:
+        record_missing(catalog, dataset, table, extra=snapshot_rows(dataset, table, head, PUBLISHED, "main"))
 
 
-def _record_discarded(
-    settings: Settings, table_name: str, table: Table, snapshot_id: int, branch: str
-) -> None:
+def _record_discarded(settings: Settings, table: Table, held_snapshot: int, branch: str) -> None:
     """A discarded raw batch's file versions in the handled-files manifest: no sensor or catch-up takes
     them again (the same bytes would be held again); a new version of a file is judged afresh."""
     from dagster_project.lakehouse.ops_tables.handled_files import record_handled
     from dagster_project.lakehouse.ops_tables.handled_rows import discarded_rows
-    from dagster_project.lakehouse.tables import open_catalog
-    from dagster_project.registry import load_registry
 
-    dataset = next((d.name for d in load_registry(settings.sources_file) if d.table == table_name), None)
-    snapshot = table.metadata.snapshot_by_id(snapshot_id)
-    if dataset is None or snapshot is None:  # a model table: its batches carry no landed files
-        return
-    rows = discarded_rows(dataset, table, snapshot, branch.removeprefix("audit-"))
-    record_handled(open_catalog(settings), rows)
+    catalog, dataset = _dataset_of(settings, held_snapshot)
+    snapshot = table.metadata.snapshot_by_id(held_snapshot)
+    if dataset is not None and snapshot is not None:
+        record_handled(catalog, discarded_rows(dataset, table, snapshot, branch.removeprefix("audit-")))
+
+
+def _dataset_of(settings: Settings, held_snapshot: int):  # noqa: ANN202 - (Catalog, str | None)
+    """The catalog, and the dataset whose landed files a held batch carries, as the manifest recorded it
+    when the batch was held (raw tables and raw.documents alike); None for a model's batch."""
+    from dagster_project.lakehouse.ops_tables.handled_files import recorded_dataset
+    from dagster_project.lakehouse.tables import open_catalog
+
+    catalog = open_catalog(settings)
+    return catalog, recorded_dataset(catalog, held_snapshot)
 
 
 def discard_held(settings: Settings, table_name: str, branch: str, *, via: str) -> list[str]:
@@ -165,7 +167,7 @@ def discard_held(settings: Settings, table_name: str, branch: str, *, via: str) 
     record_safely(settings, [_discard_event(table, branch, f"discarded after review (via {via})")])
     if hold is not None:
         try:
-            _record_discarded(settings, table_name, table, hold.snapshot_id, branch)
+            _record_discarded(settings, table, hold.snapshot_id, branch)
         except Exception as exc:  # noqa: BLE001 - an index only; the discard itself is done
             log.warning("%s: discard of %s not in the handled-files manifest: %s", table_name, branch, exc)
     from dagster_project.lakehouse.tables import open_catalog

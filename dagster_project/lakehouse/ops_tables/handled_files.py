@@ -310,6 +310,20 @@ def handled_since(catalog: Catalog, dataset: str, table: Table | None) -> dict[s
     return latest
 
 
+def recorded_dataset(catalog: Catalog, snapshot_id: int) -> str | None:
+    """The dataset the manifest recorded a snapshot's landed files for; None if it has no row of it."""
+    try:
+        manifest = catalog.load_table(HANDLED_TABLE)
+    except NoSuchTableError:
+        return None
+    if manifest.current_snapshot() is None:
+        return None
+    found = manifest.scan(
+        row_filter=EqualTo("snapshot_id", snapshot_id), selected_fields=("dataset",), limit=1
+    ).to_arrow()
+    return found["dataset"][0].as_py() if found.num_rows else None
+
+
 def record_handled(catalog: Catalog, rows: list[dict]) -> int:
     """Append rows to the manifest in one commit (a row twice is harmless: lookups read sets).
 
